@@ -1,0 +1,179 @@
+/**
+ * OpenAI chat completions and legacy completions, as vLLM (and LMI's OpenAI schema) serve them:
+ * request validation, `chat.completion` / `text_completion` bodies, `chat.completion.chunk` SSE with
+ * `data: [DONE]` and the optional usage chunk, and vLLM's error body
+ * `{"error":{"message","type","param","code"}}`.
+ */
+import { z } from 'zod';
+import { DEFAULT_MAX_TOKENS, countTokens, renderChatPrompt, type Generation, type GenerationParams } from '../generator';
+import {
+  CONTENT_TYPE,
+  SSE_DONE,
+  contextOverflow,
+  describeIssues,
+  maxTokensField,
+  seedField,
+  sse,
+  stopField,
+  stopList,
+  usageOf,
+} from './common';
+import type { ContainerError, InferenceRequest, ParseLimits, ParseResult, ResponseMeta, StreamScript, WireFormat } from './types';
+
+const ERROR_TYPES: Record<number, string> = {
+  400: 'BadRequestError',
+  404: 'NotFoundError',
+  413: 'RequestEntityTooLargeError',
+  422: 'UnprocessableEntityError',
+  424: 'FailedDependencyError',
+  429: 'RateLimitError',
+  500: 'InternalServerError',
+  503: 'ServiceUnavailableError',
+};
+
+/** vLLM's error body: `{"error":{"message","type","param":null,"code":status}}`. */
+export function openAiErrorBody(status: number, message: string): { error: { message: string; type: string; param: null; code: number } } {
+  return { error: { message, type: ERROR_TYPES[status] ?? (status >= 500 ? 'InternalServerError' : 'BadRequestError'), param: null, code: status } };
+}
+
+/** A complete OpenAI-style error response. */
+export function openAiError(status: number, message: string): ContainerError {
+  return { status, contentType: CONTENT_TYPE.json, body: JSON.stringify(openAiErrorBody(status, message)) };
+}
+
+const sampling = {
+  model: z.string().nullish(),
+  max_tokens: maxTokensField,
+  temperature: z.number().min(0).max(2).nullish(),
+  top_p: z.number().gt(0).lte(1).nullish(),
+  stop: stopField,
+  seed: seedField,
+  stream: z.boolean().nullish(),
+  stream_options: z.looseObject({ include_usage: z.boolean().nullish() }).nullish(),
+  n: z.literal(1, { error: 'only n=1 is supported by the reference model server' }).nullish(),
+};
+
+const textPart = z.looseObject({ type: z.literal('text'), text: z.string() });
+const chatMessage = z.looseObject({
+  role: z.enum(['system', 'developer', 'user', 'assistant', 'tool']),
+  content: z.union([z.string(), z.array(textPart), z.null()]).optional(),
+});
+const chatSchema = z.looseObject({
+  ...sampling,
+  messages: z.array(chatMessage).min(1),
+  max_completion_tokens: maxTokensField,
+});
+const completionSchema = z.looseObject({
+  ...sampling,
+  prompt: z.union([z.string(), z.array(z.string()).length(1, { error: 'only a single prompt is supported' })]),
+});
+
+type SamplingInput = z.infer<z.ZodObject<typeof sampling>>;
+
+function toRequest(format: 'openai-chat' | 'openai-completions', input: SamplingInput, prompt: string, maxTokens: number | null | undefined, limits: ParseLimits): ParseResult {
+  const params: GenerationParams = {
+    prompt,
+    maxTokens: maxTokens ?? DEFAULT_MAX_TOKENS,
+    temperature: input.temperature ?? 1,
+    topP: input.top_p ?? 1,
+    seed: input.seed ?? null,
+    stop: stopList(input.stop),
+  };
+  const overflow = contextOverflow(params, countTokens(prompt), limits);
+  if (overflow) return { ok: false, error: openAiError(400, overflow) };
+  const request: InferenceRequest = {
+    format,
+    params,
+    stream: input.stream === true,
+    includeUsage: input.stream_options?.include_usage === true,
+    model: input.model ?? null,
+    details: false,
+    decoderInputDetails: false,
+    returnFullText: false,
+  };
+  return { ok: true, request };
+}
+
+function invalid(error: z.ZodError): ParseResult {
+  return { ok: false, error: openAiError(400, describeIssues(error)) };
+}
+
+function chunkEvent(base: Record<string, unknown>, choice: Record<string, unknown>, request: InferenceRequest): string {
+  return sse({ ...base, choices: [choice], ...(request.includeUsage ? { usage: null } : {}) });
+}
+
+function streamTail(base: Record<string, unknown>, finish: Record<string, unknown>, request: InferenceRequest, generation: Generation): string[] {
+  const tail = [chunkEvent(base, finish, request)];
+  if (request.includeUsage) tail.push(sse({ ...base, choices: [], usage: usageOf(generation) }));
+  tail.push(SSE_DONE);
+  return tail;
+}
+
+/** OpenAI chat completions (`{messages, ...}` → `chat.completion`). */
+export const openAiChat: WireFormat = {
+  name: 'openai-chat',
+  parse(body, limits) {
+    const parsed = chatSchema.safeParse(body);
+    if (!parsed.success) return invalid(parsed.error);
+    const turns = parsed.data.messages.map((m) => ({
+      role: m.role,
+      content: typeof m.content === 'string' ? m.content : (m.content ?? []).map((part) => part.text).join(''),
+    }));
+    return toRequest('openai-chat', parsed.data, renderChatPrompt(turns), parsed.data.max_completion_tokens ?? parsed.data.max_tokens, limits);
+  },
+  respond(_request, generation, meta) {
+    return JSON.stringify({
+      id: meta.id,
+      object: 'chat.completion',
+      created: meta.created,
+      model: meta.model,
+      choices: [{ index: 0, message: { role: 'assistant', content: generation.text }, logprobs: null, finish_reason: generation.finishReason }],
+      usage: usageOf(generation),
+    });
+  },
+  stream(request, generation, meta) {
+    const base = { id: meta.id, object: 'chat.completion.chunk', created: meta.created, model: meta.model };
+    const choice = (delta: Record<string, string>, finish: string | null) => ({ index: 0, delta, logprobs: null, finish_reason: finish });
+    return {
+      contentType: CONTENT_TYPE.sse,
+      head: [chunkEvent(base, choice({ role: 'assistant', content: '' }, null), request)],
+      tokens: generation.tokens.map((t) => (t.text === '' ? '' : chunkEvent(base, choice({ content: t.text }, null), request))),
+      tail: streamTail(base, choice({}, generation.finishReason), request, generation),
+    };
+  },
+  error: openAiError,
+  streamError: (message) => sse(openAiErrorBody(500, message)),
+};
+
+/** OpenAI legacy completions (`{prompt, ...}` → `text_completion`). */
+export const openAiCompletions: WireFormat = {
+  name: 'openai-completions',
+  parse(body, limits) {
+    const parsed = completionSchema.safeParse(body);
+    if (!parsed.success) return invalid(parsed.error);
+    const prompt = typeof parsed.data.prompt === 'string' ? parsed.data.prompt : (parsed.data.prompt[0] ?? '');
+    return toRequest('openai-completions', parsed.data, prompt, parsed.data.max_tokens, limits);
+  },
+  respond(_request, generation, meta) {
+    return JSON.stringify({
+      id: meta.id,
+      object: 'text_completion',
+      created: meta.created,
+      model: meta.model,
+      choices: [{ index: 0, text: generation.text, logprobs: null, finish_reason: generation.finishReason, stop_reason: generation.stopSequence }],
+      usage: usageOf(generation),
+    });
+  },
+  stream(request, generation, meta): StreamScript {
+    const base = { id: meta.id, object: 'text_completion', created: meta.created, model: meta.model };
+    const choice = (text: string, finish: string | null) => ({ index: 0, text, logprobs: null, finish_reason: finish });
+    return {
+      contentType: CONTENT_TYPE.sse,
+      head: [],
+      tokens: generation.tokens.map((t) => (t.text === '' ? '' : chunkEvent(base, choice(t.text, null), request))),
+      tail: streamTail(base, choice('', generation.finishReason), request, generation),
+    };
+  },
+  error: openAiError,
+  streamError: (message) => sse(openAiErrorBody(500, message)),
+};
