@@ -1,11 +1,16 @@
 /**
- * Test projects: `node` (backend, tools, shared, end-to-end through the local stack), `edge` (inside
- * workerd via @cloudflare/vitest-pool-workers) and `cdk` (template assertions and cdk-nag).
+ * Test projects: `node` (backend, tools, shared, end-to-end through the local stack), `edge` (the
+ * worker inside workerd via @cloudflare/vitest-pool-workers, against the real local stack started
+ * by its global setup) and `cdk` (template assertions and cdk-nag).
  */
+import { cloudflareTest } from '@cloudflare/vitest-pool-workers';
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
+    reporters: ['default', './test/reporters/summary.ts'],
+    // The worker logs a JSON line per request; keep warnings and errors, drop the info lines.
+    onConsoleLog: (log) => !log.startsWith('{"level":"info"'),
     projects: [
       {
         test: {
@@ -13,7 +18,22 @@ export default defineConfig({
           environment: 'node',
           include: ['shared/**/*.test.ts', 'backend/**/*.test.ts', 'tools/**/*.test.ts', 'test/**/*.test.ts'],
           testTimeout: 30_000,
-          hookTimeout: 60_000,
+          hookTimeout: 120_000,
+        },
+      },
+      {
+        plugins: [
+          cloudflareTest(({ inject }) => ({
+            wrangler: { configPath: './wrangler.toml' },
+            miniflare: { bindings: inject('edgeVars') },
+          })),
+        ],
+        test: {
+          name: 'edge',
+          include: ['edge/**/*.test.ts'],
+          globalSetup: ['test/setup/edge-stack.ts'],
+          testTimeout: 30_000,
+          hookTimeout: 120_000,
         },
       },
     ],

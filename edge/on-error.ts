@@ -1,0 +1,48 @@
+/**
+ * The one place errors become responses: the envelope of shared/errors.ts with the right status,
+ * `Retry-After` and friends from the error, and a log line with the request id. Unexpected errors
+ * are logged by name and message only and answered as a generic INTERNAL_ERROR.
+ */
+import type { Context, ErrorHandler, NotFoundHandler } from 'hono';
+import { HTTPException } from 'hono/http-exception';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { errorEnvelope, type ErrorObject } from '../shared/errors';
+import { ApiError, codeForStatus } from './errors';
+import { ConfigError, type AppEnv } from './env';
+import { describeError, log } from './services/log';
+
+function respond(c: Context<AppEnv>, status: ContentfulStatusCode, error: ErrorObject, headers: Record<string, string> = {}) {
+  const requestId = c.get('requestId') ?? 'unknown';
+  for (const [name, value] of Object.entries(headers)) c.header(name, value);
+  return c.json(errorEnvelope(error, requestId), status);
+}
+
+export function onError(): ErrorHandler<AppEnv> {
+  return function onError(err, c) {
+    const requestId = c.get('requestId');
+    if (err instanceof ApiError) {
+      const level = err.status >= 500 ? 'warn' : 'info';
+      log(level, 'request failed', { request_id: requestId, code: err.code, status: err.status, reason: err.message, ...(err.cause ? describeError(err.cause) : {}) });
+      return respond(c, err.status, { code: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) }, err.headers);
+    }
+    if (err instanceof HTTPException) {
+      // Hono built-ins (e.g. the JSON validator's "Malformed JSON in request body").
+      const status = (err.status >= 400 ? err.status : 500) as ContentfulStatusCode;
+      const code = codeForStatus(status);
+      log('info', 'request failed', { request_id: requestId, code, status, reason: err.message });
+      return respond(c, status, { code, message: status < 500 ? err.message : 'internal error' });
+    }
+    if (err instanceof ConfigError) {
+      log('error', 'gateway misconfigured', { request_id: requestId, reason: err.message });
+      return respond(c, 500, { code: 'INTERNAL_ERROR', message: 'the gateway is misconfigured' });
+    }
+    log('error', 'unhandled error', { request_id: requestId, ...describeError(err) });
+    return respond(c, 500, { code: 'INTERNAL_ERROR', message: 'internal error' });
+  };
+}
+
+export function notFound(): NotFoundHandler<AppEnv> {
+  return function notFound(c) {
+    return respond(c, 404, { code: 'NOT_FOUND', message: `no route for ${c.req.method} ${new URL(c.req.url).pathname}` });
+  };
+}

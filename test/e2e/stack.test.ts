@@ -1,0 +1,104 @@
+/**
+ * End to end through the real local stack: edge in `wrangler dev` (workerd) → SigV4 → local Lambda
+ * host → SageMaker adapter → real @aws-sdk/client-sagemaker-runtime → reference model server, and
+ * back. Every component runs on a free port; stopping the stack leaves nothing listening.
+ */
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ErrorEnvelopeSchema } from '../../shared/errors';
+import { InferResponseSchema } from '../../shared/contracts/infer';
+import { isListening } from '../../tools/lib/net';
+import { generate } from '../../tools/model-server/generator';
+import { LOCAL_ENDPOINT, startStack, type Stack } from '../../tools/stack/stack';
+
+let stack: Stack;
+let stateDir: string;
+
+beforeAll(async () => {
+  stateDir = await mkdtemp(join(tmpdir(), 'gw-e2e-'));
+  stack = await startStack({ ports: { gateway: 0, bridge: 0, modelServer: 0, lambdaHost: 0 }, stateDir });
+}, 120_000);
+
+afterAll(async () => {
+  await stack?.stop();
+  await rm(stateDir, { recursive: true, force: true });
+});
+
+const infer = (body: unknown, headers: Record<string, string> = {}) =>
+  fetch(`${stack.gatewayUrl}/v1/infer`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${stack.apiKey}`, 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  });
+
+describe('the local stack', () => {
+  it('answers /health from workerd with the security headers', async () => {
+    const res = await fetch(`${stack.gatewayUrl}/health`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ status: 'ok' });
+    expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(res.headers.get('x-frame-options')).toBe('DENY');
+    expect(res.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('serves /v1/infer through edge → Lambda host → SageMaker adapter → model server', async () => {
+    const before = stack.modelServer.stats();
+    const prompt = 'Explain the speed of light in one sentence.';
+    const res = await infer({ model: stack.model, prompt, params: { max_tokens: 12, temperature: 0 } }, { 'x-request-id': 'e2e-request-1' });
+    const body = await res.json();
+    expect(res.status, JSON.stringify(body)).toBe(200);
+    const parsed = InferResponseSchema.parse(body);
+    const expected = generate({ prompt, maxTokens: 12, temperature: 0, topP: 1, seed: null, stop: [] });
+    expect(parsed.output).toBe(expected.rawText);
+    expect(parsed.usage.completion_tokens).toBe(12);
+    expect(res.headers.get('x-request-id')).toBe('e2e-request-1');
+    expect(res.headers.get('x-backend')).toBe('sagemaker-local');
+    const succeeded = (stats: ReturnType<typeof stack.modelServer.stats>) => stats.byEndpoint[LOCAL_ENDPOINT]?.succeeded ?? 0;
+    expect(succeeded(stack.modelServer.stats()) - succeeded(before)).toBe(1);
+  });
+
+  it('refuses a missing key, an unknown model and malformed JSON with the error envelope', async () => {
+    const noKey = await fetch(`${stack.gatewayUrl}/v1/infer`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    expect(noKey.status).toBe(401);
+    expect(ErrorEnvelopeSchema.parse(await noKey.json()).error.code).toBe('UNAUTHORIZED');
+
+    const unknown = await infer({ model: 'no-such-model', prompt: 'hi' });
+    expect(unknown.status).toBe(404);
+    expect(ErrorEnvelopeSchema.parse(await unknown.json()).error.code).toBe('NOT_FOUND');
+
+    const malformed = await fetch(`${stack.gatewayUrl}/v1/infer`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${stack.apiKey}`, 'content-type': 'application/json' },
+      body: '{"model": "x", "prompt": ',
+    });
+    expect(malformed.status).toBe(400);
+    expect(ErrorEnvelopeSchema.parse(await malformed.json()).error.code).toBe('INVALID_INPUT');
+  });
+
+  it('maps a model failure to UPSTREAM_ERROR without leaking the container message', async () => {
+    stack.modelServer.setConfig({ forcedStatus: 424 });
+    try {
+      const res = await infer({ model: stack.model, prompt: 'fail please' });
+      const text = await res.text();
+      expect(res.status).toBe(502);
+      expect(ErrorEnvelopeSchema.parse(JSON.parse(text)).error.code).toBe('UPSTREAM_ERROR');
+      expect(text).not.toMatch(/injected|stack|at .*\.ts/);
+    } finally {
+      stack.modelServer.reset();
+    }
+  });
+
+  it('writes stack.json with the gateway URL, the key and every component', async () => {
+    const info = JSON.parse(await readFile(join(stateDir, 'stack.json'), 'utf8'));
+    expect(info).toMatchObject({ gatewayUrl: stack.gatewayUrl, apiKey: stack.apiKey, tenantId: stack.tenantId });
+    expect(Object.keys(info.components).sort()).toEqual(['bridge', 'edge', 'lambdaHost', 'modelServer', 'redis']);
+  });
+
+  it('stops every component', async () => {
+    const ports = [stack.gatewayUrl, stack.components.bridge, stack.components.modelServer, stack.components.lambdaHost.sagemaker].map((u) => Number(new URL(u!).port));
+    await stack.stop();
+    for (const port of ports) expect(await isListening(port), `port ${port}`).toBe(false);
+  });
+});

@@ -1,0 +1,15 @@
+/** Values the edge project's global setup (test/setup/edge-stack.ts) provides to tests via `inject`. */
+import 'vitest';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    /** The Worker bindings of the local stack (store, route table, AWS credentials). */
+    edgeVars: Record<string, string>;
+    apiKey: string;
+    tenantId: string;
+    model: string;
+    modelServerUrl: string;
+    bridgeUrl: string;
+    bridgeToken: string;
+  }
+}

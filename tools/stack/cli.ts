@@ -1,0 +1,68 @@
+/**
+ * `npm start`: the whole stack on this machine with no cloud account. Prints a progress line per
+ * component, then the dev tenant's API key and a working curl; writes .local/stack.json. Ctrl-C
+ * (SIGINT) or SIGTERM stops every component; a component that fails to start stops the others and
+ * exits non-zero with its name.
+ */
+import { join } from 'node:path';
+import { ComponentStartError } from './child';
+import { portsFromEnv, REPO_ROOT, startStack, type Stack } from './stack';
+
+const verbose = process.env.STACK_VERBOSE === '1';
+const stateDir = process.env.STACK_STATE_DIR || join(REPO_ROOT, '.local');
+
+function shellQuote(s: string): string {
+  return `'${s.replaceAll("'", `'\\''`)}'`;
+}
+
+async function main(): Promise<void> {
+  console.log('Starting the local stack (Redis → Upstash bridge → model server → Lambda host → edge)…');
+  let stack: Stack | undefined;
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`\n${signal}: stopping every component…`);
+    await stack?.stop();
+    console.log('stopped.');
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+
+  try {
+    stack = await startStack({
+      ports: portsFromEnv(),
+      stateDir,
+      progress: (line) => console.log(`  ✓ ${line}`),
+      log: (component, line) => {
+        if (verbose || /error|warn|fail/i.test(line)) console.log(`  [${component}] ${line}`);
+      },
+    });
+  } catch (err) {
+    const name = err instanceof ComponentStartError ? err.component : 'stack';
+    console.error(`\n✗ ${name} failed to start: ${err instanceof Error ? err.message : String(err)}`);
+    process.exit(1);
+  }
+  if (stopping) return;
+
+  const body = JSON.stringify({ model: stack.model, prompt: 'Write a haiku about GPUs.', params: { max_tokens: 24 } });
+  console.log(`
+The gateway is up at ${stack.gatewayUrl}
+
+  Dev tenant:  ${stack.tenantId}
+  API key:     ${stack.apiKey}   (shown once; only its hash is stored)
+  Model:       ${stack.model}
+
+Try it:
+
+  curl -sS ${stack.gatewayUrl}/v1/infer \\
+    -H ${shellQuote(`Authorization: Bearer ${stack.apiKey}`)} \\
+    -H 'Content-Type: application/json' \\
+    -d ${shellQuote(body)}
+
+Component URLs and the key are in ${join(stateDir, 'stack.json')}. STACK_VERBOSE=1 shows every component's log.
+Press Ctrl-C to stop everything.`);
+}
+
+void main();

@@ -1,0 +1,244 @@
+/**
+ * The local stack, as a library: Redis (reused or spawned) → Upstash REST bridge → reference model
+ * server → local Lambda host running the SageMaker adapter → the edge in `wrangler dev` (workerd).
+ * Used by `npm start`, the end-to-end tests and the bench. Every component's failure to start is
+ * reported by name, and whatever had started is stopped again.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { Redis } from '@upstash/redis';
+import { ensureRedis, type RedisHandle } from '../redis/ensure-redis';
+import { startUpstashBridge, type UpstashBridge } from '../upstash-bridge/server';
+import { startModelServer, type ModelServer, type ModelServerConfig } from '../model-server/server';
+import { createApiKey, createTenant } from '../tenancy/keys';
+import { freePort, isListening } from '../lib/net';
+import { answersOk, ComponentStartError, spawnChild, waitUntilReady, type Child } from './child';
+import { writeEdgeEnv } from './edge-env';
+
+export const REPO_ROOT = resolve(import.meta.dirname, '../..');
+
+/** The model the local stack serves, and the SageMaker endpoint behind it. */
+export const LOCAL_MODEL = 'llama-3.1-8b-instruct';
+export const LOCAL_ENDPOINT = 'llama-3-1-8b-tgi';
+const REGION = 'us-east-1';
+
+/** Environment that keeps wrangler and workerd off the network: no metrics, no update check. */
+export const WRANGLER_OFFLINE_ENV = {
+  WRANGLER_SEND_METRICS: 'false',
+  CLOUDFLARE_CF_FETCH_ENABLED: 'false',
+  WRANGLER_HIDE_BANNER: 'true',
+  WRANGLER_LOG: 'warn',
+  NO_UPDATE_NOTIFIER: '1',
+} as const;
+
+export interface StackPorts {
+  /** The edge (wrangler dev). Default 8787, env GATEWAY_PORT. */
+  readonly gateway: number;
+  /** Upstash REST bridge. Default 8079, env UPSTASH_BRIDGE_PORT. */
+  readonly bridge: number;
+  /** Reference model server. Default 8081, env MODEL_SERVER_PORT. */
+  readonly modelServer: number;
+  /** Local Lambda host, SageMaker adapter Function URL. Default 8082, env LAMBDA_HOST_PORT. */
+  readonly lambdaHost: number;
+}
+
+/** Ports from the environment, with defaults that do not collide. */
+export function portsFromEnv(env: NodeJS.ProcessEnv = process.env): StackPorts {
+  const port = (name: string, fallback: number) => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return fallback;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < 0 || n > 65535) throw new ComponentStartError('config', `${name} must be a port number, got '${raw}'`);
+    return n;
+  };
+  return {
+    gateway: port('GATEWAY_PORT', 8787),
+    bridge: port('UPSTASH_BRIDGE_PORT', 8079),
+    modelServer: port('MODEL_SERVER_PORT', 8081),
+    lambdaHost: port('LAMBDA_HOST_PORT', 8082),
+  };
+}
+
+export interface StackOptions {
+  /** 0 for any port means "a free one". */
+  readonly ports: StackPorts;
+  /** Where stack.json, the edge's env file and wrangler's state go. */
+  readonly stateDir: string;
+  readonly modelServer?: Partial<ModelServerConfig>;
+  /** One line per component as it comes up. */
+  readonly progress?: (line: string) => void;
+  /** Output of components (prefixed by name). */
+  readonly log?: (component: string, line: string) => void;
+  /** Start the edge in `wrangler dev` (default true); tests that run the worker in their own workerd say false. */
+  readonly edge?: boolean;
+}
+
+export interface StackInfo {
+  /** The edge's URL; undefined when the stack was started without it. */
+  readonly gatewayUrl: string | undefined;
+  readonly apiKey: string;
+  readonly tenantId: string;
+  readonly model: string;
+  readonly components: {
+    readonly redis: string;
+    readonly bridge: string;
+    readonly modelServer: string;
+    readonly lambdaHost: { readonly sagemaker: string };
+    readonly edge: string | undefined;
+  };
+  readonly startedAt: string;
+}
+
+export interface Stack extends StackInfo {
+  readonly bridge: UpstashBridge;
+  readonly modelServer: ModelServer;
+  readonly bridgeToken: string;
+  /** The edge's settings (Worker bindings) for this stack, as written to .local/edge.env. */
+  readonly edgeVars: Readonly<Record<string, string>>;
+  stop(): Promise<void>;
+}
+
+async function resolvePort(component: string, port: number, envName: string): Promise<number> {
+  if (port === 0) return freePort();
+  if (await isListening(port)) throw new ComponentStartError(component, `port ${port} is already in use (set ${envName} to another port)`);
+  return port;
+}
+
+/** Brings the whole stack up; throws ComponentStartError (after stopping what started) on failure. */
+export async function startStack(options: StackOptions): Promise<Stack> {
+  const progress = options.progress ?? (() => {});
+  const log = options.log ?? (() => {});
+  const stops: Array<() => Promise<void>> = [];
+  const stopAll = async () => {
+    for (const stop of stops.reverse()) await stop().catch(() => {});
+    stops.length = 0;
+  };
+  const step = async <T>(component: string, run: () => Promise<T>): Promise<T> => {
+    try {
+      return await run();
+    } catch (err) {
+      await stopAll();
+      if (err instanceof ComponentStartError) throw err;
+      throw new ComponentStartError(component, err instanceof Error ? err.message : String(err));
+    }
+  };
+
+  await mkdir(options.stateDir, { recursive: true });
+  const ports = { ...options.ports };
+
+  const redis: RedisHandle = await step('redis', () => ensureRedis());
+  stops.push(() => redis.stop());
+  progress(`redis          ${redis.url} (${redis.spawned ? 'spawned, persistence off' : 'reused the running server'})`);
+
+  const bridgeToken = randomBytes(24).toString('base64url');
+  const bridge = await step('upstash-bridge', async () => {
+    ports.bridge = await resolvePort('upstash-bridge', ports.bridge, 'UPSTASH_BRIDGE_PORT');
+    return startUpstashBridge({ redisUrl: redis.url, token: bridgeToken, port: ports.bridge, log: (l) => log('upstash-bridge', l) });
+  });
+  stops.push(() => bridge.close());
+  progress(`upstash-bridge ${bridge.url}`);
+
+  const modelServer = await step('model-server', async () => {
+    ports.modelServer = await resolvePort('model-server', ports.modelServer, 'MODEL_SERVER_PORT');
+    return startModelServer({ port: ports.modelServer, config: options.modelServer, log: (l) => log('model-server', l) });
+  });
+  stops.push(() => modelServer.close());
+  progress(`model-server   ${modelServer.url} (reference model server: CPU stand-in for the GPU container)`);
+
+  // The edge's AWS identity, accepted by the Lambda host's SigV4 check: fresh for every start.
+  const edgeCredentials = { accessKeyId: `AKIALOCAL${randomBytes(6).toString('hex').toUpperCase()}`, secretAccessKey: randomBytes(30).toString('base64url') };
+  ports.lambdaHost = await step('lambda-host', () => resolvePort('lambda-host', ports.lambdaHost, 'LAMBDA_HOST_PORT'));
+  const lambdaConfigPath = join(options.stateDir, 'lambda-host.json');
+  await writeFile(
+    lambdaConfigPath,
+    JSON.stringify({
+      region: REGION,
+      credentials: [edgeCredentials],
+      functions: [{ name: 'sagemaker', module: join(REPO_ROOT, 'backend/handlers/sagemaker.ts'), port: ports.lambdaHost, invokeMode: 'RESPONSE_STREAM', timeoutMs: 120_000 }],
+    }),
+    { mode: 0o600 },
+  );
+  const lambdaHost: Child = spawnChild({
+    name: 'lambda-host',
+    command: process.execPath,
+    args: ['--import', 'tsx', join(REPO_ROOT, 'tools/lambda-host/main.ts'), lambdaConfigPath],
+    cwd: REPO_ROOT,
+    env: {
+      ...process.env,
+      AWS_REGION: REGION,
+      // Credentials the adapter's SDK uses towards the SageMaker stand-in.
+      AWS_ACCESS_KEY_ID: 'AKIALOCALSAGEMAKER',
+      AWS_SECRET_ACCESS_KEY: 'local-sagemaker-secret',
+      SAGEMAKER_RUNTIME_ENDPOINT: modelServer.url,
+      SAGEMAKER_MODELS: JSON.stringify({ [LOCAL_MODEL]: { endpointName: LOCAL_ENDPOINT, format: 'tgi' } }),
+      POWERTOOLS_DEV: 'true',
+      POWERTOOLS_LOG_LEVEL: 'INFO',
+    },
+    onLine: (l) => log('lambda-host', l),
+  });
+  stops.push(() => lambdaHost.stop());
+  const lambdaUrl = `http://127.0.0.1:${ports.lambdaHost}`;
+  await step('lambda-host', () => waitUntilReady(lambdaHost, () => isListening(ports.lambdaHost), `not listening on ${ports.lambdaHost}`, 30_000));
+  progress(`lambda-host    ${lambdaUrl} (SageMaker adapter, Function URL with AWS_IAM auth, RESPONSE_STREAM)`);
+
+  const edgeVars: Record<string, string> = {
+    ENVIRONMENT: 'local',
+    UPSTASH_REDIS_REST_URL: bridge.url,
+    UPSTASH_REDIS_REST_TOKEN: bridgeToken,
+    ROUTE_TABLE: JSON.stringify({ models: { [LOCAL_MODEL]: { backends: [{ name: 'sagemaker-local', url: lambdaUrl, kind: 'sagemaker' }] } } }),
+    AWS_ACCESS_KEY_ID: edgeCredentials.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: edgeCredentials.secretAccessKey,
+    AWS_REGION: REGION,
+  };
+  let gatewayUrl: string | undefined;
+  if (options.edge !== false) {
+    ports.gateway = await step('edge', () => resolvePort('edge', ports.gateway, 'GATEWAY_PORT'));
+    const edgeEnvPath = join(options.stateDir, 'edge.env');
+    await writeEdgeEnv(edgeEnvPath, edgeVars);
+    const inspectorPort = await freePort();
+    const edge = spawnChild({
+      name: 'edge',
+      command: process.execPath,
+      args: [
+        join(REPO_ROOT, 'node_modules/wrangler/wrangler-dist/cli.js'),
+        'dev',
+        '--ip', '127.0.0.1',
+        '--port', String(ports.gateway),
+        '--inspector-port', String(inspectorPort),
+        '--env-file', edgeEnvPath,
+        '--persist-to', join(options.stateDir, 'wrangler'),
+        '--show-interactive-dev-session=false',
+        '--live-reload=false',
+        '--log-level', 'warn',
+      ],
+      cwd: REPO_ROOT,
+      env: { ...process.env, ...WRANGLER_OFFLINE_ENV },
+      onLine: (l) => log('edge', l),
+    });
+    stops.push(() => edge.stop());
+    const url = `http://127.0.0.1:${ports.gateway}`;
+    await step('edge', () => waitUntilReady(edge, () => answersOk(`${url}/health`), 'GET /health not answering', 90_000));
+    gatewayUrl = url;
+    progress(`edge           ${url} (wrangler dev, workerd)`);
+  }
+
+  const { tenantId, apiKey } = await step('seed', async () => {
+    const store = new Redis({ url: bridge.url, token: bridgeToken, enableTelemetry: false });
+    const tenant = await createTenant(store, { tenantId: 'ten_dev', name: 'Local development', plan: 'pro' });
+    const created = await createApiKey(store, { tenant, mode: 'test', scopes: ['infer', 'jobs', 'webhooks:ingest'] });
+    return { tenantId: tenant.tenantId, apiKey: created.key };
+  });
+  progress(`seed           tenant ${tenantId} with a new key`);
+
+  const info: StackInfo = {
+    gatewayUrl,
+    apiKey,
+    tenantId,
+    model: LOCAL_MODEL,
+    components: { redis: redis.url, bridge: bridge.url, modelServer: modelServer.url, lambdaHost: { sagemaker: lambdaUrl }, edge: gatewayUrl },
+    startedAt: new Date().toISOString(),
+  };
+  await writeFile(join(options.stateDir, 'stack.json'), `${JSON.stringify(info, null, 2)}\n`, { mode: 0o600 });
+  return { ...info, bridge, modelServer, bridgeToken, edgeVars, stop: stopAll };
+}
