@@ -1,20 +1,26 @@
 /**
- * Adapter errors: each carries the public error code, the HTTP status the adapter answers with and,
- * for transient failures, a Retry-After. Messages are safe for clients; causes stay in logs.
+ * Adapter errors: each carries the public error code, the HTTP status the adapter answers with, a
+ * machine-readable reason the edge can route on and, for transient failures, a Retry-After.
+ * Messages are safe for clients; causes (SDK exceptions, container bodies) stay in logs.
  */
-import type { ErrorCode } from '../../shared/errors';
+import type { ErrorCode, ErrorObject } from '../../shared/errors';
 
+/** Optional parts of an adapter error. */
 export interface AdapterErrorOptions {
   readonly retryAfterSeconds?: number;
-  /** A machine-readable reason the edge can route on, e.g. `no_capacity`. */
+  /** A machine-readable reason the edge can route on, e.g. `no_capacity`, `model_not_ready`. */
   readonly reason?: string;
+  /** The status the upstream (container, SageMaker, ALB) answered with, when there was one. */
+  readonly upstreamStatus?: number;
   readonly cause?: unknown;
 }
 
+/** Base class: code + status + optional reason / Retry-After. */
 export class AdapterError extends Error {
   override readonly name: string = 'AdapterError';
   readonly retryAfterSeconds: number | undefined;
   readonly reason: string | undefined;
+  readonly upstreamStatus: number | undefined;
 
   constructor(
     readonly code: ErrorCode,
@@ -25,18 +31,36 @@ export class AdapterError extends Error {
     super(message, { cause: options.cause });
     this.retryAfterSeconds = options.retryAfterSeconds;
     this.reason = options.reason;
+    this.upstreamStatus = options.upstreamStatus;
+  }
+
+  /** The envelope's error object: code, message and the details a client or the edge acts on. */
+  toErrorObject(): ErrorObject {
+    const details: Record<string, unknown> = {};
+    if (this.reason !== undefined) details['reason'] = this.reason;
+    if (this.retryAfterSeconds !== undefined) details['retry_after'] = this.retryAfterSeconds;
+    if (this.upstreamStatus !== undefined) details['upstream_status'] = this.upstreamStatus;
+    return { code: this.code, message: this.message, ...(Object.keys(details).length > 0 ? { details } : {}) };
   }
 }
 
-/** The request to the adapter itself is wrong (not the client's prompt). */
+/** The request is wrong: a bad invoke payload, or the model rejected the input. */
 export class BadRequestError extends AdapterError {
   override readonly name = 'BadRequestError';
-  constructor(message: string, options?: AdapterErrorOptions) {
-    super('INVALID_INPUT', 400, message, options);
+  constructor(message: string, options?: AdapterErrorOptions, status: 400 | 405 | 413 = 400) {
+    super('INVALID_INPUT', status, message, options);
   }
 }
 
-/** The model container or the service in front of it failed. */
+/** No such route or model on this adapter. */
+export class NotFoundError extends AdapterError {
+  override readonly name = 'NotFoundError';
+  constructor(message: string, options?: AdapterErrorOptions) {
+    super('NOT_FOUND', 404, message, options);
+  }
+}
+
+/** The model container or the service in front of it failed (502) or is not available yet (503). */
 export class UpstreamError extends AdapterError {
   override readonly name = 'UpstreamError';
   constructor(status: 502 | 503, message: string, options?: AdapterErrorOptions) {
@@ -44,7 +68,7 @@ export class UpstreamError extends AdapterError {
   }
 }
 
-/** The backend throttled us. */
+/** The backend throttled us or is overloaded. */
 export class ThrottledError extends AdapterError {
   override readonly name = 'ThrottledError';
   constructor(message: string, options?: AdapterErrorOptions) {
@@ -52,10 +76,73 @@ export class ThrottledError extends AdapterError {
   }
 }
 
-/** The backend did not answer in time. */
+/** The backend did not answer (or stopped answering) in time. */
 export class UpstreamTimeoutError extends AdapterError {
   override readonly name = 'UpstreamTimeoutError';
   constructor(message: string, options?: AdapterErrorOptions) {
     super('TIMEOUT', 504, message, options);
   }
+}
+
+/**
+ * The caller (the edge) went away before the answer was complete. Never sent to anyone; status 499
+ * (the de-facto "client closed request") keeps it apart from real failures in logs and metrics.
+ */
+export class ClientClosedError extends AdapterError {
+  override readonly name = 'ClientClosedError';
+  constructor(options?: AdapterErrorOptions) {
+    super('INTERNAL_ERROR', 499, 'the caller closed the connection', { reason: 'client_closed', ...options });
+  }
+}
+
+/** Anything unexpected, hidden behind a generic message. */
+export class InternalAdapterError extends AdapterError {
+  override readonly name = 'InternalAdapterError';
+  constructor(options?: AdapterErrorOptions) {
+    super('INTERNAL_ERROR', 500, 'the adapter failed unexpectedly', options);
+  }
+}
+
+/** `err` as an AdapterError: itself, or an InternalAdapterError caused by it. */
+export function asAdapterError(err: unknown): AdapterError {
+  return err instanceof AdapterError ? err : new InternalAdapterError({ cause: err });
+}
+
+/**
+ * A container or service message made safe to show a client: JSON error bodies unwrapped, URLs,
+ * ARNs, account ids and IP addresses removed, control characters and whitespace collapsed, length
+ * capped. Returns undefined when nothing useful is left.
+ */
+export function sanitiseUpstreamMessage(raw: string | undefined, maxLength = 200): string | undefined {
+  if (raw === undefined) return undefined;
+  let text = raw.trim();
+  try {
+    const parsed: unknown = JSON.parse(text);
+    const found = messageOf(parsed);
+    if (found !== undefined) text = found;
+  } catch {
+    // Not JSON: use the text as it is.
+  }
+  const cleaned = text
+    .replace(/https?:\/\/\S+/gi, '')
+    .replace(/arn:aws[a-z-]*:\S+/gi, '')
+    .replace(/\b\d{12}\b/g, '')
+    .replace(/\b\d{1,3}(\.\d{1,3}){3}(:\d+)?\b/g, '')
+    .replace(/\bat \S+\.(?:py|ts|js|rs):\d+\S*/g, '')
+    .replace(/[\u0000-\u001f\u007f]+/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
+  if (cleaned === '') return undefined;
+  return cleaned.length > maxLength ? `${cleaned.slice(0, maxLength - 1)}…` : cleaned;
+}
+
+function messageOf(value: unknown): string | undefined {
+  if (typeof value === 'string') return value;
+  if (typeof value !== 'object' || value === null) return undefined;
+  for (const key of ['message', 'error', 'detail', 'Message']) {
+    const inner = (value as Record<string, unknown>)[key];
+    const found = messageOf(inner);
+    if (found !== undefined) return found;
+  }
+  return undefined;
 }

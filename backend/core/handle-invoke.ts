@@ -1,66 +1,126 @@
 /**
- * The adapter's HTTP surface as a plain function: a Function URL event in, `{statusCode, headers,
- * body}` out. `POST /invoke` with the edge↔backend contract; everything else is refused in the
- * error shape the edge understands. Transport-free, so tests call it without Lambda.
+ * The adapter's request path as a plain function: a Function URL event and a response sink in, the
+ * answer written to the sink and an {@link InvocationOutcome} (for logs and metrics) out. Sync
+ * requests get JSON; streamed ones the SSE contract; failures before the first byte get status +
+ * BackendError JSON. Never throws. Transport-free, so tests call it without Lambda.
  */
 import type { LambdaFunctionURLEvent } from 'aws-lambda';
-import { BackendInferRequestSchema, type BackendError, type BackendInferRequest, type BackendInferResponse } from '../../shared/contracts/backend';
-import { AdapterError } from './errors';
+import type { BackendInferRequest, FinishReason } from '../../shared/contracts/backend';
+import type { Usage } from '../../shared/contracts/infer';
+import { modelFor, type Backend } from './backend';
+import { ClientClosedError, NotFoundError, asAdapterError, type AdapterError } from './errors';
+import type { ContainerModel } from './formats';
+import { invokeSync } from './invoke-sync';
+import { streamInference } from './invoke-stream';
+import { headerRequestId, parseInvokeEvent } from './request';
+import { writeError, writeJson, type ResponseSink } from './sink';
 
-export interface AdapterResponse {
-  readonly statusCode: number;
-  readonly headers: Record<string, string>;
-  readonly body: string;
+/** Everything logs and metrics need about one invocation. Holds the request (prompt) and output: log them only on purpose. */
+export interface InvocationOutcome {
+  readonly requestId: string | undefined;
+  readonly tenantId: string | undefined;
+  /** The model as requested (may be unknown to this adapter). */
+  readonly model: string | undefined;
+  /** The model is configured here (bounded: safe as a metric dimension). */
+  readonly modelKnown: boolean;
+  readonly backend: Backend['kind'];
+  /** Endpoint name / service host, when the model is known. */
+  readonly target: string | undefined;
+  readonly stream: boolean;
+  /** Status sent: 200, the error's status, or 499 when the caller left. */
+  readonly status: number;
+  readonly error: AdapterError | undefined;
+  /** The error went out as an `error` event of a stream already started. */
+  readonly midStream: boolean;
+  readonly latencyMs: number;
+  readonly modelLatencyMs: number | undefined;
+  readonly ttftMs: number | undefined;
+  readonly usage: Usage | undefined;
+  readonly finishReason: FinishReason | undefined;
+  readonly tokenEvents: number | undefined;
+  readonly request: BackendInferRequest | undefined;
+  readonly output: string | undefined;
 }
 
-export interface HandleInvokeDeps {
-  /** Runs one inference; throws AdapterError for expected failures. */
-  readonly invoke: (req: BackendInferRequest) => Promise<BackendInferResponse>;
-  /** Told about every failure, with the error (for logs and metrics). */
-  readonly onError?: (err: unknown, req: BackendInferRequest | undefined) => void;
+/** Per-invocation context from the Lambda wiring. */
+export interface InvokeContext {
+  /** Aborts when the caller goes away. */
+  readonly signal: AbortSignal;
+  readonly now?: () => number;
 }
 
-const JSON_HEADERS = { 'content-type': 'application/json' } as const;
-
-function errorResponse(err: AdapterError): AdapterResponse {
-  const body: BackendError = {
-    error: { code: err.code, message: err.message, ...(err.reason ? { details: { reason: err.reason } } : {}) },
-  };
-  const headers: Record<string, string> = { ...JSON_HEADERS };
-  if (err.retryAfterSeconds !== undefined) headers['retry-after'] = String(err.retryAfterSeconds);
-  return { statusCode: err.status, headers, body: JSON.stringify(body) };
-}
-
-/** Decodes and validates the request body of an `/invoke` call. */
-export function parseInvokeEvent(event: LambdaFunctionURLEvent): BackendInferRequest {
-  const method = event.requestContext.http.method;
-  if (event.rawPath !== '/invoke') throw new AdapterError('NOT_FOUND', 404, `no route for ${method} ${event.rawPath}`);
-  if (method !== 'POST') throw new AdapterError('INVALID_INPUT', 405, `use POST for ${event.rawPath}`);
-  const text = event.isBase64Encoded ? Buffer.from(event.body ?? '', 'base64').toString('utf8') : (event.body ?? '');
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    throw new AdapterError('INVALID_INPUT', 400, 'request body is not valid JSON');
-  }
-  const parsed = BackendInferRequestSchema.safeParse(json);
-  if (!parsed.success) {
-    const first = parsed.error.issues[0];
-    throw new AdapterError('INVALID_INPUT', 400, `invalid invoke request${first ? ` at ${first.path.join('.') || '(root)'}: ${first.message}` : ''}`);
-  }
-  return parsed.data;
-}
-
-/** Handles one Function URL request. Never throws. */
-export async function handleInvoke(event: LambdaFunctionURLEvent, deps: HandleInvokeDeps): Promise<AdapterResponse> {
+/** Handles one Function URL request end to end. */
+export async function handleInvoke<M extends ContainerModel>(
+  event: LambdaFunctionURLEvent,
+  sink: ResponseSink,
+  backend: Backend<M>,
+  ctx: InvokeContext,
+): Promise<InvocationOutcome> {
+  const now = ctx.now ?? (() => performance.now());
+  const started = now();
   let req: BackendInferRequest | undefined;
+  let model: M | undefined;
+  const base = () => ({
+    requestId: req?.request_id ?? headerRequestId(event),
+    tenantId: req?.tenant_id,
+    model: req?.model,
+    modelKnown: model !== undefined,
+    backend: backend.kind,
+    target: model ? backend.target(model) : undefined,
+    stream: req?.stream ?? false,
+    latencyMs: Math.round(now() - started),
+    request: req,
+  });
   try {
     req = parseInvokeEvent(event);
-    const result = await deps.invoke(req);
-    return { statusCode: 200, headers: { ...JSON_HEADERS }, body: JSON.stringify(result) };
+    model = modelFor(backend, req.model);
+    if (!model) throw new NotFoundError(`model '${req.model}' is not configured on this adapter`, { reason: 'unknown_model' });
+    if (!req.stream) {
+      const result = await invokeSync(backend, model, req, ctx.signal, now);
+      await writeJson(sink, 200, result);
+      return {
+        ...base(),
+        status: 200,
+        error: undefined,
+        midStream: false,
+        modelLatencyMs: result.model_latency_ms,
+        ttftMs: undefined,
+        usage: result.usage,
+        finishReason: result.finish_reason,
+        tokenEvents: undefined,
+        output: result.output,
+      };
+    }
+    const result = await streamInference(backend, model, req, sink, ctx.signal, now);
+    const cancelled = result.error instanceof ClientClosedError;
+    return {
+      ...base(),
+      status: cancelled ? result.error.status : 200,
+      error: result.error,
+      midStream: result.error !== undefined && !cancelled,
+      modelLatencyMs: result.modelLatencyMs,
+      ttftMs: result.ttftMs,
+      usage: result.usage,
+      finishReason: result.finishReason,
+      tokenEvents: result.tokenEvents,
+      output: result.output,
+    };
   } catch (err) {
-    deps.onError?.(err, req);
-    if (err instanceof AdapterError) return errorResponse(err);
-    return errorResponse(new AdapterError('INTERNAL_ERROR', 500, 'the adapter failed unexpectedly'));
+    const error = asAdapterError(err);
+    if (!(error instanceof ClientClosedError) && !sink.started) await writeError(sink, error).catch(() => {});
+    return {
+      ...base(),
+      status: error.status,
+      error,
+      midStream: false,
+      modelLatencyMs: undefined,
+      ttftMs: undefined,
+      usage: undefined,
+      finishReason: undefined,
+      tokenEvents: undefined,
+      output: undefined,
+    };
+  } finally {
+    if (!sink.ended) await sink.end().catch(() => {});
   }
 }

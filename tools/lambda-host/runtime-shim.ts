@@ -163,7 +163,17 @@ export function streamHighWaterMark(handler: object): number | undefined {
  * did. Returns true when this call installed it.
  */
 export function installAwsLambdaGlobal(): boolean {
-  if (Reflect.has(globalThis, 'awslambda')) return false;
+  const existing: unknown = Reflect.get(globalThis, 'awslambda');
+  if (existing !== undefined && existing !== null && typeof existing === 'object') {
+    // Something (e.g. @aws/lambda-invoke-store, imported by the SDK and Powertools) created the
+    // global first: add the runtime's functions to it rather than leave handlers without them.
+    const target = existing as Record<string, unknown>;
+    if (typeof target.streamifyResponse === 'function') return false;
+    target.streamifyResponse = streamifyResponse;
+    target.HttpResponseStream = HttpResponseStream;
+    return true;
+  }
+  if (existing !== undefined) return false;
   Object.defineProperty(globalThis, 'awslambda', {
     value: { streamifyResponse, HttpResponseStream },
     writable: true,

@@ -1,0 +1,71 @@
+/**
+ * The SageMaker adapter's transport: InvokeEndpoint for whole answers and
+ * InvokeEndpointWithResponseStream for streams, with the real AWS SDK. A stream's PayloadParts are
+ * handed on as raw bytes the moment they arrive (empty parts skipped); exception events
+ * (ModelStreamError, InternalStreamFailure) are thrown from the iteration. TargetVariant and
+ * InferenceComponentName come from the model's config.
+ */
+import {
+  InvokeEndpointCommand,
+  InvokeEndpointWithResponseStreamCommand,
+  type ResponseStream,
+  type SageMakerRuntimeClient,
+} from '@aws-sdk/client-sagemaker-runtime';
+import type { Backend, Transport, UpstreamStream } from '../../core/backend';
+import type { SagemakerConfig, SagemakerModel } from '../../config/sagemaker';
+import { mapSagemakerError } from './errors';
+
+/** The part of the SDK client the adapter uses. */
+export type SagemakerSender = Pick<SageMakerRuntimeClient, 'send'>;
+
+function endpointParams(model: SagemakerModel, body: Uint8Array) {
+  return {
+    EndpointName: model.endpointName,
+    ContentType: 'application/json',
+    Body: body,
+    ...(model.targetVariant ? { TargetVariant: model.targetVariant } : {}),
+    ...(model.inferenceComponent ? { InferenceComponentName: model.inferenceComponent } : {}),
+  };
+}
+
+/** The raw bytes of each PayloadPart; exception members that arrive as events are thrown. */
+export async function* payloadBytes(events: AsyncIterable<ResponseStream>): AsyncGenerator<Uint8Array> {
+  for await (const event of events) {
+    if (event.PayloadPart) {
+      const bytes = event.PayloadPart.Bytes;
+      if (bytes && bytes.length > 0) yield bytes;
+    } else if (event.ModelStreamError) {
+      throw event.ModelStreamError;
+    } else if (event.InternalStreamFailure) {
+      throw event.InternalStreamFailure;
+    }
+  }
+}
+
+/** A transport over one SDK client (created once per container by the handler). */
+export function sagemakerTransport(client: SagemakerSender): Transport<SagemakerModel> {
+  return {
+    async invoke(model, body, signal) {
+      const out = await client.send(new InvokeEndpointCommand({ ...endpointParams(model, body), Accept: 'application/json' }), { abortSignal: signal });
+      return { contentType: out.ContentType, body: out.Body ?? new Uint8Array() };
+    },
+    async stream(model, body, signal): Promise<UpstreamStream> {
+      const out = await client.send(new InvokeEndpointWithResponseStreamCommand(endpointParams(model, body)), { abortSignal: signal });
+      return { contentType: out.ContentType, chunks: payloadBytes(out.Body ?? emptyStream()) };
+    },
+    mapError: (err, model, phase) => mapSagemakerError(err, model.endpointName, phase),
+  };
+}
+
+/** The SageMaker adapter as core sees it. */
+export function sagemakerBackend(client: SagemakerSender, config: Pick<SagemakerConfig, 'models' | 'timeouts'>): Backend<SagemakerModel> {
+  return {
+    kind: 'sagemaker',
+    models: config.models,
+    transport: sagemakerTransport(client),
+    timeouts: config.timeouts,
+    target: (model) => model.endpointName,
+  };
+}
+
+async function* emptyStream(): AsyncGenerator<ResponseStream> {}

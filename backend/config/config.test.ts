@@ -1,0 +1,61 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from './env';
+import { loadEcsConfig } from './ecs';
+import { loadSagemakerConfig } from './sagemaker';
+
+const sagemakerModels = JSON.stringify({ llama: { endpointName: 'llama-ep', format: 'tgi', targetVariant: 'blue' } });
+
+describe('loadSagemakerConfig', () => {
+  it('parses models, defaults and timeouts', () => {
+    const config = loadSagemakerConfig({ SAGEMAKER_MODELS: sagemakerModels, SAGEMAKER_STREAM_IDLE_TIMEOUT_MS: '5000', LOG_PAYLOADS: '' });
+    expect(config).toMatchObject({
+      region: 'us-east-1',
+      runtimeEndpoint: undefined,
+      models: { llama: { endpointName: 'llama-ep', format: 'tgi', targetVariant: 'blue', chatTemplate: 'default' } },
+      timeouts: { requestMs: 60_000, firstTokenMs: 60_000, idleMs: 5000 },
+      observability: { logPayloads: false, metricsNamespace: 'InferenceGateway' },
+    });
+  });
+
+  it('fails fast naming every bad setting', () => {
+    const attempt = () =>
+      loadSagemakerConfig({
+        SAGEMAKER_MODELS: JSON.stringify({ llama: { endpointName: 'bad name!', format: 'gguf' } }),
+        SAGEMAKER_REQUEST_TIMEOUT_MS: 'soon',
+        LOG_PAYLOADS: 'yes',
+      });
+    expect(attempt).toThrow(ConfigError);
+    for (const name of ['SAGEMAKER_MODELS.llama.endpointName', 'SAGEMAKER_MODELS.llama.format', 'SAGEMAKER_REQUEST_TIMEOUT_MS', 'LOG_PAYLOADS']) {
+      expect(attempt).toThrow(name);
+    }
+  });
+
+  it('says so when the models setting is missing, not JSON, or empty', () => {
+    expect(() => loadSagemakerConfig({})).toThrow(/SAGEMAKER_MODELS/);
+    expect(() => loadSagemakerConfig({ SAGEMAKER_MODELS: '{oops' })).toThrow(/SAGEMAKER_MODELS: is not valid JSON/);
+    expect(() => loadSagemakerConfig({ SAGEMAKER_MODELS: '{}' })).toThrow(/at least one model/);
+  });
+
+  it('refuses unknown per-model keys (typos) and invalid model names', () => {
+    expect(() => loadSagemakerConfig({ SAGEMAKER_MODELS: JSON.stringify({ m: { endpointName: 'e', format: 'tgi', targetVarient: 'x' } }) })).toThrow(/targetVarient/);
+    expect(() => loadSagemakerConfig({ SAGEMAKER_MODELS: JSON.stringify({ 'bad model': { endpointName: 'e', format: 'tgi' } }) })).toThrow(ConfigError);
+  });
+});
+
+describe('loadEcsConfig', () => {
+  it('resolves each model base URL and model id', () => {
+    const config = loadEcsConfig({
+      ECS_BASE_URL: 'http://alb.internal/v1',
+      ECS_MODELS: JSON.stringify({ chat: { format: 'openai-chat' }, tgi: { format: 'tgi', baseUrl: 'http://tgi.internal', modelId: 'tgi-x' } }),
+    });
+    expect(config.models).toEqual({
+      chat: { format: 'openai-chat', chatTemplate: 'default', baseUrl: 'http://alb.internal/v1', modelId: 'chat' },
+      tgi: { format: 'tgi', chatTemplate: 'default', baseUrl: 'http://tgi.internal', modelId: 'tgi-x' },
+    });
+  });
+
+  it('requires a base URL for every model, and refuses the json format', () => {
+    expect(() => loadEcsConfig({ ECS_MODELS: JSON.stringify({ chat: { format: 'openai-chat' } }) })).toThrow(/ECS_BASE_URL: required for chat/);
+    expect(() => loadEcsConfig({ ECS_BASE_URL: 'http://x/v1', ECS_MODELS: JSON.stringify({ j: { format: 'json' } }) })).toThrow(/ECS_MODELS\.j\.format/);
+  });
+});

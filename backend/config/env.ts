@@ -1,0 +1,74 @@
+/**
+ * Shared pieces of the adapters' configuration: parsing `process.env` once at cold start with zod,
+ * failing with one ConfigError that names every bad setting, and the settings both adapters read.
+ */
+import * as z from 'zod';
+import { ModelNameSchema } from '../../shared/contracts/infer';
+import { CHAT_TEMPLATES } from '../core/chat-template';
+
+/** A missing or malformed setting; the message names each one. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/** A JSON-valued setting, parsed before validation. */
+export const jsonString = z.string().transform((text, ctx) => {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    ctx.addIssue({ code: 'custom', message: 'is not valid JSON' });
+    return z.NEVER;
+  }
+});
+
+/** A duration in ms, from a string. */
+export const millis = (fallback: number) => z.coerce.number().int().positive().max(900_000).default(fallback);
+
+/** `true`/`1` or `false`/`0`, default false. */
+export const flag = z
+  .enum(['true', 'false', '1', '0'])
+  .default('false')
+  .transform((v) => v === 'true' || v === '1');
+
+/** The per-model settings every adapter shares (format-related). */
+export const modelSettings = {
+  /** How chat messages become a prompt for text-only formats (core/chat-template.ts). */
+  chatTemplate: z.enum(CHAT_TEMPLATES).default('default'),
+  /** `model` in OpenAI-style bodies. */
+  modelId: z.string().min(1).max(256).optional(),
+};
+
+/** A record of models keyed by gateway model name, from a JSON setting; at least one. */
+export function modelsSetting<T extends z.ZodType>(model: T) {
+  return jsonString.pipe(z.record(ModelNameSchema, model).refine((m) => Object.keys(m).length > 0, 'configure at least one model'));
+}
+
+/** Settings every adapter reads. */
+export const CommonEnvShape = {
+  AWS_REGION: z.string().min(1).default('us-east-1'),
+  /** Log prompts and outputs at DEBUG level (also needs POWERTOOLS_LOG_LEVEL=DEBUG). Never on by default. */
+  LOG_PAYLOADS: flag,
+  /** CloudWatch namespace of the EMF metrics. */
+  POWERTOOLS_METRICS_NAMESPACE: z.string().min(1).max(255).default('InferenceGateway'),
+};
+
+/** Observability settings both adapters pass to Powertools. */
+export interface ObservabilityConfig {
+  readonly logPayloads: boolean;
+  readonly metricsNamespace: string;
+}
+
+/**
+ * Validates the keys of `shape` in `env` (empty strings count as unset); throws ConfigError naming
+ * every problem, e.g. `SAGEMAKER_MODELS.llama.format: Invalid option`.
+ */
+export function parseEnv<S extends z.ZodRawShape>(adapter: string, shape: S, env: NodeJS.ProcessEnv): z.infer<z.ZodObject<S>> {
+  const input: Record<string, string | undefined> = {};
+  for (const key of Object.keys(shape)) input[key] = env[key] === '' ? undefined : env[key];
+  const result = z.object(shape).safeParse(input);
+  if (!result.success) {
+    const problems = result.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+    throw new ConfigError(`invalid ${adapter} adapter configuration: ${problems.join('; ')}`);
+  }
+  return result.data;
+}

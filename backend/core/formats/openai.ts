@@ -1,0 +1,101 @@
+/**
+ * OpenAI-compatible chat completions and legacy completions, as vLLM and LMI (SageMaker LMI with the
+ * chat schema) serve them: `chat.completion` / `text_completion` bodies with `usage`; streamed as
+ * `data: {chunk}` SSE (LMI may send the same chunks as JSON lines), ended by `data: [DONE]`, with
+ * `stream_options.include_usage` asking for a final chunk that carries `usage` and no choices.
+ *
+ * Mapping: `max_tokens`, `temperature`, `top_p`, `stop`, `seed` keep their names; `model` is the
+ * configured model id. Chat requests pass `messages` through (the container applies the model's
+ * template); a prompt becomes one user message. Completions take the prompt, or messages rendered
+ * with the configured chat template.
+ */
+import * as z from 'zod';
+import type { BackendInferRequest } from '../../../shared/contracts/backend';
+import { DEFAULT_MAX_TOKENS, OpenAiUsageSchema, chatMessages, inBandError, normaliseFinishReason, promptText, stopList } from './common';
+import type { Completion, ContainerModel, FormatCodec, StreamPiece } from './types';
+
+function samplingFields(req: BackendInferRequest, model: ContainerModel): Record<string, unknown> {
+  const p = req.params;
+  return {
+    ...(model.modelId ? { model: model.modelId } : {}),
+    max_tokens: p.max_tokens ?? DEFAULT_MAX_TOKENS,
+    ...(p.temperature !== undefined ? { temperature: p.temperature } : {}),
+    ...(p.top_p !== undefined ? { top_p: p.top_p } : {}),
+    ...(p.stop !== undefined ? { stop: stopList(p.stop) } : {}),
+    ...(p.seed !== undefined ? { seed: p.seed } : {}),
+    ...(req.stream ? { stream: true, stream_options: { include_usage: true } } : {}),
+  };
+}
+
+const Usage = OpenAiUsageSchema.nullish();
+const ChatResponse = z.object({
+  choices: z.array(z.object({ message: z.object({ content: z.string().nullish() }).loose(), finish_reason: z.string().nullish() }).loose()).min(1),
+  usage: Usage,
+});
+const CompletionResponse = z.object({
+  choices: z.array(z.object({ text: z.string(), finish_reason: z.string().nullish() }).loose()).min(1),
+  usage: Usage,
+});
+const Chunk = z
+  .object({
+    choices: z
+      .array(
+        z
+          .object({
+            delta: z.object({ content: z.string().nullish() }).loose().nullish(),
+            text: z.string().nullish(),
+            finish_reason: z.string().nullish(),
+          })
+          .loose(),
+      )
+      .default([]),
+    usage: Usage,
+  })
+  .loose();
+
+function usageOf(usage: z.infer<typeof Usage>): { promptTokens?: number; completionTokens?: number } {
+  return usage ? { promptTokens: usage.prompt_tokens, completionTokens: usage.completion_tokens } : {};
+}
+
+/** Both OpenAI formats stream the same chunk shape; chat puts text in `delta.content`, completions in `text`. */
+function chunkPieces(data: unknown): StreamPiece[] {
+  const error = inBandError(data);
+  if (error !== undefined) return [{ kind: 'error', message: error }];
+  const parsed = Chunk.safeParse(data);
+  if (!parsed.success) return [{ kind: 'error', message: 'unexpected OpenAI stream chunk' }];
+  const pieces: StreamPiece[] = [];
+  const choice = parsed.data.choices[0];
+  const text = choice?.delta?.content ?? choice?.text ?? '';
+  if (text !== '') pieces.push({ kind: 'text', text });
+  if (choice?.finish_reason) pieces.push({ kind: 'final', finishReason: normaliseFinishReason(choice.finish_reason) });
+  if (parsed.data.usage) pieces.push({ kind: 'final', ...usageOf(parsed.data.usage) });
+  return pieces;
+}
+
+/** OpenAI chat completions (vLLM, LMI chat schema). */
+export const openAiChat: FormatCodec = {
+  name: 'openai-chat',
+  includesStopSequence: false,
+  request: (req, model) => ({ messages: chatMessages(req), ...samplingFields(req, model) }),
+  response(body): Completion | undefined {
+    const parsed = ChatResponse.safeParse(body);
+    if (!parsed.success) return undefined;
+    const choice = parsed.data.choices[0]!;
+    return { output: choice.message.content ?? '', finishReason: normaliseFinishReason(choice.finish_reason), ...usageOf(parsed.data.usage) };
+  },
+  event: chunkPieces,
+};
+
+/** OpenAI legacy completions (vLLM, LMI). */
+export const openAiCompletions: FormatCodec = {
+  name: 'openai-completions',
+  includesStopSequence: false,
+  request: (req, model) => ({ prompt: promptText(req, model.chatTemplate), ...samplingFields(req, model) }),
+  response(body): Completion | undefined {
+    const parsed = CompletionResponse.safeParse(body);
+    if (!parsed.success) return undefined;
+    const choice = parsed.data.choices[0]!;
+    return { output: choice.text, finishReason: normaliseFinishReason(choice.finish_reason), ...usageOf(parsed.data.usage) };
+  },
+  event: chunkPieces,
+};

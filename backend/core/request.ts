@@ -1,0 +1,43 @@
+/**
+ * The adapter's one route, `POST /invoke`, as a Function URL event: method and path checked, body
+ * decoded (base64 when the URL says so) and validated against the edge↔backend contract.
+ */
+import type { LambdaFunctionURLEvent } from 'aws-lambda';
+import { BackendInferRequestSchema, type BackendInferRequest } from '../../shared/contracts/backend';
+import { BadRequestError, NotFoundError } from './errors';
+
+/** Path on every adapter's Function URL that runs one inference. */
+export const INVOKE_PATH = '/invoke';
+
+/** Decodes and validates an `/invoke` call; throws AdapterError (404, 405, 400) otherwise. */
+export function parseInvokeEvent(event: LambdaFunctionURLEvent): BackendInferRequest {
+  const method = event.requestContext.http.method;
+  if (event.rawPath !== INVOKE_PATH) throw new NotFoundError(`no route for ${method} ${event.rawPath}`);
+  if (method !== 'POST') throw new BadRequestError(`use POST for ${event.rawPath}`, {}, 405);
+  const text = event.isBase64Encoded ? Buffer.from(event.body ?? '', 'base64').toString('utf8') : (event.body ?? '');
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new BadRequestError('request body is not valid JSON');
+  }
+  const parsed = BackendInferRequestSchema.safeParse(json);
+  if (parsed.success) return parsed.data;
+  throw new BadRequestError(`invalid invoke request: ${describeProblem(json)}`);
+}
+
+/** The first problem, read against the branch the body was meant for (prompt or messages). */
+function describeProblem(json: unknown): string {
+  const has = (key: string) => typeof json === 'object' && json !== null && Object.hasOwn(json, key);
+  if (has('prompt') && has('messages')) return 'give either prompt or messages, not both';
+  const [promptBranch, messagesBranch] = BackendInferRequestSchema.options;
+  const result = (has('messages') ? messagesBranch : promptBranch).safeParse(json);
+  const issue = result.success ? undefined : result.error.issues[0];
+  return issue ? `${issue.path.join('.') || '(root)'}: ${issue.message}` : 'unexpected shape';
+}
+
+/** The request id for logs before (or without) a valid body: the edge's `x-request-id` header. */
+export function headerRequestId(event: LambdaFunctionURLEvent): string | undefined {
+  const value = event.headers?.['x-request-id'];
+  return value && value.length <= 128 ? value : undefined;
+}
