@@ -31,8 +31,19 @@ export default defineConfig({
         test: {
           name: 'edge',
           include: ['edge/**/*.test.ts'],
+          // Files share one model server whose fault knobs some tests turn: run them one at a time.
+          fileParallelism: false,
           globalSetup: ['test/setup/edge-stack.ts'],
           testTimeout: 30_000,
+          hookTimeout: 120_000,
+        },
+      },
+      {
+        test: {
+          name: 'cdk',
+          environment: 'node',
+          include: ['cdk/**/*.test.ts'],
+          testTimeout: 120_000,
           hookTimeout: 120_000,
         },
       },

@@ -1,26 +1,38 @@
 /**
  * createApp(deps): the edge's routes, middleware order and error handling. Dependencies come in
  * through `deps` so tests can pass real local services or fakes through the same door.
+ *
+ * Order: request id → security headers → (/v1/*: config → CORS → per route: auth → body guards →
+ * schema validation → handler). Errors from anywhere go to one onError.
  */
-import { Hono } from 'hono';
+import { OpenAPIHono } from '@hono/zod-openapi';
 import { getConfig, type AppEnv, type Config } from './env';
+import { cors } from './middleware/cors';
 import { requestId } from './middleware/request-id';
 import { securityHeaders } from './middleware/security-headers';
 import { notFound, onError } from './on-error';
+import type { RouteDeps } from './routes/common';
 import { healthRoutes } from './routes/health';
-import { inferRoutes } from './routes/infer';
+import { inferenceRoutes } from './routes/inference';
+import { modelRoutes } from './routes/models';
 import { storeFor, type Store } from './services/store';
+import { TenantDirectory } from './services/tenant-directory';
 
 export interface AppDeps {
   /** The store for a config; defaults to the memoised Upstash client. */
   readonly store: (config: Config) => Store;
   /** Clock in ms; injectable for tests. */
   readonly now: () => number;
+  /** Key → tenant lookups with the isolate cache. */
+  readonly directory: TenantDirectory;
 }
 
+export const API_VERSION = '1.0.0';
+
 export function createApp(overrides: Partial<AppDeps> = {}) {
-  const deps: AppDeps = { store: storeFor, now: Date.now, ...overrides };
-  const app = new Hono<AppEnv>();
+  const now = overrides.now ?? Date.now;
+  const deps: RouteDeps = { store: overrides.store ?? storeFor, now, directory: overrides.directory ?? new TenantDirectory({ now }) };
+  const app = new OpenAPIHono<AppEnv>();
 
   app.use(requestId(), securityHeaders());
   app.route('/', healthRoutes(deps));
@@ -29,7 +41,19 @@ export function createApp(overrides: Partial<AppDeps> = {}) {
     c.set('config', getConfig(c.env));
     await next();
   });
-  app.route('/v1', inferRoutes(deps));
+  app.use('/v1/*', cors());
+  app.route('/', inferenceRoutes(deps));
+  app.route('/', modelRoutes(deps));
+
+  app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', {
+    type: 'http',
+    scheme: 'bearer',
+    description: 'An API key (gw_live_… or gw_test_…); `x-api-key: <key>` is accepted too.',
+  });
+  app.doc31('/openapi.json', {
+    openapi: '3.1.0',
+    info: { title: 'Inference gateway', version: API_VERSION, description: 'Multi-tenant inference API in front of self-hosted models.' },
+  });
 
   app.notFound(notFound());
   app.onError(onError());

@@ -3,7 +3,7 @@
  * zod once per isolate (memoised on the bindings object) and fails with a message naming the
  * missing or malformed setting, never with an `undefined` deep inside a request.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { RequestIdVariables } from './middleware/request-id';
 import type { AuthVariables } from './middleware/auth';
 import { RouteTableSchema } from './services/route-table';
@@ -20,6 +20,12 @@ export interface Bindings {
   AWS_REGION?: string;
   MAX_BODY_BYTES?: string;
   BACKEND_TIMEOUT_MS?: string;
+  /** Comma-separated origins allowed by CORS (`*` for any); empty: no CORS headers. */
+  CORS_ORIGINS?: string;
+  /** Optional JWT mode: bearer JWTs from this OIDC issuer, verified against its JWKS. */
+  JWT_ISSUER?: string;
+  JWT_AUDIENCE?: string;
+  JWT_JWKS_URL?: string;
 }
 
 const jsonString = z.string().transform((text, ctx) => {
@@ -30,6 +36,15 @@ const jsonString = z.string().transform((text, ctx) => {
     return z.NEVER;
   }
 });
+
+/** JWT mode: which issuer, audience and JWKS to trust. Claims: see edge/services/jwt.ts. */
+export const JwtConfigSchema = z.object({
+  issuer: z.url(),
+  audience: z.string().min(1),
+  jwksUrl: z.url({ protocol: /^https?$/ }),
+});
+
+export type JwtConfig = z.infer<typeof JwtConfigSchema>;
 
 const ConfigSchema = z.object({
   environment: z.string().min(1).default('local'),
@@ -46,6 +61,11 @@ const ConfigSchema = z.object({
   }),
   maxBodyBytes: z.coerce.number().int().positive().default(1024 * 1024),
   backendTimeoutMs: z.coerce.number().int().positive().default(30_000),
+  corsOrigins: z
+    .string()
+    .default('')
+    .transform((v) => v.split(',').map((o) => o.trim()).filter(Boolean)),
+  jwt: JwtConfigSchema.optional(),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;
@@ -74,6 +94,8 @@ export function getConfig(env: Bindings): Config {
     },
     maxBodyBytes: env.MAX_BODY_BYTES || undefined,
     backendTimeoutMs: env.BACKEND_TIMEOUT_MS || undefined,
+    corsOrigins: env.CORS_ORIGINS || undefined,
+    jwt: env.JWT_ISSUER ? { issuer: env.JWT_ISSUER, audience: env.JWT_AUDIENCE, jwksUrl: env.JWT_JWKS_URL } : undefined,
   });
   if (!result.success) {
     const problems = result.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);

@@ -9,12 +9,17 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { errorEnvelope, type ErrorObject } from '../shared/errors';
 import { ApiError, codeForStatus } from './errors';
 import { ConfigError, type AppEnv } from './env';
+import { openAiError } from './services/translate';
 import { describeError, log } from './services/log';
+
+/** Routes whose clients are OpenAI SDKs: their errors also carry the `type` those SDKs read. */
+const OPENAI_PATHS = /^\/v1\/(chat\/completions|completions|models)\/?$/;
 
 function respond(c: Context<AppEnv>, status: ContentfulStatusCode, error: ErrorObject, headers: Record<string, string> = {}) {
   const requestId = c.get('requestId') ?? 'unknown';
   for (const [name, value] of Object.entries(headers)) c.header(name, value);
-  return c.json(errorEnvelope(error, requestId), status);
+  const body = OPENAI_PATHS.test(new URL(c.req.url).pathname) ? openAiError(error) : error;
+  return c.json(errorEnvelope(body, requestId), status);
 }
 
 export function onError(): ErrorHandler<AppEnv> {

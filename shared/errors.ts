@@ -2,7 +2,7 @@
  * Error codes and the one error envelope every edge and backend answer uses (SPEC §2).
  * Runtime-agnostic: no node:*, no hono, no AWS SDK.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** Every error code the public API can answer with. */
 export const ERROR_CODES = [
@@ -36,6 +36,8 @@ export const ErrorObjectSchema = z.object({
   code: z.enum(ERROR_CODES),
   message: z.string(),
   details: z.record(z.string(), z.unknown()).optional(),
+  /** OpenAI-compatible routes only: the error class the OpenAI SDKs read. */
+  type: z.string().optional(),
 });
 
 export const ErrorEnvelopeSchema = z.object({
@@ -44,7 +46,7 @@ export const ErrorEnvelopeSchema = z.object({
   error: ErrorObjectSchema,
   timestamp: z.number().int(),
   request_id: z.string(),
-});
+}).meta({ id: 'ErrorEnvelope' });
 
 export type ErrorObject = z.infer<typeof ErrorObjectSchema>;
 export type ErrorEnvelope = z.infer<typeof ErrorEnvelopeSchema>;

@@ -11,5 +11,9 @@ declare module 'vitest' {
     modelServerUrl: string;
     bridgeUrl: string;
     bridgeToken: string;
+    /** Local JWKS server (test/setup/edge-stack.ts): any path serves the signing keys' public JWKS. */
+    jwksServerUrl: string;
+    /** Private JWKs (with `kid` and `alg`) of the keys that JWKS publishes: RS256 and ES256. */
+    jwtSigningKeys: { rsa: Record<string, string>; ec: Record<string, string> };
   }
 }

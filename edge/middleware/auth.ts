@@ -1,18 +1,23 @@
 /**
- * API-key authentication: `Authorization: Bearer <key>` or `x-api-key`, looked up by SHA-256 in the
- * store, checked for status, expiry and the route's scope. Sets `auth` on the context.
+ * Authentication: an API key (`Authorization: Bearer <key>` or `x-api-key`, looked up by SHA-256
+ * through the isolate-cached tenant directory, checked for status, expiry and tenant suspension) or,
+ * when JWT mode is configured, a bearer JWT from the OIDC issuer (tenant, plan and scopes from its
+ * claims). Either way the route's scope is enforced and `auth` is set on the context.
  */
 import type { MiddlewareHandler } from 'hono';
 import { sha256Hex } from '../../shared/crypto/hash';
-import { API_KEY_PATTERN, ApiKeyRecordSchema, storeKeys, type Plan, type Scope } from '../../shared/contracts/tenancy';
+import { API_KEY_PATTERN, type Scope } from '../../shared/contracts/tenancy';
+import { effectivePlan, type EffectivePlan } from '../../shared/plans';
 import { ApiError } from '../errors';
+import type { AppEnv, Config } from '../env';
 import type { Store } from '../services/store';
-import type { Config } from '../env';
+import type { TenantDirectory } from '../services/tenant-directory';
+import { JwtError, looksLikeJwt, verifyJwt, type JwtDeps } from '../services/jwt';
 
 export interface AuthContext {
   readonly tenantId: string;
   readonly keyId: string;
-  readonly plan: Plan;
+  readonly plan: EffectivePlan;
   readonly scopes: readonly Scope[];
 }
 
@@ -23,36 +28,55 @@ export interface AuthVariables {
 export interface AuthOptions {
   /** The scope this route requires. */
   readonly scope: Scope;
-  /** The store to read keys from, per config. */
   readonly store: (config: Config) => Store;
+  readonly directory: TenantDirectory;
   /** Clock, injectable for tests. */
   readonly now?: () => number;
+  /** JWKS fetching and caching, injectable for tests. */
+  readonly jwt?: JwtDeps;
 }
+
+const CHALLENGE = { 'WWW-Authenticate': 'Bearer' };
 
 /** Extracts the presented key from either header, or undefined. */
 export function presentedKey(authorization: string | undefined, apiKeyHeader: string | undefined): string | undefined {
-  if (authorization) {
-    const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
-    return match?.[1];
-  }
+  if (authorization) return /^Bearer[ \t]+([^\s]+)[ \t]*$/i.exec(authorization)?.[1];
   return apiKeyHeader?.trim() || undefined;
 }
 
-export function auth(options: AuthOptions): MiddlewareHandler<{ Variables: AuthVariables & { config: Config } }> {
+export function auth(options: AuthOptions): MiddlewareHandler<AppEnv> {
   const now = options.now ?? Date.now;
   return async function authMiddleware(c, next) {
     const key = presentedKey(c.req.header('authorization'), c.req.header('x-api-key'));
-    if (!key) throw new ApiError('UNAUTHORIZED', 'missing API key: send Authorization: Bearer <key> or x-api-key', { headers: { 'WWW-Authenticate': 'Bearer' } });
+    if (!key) throw new ApiError('UNAUTHORIZED', 'missing API key: send Authorization: Bearer <key> or x-api-key', { headers: CHALLENGE });
+    const jwtConfig = c.get('config').jwt;
+    if (jwtConfig && looksLikeJwt(key)) {
+      const principal = await verifyJwt(key, jwtConfig, { now, ...options.jwt }).catch((err: unknown) => {
+        if (!(err instanceof JwtError)) throw err;
+        if (err.reason === 'jwks_unavailable') throw new ApiError('UPSTREAM_ERROR', 'the identity provider is unavailable', { status: 503, headers: { 'Retry-After': '5' }, cause: err });
+        throw new ApiError('UNAUTHORIZED', err.message, { headers: CHALLENGE, cause: err });
+      });
+      if (!principal.scopes.includes(options.scope)) throw new ApiError('FORBIDDEN', `this token lacks the '${options.scope}' scope`);
+      c.set('auth', { tenantId: principal.tenantId, keyId: `jwt:${principal.subject}`, plan: effectivePlan(principal.plan), scopes: principal.scopes });
+      return next();
+    }
     // A key that cannot exist never costs a store round trip.
-    if (!API_KEY_PATTERN.test(key)) throw new ApiError('UNAUTHORIZED', 'invalid API key', { headers: { 'WWW-Authenticate': 'Bearer' } });
+    if (!API_KEY_PATTERN.test(key)) throw new ApiError('UNAUTHORIZED', 'invalid API key', { headers: CHALLENGE });
 
-    const raw = await options.store(c.get('config')).get<unknown>(storeKeys.apiKey(await sha256Hex(key)));
-    const record = raw === null ? undefined : ApiKeyRecordSchema.safeParse(raw).data;
-    if (!record || record.status !== 'active') throw new ApiError('UNAUTHORIZED', 'invalid API key', { headers: { 'WWW-Authenticate': 'Bearer' } });
-    if (record.expiresAt !== undefined && record.expiresAt <= now()) throw new ApiError('UNAUTHORIZED', 'API key expired', { headers: { 'WWW-Authenticate': 'Bearer' } });
-    if (!record.scopes.includes(options.scope)) throw new ApiError('FORBIDDEN', `this key lacks the '${options.scope}' scope`);
+    const owner = await options.directory.lookup(options.store(c.get('config')), await sha256Hex(key));
+    if (!owner || owner.key.status !== 'active') throw new ApiError('UNAUTHORIZED', 'invalid API key', { headers: CHALLENGE });
+    if (owner.key.expiresAt !== undefined && owner.key.expiresAt <= now()) {
+      throw new ApiError('UNAUTHORIZED', 'API key expired', { headers: CHALLENGE });
+    }
+    if (owner.tenant.status !== 'active') throw new ApiError('FORBIDDEN', 'this tenant is suspended');
+    if (!owner.key.scopes.includes(options.scope)) throw new ApiError('FORBIDDEN', `this key lacks the '${options.scope}' scope`);
 
-    c.set('auth', { tenantId: record.tenantId, keyId: record.keyId, plan: record.plan, scopes: record.scopes });
+    c.set('auth', {
+      tenantId: owner.tenant.tenantId,
+      keyId: owner.key.keyId,
+      plan: effectivePlan(owner.tenant.plan, owner.tenant.overrides),
+      scopes: owner.key.scopes,
+    });
     await next();
   };
 }

@@ -1,14 +1,13 @@
 /**
- * JSON request bodies: `application/json` only (415), the configured size cap (413), malformed JSON
- * (400) and schema violations (400 with each field path in `details.issues`). Validated data lands
- * in `c.req.valid('json')`.
+ * JSON request bodies: `application/json` only (415) and the configured size cap (413), checked
+ * before the body is read. Parsing and schema validation happen in the OpenAPI route
+ * (routes/validation.ts), with field paths in `details.issues`.
  */
 import type { MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
-import { validator } from 'hono/validator';
 import type { z } from 'zod';
 import { ApiError } from '../errors';
-import type { Config } from '../env';
+import type { AppEnv } from '../env';
 
 /** Public shape of schema violations: at most 20, each with its field path. */
 export function issuesOf(error: z.ZodError): Array<{ path: string; message: string }> {
@@ -33,7 +32,7 @@ function limiterFor(maxBytes: number): MiddlewareHandler {
 }
 
 /** Content type and size checks; runs before the body is read. */
-export function jsonGuard(): MiddlewareHandler<{ Variables: { config: Config } }> {
+export function jsonGuard(): MiddlewareHandler<AppEnv> {
   return async function jsonGuard(c, next) {
     const type = c.req.header('content-type') ?? '';
     if (!/^application\/json\s*(;|$)/i.test(type)) {
@@ -41,15 +40,4 @@ export function jsonGuard(): MiddlewareHandler<{ Variables: { config: Config } }
     }
     return limiterFor(c.get('config').maxBodyBytes)(c, next);
   };
-}
-
-/** Parses the body and validates it with `schema`. */
-export function jsonBody<S extends z.ZodType>(schema: S) {
-  return validator('json', (value) => {
-    const result = schema.safeParse(value);
-    if (!result.success) {
-      throw new ApiError('INVALID_INPUT', 'request body does not match the schema', { details: { issues: issuesOf(result.error) } });
-    }
-    return result.data as z.output<S>;
-  });
 }

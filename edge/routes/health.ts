@@ -1,44 +1,70 @@
 /**
- * Liveness (`/health`, no dependencies) and readiness (`/ready`: the store answers PING and the
- * route table parses; 503 with the failing checks otherwise).
+ * Liveness (`/health`, no dependencies) and readiness (`/ready`: the config parses, the store
+ * answers PING within a bound and the route table has backends; 503 with each failing check).
  */
-import { Hono } from 'hono';
-import { getConfig, type AppEnv } from '../env';
-import type { Store } from '../services/store';
-import type { Config } from '../env';
+import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import { getConfig, type AppEnv, type Config } from '../env';
 import { describeError, log } from '../services/log';
+import type { RouteDeps } from './common';
 
-export interface HealthDeps {
-  readonly store: (config: Config) => Store;
-}
+/** Longest the readiness probe waits for the store. */
+export const READY_STORE_TIMEOUT_MS = 2_000;
 
-type Check = { ok: true } | { ok: false; reason: string };
+const Check = z.object({ ok: z.boolean(), reason: z.string().optional() });
+const ReadySchema = z
+  .object({
+    status: z.enum(['ready', 'not_ready']),
+    checks: z.object({ config: Check, store: Check.optional(), routes: Check.optional() }),
+    models: z.array(z.string()).optional(),
+  })
+  .meta({ id: 'Readiness' });
 
-export function healthRoutes(deps: HealthDeps) {
-  const app = new Hono<AppEnv>();
+type CheckResult = z.infer<typeof Check>;
 
-  app.get('/health', (c) => c.json({ status: 'ok' }));
+export function healthRoutes(deps: Pick<RouteDeps, 'store'>) {
+  const app = new OpenAPIHono<AppEnv>();
 
-  app.get('/ready', async (c) => {
-    let config: Config;
-    try {
-      config = getConfig(c.env);
-    } catch (err) {
-      log('error', 'readiness: config invalid', { request_id: c.get('requestId'), ...describeError(err) });
-      return c.json({ status: 'not_ready', checks: { config: { ok: false, reason: 'configuration invalid' } } }, 503);
-    }
-    const store: Check = await deps
-      .store(config)
-      .ping()
-      .then((): Check => ({ ok: true }))
-      .catch((err: unknown): Check => {
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/health',
+      summary: 'Liveness; touches no dependency',
+      responses: { 200: { description: 'Alive', content: { 'application/json': { schema: z.object({ status: z.literal('ok') }) } } } },
+    }),
+    (c) => c.json({ status: 'ok' as const }, 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/ready',
+      summary: 'Readiness: store and route table',
+      responses: {
+        200: { description: 'Ready', content: { 'application/json': { schema: ReadySchema } } },
+        503: { description: 'Not ready, with the failing checks', content: { 'application/json': { schema: ReadySchema } } },
+      },
+    }),
+    async (c) => {
+      let config: Config;
+      try {
+        config = getConfig(c.env);
+      } catch (err) {
+        log('error', 'readiness: config invalid', { request_id: c.get('requestId'), ...describeError(err) });
+        return c.json({ status: 'not_ready' as const, checks: { config: { ok: false, reason: 'configuration invalid' } } }, 503);
+      }
+      const store: CheckResult = await Promise.race([
+        deps.store(config).ping().then((): CheckResult => ({ ok: true })),
+        new Promise<CheckResult>((resolve) => setTimeout(resolve, READY_STORE_TIMEOUT_MS, { ok: false, reason: `store did not answer within ${READY_STORE_TIMEOUT_MS} ms` })),
+      ]).catch((err: unknown): CheckResult => {
         log('warn', 'readiness: store unreachable', { request_id: c.get('requestId'), ...describeError(err) });
         return { ok: false, reason: 'store unreachable' };
       });
-    const routes: Check = { ok: true };
-    const ready = store.ok && routes.ok;
-    return c.json({ status: ready ? 'ready' : 'not_ready', checks: { config: { ok: true }, store, routes }, models: Object.keys(config.routes.models) }, ready ? 200 : 503);
-  });
+      const models = Object.keys(config.routes.models);
+      const routes: CheckResult = models.every((m) => (config.routes.models[m]?.backends.length ?? 0) > 0) ? { ok: true } : { ok: false, reason: 'a model has no backend' };
+      const ready = store.ok && routes.ok;
+      return c.json({ status: ready ? ('ready' as const) : ('not_ready' as const), checks: { config: { ok: true }, store, routes }, models }, ready ? 200 : 503);
+    },
+  );
 
   return app;
 }

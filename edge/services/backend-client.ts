@@ -1,15 +1,19 @@
 /**
  * Calls a backend adapter's Function URL, SigV4-signed for the `lambda` service with aws4fetch, and
- * turns its answer into a typed result or an ApiError. Never lets an upstream body reach a client.
+ * turns its answer into a typed result, a typed event stream, or an ApiError. No upstream body ever
+ * reaches a client: only codes and messages the adapter chose for clients.
  */
 import { AwsClient } from 'aws4fetch';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import {
   BackendErrorSchema,
   BackendInferResponseSchema,
+  BackendStreamEventSchemas,
   type BackendInferRequestInput,
   type BackendInferResponse,
+  type BackendStreamEvent,
 } from '../../shared/contracts/backend';
+import { SseParser } from '../../shared/sse';
 import { ApiError } from '../errors';
 import type { Config } from '../env';
 import type { Backend } from './route-table';
@@ -40,29 +44,31 @@ export const ADAPTER_INVOKE_PATH = '/invoke';
 export interface InvokeOptions {
   readonly aws: Config['aws'];
   readonly timeoutMs: number;
+  /** Aborts the call (client gone, deadline passed). */
+  readonly signal?: AbortSignal;
 }
 
-/** Runs one non-streaming inference on `backend`. Throws ApiError on every failure. */
-export async function invokeBackend(
-  backend: Backend,
-  payload: BackendInferRequestInput,
-  options: InvokeOptions,
-): Promise<BackendInferResponse> {
+async function post(backend: Backend, payload: BackendInferRequestInput, options: InvokeOptions): Promise<Response> {
   const url = new URL(ADAPTER_INVOKE_PATH, backend.url).toString();
-  let response: Response;
+  const timeout = AbortSignal.timeout(options.timeoutMs);
+  const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
   try {
-    response = await signerFor(options.aws).fetch(url, {
+    return await signerFor(options.aws).fetch(url, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'x-request-id': payload.request_id },
       body: JSON.stringify(payload),
-      signal: AbortSignal.timeout(options.timeoutMs),
+      signal,
     });
   } catch (err) {
-    if (err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError')) {
-      throw new ApiError('TIMEOUT', `backend ${backend.name} did not answer within ${options.timeoutMs} ms`, { cause: err });
-    }
+    if (timeout.aborted) throw new ApiError('TIMEOUT', `backend ${backend.name} did not answer within ${options.timeoutMs} ms`, { cause: err });
+    if (options.signal?.aborted) throw new ApiError('UPSTREAM_ERROR', 'request cancelled', { status: 503, cause: err });
     throw new ApiError('UPSTREAM_ERROR', `backend ${backend.name} is unreachable`, { status: 503, headers: { 'Retry-After': '1' }, cause: err });
   }
+}
+
+/** Runs one non-streaming inference on `backend`. Throws ApiError on every failure. */
+export async function invokeBackend(backend: Backend, payload: BackendInferRequestInput, options: InvokeOptions): Promise<BackendInferResponse> {
+  const response = await post(backend, { ...payload, stream: false }, options);
   const body = await response.json().catch(() => undefined);
   if (response.ok) {
     const parsed = BackendInferResponseSchema.safeParse(body);
@@ -72,15 +78,89 @@ export async function invokeBackend(
   throw backendFailure(backend, response, body);
 }
 
+/**
+ * Starts a streaming inference. Failures before the first event throw ApiError (so the client still
+ * gets a proper status); afterwards every problem arrives as a final `error` event.
+ */
+export async function streamBackend(
+  backend: Backend,
+  payload: BackendInferRequestInput,
+  options: InvokeOptions,
+): Promise<AsyncGenerator<BackendStreamEvent, void, undefined>> {
+  const response = await post(backend, { ...payload, stream: true }, options);
+  const type = response.headers.get('content-type') ?? '';
+  if (!response.ok || !type.startsWith('text/event-stream') || !response.body) {
+    const body = await response.json().catch(() => undefined);
+    throw backendFailure(backend, response, body, response.ok);
+  }
+  return readEvents(backend, response.body);
+}
+
+async function* readEvents(backend: Backend, body: ReadableStream<Uint8Array>): AsyncGenerator<BackendStreamEvent, void, undefined> {
+  const parser = new SseParser();
+  const reader = body.pipeThrough(new TextDecoderStream()).getReader();
+  const interrupted = (): BackendStreamEvent => ({ event: 'error', data: { code: 'UPSTREAM_ERROR', message: `backend ${backend.name} interrupted the stream` } });
+  try {
+    for (;;) {
+      let chunk: ReadableStreamReadResult<string>;
+      try {
+        chunk = await reader.read();
+      } catch {
+        yield interrupted();
+        return;
+      }
+      const messages = chunk.done ? parser.end() : parser.push(chunk.value);
+      for (const message of messages) {
+        const event = parseEvent(message.event, message.data);
+        if (!event) {
+          yield { event: 'error', data: { code: 'UPSTREAM_ERROR', message: `backend ${backend.name} sent an invalid stream event` } };
+          return;
+        }
+        yield event;
+        if (event.event !== 'token') return;
+      }
+      if (chunk.done) {
+        yield interrupted();
+        return;
+      }
+    }
+  } finally {
+    // Runs on normal end and when the consumer stops early (client gone): release the upstream.
+    await reader.cancel().catch(() => {});
+  }
+}
+
+function parseEvent(name: string, data: string): BackendStreamEvent | undefined {
+  let json: unknown;
+  try {
+    json = JSON.parse(data);
+  } catch {
+    return undefined;
+  }
+  if (name === 'token') {
+    const r = BackendStreamEventSchemas.token.safeParse(json);
+    return r.success ? { event: 'token', data: r.data } : undefined;
+  }
+  if (name === 'done') {
+    const r = BackendStreamEventSchemas.done.safeParse(json);
+    return r.success ? { event: 'done', data: r.data } : undefined;
+  }
+  if (name === 'error') {
+    const r = BackendStreamEventSchemas.error.safeParse(json);
+    return r.success ? { event: 'error', data: r.data } : undefined;
+  }
+  return undefined;
+}
+
 /** Maps an adapter's error answer to an ApiError, keeping its code and Retry-After but no raw body. */
-function backendFailure(backend: Backend, response: Response, body: unknown): ApiError {
+function backendFailure(backend: Backend, response: Response, body: unknown, wrongShape = false): ApiError {
   const retryAfter = response.headers.get('retry-after');
   const headers: Record<string, string> = retryAfter && /^\d{1,5}$/.test(retryAfter) ? { 'Retry-After': retryAfter } : {};
   const parsed = BackendErrorSchema.safeParse(body);
-  if (parsed.success && response.status >= 400 && response.status < 600) {
+  if (!wrongShape && parsed.success && response.status >= 400 && response.status < 600) {
     const { code, message, details } = parsed.data.error;
     return new ApiError(code, message, { status: response.status as ContentfulStatusCode, details, headers });
   }
-  // Function URL auth failures and anything unparseable: the client sees a gateway problem, not AWS's text.
+  // Function URL auth failures, wrong content types and anything unparseable: a gateway problem.
   return new ApiError('UPSTREAM_ERROR', `backend ${backend.name} failed (HTTP ${response.status})`, { status: 502, headers });
 }

@@ -2,7 +2,7 @@
  * The route table: which backend (a Lambda adapter's Function URL) serves each model. Parsed from
  * the `ROUTE_TABLE` JSON setting of each environment.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { ModelNameSchema } from '../../shared/contracts/infer';
 
 export const BackendSchema = z.object({

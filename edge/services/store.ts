@@ -3,7 +3,6 @@
  * in front of redis-server on one machine). Typed as narrowly as the edge uses it.
  */
 import { Redis } from '@upstash/redis/cloudflare';
-import type { Config } from '../env';
 
 /** The Redis commands the edge needs. */
 export type Store = Pick<Redis, 'get' | 'ping'>;
@@ -12,7 +11,7 @@ export type Store = Pick<Redis, 'get' | 'ping'>;
 const clients = new Map<string, Redis>();
 
 /** The memoised client for this config's store. */
-export function storeFor(config: Config): Store {
+export function storeFor(config: { readonly store: { readonly url: string; readonly token: string } }): Store {
   const id = `${config.store.url}\n${config.store.token}`;
   let client = clients.get(id);
   if (!client) {

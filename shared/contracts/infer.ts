@@ -2,10 +2,13 @@
  * The public inference contract (`POST /v1/infer`, `/v1/infer/stream`) and the generation params
  * shared by every route. Limits here are the defaults of SPEC §2; the edge may tighten them per plan.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** Longest prompt accepted, in characters (SPEC §2). */
 export const MAX_PROMPT_CHARS = 32_768;
+
+/** Completion length when a request sets no `max_tokens` (capped by the plan's maximum). */
+export const DEFAULT_MAX_TOKENS = 256;
 
 /** Generation parameters understood by every backend format. */
 export const GenerationParamsSchema = z
@@ -33,14 +36,17 @@ export const InferRequestSchema = z
     prompt: z.string().min(1).max(MAX_PROMPT_CHARS),
     params: GenerationParamsSchema.optional(),
   })
-  .strict();
+  .strict()
+  .meta({ id: 'InferRequest', description: 'A completion-style inference request. Unknown fields are rejected.' });
 
 export type InferRequest = z.infer<typeof InferRequestSchema>;
 
-export const UsageSchema = z.object({
-  prompt_tokens: z.number().int().nonnegative(),
-  completion_tokens: z.number().int().nonnegative(),
-});
+export const UsageSchema = z
+  .object({
+    prompt_tokens: z.number().int().nonnegative(),
+    completion_tokens: z.number().int().nonnegative(),
+  })
+  .meta({ id: 'Usage' });
 
 export type Usage = z.infer<typeof UsageSchema>;
 
@@ -50,6 +56,12 @@ export const InferResponseSchema = z.object({
   output: z.string(),
   usage: UsageSchema,
   latency_ms: z.number().nonnegative(),
-});
+}).meta({ id: 'InferResponse' });
 
 export type InferResponse = z.infer<typeof InferResponseSchema>;
+
+/** `POST /v1/infer/stream` events: `token` per chunk, then `done`, or `error` if it fails mid-stream. */
+export const InferStreamTokenSchema = z.object({ text: z.string() }).meta({ id: 'InferStreamToken' });
+export const InferStreamDoneSchema = z
+  .object({ id: z.string(), usage: UsageSchema, latency_ms: z.number().nonnegative() })
+  .meta({ id: 'InferStreamDone' });

@@ -1,11 +1,18 @@
 /**
- * Tenants, plans and API keys as stored in Redis (Upstash) and read by the edge. Keys are never
- * stored: only the SHA-256 of the whole key string, under `gw:key:<hash>`.
+ * Tenants and API keys as stored in Redis (Upstash) and read by the edge and the operator CLI.
+ * Keys are never stored: only the SHA-256 of the whole key string, under `gw:key:<hash>`.
+ *
+ * Layout:
+ *   gw:tenants                    set of tenant ids
+ *   gw:tenant:<tenantId>          TenantRecord (JSON)
+ *   gw:tenant:<tenantId>:keys     set of key hashes of this tenant
+ *   gw:key:<sha256 hex>           ApiKeyRecord (JSON)
+ *   gw:keyid:<keyId>              the key's SHA-256 hex (lets operators address a key by its id)
  */
-import { z } from 'zod';
+import * as z from 'zod';
+import { PLANS, TenantOverridesSchema } from '../plans';
 
-export const PLANS = ['free', 'pro', 'enterprise'] as const;
-export type Plan = (typeof PLANS)[number];
+export { PLANS, type Plan } from '../plans';
 
 export const SCOPES = ['infer', 'jobs', 'webhooks:ingest', 'admin'] as const;
 export type Scope = (typeof SCOPES)[number];
@@ -17,30 +24,41 @@ export type KeyMode = keyof typeof KEY_PREFIXES;
 /** A key is its prefix followed by 43 base64url characters (256 bits of entropy). */
 export const API_KEY_PATTERN = /^gw_(live|test)_[A-Za-z0-9_-]{43}$/;
 
+export const TENANT_ID_PATTERN = /^[a-z][a-z0-9_-]{2,63}$/;
+
 export const ApiKeyRecordSchema = z.object({
-  tenantId: z.string().min(1),
-  keyId: z.string().min(1),
-  plan: z.enum(PLANS),
-  scopes: z.array(z.enum(SCOPES)),
+  tenantId: z.string().regex(TENANT_ID_PATTERN),
+  keyId: z.string().min(1).max(64),
+  /** Operator's label for the key (e.g. "ci", "prod-eu"). */
+  name: z.string().max(64).optional(),
+  scopes: z.array(z.enum(SCOPES)).min(1),
   status: z.enum(['active', 'revoked']),
   createdAt: z.number().int(),
   expiresAt: z.number().int().optional(),
+  revokedAt: z.number().int().optional(),
 });
 
 export type ApiKeyRecord = z.infer<typeof ApiKeyRecordSchema>;
 
 export const TenantRecordSchema = z.object({
-  tenantId: z.string().min(1),
-  name: z.string().min(1),
+  tenantId: z.string().regex(TENANT_ID_PATTERN),
+  name: z.string().min(1).max(128),
   plan: z.enum(PLANS),
+  status: z.enum(['active', 'suspended']).default('active'),
+  overrides: TenantOverridesSchema.default({}),
+  /** Where async job results are delivered (https only; checked against SSRF at delivery). */
+  callbackUrl: z.url({ protocol: /^https?$/ }).optional(),
   createdAt: z.number().int(),
 });
 
 export type TenantRecord = z.infer<typeof TenantRecordSchema>;
+export type TenantRecordInput = z.input<typeof TenantRecordSchema>;
 
 /** Redis key layout shared by the edge and the operator tooling. */
 export const storeKeys = {
   apiKey: (keyHash: string) => `gw:key:${keyHash}`,
+  /** Index from a key's public id to its hash, written by the operator tooling. */
+  apiKeyId: (keyId: string) => `gw:keyid:${keyId}`,
   tenant: (tenantId: string) => `gw:tenant:${tenantId}`,
   tenantKeys: (tenantId: string) => `gw:tenant:${tenantId}:keys`,
   tenants: () => 'gw:tenants',

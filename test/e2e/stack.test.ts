@@ -6,6 +6,7 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Validator } from '@seriousme/openapi-schema-validator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorEnvelopeSchema } from '../../shared/errors';
 import { InferResponseSchema } from '../../shared/contracts/infer';
@@ -88,6 +89,21 @@ describe('the local stack', () => {
     } finally {
       stack.modelServer.reset();
     }
+  });
+
+  it('serves an OpenAPI 3.1 document generated from the schemas that validates', async () => {
+    const res = await fetch(`${stack.gatewayUrl}/openapi.json`);
+    expect(res.status).toBe(200);
+    const doc = (await res.json()) as { openapi: string; paths: Record<string, unknown>; components: { schemas: Record<string, { additionalProperties?: unknown }>; securitySchemes: Record<string, unknown> } };
+    expect(doc.openapi).toBe('3.1.0');
+    const result = await new Validator().validate(doc);
+    expect(result.errors ?? [], JSON.stringify(result.errors)).toEqual([]);
+    expect(result.valid).toBe(true);
+    expect(Object.keys(doc.paths).sort()).toEqual(
+      ['/health', '/ready', '/v1/chat/completions', '/v1/completions', '/v1/infer', '/v1/infer/stream', '/v1/models'].sort(),
+    );
+    expect(doc.components.schemas.InferRequest?.additionalProperties).toBe(false);
+    expect(doc.components.securitySchemes.bearerAuth).toMatchObject({ type: 'http', scheme: 'bearer' });
   });
 
   it('writes stack.json with the gateway URL, the key and every component', async () => {

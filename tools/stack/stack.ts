@@ -21,6 +21,22 @@ export const REPO_ROOT = resolve(import.meta.dirname, '../..');
 /** The model the local stack serves, and the SageMaker endpoint behind it. */
 export const LOCAL_MODEL = 'llama-3.1-8b-instruct';
 export const LOCAL_ENDPOINT = 'llama-3-1-8b-tgi';
+
+/**
+ * Every model the local stack routes, one per container format, each on the adapter that serves it
+ * in production: SageMaker endpoints (TGI, LMI with the OpenAI chat schema, a plain-JSON custom
+ * handler) and an ECS vLLM service (OpenAI chat and completions). The reference model server stands
+ * in for all of them (SageMaker endpoints by name, vLLM models by `model`).
+ */
+export const LOCAL_SAGEMAKER_MODELS = {
+  [LOCAL_MODEL]: { endpointName: LOCAL_ENDPOINT, format: 'tgi' },
+  'mistral-7b-instruct-lmi': { endpointName: 'mistral-7b-lmi', format: 'openai-chat', modelId: 'mistral-7b-instruct' },
+  'custom-7b-json': { endpointName: 'custom-7b-json', format: 'json' },
+} as const;
+export const LOCAL_ECS_MODELS = {
+  'llama-3.1-8b-vllm': { format: 'openai-chat' },
+  'llama-3.1-8b-base-vllm': { format: 'openai-completions' },
+} as const;
 const REGION = 'us-east-1';
 
 /** Environment that keeps wrangler and workerd off the network: no metrics, no update check. */
@@ -75,6 +91,8 @@ export interface StackOptions {
 }
 
 export interface StackInfo {
+  /** Token of the local Upstash bridge (the operator CLI reads it from stack.json). */
+  readonly bridgeToken: string;
   /** The edge's URL; undefined when the stack was started without it. */
   readonly gatewayUrl: string | undefined;
   readonly apiKey: string;
@@ -84,7 +102,7 @@ export interface StackInfo {
     readonly redis: string;
     readonly bridge: string;
     readonly modelServer: string;
-    readonly lambdaHost: { readonly sagemaker: string };
+    readonly lambdaHost: { readonly sagemaker: string; readonly ecs: string };
     readonly edge: string | undefined;
   };
   readonly startedAt: string;
@@ -93,7 +111,6 @@ export interface StackInfo {
 export interface Stack extends StackInfo {
   readonly bridge: UpstashBridge;
   readonly modelServer: ModelServer;
-  readonly bridgeToken: string;
   /** The edge's settings (Worker bindings) for this stack, as written to .local/edge.env. */
   readonly edgeVars: Readonly<Record<string, string>>;
   stop(): Promise<void>;
@@ -149,13 +166,33 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   // The edge's AWS identity, accepted by the Lambda host's SigV4 check: fresh for every start.
   const edgeCredentials = { accessKeyId: `AKIALOCAL${randomBytes(6).toString('hex').toUpperCase()}`, secretAccessKey: randomBytes(30).toString('base64url') };
   ports.lambdaHost = await step('lambda-host', () => resolvePort('lambda-host', ports.lambdaHost, 'LAMBDA_HOST_PORT'));
+  // The ECS adapter's Function URL: the next port after the SageMaker adapter's (a free one in tests).
+  const ecsPort = await step('lambda-host', () => resolvePort('lambda-host', ports.lambdaHost === 0 ? 0 : ports.lambdaHost + 1, 'LAMBDA_HOST_PORT'));
+  const adapterFunction = (name: string, port: number, env: Record<string, string>) => ({
+    name,
+    module: join(REPO_ROOT, `backend/handlers/${name}.ts`),
+    port,
+    invokeMode: 'RESPONSE_STREAM',
+    timeoutMs: 120_000,
+    env,
+  });
   const lambdaConfigPath = join(options.stateDir, 'lambda-host.json');
   await writeFile(
     lambdaConfigPath,
     JSON.stringify({
       region: REGION,
       credentials: [edgeCredentials],
-      functions: [{ name: 'sagemaker', module: join(REPO_ROOT, 'backend/handlers/sagemaker.ts'), port: ports.lambdaHost, invokeMode: 'RESPONSE_STREAM', timeoutMs: 120_000 }],
+      functions: [
+        adapterFunction('sagemaker', ports.lambdaHost, {
+          SAGEMAKER_RUNTIME_ENDPOINT: modelServer.url,
+          SAGEMAKER_MODELS: JSON.stringify(LOCAL_SAGEMAKER_MODELS),
+        }),
+        adapterFunction('ecs', ecsPort, {
+          // The internal ALB in front of the vLLM service, here the model server's OpenAI-compatible API.
+          ECS_BASE_URL: `${modelServer.url}/v1`,
+          ECS_MODELS: JSON.stringify(LOCAL_ECS_MODELS),
+        }),
+      ],
     }),
     { mode: 0o600 },
   );
@@ -170,23 +207,29 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       // Credentials the adapter's SDK uses towards the SageMaker stand-in.
       AWS_ACCESS_KEY_ID: 'AKIALOCALSAGEMAKER',
       AWS_SECRET_ACCESS_KEY: 'local-sagemaker-secret',
-      SAGEMAKER_RUNTIME_ENDPOINT: modelServer.url,
-      SAGEMAKER_MODELS: JSON.stringify({ [LOCAL_MODEL]: { endpointName: LOCAL_ENDPOINT, format: 'tgi' } }),
+      // Powertools stays local: readable logs, no EMF output, no X-Ray (no daemon, no AWS calls).
       POWERTOOLS_DEV: 'true',
       POWERTOOLS_LOG_LEVEL: 'INFO',
+      POWERTOOLS_TRACE_ENABLED: 'false',
+      AWS_EC2_METADATA_DISABLED: 'true',
     },
     onLine: (l) => log('lambda-host', l),
   });
   stops.push(() => lambdaHost.stop());
   const lambdaUrl = `http://127.0.0.1:${ports.lambdaHost}`;
-  await step('lambda-host', () => waitUntilReady(lambdaHost, () => isListening(ports.lambdaHost), `not listening on ${ports.lambdaHost}`, 30_000));
-  progress(`lambda-host    ${lambdaUrl} (SageMaker adapter, Function URL with AWS_IAM auth, RESPONSE_STREAM)`);
+  const ecsUrl = `http://127.0.0.1:${ecsPort}`;
+  const bothListening = async () => (await isListening(ports.lambdaHost)) && (await isListening(ecsPort));
+  await step('lambda-host', () => waitUntilReady(lambdaHost, bothListening, `not listening on ${ports.lambdaHost} and ${ecsPort}`, 30_000));
+  progress(`lambda-host    ${lambdaUrl} (SageMaker adapter), ${ecsUrl} (ECS adapter): Function URLs with AWS_IAM auth, RESPONSE_STREAM`);
+  const routes: Record<string, { backends: Array<{ name: string; url: string; kind: 'sagemaker' | 'ecs' }> }> = {};
+  for (const model of Object.keys(LOCAL_SAGEMAKER_MODELS)) routes[model] = { backends: [{ name: 'sagemaker-local', url: lambdaUrl, kind: 'sagemaker' }] };
+  for (const model of Object.keys(LOCAL_ECS_MODELS)) routes[model] = { backends: [{ name: 'ecs-local', url: ecsUrl, kind: 'ecs' }] };
 
   const edgeVars: Record<string, string> = {
     ENVIRONMENT: 'local',
     UPSTASH_REDIS_REST_URL: bridge.url,
     UPSTASH_REDIS_REST_TOKEN: bridgeToken,
-    ROUTE_TABLE: JSON.stringify({ models: { [LOCAL_MODEL]: { backends: [{ name: 'sagemaker-local', url: lambdaUrl, kind: 'sagemaker' }] } } }),
+    ROUTE_TABLE: JSON.stringify({ models: routes }),
     AWS_ACCESS_KEY_ID: edgeCredentials.accessKeyId,
     AWS_SECRET_ACCESS_KEY: edgeCredentials.secretAccessKey,
     AWS_REGION: REGION,
@@ -225,20 +268,21 @@ export async function startStack(options: StackOptions): Promise<Stack> {
 
   const { tenantId, apiKey } = await step('seed', async () => {
     const store = new Redis({ url: bridge.url, token: bridgeToken, enableTelemetry: false });
-    const tenant = await createTenant(store, { tenantId: 'ten_dev', name: 'Local development', plan: 'pro' });
+    const tenant = await createTenant(store, { tenantId: 'ten_dev', name: 'Local development', plan: 'pro', replace: true });
     const created = await createApiKey(store, { tenant, mode: 'test', scopes: ['infer', 'jobs', 'webhooks:ingest'] });
     return { tenantId: tenant.tenantId, apiKey: created.key };
   });
   progress(`seed           tenant ${tenantId} with a new key`);
 
   const info: StackInfo = {
+    bridgeToken,
     gatewayUrl,
     apiKey,
     tenantId,
     model: LOCAL_MODEL,
-    components: { redis: redis.url, bridge: bridge.url, modelServer: modelServer.url, lambdaHost: { sagemaker: lambdaUrl }, edge: gatewayUrl },
+    components: { redis: redis.url, bridge: bridge.url, modelServer: modelServer.url, lambdaHost: { sagemaker: lambdaUrl, ecs: ecsUrl }, edge: gatewayUrl },
     startedAt: new Date().toISOString(),
   };
   await writeFile(join(options.stateDir, 'stack.json'), `${JSON.stringify(info, null, 2)}\n`, { mode: 0o600 });
-  return { ...info, bridge, modelServer, bridgeToken, edgeVars, stop: stopAll };
+  return { ...info, bridge, modelServer, edgeVars, stop: stopAll };
 }

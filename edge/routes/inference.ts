@@ -1,0 +1,71 @@
+/**
+ * Inference routes: the seed contract (`/v1/infer`, `/v1/infer/stream`) and the OpenAI-compatible
+ * `/v1/chat/completions` and `/v1/completions`, documented in OpenAPI from the shared schemas.
+ */
+import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import { InferRequestSchema, InferResponseSchema } from '../../shared/contracts/infer';
+import { ChatCompletionRequestSchema, ChatCompletionSchema, CompletionRequestSchema, CompletionSchema } from '../../shared/contracts/openai';
+import type { AppEnv } from '../env';
+import { fromChat, fromCompletion, fromInfer } from '../services/translate';
+import { asRouteResponse, BEARER_SECURITY, ERROR_RESPONSES, authenticatedJson, type RouteDeps } from './common';
+import { handleInference } from './handle-inference';
+import { validationHook } from './validation';
+
+const SSE = (description: string) => ({ description, content: { 'text/event-stream': { schema: z.string() } } });
+const jsonBody = <S extends z.ZodType>(schema: S) => ({ body: { content: { 'application/json': { schema } }, required: true } });
+
+export function inferenceRoutes(deps: RouteDeps) {
+  const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+
+  const infer = createRoute({
+    method: 'post',
+    path: '/v1/infer',
+    summary: 'Synchronous inference',
+    middleware: authenticatedJson(deps, 'infer'),
+    security: BEARER_SECURITY,
+    request: jsonBody(InferRequestSchema),
+    responses: { 200: { description: 'The model output', content: { 'application/json': { schema: InferResponseSchema } } }, ...ERROR_RESPONSES },
+  });
+  app.openapi(infer, (c) => asRouteResponse(handleInference(c, fromInfer(c.req.valid('json'), false), deps.now)));
+
+  const inferStream = createRoute({
+    method: 'post',
+    path: '/v1/infer/stream',
+    summary: 'Streaming inference (SSE: token events, then done; error if it fails mid-stream)',
+    middleware: authenticatedJson(deps, 'infer'),
+    security: BEARER_SECURITY,
+    request: jsonBody(InferRequestSchema),
+    responses: { 200: SSE('`event: token` / `data: {"text"}` per chunk, then `event: done` with {id, usage, latency_ms}'), ...ERROR_RESPONSES },
+  });
+  app.openapi(inferStream, (c) => asRouteResponse(handleInference(c, fromInfer(c.req.valid('json'), true), deps.now)));
+
+  const chat = createRoute({
+    method: 'post',
+    path: '/v1/chat/completions',
+    summary: 'OpenAI-compatible chat completions (sync or `stream: true`)',
+    middleware: authenticatedJson(deps, 'infer'),
+    security: BEARER_SECURITY,
+    request: jsonBody(ChatCompletionRequestSchema),
+    responses: {
+      200: { description: 'A chat completion, or chat.completion.chunk SSE when streaming', content: { 'application/json': { schema: ChatCompletionSchema }, 'text/event-stream': { schema: z.string() } } },
+      ...ERROR_RESPONSES,
+    },
+  });
+  app.openapi(chat, (c) => asRouteResponse(handleInference(c, fromChat(c.req.valid('json')), deps.now)));
+
+  const completions = createRoute({
+    method: 'post',
+    path: '/v1/completions',
+    summary: 'OpenAI-compatible legacy completions (sync or `stream: true`)',
+    middleware: authenticatedJson(deps, 'infer'),
+    security: BEARER_SECURITY,
+    request: jsonBody(CompletionRequestSchema),
+    responses: {
+      200: { description: 'A text completion, or text_completion SSE chunks when streaming', content: { 'application/json': { schema: CompletionSchema }, 'text/event-stream': { schema: z.string() } } },
+      ...ERROR_RESPONSES,
+    },
+  });
+  app.openapi(completions, (c) => asRouteResponse(handleInference(c, fromCompletion(c.req.valid('json')), deps.now)));
+
+  return app;
+}

@@ -1,0 +1,54 @@
+/**
+ * Who a key belongs to: key record and tenant record from the store, cached in the isolate so a warm
+ * request does not touch Redis for auth. The cache TTL bounds how long a revoked key, an expired key
+ * or a changed plan can still be served from an isolate: {@link REVOCATION_BOUND_MS}.
+ */
+import { ApiKeyRecordSchema, TenantRecordSchema, storeKeys, type ApiKeyRecord, type TenantRecord } from '../../shared/contracts/tenancy';
+import { TtlCache } from './ttl-cache';
+import type { Store } from './store';
+
+/** A revocation (or any key/tenant change) takes effect at every edge location within this bound. */
+export const REVOCATION_BOUND_MS = 60_000;
+
+/** Entries live for half the bound, leaving the rest for clock skew and in-flight requests. */
+export const KEY_CACHE_TTL_MS = REVOCATION_BOUND_MS / 2;
+
+export interface KeyOwner {
+  readonly key: ApiKeyRecord;
+  readonly tenant: TenantRecord;
+}
+
+export interface TenantDirectoryOptions {
+  readonly now?: () => number;
+  readonly maxEntries?: number;
+}
+
+export class TenantDirectory {
+  readonly #cache: TtlCache<KeyOwner | null>;
+
+  constructor(options: TenantDirectoryOptions = {}) {
+    this.#cache = new TtlCache({ maxEntries: options.maxEntries ?? 10_000, ttlMs: KEY_CACHE_TTL_MS, now: options.now });
+  }
+
+  /**
+   * The owner of the key with this SHA-256, or null when the key or its tenant does not exist or
+   * is malformed in the store. Misses are cached briefly (5 s) so a flood of one bad key stays cheap
+   * while a freshly created key works almost at once.
+   */
+  async lookup(store: Store, keyHash: string): Promise<KeyOwner | null> {
+    const cached = this.#cache.get(keyHash);
+    if (cached !== undefined) return cached;
+    const owner = await this.#load(store, keyHash);
+    this.#cache.set(keyHash, owner, owner ? KEY_CACHE_TTL_MS : 5_000);
+    return owner;
+  }
+
+  async #load(store: Store, keyHash: string): Promise<KeyOwner | null> {
+    const rawKey = await store.get<unknown>(storeKeys.apiKey(keyHash));
+    const key = rawKey === null ? undefined : ApiKeyRecordSchema.safeParse(rawKey).data;
+    if (!key) return null;
+    const rawTenant = await store.get<unknown>(storeKeys.tenant(key.tenantId));
+    const tenant = rawTenant === null ? undefined : TenantRecordSchema.safeParse(rawTenant).data;
+    return tenant ? { key, tenant } : null;
+  }
+}

@@ -1,0 +1,193 @@
+/**
+ * The one place where the public request shapes (seed `/v1/infer`, OpenAI chat, OpenAI completions)
+ * become the backend payload, and where backend results and stream events become each public
+ * response shape. Routes and the pipeline never build these shapes themselves.
+ */
+import type { ChatMessage, BackendInferResponse, BackendStreamEvent } from '../../shared/contracts/backend';
+import type { GenerationParams, InferRequest, InferResponse, Usage } from '../../shared/contracts/infer';
+import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, Completion, CompletionRequest } from '../../shared/contracts/openai';
+import { UNSUPPORTED_OPENAI_FIELDS } from '../../shared/contracts/openai';
+import type { ErrorObject } from '../../shared/errors';
+import { sseEvent } from '../../shared/sse';
+import { ApiError } from '../errors';
+
+/** Which public surface a request came from; decides response and error shapes. */
+export type Flavour = 'infer' | 'chat' | 'completion';
+
+/** A request in the gateway's own terms, whatever surface it came from. */
+export interface NormalizedRequest {
+  readonly flavour: Flavour;
+  readonly model: string;
+  readonly input: { readonly prompt: string } | { readonly messages: readonly ChatMessage[] };
+  readonly params: GenerationParams;
+  readonly stream: boolean;
+  /** OpenAI `stream_options.include_usage`. */
+  readonly includeUsage: boolean;
+}
+
+const defined = <T extends object>(o: T) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined && v !== null)) as T;
+
+export function fromInfer(req: InferRequest, stream: boolean): NormalizedRequest {
+  return { flavour: 'infer', model: req.model, input: { prompt: req.prompt }, params: req.params ?? {}, stream, includeUsage: true };
+}
+
+function refuseUnsupported(body: Record<string, unknown>): void {
+  const used = UNSUPPORTED_OPENAI_FIELDS.filter((f) => body[f] !== undefined && body[f] !== null && body[f] !== false);
+  if (used.length > 0) {
+    throw new ApiError('INVALID_INPUT', `unsupported parameter: ${used.join(', ')}`, { details: { issues: used.map((path) => ({ path, message: 'not supported by this gateway' })) } });
+  }
+}
+
+function openAiParams(req: ChatCompletionRequest | CompletionRequest, maxTokens: number | null | undefined): GenerationParams {
+  return defined({
+    max_tokens: maxTokens ?? undefined,
+    temperature: req.temperature ?? undefined,
+    top_p: req.top_p ?? undefined,
+    stop: req.stop ?? undefined,
+    seed: req.seed ?? undefined,
+  });
+}
+
+export function fromChat(req: ChatCompletionRequest): NormalizedRequest {
+  refuseUnsupported(req);
+  const messages: ChatMessage[] = req.messages.map((m) => ({
+    role: m.role === 'developer' ? 'system' : m.role,
+    content: typeof m.content === 'string' ? m.content : m.content.map((p) => p.text).join(''),
+  }));
+  const length = messages.reduce((n, m) => n + m.content.length, 0);
+  if (length === 0) throw new ApiError('INVALID_INPUT', 'messages contain no text', { details: { issues: [{ path: 'messages', message: 'empty' }] } });
+  if (length > 32_768) throw new ApiError('INVALID_INPUT', 'messages exceed 32768 characters in total', { details: { issues: [{ path: 'messages', message: 'too long' }] } });
+  return {
+    flavour: 'chat',
+    model: req.model,
+    input: { messages },
+    params: openAiParams(req, req.max_completion_tokens ?? req.max_tokens),
+    stream: req.stream === true,
+    includeUsage: req.stream_options?.include_usage === true,
+  };
+}
+
+export function fromCompletion(req: CompletionRequest): NormalizedRequest {
+  refuseUnsupported(req);
+  return {
+    flavour: 'completion',
+    model: req.model,
+    input: { prompt: req.prompt },
+    params: openAiParams(req, req.max_tokens),
+    stream: req.stream === true,
+    includeUsage: req.stream_options?.include_usage === true,
+  };
+}
+
+const openAiUsage = (u: Usage) => ({ ...u, total_tokens: u.prompt_tokens + u.completion_tokens });
+
+/** Identity of one answer: the public id and the creation time (seconds). */
+export interface AnswerMeta {
+  readonly id: string;
+  readonly model: string;
+  readonly created: number;
+  readonly latencyMs: number;
+}
+
+export function toInferResponse(meta: AnswerMeta, result: BackendInferResponse): InferResponse {
+  return { id: meta.id, model: meta.model, output: result.output, usage: result.usage, latency_ms: meta.latencyMs };
+}
+
+export function toChatCompletion(meta: AnswerMeta, result: BackendInferResponse): ChatCompletion {
+  return {
+    id: meta.id,
+    object: 'chat.completion',
+    created: meta.created,
+    model: meta.model,
+    choices: [{ index: 0, message: { role: 'assistant', content: result.output }, finish_reason: result.finish_reason ?? 'stop', logprobs: null }],
+    usage: openAiUsage(result.usage),
+  };
+}
+
+export function toCompletion(meta: AnswerMeta, result: BackendInferResponse): Completion {
+  return {
+    id: meta.id,
+    object: 'text_completion',
+    created: meta.created,
+    model: meta.model,
+    choices: [{ index: 0, text: result.output, finish_reason: result.finish_reason ?? 'stop', logprobs: null }],
+    usage: openAiUsage(result.usage),
+  };
+}
+
+/** The public response for a finished non-streaming request, in the request's flavour. */
+export function toResponse(flavour: Flavour, meta: AnswerMeta, result: BackendInferResponse): InferResponse | ChatCompletion | Completion {
+  if (flavour === 'chat') return toChatCompletion(meta, result);
+  if (flavour === 'completion') return toCompletion(meta, result);
+  return toInferResponse(meta, result);
+}
+
+/** Encodes backend stream events as the client's SSE, in the request's flavour. */
+export interface StreamEncoder {
+  /** Text to send before the first token (OpenAI chat sends the assistant role first), or ''. */
+  start(): string;
+  event(event: BackendStreamEvent, latencyMs: number): string;
+}
+
+export function streamEncoder(flavour: Flavour, meta: Omit<AnswerMeta, 'latencyMs'>, includeUsage: boolean): StreamEncoder {
+  if (flavour === 'infer') {
+    return {
+      start: () => '',
+      event: (e, latencyMs) => {
+        if (e.event === 'token') return sseEvent('token', { text: e.data.text });
+        if (e.event === 'done') return sseEvent('done', { id: meta.id, usage: e.data.usage, latency_ms: latencyMs });
+        return sseEvent('error', e.data);
+      },
+    };
+  }
+  const chunk = (choice: { text?: string; role?: boolean; finish?: 'stop' | 'length' }, usage?: Usage): ChatCompletionChunk | Completion => {
+    if (flavour === 'chat') {
+      return {
+        id: meta.id,
+        object: 'chat.completion.chunk',
+        created: meta.created,
+        model: meta.model,
+        choices: usage ? [] : [{ index: 0, delta: defined({ role: choice.role ? ('assistant' as const) : undefined, content: choice.text }), finish_reason: choice.finish ?? null, logprobs: null }],
+        ...(includeUsage ? { usage: usage ? openAiUsage(usage) : null } : {}),
+      };
+    }
+    return {
+      id: meta.id,
+      object: 'text_completion',
+      created: meta.created,
+      model: meta.model,
+      choices: usage ? [] : [{ index: 0, text: choice.text ?? '', finish_reason: choice.finish ?? null, logprobs: null }],
+      ...(includeUsage ? { usage: usage ? openAiUsage(usage) : null } : {}),
+    };
+  };
+  return {
+    start: () => (flavour === 'chat' ? sseEvent(undefined, chunk({ role: true, text: '' })) : ''),
+    event: (e) => {
+      if (e.event === 'token') return sseEvent(undefined, chunk({ text: e.data.text }));
+      if (e.event === 'done') {
+        const last = sseEvent(undefined, chunk({ finish: e.data.finish_reason ?? 'stop' }));
+        const usage = includeUsage ? sseEvent(undefined, chunk({}, e.data.usage)) : '';
+        return `${last}${usage}${sseEvent(undefined, '[DONE]')}`;
+      }
+      // The OpenAI SDKs raise an APIError for a data line carrying `error`.
+      return sseEvent(undefined, { error: openAiError(e.data) });
+    },
+  };
+}
+
+const OPENAI_TYPES: Record<ErrorObject['code'], string> = {
+  INVALID_INPUT: 'invalid_request_error',
+  UNAUTHORIZED: 'authentication_error',
+  FORBIDDEN: 'permission_error',
+  NOT_FOUND: 'not_found_error',
+  CONFLICT: 'conflict_error',
+  RATE_LIMITED: 'rate_limit_error',
+  TIMEOUT: 'timeout_error',
+  UPSTREAM_ERROR: 'api_error',
+  INTERNAL_ERROR: 'api_error',
+};
+
+/** The error object with the `type` the OpenAI SDKs read. */
+export function openAiError(error: ErrorObject): ErrorObject {
+  return { ...error, type: OPENAI_TYPES[error.code] };
+}

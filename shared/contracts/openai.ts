@@ -1,0 +1,114 @@
+/**
+ * The OpenAI-compatible surface (`/v1/chat/completions`, `/v1/completions`, `/v1/models`): request,
+ * response and stream-chunk shapes as the official OpenAI SDKs send and read them. Requests are
+ * lenient about fields the SDKs add (unknown fields pass), strict about what we cannot honour.
+ */
+import * as z from 'zod';
+import { MAX_PROMPT_CHARS, ModelNameSchema } from './infer';
+
+const TextPart = z.object({ type: z.literal('text'), text: z.string() });
+
+export const OpenAiMessageSchema = z.object({
+  role: z.enum(['system', 'developer', 'user', 'assistant']),
+  content: z.union([z.string(), z.array(TextPart).min(1)]),
+  name: z.string().max(64).optional(),
+});
+
+const stop = z.union([z.string().min(1).max(256), z.array(z.string().min(1).max(256)).max(4)]).nullish();
+
+const SamplingFields = {
+  model: ModelNameSchema,
+  stream: z.boolean().nullish(),
+  stream_options: z.object({ include_usage: z.boolean().optional() }).nullish(),
+  max_tokens: z.number().int().min(1).max(32_768).nullish(),
+  temperature: z.number().min(0).max(2).nullish(),
+  top_p: z.number().gt(0).max(1).nullish(),
+  stop,
+  seed: z.number().int().min(0).max(2 ** 32 - 1).nullish(),
+  n: z.literal(1, { error: 'only n=1 is supported' }).nullish(),
+  user: z.string().max(256).optional(),
+} as const;
+
+/** Fields the SDKs may send that this gateway cannot honour: refused rather than silently ignored. */
+export const UNSUPPORTED_OPENAI_FIELDS = ['tools', 'functions', 'tool_choice', 'function_call', 'logprobs', 'top_logprobs', 'response_format', 'logit_bias', 'echo', 'best_of', 'suffix'] as const;
+
+export const ChatCompletionRequestSchema = z
+  .looseObject({
+    ...SamplingFields,
+    messages: z.array(OpenAiMessageSchema).min(1).max(256),
+    max_completion_tokens: z.number().int().min(1).max(32_768).nullish(),
+  })
+  .meta({ id: 'ChatCompletionRequest' });
+
+export type ChatCompletionRequest = z.infer<typeof ChatCompletionRequestSchema>;
+
+export const CompletionRequestSchema = z
+  .looseObject({ ...SamplingFields, prompt: z.string().min(1).max(MAX_PROMPT_CHARS) })
+  .meta({ id: 'CompletionRequest' });
+
+export type CompletionRequest = z.infer<typeof CompletionRequestSchema>;
+
+const OpenAiUsage = z.object({ prompt_tokens: z.number().int(), completion_tokens: z.number().int(), total_tokens: z.number().int() });
+const FinishReason = z.enum(['stop', 'length']).nullable();
+
+export const ChatCompletionSchema = z
+  .object({
+    id: z.string(),
+    object: z.literal('chat.completion'),
+    created: z.number().int(),
+    model: z.string(),
+    choices: z.array(
+      z.object({
+        index: z.number().int(),
+        message: z.object({ role: z.literal('assistant'), content: z.string() }),
+        finish_reason: FinishReason,
+        logprobs: z.null(),
+      }),
+    ),
+    usage: OpenAiUsage,
+  })
+  .meta({ id: 'ChatCompletion' });
+
+export type ChatCompletion = z.infer<typeof ChatCompletionSchema>;
+
+export const ChatCompletionChunkSchema = z
+  .object({
+    id: z.string(),
+    object: z.literal('chat.completion.chunk'),
+    created: z.number().int(),
+    model: z.string(),
+    choices: z.array(
+      z.object({
+        index: z.number().int(),
+        delta: z.object({ role: z.literal('assistant').optional(), content: z.string().optional() }),
+        finish_reason: FinishReason,
+        logprobs: z.null(),
+      }),
+    ),
+    usage: OpenAiUsage.nullish(),
+  })
+  .meta({ id: 'ChatCompletionChunk' });
+
+export type ChatCompletionChunk = z.infer<typeof ChatCompletionChunkSchema>;
+
+export const CompletionSchema = z
+  .object({
+    id: z.string(),
+    object: z.literal('text_completion'),
+    created: z.number().int(),
+    model: z.string(),
+    choices: z.array(z.object({ index: z.number().int(), text: z.string(), finish_reason: FinishReason, logprobs: z.null() })),
+    usage: OpenAiUsage.nullish(),
+  })
+  .meta({ id: 'Completion' });
+
+export type Completion = z.infer<typeof CompletionSchema>;
+
+export const ModelListSchema = z
+  .object({
+    object: z.literal('list'),
+    data: z.array(z.object({ id: z.string(), object: z.literal('model'), created: z.number().int(), owned_by: z.string() })),
+  })
+  .meta({ id: 'ModelList' });
+
+export type ModelList = z.infer<typeof ModelListSchema>;
