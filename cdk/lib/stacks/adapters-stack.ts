@@ -1,0 +1,110 @@
+/**
+ * The backend adapters of one environment and the edge's identity: the SageMaker adapter (always),
+ * the ECS adapter (when the environment runs the GPU service and its handler exists), each behind a
+ * SigV4-only Function URL, and the IAM user the edge signs with. Outputs are everything the edge
+ * needs: the adapter URLs, a ROUTE_TABLE value, and the `wrangler secret put` commands.
+ */
+import { Annotations, CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import type { Construct } from 'constructs';
+import type { EnvironmentConfig } from '../environments';
+import { AdapterFunction } from '../constructs/adapter-function';
+import { EdgePrincipal } from '../constructs/edge-principal';
+import type { GpuService } from '../constructs/gpu-service';
+import type { SagemakerEndpoint } from '../constructs/sagemaker-endpoint';
+import { logRetention } from './log-retention';
+
+/** Props of AdaptersStack. */
+export interface AdaptersStackProps extends StackProps {
+  readonly config: EnvironmentConfig;
+  readonly sagemaker: SagemakerEndpoint;
+  /** The ECS GPU service, when the environment has one. */
+  readonly gpuService?: GpuService;
+  /** Repository root (package-lock.json, tsconfig.json). */
+  readonly projectRoot: string;
+  /** Handler file of the SageMaker adapter. */
+  readonly sagemakerAdapterEntry: string;
+  /** Handler file of the ECS adapter; without it no ECS adapter is created. */
+  readonly ecsAdapterEntry?: string;
+}
+
+/** Adapter functions + the edge principal. */
+export class AdaptersStack extends Stack {
+  public readonly sagemakerAdapter: AdapterFunction;
+  public readonly ecsAdapter?: AdapterFunction;
+  public readonly edgePrincipal: EdgePrincipal;
+
+  constructor(scope: Construct, id: string, props: AdaptersStackProps) {
+    super(scope, id, props);
+    const { config, sagemaker } = props;
+    // The adapters' own deadline for a non-streaming model call: inside the function timeout.
+    const requestTimeoutMs = String(config.adapters.timeoutSeconds * 1000 - 5000);
+    const common = {
+      environmentName: config.name,
+      projectRoot: props.projectRoot,
+      memorySize: config.adapters.memorySize,
+      timeout: Duration.seconds(config.adapters.timeoutSeconds),
+      logRetention: logRetention(config.logRetentionDays),
+      ...(config.adapters.reservedConcurrency !== undefined ? { reservedConcurrency: config.adapters.reservedConcurrency } : {}),
+    };
+
+    this.sagemakerAdapter = new AdapterFunction(this, 'SagemakerAdapter', {
+      ...common,
+      entry: props.sagemakerAdapterEntry,
+      serviceName: 'sagemaker-adapter',
+      functionName: `inference-gateway-${config.name}-sagemaker-adapter`,
+      environment: {
+        // Parsed by backend/config/sagemaker.ts (strict schema: no other keys).
+        SAGEMAKER_REQUEST_TIMEOUT_MS: requestTimeoutMs,
+        SAGEMAKER_MODELS: JSON.stringify({
+          [config.sagemaker.modelName]: {
+            endpointName: sagemaker.endpointName,
+            format: sagemaker.container.format,
+            ...(sagemaker.inferenceComponentName ? { inferenceComponent: sagemaker.inferenceComponentName } : {}),
+          },
+        }),
+      },
+    });
+    sagemaker.grantInvoke(this.sagemakerAdapter.role);
+
+    if (props.gpuService && props.ecsAdapterEntry) {
+      const gpu = props.gpuService;
+      this.ecsAdapter = new AdapterFunction(this, 'EcsAdapter', {
+        ...common,
+        entry: props.ecsAdapterEntry,
+        serviceName: 'ecs-adapter',
+        functionName: `inference-gateway-${config.name}-ecs-adapter`,
+        vpc: gpu.vpc,
+        environment: {
+          // Parsed by backend/config/ecs.ts; modelId defaults to the model name (vLLM's --served-model-name).
+          ECS_BASE_URL: `${gpu.url}/v1`,
+          ECS_REQUEST_TIMEOUT_MS: requestTimeoutMs,
+          ECS_MODELS: JSON.stringify({ [gpu.modelName]: { format: 'openai-chat' } }),
+        },
+      });
+      gpu.allowInvokeFrom(this.ecsAdapter.function);
+    } else if (props.gpuService) {
+      Annotations.of(this).addInfo('ECS adapter not created: its handler (backend/handlers/ecs.ts) does not exist yet');
+    }
+
+    const adapters = [this.sagemakerAdapter, ...(this.ecsAdapter ? [this.ecsAdapter] : [])];
+    this.edgePrincipal = new EdgePrincipal(this, 'EdgePrincipal', {
+      environmentName: config.name,
+      adapters,
+      ...(config.edgeKeySerial !== undefined ? { keySerial: config.edgeKeySerial } : {}),
+    });
+
+    new CfnOutput(this, 'SagemakerAdapterUrl', { value: this.sagemakerAdapter.url });
+    if (this.ecsAdapter) new CfnOutput(this, 'EcsAdapterUrl', { value: this.ecsAdapter.url });
+    // One entry per model; a model served by both backends lists SageMaker first, ECS as fallback.
+    const models: Record<string, { backends: { name: string; url: string; kind: 'sagemaker' | 'ecs' }[] }> = {};
+    const route = (model: string, name: string, url: string, kind: 'sagemaker' | 'ecs') =>
+      (models[model] ??= { backends: [] }).backends.push({ name, url, kind });
+    route(config.sagemaker.modelName, 'sagemaker', this.sagemakerAdapter.url, 'sagemaker');
+    if (this.ecsAdapter && props.gpuService) route(props.gpuService.modelName, 'ecs', this.ecsAdapter.url, 'ecs');
+    new CfnOutput(this, 'EdgeRouteTable', {
+      description: `ROUTE_TABLE for the ${config.name} edge (wrangler.toml [env.${config.name}.vars])`,
+      value: this.toJsonString({ models }),
+    });
+    new CfnOutput(this, 'EdgeAwsRegion', { description: 'AWS_REGION for the edge', value: this.region });
+  }
+}
