@@ -2,7 +2,7 @@
  * Run-time configuration of the reference model server: latency knobs, failure injection and
  * per-endpoint overrides, with defaults, a zod schema for (admin API) patches and the merge rules.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { FORMAT_NAMES, type FormatName } from './formats';
 
 /** Statuses `forcedStatus` accepts (530 = SageMaker's InternalDependencyException). */

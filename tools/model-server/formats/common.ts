@@ -2,7 +2,7 @@
  * Helpers shared by the format modules: zod pieces for sampling parameters, readable validation
  * messages, the context-window check, SSE framing and the usage object.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { Generation, GenerationParams } from '../generator';
 import type { ParseLimits } from './types';
 

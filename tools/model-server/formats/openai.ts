@@ -4,7 +4,7 @@
  * `data: [DONE]` and the optional usage chunk, and vLLM's error body
  * `{"error":{"message","type","param","code"}}`.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { DEFAULT_MAX_TOKENS, countTokens, renderChatPrompt, type Generation, type GenerationParams } from '../generator';
 import {
   CONTENT_TYPE,

@@ -4,7 +4,7 @@
  * also sit under `parameters`) → `{output, usage, finish_reason}`; streamed as JSON lines
  * `{"text": delta}` then `{"done": true, output, usage, finish_reason}`.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { DEFAULT_MAX_TOKENS, countTokens, type GenerationParams } from '../generator';
 import { CONTENT_TYPE, contextOverflow, describeIssues, maxTokensField, seedField, stopField, stopList, usageOf } from './common';
 import { openAiError, openAiErrorBody } from './openai';

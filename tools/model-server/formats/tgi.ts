@@ -5,7 +5,7 @@
  * `data:{"index","token","generated_text","details"}` events; errors `{"error","error_type"}` (422 for
  * validation).
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { DEFAULT_MAX_TOKENS, countTokens, fnv1a, tokenize, type Generation, type GenerationParams } from '../generator';
 import { CONTENT_TYPE, describeIssues, maxTokensField } from './common';
 import type { ContainerError, InferenceRequest, WireFormat } from './types';
