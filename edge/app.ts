@@ -17,6 +17,7 @@ import { inferenceRoutes } from './routes/inference';
 import { modelRoutes } from './routes/models';
 import { storeFor, type Store } from './services/store';
 import { TenantDirectory } from './services/tenant-directory';
+import { IsolateMetrics } from './services/metrics';
 
 export interface AppDeps {
   /** The store for a config; defaults to the memoised Upstash client. */
@@ -25,13 +26,23 @@ export interface AppDeps {
   readonly now: () => number;
   /** Key → tenant lookups with the isolate cache. */
   readonly directory: TenantDirectory;
+  /** Where the edge records its metrics (flushed off the critical path). */
+  readonly metrics: IsolateMetrics;
 }
+
+// Isolate-wide on purpose: metrics aggregate across requests until a flush drains them.
+const isolateMetrics = new IsolateMetrics();
 
 export const API_VERSION = '1.0.0';
 
 export function createApp(overrides: Partial<AppDeps> = {}) {
   const now = overrides.now ?? Date.now;
-  const deps: RouteDeps = { store: overrides.store ?? storeFor, now, directory: overrides.directory ?? new TenantDirectory({ now }) };
+  const deps: RouteDeps = {
+    store: overrides.store ?? storeFor,
+    now,
+    directory: overrides.directory ?? new TenantDirectory({ now }),
+    metrics: overrides.metrics ?? isolateMetrics,
+  };
   const app = new OpenAPIHono<AppEnv>();
 
   app.use(requestId(), securityHeaders());

@@ -14,7 +14,7 @@ import {
   SAGEMAKER_INFERENCE_COMPONENT_NAMESPACE,
   SAGEMAKER_NAMESPACE,
   SagemakerMetric,
-} from './metrics-catalog';
+} from '../../shared/metrics-catalog';
 
 /** Default period of dashboard graphs and alarms. */
 export const ONE_MINUTE = Duration.minutes(1);

@@ -10,11 +10,13 @@ import { auth } from '../middleware/auth';
 import { jsonGuard } from '../middleware/json-body';
 import type { Store } from '../services/store';
 import type { TenantDirectory } from '../services/tenant-directory';
+import type { IsolateMetrics } from '../services/metrics';
 
 export interface RouteDeps {
   readonly store: (config: Config) => Store;
   readonly directory: TenantDirectory;
   readonly now: () => number;
+  readonly metrics: IsolateMetrics;
 }
 
 const envelope = (description: string) => ({ description, content: { 'application/json': { schema: ErrorEnvelopeSchema } } });

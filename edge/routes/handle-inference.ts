@@ -4,16 +4,18 @@
  */
 import type { Context } from 'hono';
 import type { AppEnv } from '../env';
+import type { RouteDeps } from './common';
 import { complete, openStream, planCall, servedHeaders, type InferenceContext } from '../services/inference';
 import { sseResponse } from '../services/sse-response';
 import { streamEncoder, toResponse, type Flavour, type NormalizedRequest } from '../services/translate';
 
 const ID_PREFIX: Record<Flavour, string> = { infer: 'inf_', chat: 'chatcmpl-', completion: 'cmpl-' };
 
-export async function handleInference(c: Context<AppEnv>, req: NormalizedRequest, now: () => number): Promise<Response> {
+export async function handleInference(c: Context<AppEnv>, req: NormalizedRequest, deps: RouteDeps): Promise<Response> {
+  const { now } = deps;
   const started = now();
   const upstream = new AbortController();
-  const ctx: InferenceContext = { config: c.get('config'), auth: c.get('auth'), requestId: c.get('requestId'), signal: upstream.signal };
+  const ctx: InferenceContext = { config: c.get('config'), auth: c.get('auth'), requestId: c.get('requestId'), signal: upstream.signal, metrics: deps.metrics };
   const call = planCall(ctx, req);
   const meta = { id: `${ID_PREFIX[req.flavour]}${crypto.randomUUID().replaceAll('-', '')}`, model: req.model, created: Math.floor(started / 1000) };
 

@@ -26,7 +26,7 @@ export function inferenceRoutes(deps: RouteDeps) {
     request: jsonBody(InferRequestSchema),
     responses: { 200: { description: 'The model output', content: { 'application/json': { schema: InferResponseSchema } } }, ...ERROR_RESPONSES },
   });
-  app.openapi(infer, (c) => asRouteResponse(handleInference(c, fromInfer(c.req.valid('json'), false), deps.now)));
+  app.openapi(infer, (c) => asRouteResponse(handleInference(c, fromInfer(c.req.valid('json'), false), deps)));
 
   const inferStream = createRoute({
     method: 'post',
@@ -37,7 +37,7 @@ export function inferenceRoutes(deps: RouteDeps) {
     request: jsonBody(InferRequestSchema),
     responses: { 200: SSE('`event: token` / `data: {"text"}` per chunk, then `event: done` with {id, usage, latency_ms}'), ...ERROR_RESPONSES },
   });
-  app.openapi(inferStream, (c) => asRouteResponse(handleInference(c, fromInfer(c.req.valid('json'), true), deps.now)));
+  app.openapi(inferStream, (c) => asRouteResponse(handleInference(c, fromInfer(c.req.valid('json'), true), deps)));
 
   const chat = createRoute({
     method: 'post',
@@ -51,7 +51,7 @@ export function inferenceRoutes(deps: RouteDeps) {
       ...ERROR_RESPONSES,
     },
   });
-  app.openapi(chat, (c) => asRouteResponse(handleInference(c, fromChat(c.req.valid('json')), deps.now)));
+  app.openapi(chat, (c) => asRouteResponse(handleInference(c, fromChat(c.req.valid('json')), deps)));
 
   const completions = createRoute({
     method: 'post',
@@ -65,7 +65,7 @@ export function inferenceRoutes(deps: RouteDeps) {
       ...ERROR_RESPONSES,
     },
   });
-  app.openapi(completions, (c) => asRouteResponse(handleInference(c, fromCompletion(c.req.valid('json')), deps.now)));
+  app.openapi(completions, (c) => asRouteResponse(handleInference(c, fromCompletion(c.req.valid('json')), deps)));
 
   return app;
 }

@@ -11,6 +11,7 @@ import type { AuthContext } from '../middleware/auth';
 import { invokeBackend, streamBackend } from './backend-client';
 import { resolveBackend, type Backend } from './route-table';
 import type { NormalizedRequest } from './translate';
+import type { MetricsRecorder } from './metrics';
 
 export interface InferenceContext {
   readonly config: Config;
@@ -18,6 +19,7 @@ export interface InferenceContext {
   readonly requestId: string;
   /** Aborted when the client goes away. */
   readonly signal?: AbortSignal;
+  readonly metrics: MetricsRecorder;
 }
 
 export interface PlannedCall {

@@ -11,7 +11,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { adapterNamespace } from '../metrics-catalog';
+import { adapterNamespace } from '../../../shared/metrics-catalog';
 
 /** Props of AdapterFunction. */
 export interface AdapterFunctionProps {

@@ -8,7 +8,7 @@ import { CfnOutput, SecretValue, Stack, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
-import { EDGE_NAMESPACE } from '../metrics-catalog';
+import { EDGE_NAMESPACE } from '../../../shared/metrics-catalog';
 
 /** Something whose Function URL the edge may call. */
 export interface IUrlInvokable {

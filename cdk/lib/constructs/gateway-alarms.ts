@@ -12,7 +12,7 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
 import type { AlarmsEnvironmentConfig } from '../environments';
 import { edgeMetric, percentage, sagemakerMetric, type SagemakerMonitoringTarget } from '../gateway-metrics';
-import { EdgeDimension, EdgeMetric, SagemakerMetric } from '../metrics-catalog';
+import { EdgeDimension, EdgeMetric, SagemakerMetric } from '../../../shared/metrics-catalog';
 
 /** Alarm thresholds (see AlarmsEnvironmentConfig). */
 export type AlarmThresholds = Omit<AlarmsEnvironmentConfig, 'email'>;

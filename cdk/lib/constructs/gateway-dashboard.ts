@@ -21,7 +21,7 @@ import {
   sagemakerMetric,
   type SagemakerMonitoringTarget,
 } from '../gateway-metrics';
-import { AdapterMetric, adapterNamespace, AlbMetric, EcsMetric, EdgeDimension as D, EdgeMetric as E, SagemakerMetric as S } from '../metrics-catalog';
+import { AdapterMetric, adapterNamespace, AlbMetric, EcsMetric, EdgeDimension as D, EdgeMetric as E, SagemakerMetric as S } from '../../../shared/metrics-catalog';
 import type { MonitoredAdapter, MonitoredGpuService } from './gateway-alarms';
 
 /** What the dashboard needs of the ECS GPU service. */

@@ -11,7 +11,7 @@ import { ApplicationScalingAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import type { SagemakerScalingMetric } from '../environments';
-import { SAGEMAKER_NAMESPACE, SagemakerMetric } from '../metrics-catalog';
+import { SAGEMAKER_NAMESPACE, SagemakerMetric } from '../../../shared/metrics-catalog';
 
 /** What is being scaled. */
 export type SagemakerScalingSubject =

@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { AdapterFunction } from '../../lib/constructs/adapter-function';
 import { GatewayDashboard } from '../../lib/constructs/gateway-dashboard';
 import { GpuService } from '../../lib/constructs/gpu-service';
-import { AdapterMetric, EdgeMetric, SagemakerMetric } from '../../lib/metrics-catalog';
+import { AdapterMetric, EdgeMetric, SagemakerMetric } from '../../../shared/metrics-catalog';
 import { dashboardMetricNames, dashboardNamespaces, dashboardWidgets, REPO_ROOT, testStack } from '../helpers';
 
 function build(inferenceComponentName?: string) {
