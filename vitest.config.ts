@@ -6,6 +6,9 @@
 import { cloudflareTest } from '@cloudflare/vitest-pool-workers';
 import { defineConfig } from 'vitest/config';
 
+// The SDK warns that its 2027 releases need Node 22 (the Lambda runtime); locally we run Node 20.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 export default defineConfig({
   test: {
     reporters: ['default', './test/reporters/summary.ts'],

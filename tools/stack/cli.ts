@@ -9,6 +9,8 @@ import { ComponentStartError } from './child';
 import { portsFromEnv, REPO_ROOT, startStack, type Stack } from './stack';
 
 const verbose = process.env.STACK_VERBOSE === '1';
+// The SDK warns that its 2027 releases need Node 22 (the Lambda runtime); locally the adapters run on this Node.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const stateDir = process.env.STACK_STATE_DIR || join(REPO_ROOT, '.local');
 
 function shellQuote(s: string): string {
