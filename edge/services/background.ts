@@ -1,0 +1,16 @@
+/**
+ * Background work after the response: `executionCtx.waitUntil` when the request has one (always in
+ * the Workers runtime), else the promise simply runs on (`app.request` in tests has no context).
+ * Failures are logged, never thrown at a client that already has its answer.
+ */
+import type { Context } from 'hono';
+import { describeError, log } from './log';
+
+export function runInBackground(c: Context, work: Promise<unknown>): void {
+  const guarded = work.catch((err: unknown) => log('warn', 'background work failed', describeError(err)));
+  try {
+    c.executionCtx.waitUntil(guarded);
+  } catch {
+    // No ExecutionContext: the promise still runs to completion on its own.
+  }
+}

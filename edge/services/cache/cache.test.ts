@@ -1,0 +1,129 @@
+/**
+ * The response cache through the worker in workerd, with Redis (bridge) as L2 and the Workers Cache
+ * API as L1: HIT/MISS/BYPASS and tiers, no cross-tenant hits, stream replay in both SSE flavours,
+ * sync ↔ stream reuse, Cache-Control, and coalescing (counted at the model server).
+ */
+import { afterEach, describe, expect, inject, it } from 'vitest';
+import { cacheKey } from './key';
+import { l1Url } from './tiers';
+import { modelConfig, modelReset, modelStats, post, sseMessages } from '../../testing/gateway-client';
+import { seedTenantKey } from '../../testing/seed';
+
+const model = inject('model');
+const settings = { defaultTtlS: 3600, maxTtlS: 86_400, shareableModels: [] };
+
+afterEach(async () => {
+  await modelReset();
+});
+
+const unique = (label: string) => `${label} ${crypto.randomUUID()}`;
+const output = (res: Response) => res.json() as Promise<{ output: string; id: string }>;
+
+describe('response cache', () => {
+  it('misses, then hits L1; after L1 is gone, hits L2 and refills L1', async () => {
+    const { key, tenant } = await seedTenantKey();
+    const body = { model, prompt: unique('cache me'), params: { temperature: 0, max_tokens: 6 } };
+    const first = await post('/v1/infer', key, body);
+    expect(first.headers.get('x-cache')).toBe('MISS');
+    const text = (await output(first)).output;
+    const calls = (await modelStats()).invocations;
+    const second = await post('/v1/infer', key, body);
+    expect([second.headers.get('x-cache'), second.headers.get('x-cache-tier')]).toEqual(['HIT', 'L1']);
+    expect((await output(second)).output).toBe(text);
+    await caches.default.delete(l1Url(await cacheKey(tenant.tenantId, { request_id: 'x', tenant_id: tenant.tenantId, ...body }, settings)));
+    const third = await post('/v1/infer', key, body);
+    expect([third.headers.get('x-cache'), third.headers.get('x-cache-tier')]).toEqual(['HIT', 'L2']);
+    expect((await output(third)).output).toBe(text);
+    expect((await modelStats()).invocations).toBe(calls);
+    // A hit still counts as a request.
+    expect(third.headers.get('x-ratelimit-remaining')).toBe('597');
+  });
+
+  it('never answers one tenant from another tenant\'s entry', async () => {
+    const a = await seedTenantKey();
+    const b = await seedTenantKey();
+    const body = { model, prompt: unique('tenant scoped'), params: { seed: 7, max_tokens: 4 } };
+    expect((await post('/v1/infer', a.key, body)).headers.get('x-cache')).toBe('MISS');
+    expect((await post('/v1/infer', a.key, body)).headers.get('x-cache')).toBe('HIT');
+    const before = (await modelStats()).invocations;
+    const other = await post('/v1/infer', b.key, body);
+    expect(other.headers.get('x-cache')).toBe('MISS');
+    expect((await modelStats()).invocations).toBe(before + 1);
+  });
+
+  it('bypasses non-deterministic requests and no-cache; never stores no-store; opts in with max-age', async () => {
+    const { key } = await seedTenantKey();
+    const random = { model, prompt: unique('random'), params: { temperature: 0.7, max_tokens: 3 } };
+    expect((await post('/v1/infer', key, random)).headers.get('x-cache')).toBe('BYPASS');
+    expect((await post('/v1/infer', key, random)).headers.get('x-cache')).toBe('BYPASS');
+    expect((await post('/v1/infer', key, random, { 'cache-control': 'max-age=60' })).headers.get('x-cache')).toBe('MISS');
+    expect((await post('/v1/infer', key, random, { 'cache-control': 'max-age=60' })).headers.get('x-cache')).toBe('HIT');
+    const fixed = { model, prompt: unique('fixed'), params: { temperature: 0, max_tokens: 3 } };
+    expect((await post('/v1/infer', key, fixed, { 'cache-control': 'no-store' })).headers.get('x-cache')).toBe('MISS');
+    expect((await post('/v1/infer', key, fixed, { 'cache-control': 'no-cache' })).headers.get('x-cache')).toBe('BYPASS');
+    expect((await post('/v1/infer', key, fixed)).headers.get('x-cache')).toBe('HIT');
+  });
+});
+
+describe('stream replay', () => {
+  it('replays a cached stream as the same token events, and serves a sync request from it', async () => {
+    const { key } = await seedTenantKey();
+    const body = { model, prompt: unique('stream me'), params: { temperature: 0, max_tokens: 8 } };
+    const live = await post('/v1/infer/stream', key, body);
+    expect(live.headers.get('x-cache')).toBe('MISS');
+    const liveTokens = (await sseMessages(live)).filter((m) => m.event === 'token').map((m) => JSON.parse(m.data).text as string);
+    expect(liveTokens.length).toBeGreaterThan(1);
+    const calls = (await modelStats()).invocations;
+    const replay = await post('/v1/infer/stream', key, body);
+    expect(replay.headers.get('x-cache')).toBe('HIT');
+    expect(replay.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    const messages = await sseMessages(replay);
+    expect(messages.filter((m) => m.event === 'token').map((m) => JSON.parse(m.data).text)).toEqual(liveTokens);
+    expect(messages.at(-1)?.event).toBe('done');
+    const sync = await post('/v1/infer', key, body);
+    expect(sync.headers.get('x-cache')).toBe('HIT');
+    expect((await output(sync)).output).toBe(liveTokens.join(''));
+    expect((await modelStats()).invocations).toBe(calls);
+  });
+
+  it('replays in the OpenAI chat flavour, also from a sync answer', async () => {
+    const { key } = await seedTenantKey();
+    const chat = { model, messages: [{ role: 'user', content: unique('chat replay') }], max_tokens: 6, temperature: 0 };
+    const sync = await post('/v1/chat/completions', key, chat);
+    expect(sync.headers.get('x-cache')).toBe('MISS');
+    const content = ((await sync.json()) as { choices: { message: { content: string } }[] }).choices[0]!.message.content;
+    const replay = await post('/v1/chat/completions', key, { ...chat, stream: true, stream_options: { include_usage: true } });
+    expect(replay.headers.get('x-cache')).toBe('HIT');
+    const messages = await sseMessages(replay);
+    expect(messages.at(-1)?.data).toBe('[DONE]');
+    const chunks = messages.slice(0, -1).map((m) => JSON.parse(m.data) as { object: string; choices: { delta?: { content?: string } }[]; usage?: unknown });
+    expect(chunks.every((c) => c.object === 'chat.completion.chunk')).toBe(true);
+    expect(chunks.map((c) => c.choices[0]?.delta?.content ?? '').join('')).toBe(content);
+    expect(chunks.at(-1)?.usage).toBeTruthy();
+  });
+});
+
+describe('coalescing', () => {
+  it('sends 100 identical concurrent misses to the model once', { timeout: 120_000 }, async () => {
+    const { key } = await seedTenantKey();
+    // A slow model keeps the leader in flight while the others arrive.
+    await modelConfig({ ttftMs: 1500 });
+    const body = { model, prompt: unique('coalesce'), params: { temperature: 0, max_tokens: 5 } };
+    const before = (await modelStats()).invocations;
+    const responses = await Promise.all(Array.from({ length: 100 }, () => post('/v1/infer', key, body).then(async (r) => ({ status: r.status, cache: `${r.headers.get('x-cache')}/${r.headers.get('x-cache-tier') ?? '-'}`, out: (await output(r)).output }))));
+    const calls = (await modelStats()).invocations - before;
+    const byCache = responses.reduce<Record<string, number>>((acc, r) => ({ ...acc, [r.cache]: (acc[r.cache] ?? 0) + 1 }), {});
+    console.warn(`coalescing: 100 identical concurrent requests → ${calls} model call(s); answers by X-Cache: ${JSON.stringify(byCache)}`);
+    expect(responses.every((r) => r.status === 200 && r.out === responses[0]!.out)).toBe(true);
+    expect(calls).toBe(1);
+  });
+
+  it('does not hang followers when the leader fails: every request gets an answer', { timeout: 120_000 }, async () => {
+    const { key } = await seedTenantKey();
+    await modelConfig({ forcedStatus: 503, ttftMs: 300 });
+    const body = { model, prompt: unique('failing leader'), params: { temperature: 0, max_tokens: 5 } };
+    const statuses = await Promise.all(Array.from({ length: 10 }, () => post('/v1/infer', key, body).then(async (r) => (await r.text(), r.status))));
+    console.warn(`failed leader: statuses ${JSON.stringify(statuses)}`);
+    expect(statuses.every((s) => s === 503)).toBe(true);
+  });
+});

@@ -1,0 +1,63 @@
+/**
+ * A cached answer, as the chunks the model produced plus its usage and finish reason. One shape
+ * for both surfaces: a sync answer is its output as one chunk; a stream is its token texts. Replay
+ * is timing-independent: the chunks are emitted at once, in order, then `done`.
+ */
+import * as z from 'zod';
+import type { BackendInferResponse, BackendStreamEvent } from '../../../shared/contracts/backend';
+import { FinishReasonSchema } from '../../../shared/contracts/backend';
+import { UsageSchema } from '../../../shared/contracts/infer';
+
+export const CacheEntrySchema = z.object({
+  v: z.literal(1),
+  chunks: z.array(z.string()),
+  usage: UsageSchema,
+  finishReason: FinishReasonSchema.optional(),
+  modelLatencyMs: z.number().nonnegative(),
+});
+
+export type CacheEntry = z.infer<typeof CacheEntrySchema>;
+
+/** Largest entry worth caching (bytes of JSON); bigger answers are served but not stored. */
+export const MAX_ENTRY_BYTES = 512 * 1024;
+
+export function entryFromResult(result: BackendInferResponse): CacheEntry {
+  return { v: 1, chunks: [result.output], usage: result.usage, finishReason: result.finish_reason, modelLatencyMs: result.model_latency_ms };
+}
+
+export function resultFromEntry(entry: CacheEntry): BackendInferResponse {
+  return { output: entry.chunks.join(''), usage: entry.usage, model_latency_ms: entry.modelLatencyMs, ...(entry.finishReason ? { finish_reason: entry.finishReason } : {}) };
+}
+
+/** The entry replayed as backend stream events: every chunk as a token, then done. */
+export async function* replayEvents(entry: CacheEntry): AsyncGenerator<BackendStreamEvent, void, undefined> {
+  for (const text of entry.chunks) yield { event: 'token', data: { text } };
+  yield { event: 'done', data: { usage: entry.usage, model_latency_ms: entry.modelLatencyMs, ...(entry.finishReason ? { finish_reason: entry.finishReason } : {}) } };
+}
+
+/**
+ * Passes a backend stream through unchanged while recording it: `onComplete` gets the entry when
+ * `done` arrives (before it is forwarded), `onIncomplete` when the stream errs, is cut or the
+ * client leaves first. Exactly one of them is called.
+ */
+export async function* recordStream(
+  events: AsyncGenerator<BackendStreamEvent, void, undefined>,
+  onComplete: (entry: CacheEntry) => void,
+  onIncomplete: () => void,
+): AsyncGenerator<BackendStreamEvent, void, undefined> {
+  const chunks: string[] = [];
+  let settled = false;
+  try {
+    for await (const event of events) {
+      if (event.event === 'token') chunks.push(event.data.text);
+      else if (event.event === 'done') {
+        settled = true;
+        onComplete({ v: 1, chunks, usage: event.data.usage, finishReason: event.data.finish_reason, modelLatencyMs: event.data.model_latency_ms });
+      }
+      yield event;
+      if (event.event !== 'token') return;
+    }
+  } finally {
+    if (!settled) onIncomplete();
+  }
+}
