@@ -43,15 +43,31 @@ export const ADAPTER_INVOKE_PATH = '/invoke';
 
 export interface InvokeOptions {
   readonly aws: Config['aws'];
-  readonly timeoutMs: number;
-  /** Aborts the call (client gone, deadline passed). */
+  /** Bound of the whole call; omit when `signal` carries the caller's own timers. */
+  readonly timeoutMs?: number;
+  /**
+   * Aborts the call (client gone, deadline passed). Aborted with an ApiError as its reason, that
+   * error is what the call throws (or the stream's final event), so callers can say why.
+   */
   readonly signal?: AbortSignal;
+}
+
+/** `details.reason` of a backend that could not be reached at all (refused, reset, DNS, TLS). */
+export const UNREACHABLE = 'unreachable';
+/** `details.reason` when the client went away before the backend answered. */
+export const CANCELLED = 'cancelled';
+
+/** The error a call aborted through `signal` ends with. */
+function abortError(backend: Backend, signal: AbortSignal, cause?: unknown): ApiError {
+  if (signal.reason instanceof ApiError) return signal.reason;
+  return new ApiError('UPSTREAM_ERROR', 'request cancelled', { status: 503, details: { reason: CANCELLED, backend: backend.name }, cause });
 }
 
 async function post(backend: Backend, payload: BackendInferRequestInput, options: InvokeOptions): Promise<Response> {
   const url = new URL(ADAPTER_INVOKE_PATH, backend.url).toString();
-  const timeout = AbortSignal.timeout(options.timeoutMs);
-  const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
+  const timeout = options.timeoutMs !== undefined ? AbortSignal.timeout(options.timeoutMs) : undefined;
+  const signals = [options.signal, timeout].filter((s): s is AbortSignal => s !== undefined);
+  const signal = signals.length > 1 ? AbortSignal.any(signals) : signals[0];
   try {
     return await signerFor(options.aws).fetch(url, {
       method: 'POST',
@@ -60,9 +76,9 @@ async function post(backend: Backend, payload: BackendInferRequestInput, options
       signal,
     });
   } catch (err) {
-    if (timeout.aborted) throw new ApiError('TIMEOUT', `backend ${backend.name} did not answer within ${options.timeoutMs} ms`, { cause: err });
-    if (options.signal?.aborted) throw new ApiError('UPSTREAM_ERROR', 'request cancelled', { status: 503, cause: err });
-    throw new ApiError('UPSTREAM_ERROR', `backend ${backend.name} is unreachable`, { status: 503, headers: { 'Retry-After': '1' }, cause: err });
+    if (timeout?.aborted) throw new ApiError('TIMEOUT', `backend ${backend.name} did not answer within ${options.timeoutMs} ms`, { details: { reason: 'timeout' }, cause: err });
+    if (options.signal?.aborted) throw abortError(backend, options.signal, err);
+    throw new ApiError('UPSTREAM_ERROR', `backend ${backend.name} is unreachable`, { status: 503, details: { reason: UNREACHABLE }, headers: { 'Retry-After': '1' }, cause: err });
   }
 }
 
@@ -70,6 +86,7 @@ async function post(backend: Backend, payload: BackendInferRequestInput, options
 export async function invokeBackend(backend: Backend, payload: BackendInferRequestInput, options: InvokeOptions): Promise<BackendInferResponse> {
   const response = await post(backend, { ...payload, stream: false }, options);
   const body = await response.json().catch(() => undefined);
+  if (options.signal?.aborted) throw abortError(backend, options.signal);
   if (response.ok) {
     const parsed = BackendInferResponseSchema.safeParse(body);
     if (parsed.success) return parsed.data;
@@ -91,15 +108,20 @@ export async function streamBackend(
   const type = response.headers.get('content-type') ?? '';
   if (!response.ok || !type.startsWith('text/event-stream') || !response.body) {
     const body = await response.json().catch(() => undefined);
+    if (options.signal?.aborted) throw abortError(backend, options.signal);
     throw backendFailure(backend, response, body, response.ok);
   }
-  return readEvents(backend, response.body);
+  return readEvents(backend, response.body, options.signal);
 }
 
-async function* readEvents(backend: Backend, body: ReadableStream<Uint8Array>): AsyncGenerator<BackendStreamEvent, void, undefined> {
+async function* readEvents(backend: Backend, body: ReadableStream<Uint8Array>, signal?: AbortSignal): AsyncGenerator<BackendStreamEvent, void, undefined> {
   const parser = new SseParser();
   const reader = body.pipeThrough(new TextDecoderStream()).getReader();
-  const interrupted = (): BackendStreamEvent => ({ event: 'error', data: { code: 'UPSTREAM_ERROR', message: `backend ${backend.name} interrupted the stream` } });
+  const interrupted = (): BackendStreamEvent => {
+    // Aborted on purpose (a timeout of the edge): say so rather than blaming the backend.
+    if (signal?.aborted && signal.reason instanceof ApiError) return { event: 'error', data: { code: signal.reason.code, message: signal.reason.message } };
+    return { event: 'error', data: { code: 'UPSTREAM_ERROR', message: `backend ${backend.name} interrupted the stream` } };
+  };
   try {
     for (;;) {
       let chunk: ReadableStreamReadResult<string>;

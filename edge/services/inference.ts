@@ -5,11 +5,16 @@
  */
 import type { BackendInferRequestInput, BackendInferResponse, BackendStreamEvent } from '../../shared/contracts/backend';
 import { DEFAULT_MAX_TOKENS } from '../../shared/contracts/infer';
+import { DEFAULT_STATUS } from '../../shared/errors';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { Config } from '../env';
 import { ApiError } from '../errors';
 import type { AuthContext } from '../middleware/auth';
 import { invokeBackend, streamBackend } from './backend-client';
-import { resolveBackend, type Backend } from './route-table';
+import { resolveRoute, type Backend, type ModelRoute } from './route-table';
+import { runRouted, type Attempt, type RouteRequest, type RoutingDeps } from './routing/execute';
+import { BackendHealth } from './routing/health';
+import { runShadow } from './routing/shadow';
 import type { NormalizedRequest } from './translate';
 import type { MetricsRecorder } from './metrics';
 
@@ -20,11 +25,20 @@ export interface InferenceContext {
   /** Aborted when the client goes away. */
   readonly signal?: AbortSignal;
   readonly metrics: MetricsRecorder;
+  /** Clock of the circuit breakers and warming holds (the app's injectable clock); default Date.now. */
+  readonly now?: () => number;
+  /** Background work that must outlive the response (shadow calls): the request's `waitUntil`. */
+  readonly waitUntil?: (promise: Promise<unknown>) => void;
 }
 
+// Isolate-wide on purpose: breaker and warming state must outlive a request (see routing/health.ts).
+export const isolateHealth = new BackendHealth();
+
 export interface PlannedCall {
-  /** The backend the route table picks first for this model. */
+  /** The backend the route table lists first for this model (the weighted pick happens per call). */
   readonly backend: Backend;
+  /** The model's whole route: weighted backends, fallbacks, shadow. */
+  readonly route: ModelRoute;
   readonly payload: BackendInferRequestInput;
 }
 
@@ -37,8 +51,9 @@ export interface Served {
 
 /** Checks the request against the route table and the tenant's plan; builds the backend payload. */
 export function planCall(ctx: InferenceContext, req: NormalizedRequest): PlannedCall {
-  const backend = resolveBackend(ctx.config.routes, req.model);
-  if (!backend) throw new ApiError('NOT_FOUND', `model '${req.model}' does not exist`, { details: { model: req.model } });
+  const route = resolveRoute(ctx.config.routes, req.model);
+  const backend = route?.backends[0];
+  if (!route || !backend) throw new ApiError('NOT_FOUND', `model '${req.model}' does not exist`, { details: { model: req.model } });
   const { plan } = ctx.auth;
   if (plan.allowedModels && !plan.allowedModels.includes(req.model)) {
     throw new ApiError('FORBIDDEN', `model '${req.model}' is not enabled for this tenant`, { details: { model: req.model } });
@@ -52,22 +67,108 @@ export function planCall(ctx: InferenceContext, req: NormalizedRequest): Planned
   const params = { ...req.params, max_tokens: requested ?? Math.min(DEFAULT_MAX_TOKENS, plan.maxTokens) };
   const common = { request_id: ctx.requestId, tenant_id: ctx.auth.tenantId, model: req.model, params, stream: req.stream };
   const payload: BackendInferRequestInput = 'prompt' in req.input ? { ...common, prompt: req.input.prompt } : { ...common, messages: [...req.input.messages] };
-  return { backend, payload };
+  return { backend, route, payload };
 }
 
-/** Runs a non-streaming request to completion. */
+/** Runs a non-streaming request to completion, with retries, breakers and fallbacks (routing/). */
 export async function complete(ctx: InferenceContext, call: PlannedCall): Promise<{ result: BackendInferResponse; served: Served }> {
-  const result = await invokeBackend(call.backend, call.payload, { aws: ctx.config.aws, timeoutMs: ctx.config.backendTimeoutMs, signal: ctx.signal });
-  return { result, served: { backend: call.backend, attempts: 1 } };
+  startShadow(ctx, call);
+  const routed = await runRouted(routeRequest(ctx, call), routingDeps(ctx), ({ backend, signal }) => invokeBackend(backend, call.payload, { aws: ctx.config.aws, signal }));
+  return { result: routed.value, served: { backend: routed.backend, variant: routed.variant, attempts: routed.attempts } };
 }
 
-/** Starts a streaming request; throws ApiError when it fails before the first event. */
+/**
+ * Starts a streaming request; throws ApiError when it fails before the first event. The first event
+ * is read before answering, so a backend failing before it can still be retried or fallen back on.
+ */
 export async function openStream(
   ctx: InferenceContext,
   call: PlannedCall,
 ): Promise<{ events: AsyncGenerator<BackendStreamEvent, void, undefined>; served: Served }> {
-  const events = await streamBackend(call.backend, call.payload, { aws: ctx.config.aws, timeoutMs: ctx.config.backendTimeoutMs, signal: ctx.signal });
-  return { events, served: { backend: call.backend, attempts: 1 } };
+  startShadow(ctx, call);
+  const routed = await runRouted(routeRequest(ctx, call), routingDeps(ctx), async (attempt) => {
+    const events = await streamBackend(attempt.backend, call.payload, { aws: ctx.config.aws, signal: attempt.signal });
+    const first = await events.next();
+    if (attempt.signal.aborted && attempt.signal.reason instanceof ApiError) throw attempt.signal.reason;
+    if (first.done || first.value.event === 'error') {
+      await events.return(undefined);
+      const data = first.done || first.value.event !== 'error' ? { code: 'UPSTREAM_ERROR' as const, message: `backend ${attempt.backend.name} ended the stream at once` } : first.value.data;
+      const status = (data.code === 'UPSTREAM_ERROR' ? 502 : DEFAULT_STATUS[data.code]) as ContentfulStatusCode;
+      throw new ApiError(data.code, data.message, { status, details: { reason: 'stream_failed_before_first_token' } });
+    }
+    return { first: first.value, events, attempt };
+  });
+  const { first, events, attempt } = routed.value;
+  return { events: guardIdle(first, events, attempt), served: { backend: routed.backend, variant: routed.variant, attempts: routed.attempts } };
+}
+
+function routeRequest(ctx: InferenceContext, call: PlannedCall): RouteRequest {
+  return {
+    table: ctx.config.routes,
+    route: call.route,
+    model: call.payload.model,
+    tenantId: ctx.auth.tenantId,
+    requestId: ctx.requestId,
+    priority: ctx.auth.plan.priority,
+    signal: ctx.signal,
+    metrics: ctx.metrics,
+  };
+}
+
+function routingDeps(ctx: InferenceContext): RoutingDeps {
+  return { health: isolateHealth, now: ctx.now ?? Date.now };
+}
+
+/** Sends the shadow copy in the background; the client's call does not wait for it. */
+function startShadow(ctx: InferenceContext, call: PlannedCall): void {
+  const shadow = call.route.shadow;
+  if (!shadow) return;
+  const task = runShadow(
+    { table: ctx.config.routes, shadow, model: call.payload.model, payload: call.payload, priority: ctx.auth.plan.priority, aws: ctx.config.aws, metrics: ctx.metrics },
+    routingDeps(ctx),
+  );
+  ctx.waitUntil?.(task);
+}
+
+/**
+ * Replays the first event, then the rest; a gap longer than the backend's tier timeout between
+ * events ends the stream with a TIMEOUT error event (the timer runs only while waiting upstream).
+ */
+async function* guardIdle(
+  first: BackendStreamEvent,
+  events: AsyncGenerator<BackendStreamEvent, void, undefined>,
+  attempt: Attempt,
+): AsyncGenerator<BackendStreamEvent, void, undefined> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const stop = () => {
+    if (timer !== undefined) clearTimeout(timer);
+  };
+  try {
+    yield first;
+    if (first.event !== 'token') return;
+    for (;;) {
+      timer = setTimeout(() => attempt.abort(new ApiError('TIMEOUT', `backend ${attempt.backend.name} sent nothing for ${attempt.timeoutMs} ms`)), attempt.timeoutMs);
+      const next = await events.next();
+      stop();
+      if (next.done) return;
+      yield next.value;
+      if (next.value.event !== 'token') return;
+    }
+  } finally {
+    stop();
+    await events.return(undefined);
+  }
+}
+
+/** `waitUntil` of a request's execution context; without one (`app.request` in tests) the task just runs detached. */
+export function backgroundTasks(executionCtx: () => { waitUntil(promise: Promise<unknown>): void }): (promise: Promise<unknown>) => void {
+  return (promise) => {
+    try {
+      executionCtx().waitUntil(promise);
+    } catch {
+      void promise;
+    }
+  };
 }
 
 /** The response headers that say what happened (SPEC §7). */

@@ -1,0 +1,66 @@
+/**
+ * Shadow traffic: a copy of the request sent to the route's shadow backend in the background
+ * (`waitUntil`). The client's answer never waits for it and never sees it; its outcome is only
+ * logged and counted. It has its own breaker, so a dead shadow is not called on every request.
+ */
+import type { BackendInferRequestInput } from '../../../shared/contracts/backend';
+import type { Priority } from '../../../shared/plans';
+import type { Config } from '../../env';
+import { invokeBackend } from '../backend-client';
+import { describeError, log } from '../log';
+import type { MetricsRecorder } from '../metrics';
+import { breakerFor, timeoutFor, type Backend, type RouteTable } from '../route-table';
+import { healthKey, reportTransition, type RoutingDeps } from './execute';
+import { asApiError, classify } from './policy';
+
+export interface ShadowRequest {
+  readonly table: RouteTable;
+  readonly shadow: Backend;
+  readonly model: string;
+  readonly payload: BackendInferRequestInput;
+  readonly priority: Priority;
+  readonly aws: Config['aws'];
+  readonly metrics: MetricsRecorder;
+}
+
+/** What happened to one shadow call (also what the log line says). */
+export type ShadowOutcome = 'ok' | 'error' | 'skipped';
+
+/** Calls the shadow backend once; never throws. */
+export async function runShadow(req: ShadowRequest, deps: RoutingDeps): Promise<ShadowOutcome> {
+  const { shadow, payload } = req;
+  const requestId = payload.request_id;
+  try {
+    const settings = breakerFor(req.table, shadow);
+    const key = healthKey(shadow, req.model);
+    const admission = deps.health.admit(key, settings, deps.now());
+    if (!admission.allowed) {
+      log('info', 'shadow result', { request_id: requestId, backend: shadow.name, outcome: 'skipped', reason: admission.detail });
+      return 'skipped';
+    }
+    if (admission.transition) reportTransition(admission.transition, shadow, requestId, req.metrics);
+    req.metrics.count('BackendRequests', { Backend: shadow.name, Variant: 'shadow' });
+    const started = Date.now();
+    try {
+      const result = await invokeBackend(shadow, payload, { aws: req.aws, timeoutMs: timeoutFor(req.table, shadow, req.priority) });
+      const t = deps.health.record(key, 'success', settings, deps.now());
+      if (t) reportTransition(t, shadow, requestId, req.metrics);
+      log('info', 'shadow result', {
+        request_id: requestId, backend: shadow.name, outcome: 'ok', latency_ms: Date.now() - started,
+        completion_tokens: result.usage.completion_tokens, output_chars: result.output.length,
+      });
+      return 'ok';
+    } catch (err) {
+      const error = asApiError(err);
+      const t = deps.health.record(key, classify(error).breaker, settings, deps.now());
+      if (t) reportTransition(t, shadow, requestId, req.metrics);
+      log('warn', 'shadow result', { request_id: requestId, backend: shadow.name, outcome: 'error', status: error.status, code: error.code, latency_ms: Date.now() - started });
+      return 'error';
+    } finally {
+      req.metrics.observe('UpstreamLatency', Date.now() - started, { Backend: shadow.name });
+    }
+  } catch (err) {
+    log('error', 'shadow call failed unexpectedly', { request_id: requestId, backend: shadow.name, ...describeError(err) });
+    return 'error';
+  }
+}
