@@ -1,4 +1,8 @@
-/** The Worker entry: the app with its production dependencies. */
+/** The Worker entry: the app with its production dependencies, and the queue consumer (edge/queues/). */
 import { createApp } from './app';
+import type { Bindings } from './env';
+import { createQueueHandler } from './queues/consumer';
 
-export default createApp();
+const app = createApp();
+
+export default { fetch: app.fetch, queue: createQueueHandler() } satisfies ExportedHandler<Bindings, unknown>;

@@ -1,0 +1,83 @@
+/**
+ * Runs one async job from its tier's queue: the same `planCall` → `complete()` path as a sync
+ * `/v1/infer` (routing, retries, breakers, fallbacks) but with the tier's long job timeout, then
+ * stores the result with the TTL and enqueues the signed delivery to the callback URL. A job that is
+ * already finished is not run again (queues deliver at least once). Transient failures (429, 5xx,
+ * timeouts) are retried; on the last attempt, and on permanent errors, the job fails and the failure
+ * is delivered.
+ */
+import type { Config } from '../env';
+import { ApiError } from '../errors';
+import { complete, planCall, type InferenceContext } from '../services/inference';
+import type { MetricsRecorder } from '../services/metrics';
+import type { Store } from '../services/store';
+import { fromInfer, toInferResponse } from '../services/translate';
+import { loadJob, saveJob, type JobRecord } from './job-store';
+import type { DeliveryMessage, JobMessage } from './messages';
+import type { Outcome } from './outcome';
+import { JOB_TIMEOUT_MS, type AsyncSettings } from './settings';
+
+export interface JobDeps {
+  readonly config: Config;
+  readonly settings: AsyncSettings;
+  readonly store: Store;
+  readonly metrics: MetricsRecorder;
+  readonly now: () => number;
+  /** Puts the delivery of a finished job on the delivery queue. */
+  readonly deliver: (message: DeliveryMessage) => Promise<void>;
+}
+
+// One derived config per base config: the route table with the jobs' long tier timeouts.
+const jobConfigs = new WeakMap<Config, Config>();
+
+function jobConfig(config: Config): Config {
+  let derived = jobConfigs.get(config);
+  if (!derived) {
+    derived = { ...config, routes: { ...config.routes, timeouts: { ...JOB_TIMEOUT_MS } }, backendTimeoutMs: Math.max(...Object.values(JOB_TIMEOUT_MS)) };
+    jobConfigs.set(config, derived);
+  }
+  return derived;
+}
+
+const RETRYABLE_CODES = new Set(['RATE_LIMITED', 'UPSTREAM_ERROR', 'TIMEOUT']);
+
+async function finish(job: JobRecord, deps: JobDeps): Promise<void> {
+  const withDelivery: JobRecord = job.callbackUrl ? { ...job, delivery: { status: 'pending', attempts: 0 } } : job;
+  await saveJob(deps.store, withDelivery, deps.settings.jobResultTtlSeconds);
+  if (job.callbackUrl) await deps.deliver({ kind: 'delivery', deliveryId: `msg_${job.id.slice(4)}`, jobId: job.id, tenantId: job.tenantId });
+}
+
+/** Runs the job of `message` (attempt `attempt` of `maxAttempts`). */
+export async function runJob(message: JobMessage, attempt: number, maxAttempts: number, deps: JobDeps): Promise<Outcome> {
+  const job = await loadJob(deps.store, message.jobId);
+  if (!job || job.tenantId !== message.tenantId) return { kind: 'dead', reason: `job ${message.jobId} is not in the store (expired?)` };
+  // Finished jobs are not run again; a first attempt at a failed job is a redrive from the dead letters.
+  if (job.status === 'succeeded' || (job.status === 'failed' && attempt > 1)) return { kind: 'done' };
+  const started = deps.now();
+  await saveJob(deps.store, { ...job, status: 'running', attempts: attempt, updatedAt: started }, deps.settings.jobResultTtlSeconds);
+
+  const ctx: InferenceContext = {
+    config: jobConfig(deps.config),
+    auth: { tenantId: job.tenantId, keyId: job.auth.keyId, plan: { ...job.auth.plan, allowedModels: job.auth.plan.allowedModels }, scopes: job.auth.scopes },
+    requestId: job.id,
+    metrics: deps.metrics,
+    now: deps.now,
+  };
+  try {
+    const { result } = await complete(ctx, planCall(ctx, fromInfer(job.request, false)));
+    const response = toInferResponse({ id: job.id, model: job.request.model, created: Math.floor(started / 1000), latencyMs: deps.now() - started }, result);
+    await finish({ ...job, status: 'succeeded', attempts: attempt, result: response, updatedAt: deps.now() }, deps);
+    return { kind: 'done' };
+  } catch (err) {
+    const code = err instanceof ApiError ? err.code : 'INTERNAL_ERROR';
+    const message = err instanceof ApiError ? err.message : 'internal error';
+    const retryable = RETRYABLE_CODES.has(code) || !(err instanceof ApiError);
+    if (retryable && attempt < maxAttempts) {
+      await saveJob(deps.store, { ...job, status: 'queued', attempts: attempt, updatedAt: deps.now() }, deps.settings.jobResultTtlSeconds);
+      return { kind: 'retry', reason: `${code}: ${message}` };
+    }
+    await finish({ ...job, status: 'failed', attempts: attempt, error: { code, message }, updatedAt: deps.now() }, deps);
+    // A job that failed for good is answered (failure delivered) and also kept as a dead letter for redrive.
+    return retryable ? { kind: 'dead', reason: `${code}: ${message}` } : { kind: 'done' };
+  }
+}

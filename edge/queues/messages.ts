@@ -1,0 +1,62 @@
+/**
+ * What travels through the edge's Cloudflare Queues: verified webhook events, async jobs (one queue
+ * per priority tier), outbound deliveries, and dead letters. Each body names its `kind`, so one
+ * `queue()` handler can dispatch, and a dead letter can be redriven to the queue it came from.
+ */
+import * as z from 'zod';
+import { PRIORITIES } from '../../shared/plans';
+
+/** The public body of an ingested webhook (SPEC §5). */
+export const WebhookEventSchema = z
+  .object({
+    id: z.string().min(1).max(256),
+    type: z.string().min(1).max(128),
+    payload: z.unknown().refine((v) => v !== undefined, 'required'),
+  })
+  .strict();
+
+export type WebhookEvent = z.infer<typeof WebhookEventSchema>;
+
+export const WebhookMessageSchema = z.object({
+  kind: z.literal('webhook'),
+  source: z.string(),
+  /** The dedupe id (webhook-id, Idempotency-Key, or the body's id). */
+  deliveryId: z.string(),
+  event: WebhookEventSchema,
+  receivedAt: z.number().int(),
+  requestId: z.string(),
+});
+
+export const JobMessageSchema = z.object({
+  kind: z.literal('job'),
+  jobId: z.string(),
+  tenantId: z.string(),
+  priority: z.enum(PRIORITIES),
+});
+
+export const DeliveryMessageSchema = z.object({
+  kind: z.literal('delivery'),
+  /** The webhook id the receiver dedupes on; stable across retries. */
+  deliveryId: z.string(),
+  jobId: z.string(),
+  tenantId: z.string(),
+});
+
+export const LiveMessageSchema = z.discriminatedUnion('kind', [WebhookMessageSchema, JobMessageSchema, DeliveryMessageSchema]);
+
+export const DeadLetterMessageSchema = z.object({
+  kind: z.literal('dead-letter'),
+  original: LiveMessageSchema,
+  reason: z.string(),
+  attempts: z.number().int(),
+  failedAt: z.number().int(),
+});
+
+export type WebhookMessage = z.infer<typeof WebhookMessageSchema>;
+export type JobMessage = z.infer<typeof JobMessageSchema>;
+export type DeliveryMessage = z.infer<typeof DeliveryMessageSchema>;
+export type LiveMessage = z.infer<typeof LiveMessageSchema>;
+export type DeadLetterMessage = z.infer<typeof DeadLetterMessageSchema>;
+
+/** Any body the edge puts on a queue. */
+export type QueueMessageBody = LiveMessage | DeadLetterMessage;

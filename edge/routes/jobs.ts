@@ -1,0 +1,121 @@
+/**
+ * Async jobs: `POST /v1/jobs` (the `/v1/infer` body plus `callback_url` and `priority`) stores the
+ * job and enqueues it on its priority tier's queue before answering 202 `{id, status: "queued"}`;
+ * `GET /v1/jobs/{id}` answers status and, when done, the result. Scope `jobs`; another tenant's job
+ * is 404. The result is also delivered, signed, to the callback URL (queues/delivery-consumer.ts).
+ */
+import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import { InferRequestSchema } from '../../shared/contracts/infer';
+import { storeKeys, TenantRecordSchema } from '../../shared/contracts/tenancy';
+import { PRIORITIES } from '../../shared/plans';
+import type { AppEnv } from '../env';
+import { ApiError } from '../errors';
+import { auth } from '../middleware/auth';
+import { getAsyncSettings } from '../queues/settings';
+import { jobView, loadJob, newJobId, saveJob, type JobRecord } from '../queues/job-store';
+import { enqueue } from '../queues/producer';
+import { callbackUrlProblem } from '../queues/ssrf';
+import { backgroundTasks, planCall } from '../services/inference';
+import { isolateQuotaGate, tokensToReserve } from '../services/limits/gate';
+import { fromInfer } from '../services/translate';
+import { authenticatedJson, BEARER_SECURITY, ERROR_RESPONSES, type RouteDeps } from './common';
+import { validationHook } from './validation';
+
+export const JobRequestSchema = InferRequestSchema.extend({
+  callback_url: z.url().max(2048).optional(),
+  priority: z.enum(PRIORITIES).optional(),
+})
+  .strict()
+  .meta({ id: 'JobRequest', description: 'A /v1/infer body plus where to deliver the result and the priority (at most the plan’s).' });
+
+const JobAcceptedSchema = z.object({ id: z.string(), status: z.literal('queued') }).meta({ id: 'JobAccepted' });
+const JobSchema = z
+  .object({ id: z.string(), status: z.enum(['queued', 'running', 'succeeded', 'failed']), model: z.string(), priority: z.enum(PRIORITIES), created_at: z.number(), updated_at: z.number() })
+  .passthrough()
+  .meta({ id: 'Job' });
+
+const RANK = { low: 0, standard: 1, vip: 2 } as const;
+
+export function jobRoutes(deps: RouteDeps) {
+  const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+
+  const submit = createRoute({
+    method: 'post',
+    path: '/v1/jobs',
+    summary: 'Submit an async inference job; the result is readable by id and delivered by signed webhook',
+    middleware: authenticatedJson(deps, 'jobs'),
+    security: BEARER_SECURITY,
+    request: { body: { content: { 'application/json': { schema: JobRequestSchema } }, required: true } },
+    responses: { 202: { description: 'Queued', content: { 'application/json': { schema: JobAcceptedSchema } } }, ...ERROR_RESPONSES },
+  });
+
+  app.openapi(submit, async (c) => {
+    const body = c.req.valid('json');
+    const who = c.get('auth');
+    const config = c.get('config');
+    const settings = getAsyncSettings(c.env);
+    const priority = body.priority ?? who.plan.priority;
+    if (RANK[priority] > RANK[who.plan.priority]) {
+      throw new ApiError('FORBIDDEN', `priority '${priority}' is above this plan's '${who.plan.priority}'`, { details: { max_priority: who.plan.priority } });
+    }
+    const { callback_url: requestedCallback, priority: _priority, ...inferBody } = body;
+    // The same model, plan and max_tokens checks as a sync request, before anything is stored.
+    const call = planCall({ config, auth: who, requestId: c.get('requestId'), metrics: deps.metrics }, fromInfer(inferBody, false));
+    const store = deps.store(config);
+    // Rate limits as for a sync request (issue 4's gate): the request counts now and the tokens are
+    // reserved at submission (prompt estimate + max_tokens), so a 429 reaches the client, not the queue.
+    const later = backgroundTasks(() => c.executionCtx);
+    const admission = await isolateQuotaGate.admit({ store, plan: who.plan, tenantId: who.tenantId, tokens: tokensToReserve(call.payload), policy: config.limits, background: later, metrics: deps.metrics });
+    let callbackUrl = requestedCallback;
+    if (callbackUrl === undefined) {
+      const raw = await store.get<unknown>(storeKeys.tenant(who.tenantId));
+      callbackUrl = raw === null ? undefined : TenantRecordSchema.safeParse(raw).data?.callbackUrl;
+    }
+    if (callbackUrl !== undefined) {
+      const problem = callbackUrlProblem(callbackUrl, settings.allowLoopbackCallbacks);
+      if (problem) throw new ApiError('INVALID_INPUT', `callback_url ${problem}`, { details: { issues: [{ path: 'callback_url', message: problem }] } });
+    }
+    const now = deps.now();
+    const job: JobRecord = {
+      id: newJobId(),
+      tenantId: who.tenantId,
+      auth: { keyId: who.keyId, plan: { ...who.plan, allowedModels: who.plan.allowedModels ? [...who.plan.allowedModels] : undefined }, scopes: [...who.scopes] },
+      priority,
+      request: inferBody,
+      ...(callbackUrl !== undefined ? { callbackUrl } : {}),
+      status: 'queued',
+      attempts: 0,
+      createdAt: now,
+      updatedAt: now,
+    };
+    await saveJob(store, job, settings.jobResultTtlSeconds);
+    try {
+      await enqueue(c.env, { kind: 'job', jobId: job.id, tenantId: job.tenantId, priority }, { requestId: c.get('requestId') });
+    } catch (err) {
+      await store.del(`gw:job:${job.id}`).catch(() => {});
+      later(admission.settle(0));
+      throw err;
+    }
+    return c.json({ id: job.id, status: 'queued' as const }, 202, admission.headers);
+  });
+
+  const read = createRoute({
+    method: 'get',
+    path: '/v1/jobs/{id}',
+    summary: "A job's status, and its result when done",
+    middleware: [auth({ scope: 'jobs', store: deps.store, directory: deps.directory, now: deps.now })],
+    security: BEARER_SECURITY,
+    request: { params: z.object({ id: z.string().max(80) }) },
+    responses: { 200: { description: 'The job', content: { 'application/json': { schema: JobSchema } } }, ...ERROR_RESPONSES },
+  });
+
+  app.openapi(read, async (c) => {
+    const { id } = c.req.valid('param');
+    const job = await loadJob(deps.store(c.get('config')), id);
+    // Another tenant's job is indistinguishable from a missing one.
+    if (!job || job.tenantId !== c.get('auth').tenantId) throw new ApiError('NOT_FOUND', `no job '${id.slice(0, 80)}'`);
+    return c.json(jobView(job), 200);
+  });
+
+  return app;
+}

@@ -1,0 +1,89 @@
+/**
+ * A local HTTP receiver for the edge tests: stands in for a webhook forward target (the events
+ * backend) and for tenants' callback URLs. Every path records what it receives (headers and raw
+ * body) and answers 200. `PUT /_admin?path=P` with `{status?, reset?}` makes P answer that status, or
+ * drop the connection (a dead backend), until changed; `GET /_admin?path=P` answers
+ * `{hits, received: [{headers, body}]}`; `DELETE /_admin?path=P` forgets P.
+ */
+import { randomBytes } from 'node:crypto';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+
+interface Received {
+  readonly headers: IncomingHttpHeaders;
+  readonly body: string;
+}
+
+/** Starts the receiver on a free loopback port. */
+export async function startWebhookReceiver(): Promise<{ server: Server; url: string }> {
+  const received = new Map<string, Received[]>();
+  const hits = new Map<string, number>();
+  const behaviour = new Map<string, { status?: number; reset?: boolean }>();
+
+  const server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks).toString('utf8');
+      const json = (status: number, value: unknown) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(value));
+      if (url.pathname === '/_admin') {
+        const path = url.searchParams.get('path') ?? '';
+        if (req.method === 'PUT') behaviour.set(path, JSON.parse(body || '{}') as { status?: number; reset?: boolean });
+        if (req.method === 'DELETE') {
+          behaviour.delete(path);
+          received.delete(path);
+          hits.delete(path);
+        }
+        return json(200, { hits: hits.get(path) ?? 0, received: received.get(path) ?? [] });
+      }
+      hits.set(url.pathname, (hits.get(url.pathname) ?? 0) + 1);
+      const how = behaviour.get(url.pathname) ?? {};
+      if (how.reset) {
+        req.socket.destroy();
+        return;
+      }
+      const status = how.status ?? 200;
+      if (status >= 200 && status < 300) received.set(url.pathname, [...(received.get(url.pathname) ?? []), { headers: req.headers, body }]);
+      json(status, { ok: status < 300 });
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  return { server, url: `http://127.0.0.1:${port}` };
+}
+
+/** Secrets of the test sources, by source (the first of `ingest` is current, the second the previous). */
+export interface WebhookTestSecrets {
+  readonly ingest: readonly [string, string];
+  readonly stripe: string;
+  readonly legacy: string;
+}
+
+/**
+ * Worker settings for the edge tests: three sources forwarding to the receiver (`ingest`: Standard
+ * Webhooks with two secrets mid-rotation; `stripe`: Stripe-Signature; `legacy`: X-Signature), fast
+ * retries, few delivery attempts, and loopback callbacks allowed (as on the local stack).
+ */
+export function webhookTestVars(receiverUrl: string): { vars: Record<string, string>; secrets: WebhookTestSecrets } {
+  const whsec = () => `whsec_${randomBytes(32).toString('base64')}`;
+  const secrets: WebhookTestSecrets = { ingest: [whsec(), whsec()], stripe: `whsec_${randomBytes(24).toString('hex')}`, legacy: randomBytes(24).toString('base64url') };
+  const sources = {
+    ingest: { scheme: 'standard', secrets: ['WEBHOOK_SECRET_INGEST', 'WEBHOOK_SECRET_INGEST_PREVIOUS'], forwardUrl: `${receiverUrl}/events/ingest` },
+    stripe: { scheme: 'timestamp', header: 'Stripe-Signature', secrets: ['WEBHOOK_SECRET_STRIPE'], forwardUrl: `${receiverUrl}/events/stripe` },
+    legacy: { scheme: 'timestamp', secrets: ['WEBHOOK_SECRET_LEGACY'], forwardUrl: `${receiverUrl}/events/legacy` },
+  };
+  return {
+    secrets,
+    vars: {
+      WEBHOOK_SOURCES: JSON.stringify(sources),
+      WEBHOOK_SECRET_INGEST: secrets.ingest[0],
+      WEBHOOK_SECRET_INGEST_PREVIOUS: secrets.ingest[1],
+      WEBHOOK_SECRET_STRIPE: secrets.stripe,
+      WEBHOOK_SECRET_LEGACY: secrets.legacy,
+      QUEUE_RETRY_BASE_SECONDS: '1',
+      DELIVERY_MAX_ATTEMPTS: '3',
+      CALLBACK_ALLOW_LOOPBACK: 'true',
+    },
+  };
+}
