@@ -4,7 +4,8 @@
  * backend/variant split, circuits, queues), the adapters (Lambda duration/concurrency/throttles and
  * their EMF metrics), SageMaker (latencies, 4xx/5xx, concurrency, GPU, capacity, no-capacity
  * failures) and the ECS GPU service (ALB and ECS). Breakdowns use SEARCH so new routes, codes or
- * backends show up without a redeploy.
+ * backends show up without a redeploy. The edge and adapter-EMF widgets come from
+ * shared/dashboard-definition.ts, which the local metrics sink renders too.
  */
 import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
@@ -21,7 +22,8 @@ import {
   sagemakerMetric,
   type SagemakerMonitoringTarget,
 } from '../gateway-metrics';
-import { AdapterMetric, adapterNamespace, AlbMetric, EcsMetric, EdgeDimension as D, EdgeMetric as E, SagemakerMetric as S } from '../../../shared/metrics-catalog';
+import { adapterNamespace, AlbMetric, EcsMetric, SagemakerMetric as S } from '../../../shared/metrics-catalog';
+import { adapterEmfWidgets, edgeDashboardWidgets, type DashboardSeries, type EdgeMetricSeries } from '../../../shared/dashboard-definition';
 import type { MonitoredAdapter, MonitoredGpuService } from './gateway-alarms';
 
 /** What the dashboard needs of the ECS GPU service. */
@@ -52,6 +54,34 @@ export interface GatewayDashboardProps {
 const W = 8;
 const H = 6;
 
+/**
+ * A series of the shared dashboard definition as CloudWatch metrics: plain metrics and SEARCH
+ * breakdowns of the edge, math for ratios and rates, and adapter SEARCHes (for `service`).
+ */
+/** A math-expression id for a metric, unique within a graph (ids are per graph in CloudWatch). */
+const idOf = (x: EdgeMetricSeries) => x.metric.toLowerCase();
+
+function cloudwatchSeries(env: string, s: DashboardSeries, service?: string): cloudwatch.IMetric[] {
+  const metric = (x: EdgeMetricSeries) => edgeMetric(env, x.metric, x.stat, { label: x.label, ...(x.dimensions ? { dimensions: { ...x.dimensions } } : {}) });
+  switch (s.kind) {
+    case 'metric':
+      return [metric(s)];
+    case 'breakdown':
+      return [edgeBreakdown(env, s.metric, s.by, s.stat, s.label)];
+    case 'percent':
+      return [new cloudwatch.MathExpression({
+        expression: `100 * FILL(${idOf(s.part)}, 0) / (FILL(${idOf(s.part)}, 0) + FILL(${idOf(s.rest)}, 0))`,
+        usingMetrics: { [idOf(s.part)]: metric(s.part), [idOf(s.rest)]: metric(s.rest) },
+        label: s.label,
+        period: ONE_MINUTE,
+      })];
+    case 'perSecond':
+      return [new cloudwatch.MathExpression({ expression: `${idOf(s.of)} / PERIOD(${idOf(s.of)})`, usingMetrics: { [idOf(s.of)]: metric(s.of) }, label: s.label, period: ONE_MINUTE })];
+    case 'adapter':
+      return service ? [adapterSearch(env, service, s.metric, s.stat, `${service} ${s.label}`)] : [];
+  }
+}
+
 function graph(title: string, left: cloudwatch.IMetric[], options: Partial<cloudwatch.GraphWidgetProps> = {}): cloudwatch.GraphWidget {
   return new cloudwatch.GraphWidget({ title, left, width: W, height: H, period: ONE_MINUTE, ...options });
 }
@@ -77,50 +107,22 @@ export class GatewayDashboard extends Construct {
   }
 
   private edgeWidgets(env: string, sloMs: number): cloudwatch.IWidget[] {
-    const m = (name: string, stat: string, label: string, dimensions?: Record<string, string>) =>
-      edgeMetric(env, name, stat, { label, ...(dimensions ? { dimensions } : {}) });
-    const hits = m(E.CacheHits, 'Sum', 'hits');
-    const misses = m(E.CacheMisses, 'Sum', 'misses');
-    const completion = m(E.CompletionTokens, 'Sum', 'completion tokens');
-    const prompt = m(E.PromptTokens, 'Sum', 'prompt tokens');
+    const toMetric = (s: DashboardSeries) => cloudwatchSeries(env, s);
     return [
       new cloudwatch.TextWidget({ markdown: `## Edge (${env})\nCustom metrics the Worker publishes to \`InferenceGateway/Edge\`.`, width: 24, height: 1 }),
-      graph('Requests by status class', [
-        m(E.Requests, 'Sum', 'requests'),
-        m(E.Requests, 'Sum', '4xx', { [D.StatusClass]: '4xx' }),
-        m(E.Requests, 'Sum', '5xx', { [D.StatusClass]: '5xx' }),
-      ]),
-      graph('Edge latency (ms)', [m(E.Latency, 'p50', 'p50'), m(E.Latency, 'p95', 'p95'), m(E.Latency, 'p99', 'p99')], {
-        leftAnnotations: [{ value: sloMs, label: `p95 SLO ${sloMs} ms` }, { value: 2 * sloMs, label: 'alarm', color: '#d62728' }],
-      }),
-      graph('Errors by code', [edgeBreakdown(env, E.Requests, [D.Code], 'Sum', 'code')]),
-      graph('Cache hit ratio (%)', [
-        new cloudwatch.MathExpression({
-          expression: '100 * FILL(hits, 0) / (FILL(hits, 0) + FILL(misses, 0))',
-          usingMetrics: { hits, misses },
-          label: 'hit ratio',
-          period: ONE_MINUTE,
+      ...edgeDashboardWidgets(sloMs).map((w) =>
+        graph(w.title, w.left.flatMap(toMetric), {
+          ...(w.right ? { right: w.right.flatMap(toMetric) } : {}),
+          ...(w.annotations ? { leftAnnotations: w.annotations.map((a) => ({ ...a })) } : {}),
         }),
-      ], { right: [edgeBreakdown(env, E.CacheHits, [D.Tier], 'Sum', 'hits')] }),
-      graph('Rate limited and auth failures', [m(E.RateLimited, 'Sum', 'rate limited (429)'), m(E.AuthFailures, 'Sum', 'auth failures')]),
-      graph('Tokens per second', [
-        new cloudwatch.MathExpression({ expression: 'completion / PERIOD(completion)', usingMetrics: { completion }, label: 'completion tokens/s', period: ONE_MINUTE }),
-        new cloudwatch.MathExpression({ expression: 'prompt / PERIOD(prompt)', usingMetrics: { prompt }, label: 'prompt tokens/s', period: ONE_MINUTE }),
-      ]),
-      graph('Backend / variant split', [edgeBreakdown(env, E.BackendRequests, [D.Backend, D.Variant], 'Sum', 'requests')], {
-        right: [m(E.BackendRetries, 'Sum', 'retries')],
-      }),
-      graph('Upstream latency p95 by backend (ms)', [edgeBreakdown(env, E.UpstreamLatency, [D.Backend], 'p95', 'p95')]),
-      graph('Circuit state (1 = open)', [edgeBreakdown(env, E.CircuitOpen, [D.Backend], 'Maximum', 'open')], {
-        right: [edgeBreakdown(env, E.BreakerTransitions, [D.State], 'Sum', 'transitions to')],
-      }),
-      graph('Queue depth and DLQ size', [m(E.QueueBacklog, 'Maximum', 'largest queue backlog'), m(E.DlqBacklog, 'Maximum', 'dead-letter messages')]),
+      ),
     ];
   }
 
   private adapterWidgets(env: string, adapters: readonly MonitoredAdapter[]): cloudwatch.IWidget[] {
     const each = (f: (a: MonitoredAdapter) => cloudwatch.IMetric[]) => adapters.flatMap(f);
     const p = (a: MonitoredAdapter, stat: string) => a.function.metricDuration({ statistic: stat, period: ONE_MINUTE, label: `${a.serviceName} ${stat}` });
+    const emf = (series: readonly DashboardSeries[]) => each((a) => series.flatMap((s) => cloudwatchSeries(env, s, a.serviceName)));
     return [
       new cloudwatch.TextWidget({ markdown: `## Adapters\nLambda metrics and the adapters' EMF metrics (\`${adapterNamespace(env)}\`).`, width: 24, height: 1 }),
       graph('Lambda duration (ms)', each((a) => [p(a, 'p50'), p(a, 'p95'), p(a, 'p99')])),
@@ -129,20 +131,7 @@ export class GatewayDashboard extends Construct {
         a.function.metricThrottles({ statistic: 'Sum', period: ONE_MINUTE, label: `${a.serviceName} throttles` }),
         a.function.metricErrors({ statistic: 'Sum', period: ONE_MINUTE, label: `${a.serviceName} errors` }),
       ])),
-      graph('Adapter requests and errors by code', each((a) => [
-        adapterSearch(env, a.serviceName, AdapterMetric.Requests, 'Sum', `${a.serviceName} requests`),
-        adapterSearch(env, a.serviceName, AdapterMetric.Errors, 'Sum', `${a.serviceName} errors`),
-        adapterSearch(env, a.serviceName, AdapterMetric.ClientDisconnects, 'Sum', `${a.serviceName} client disconnects`),
-      ])),
-      graph('Adapter latency, model latency and time to first token p95 (ms)', each((a) => [
-        adapterSearch(env, a.serviceName, AdapterMetric.Latency, 'p95', `${a.serviceName} latency p95`),
-        adapterSearch(env, a.serviceName, AdapterMetric.ModelLatency, 'p95', `${a.serviceName} model latency p95`),
-        adapterSearch(env, a.serviceName, AdapterMetric.TimeToFirstToken, 'p95', `${a.serviceName} TTFT p95`),
-      ])),
-      graph('Adapter tokens in/out', each((a) => [
-        adapterSearch(env, a.serviceName, AdapterMetric.TokensIn, 'Sum', `${a.serviceName} tokens in`),
-        adapterSearch(env, a.serviceName, AdapterMetric.TokensOut, 'Sum', `${a.serviceName} tokens out`),
-      ])),
+      ...adapterEmfWidgets().map((w) => graph(w.title, emf(w.left))),
     ];
   }
 
