@@ -12,6 +12,8 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 export default defineConfig({
   test: {
     reporters: ['default', './test/reporters/summary.ts'],
+    // Most suites wait on local servers rather than compute: more workers than the 2 cores pays off.
+    maxWorkers: 3,
     // The worker logs a JSON line per request; keep warnings and errors, drop the info lines.
     onConsoleLog: (log) => !log.startsWith('{"level":"info"'),
     projects: [

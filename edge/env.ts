@@ -6,7 +6,10 @@
 import * as z from 'zod';
 import type { RequestIdVariables } from './middleware/request-id';
 import type { AuthVariables } from './middleware/auth';
+import type { IdempotencyVariables } from './middleware/idempotency';
 import { RouteTableSchema } from './services/route-table';
+import type { QueueMessageBody } from './queues/messages';
+import type { WebhookVariables } from './middleware/webhook-signature';
 
 /** Raw Worker bindings: `[vars]` in wrangler.toml, secrets, and `--var` flags of `wrangler dev`. */
 export interface Bindings {
@@ -26,6 +29,40 @@ export interface Bindings {
   JWT_ISSUER?: string;
   JWT_AUDIENCE?: string;
   JWT_JWKS_URL?: string;
+  // Edge metrics (issue 8): PutMetricData target and flush interval; signed with the AWS_* credentials.
+  /** CloudWatch endpoint URL (default `https://monitoring.<AWS_REGION>.amazonaws.com/`; locally the metrics sink); `off` disables flushing. */
+  METRICS_ENDPOINT?: string;
+  /** Least time between two flushes of one isolate (ms, default 60000). */
+  METRICS_FLUSH_INTERVAL_MS?: string;
+  // Rate limits, response cache and idempotency (issue 4).
+  /** `open` (default: a local in-isolate limiter while Redis is down) or `closed` (503 + Retry-After). */
+  STORE_OUTAGE_POLICY?: string;
+  /** Bound on the rate-limit round trip before the outage policy applies (ms, default 1000). */
+  STORE_TIMEOUT_MS?: string;
+  /** Response cache TTL when the request sets no `max-age` (s, default 3600). */
+  CACHE_DEFAULT_TTL_S?: string;
+  /** Highest TTL a request's `max-age` may ask for (s, default 86400). */
+  CACHE_MAX_TTL_S?: string;
+  /** Comma-separated models whose cached answers are shared across tenants. */
+  CACHE_SHAREABLE_MODELS?: string;
+  /** Failed authentications per IP per minute before the isolate answers 429 without a lookup (default 30). */
+  IP_FAILED_AUTH_PER_MINUTE?: string;
+  // Webhooks, async jobs and outbound delivery (issue 7; parsed in edge/queues/settings.ts).
+  /** JSON `{source: {scheme, secrets: [binding names], forwardUrl?, header?}}`; secrets are Worker secrets. */
+  WEBHOOK_SOURCES?: string;
+  WEBHOOK_TOLERANCE_SECONDS?: string;
+  /** First retry delay (s) of queue consumers; doubles per attempt. */
+  QUEUE_RETRY_BASE_SECONDS?: string;
+  DELIVERY_MAX_ATTEMPTS?: string;
+  JOB_RESULT_TTL_SECONDS?: string;
+  /** `true` only on the local stack: callback URLs may be http://127.0.0.1 / localhost. */
+  CALLBACK_ALLOW_LOOPBACK?: string;
+  WEBHOOK_QUEUE?: Queue<QueueMessageBody>;
+  JOBS_QUEUE_VIP?: Queue<QueueMessageBody>;
+  JOBS_QUEUE_STANDARD?: Queue<QueueMessageBody>;
+  JOBS_QUEUE_LOW?: Queue<QueueMessageBody>;
+  DELIVERY_QUEUE?: Queue<QueueMessageBody>;
+  DEAD_LETTER_QUEUE?: Queue<QueueMessageBody>;
 }
 
 const jsonString = z.string().transform((text, ctx) => {
@@ -66,6 +103,23 @@ const ConfigSchema = z.object({
     .default('')
     .transform((v) => v.split(',').map((o) => o.trim()).filter(Boolean)),
   jwt: JwtConfigSchema.optional(),
+  metrics: z.object({
+    endpoint: z.union([z.literal('off'), z.url({ protocol: /^https?$/ })]).optional(),
+    flushIntervalMs: z.coerce.number().int().min(100).default(60_000),
+  }),
+  limits: z.object({
+    outagePolicy: z.enum(['open', 'closed']).default('open'),
+    storeTimeoutMs: z.coerce.number().int().positive().default(1_000),
+    ipFailedAuthPerMinute: z.coerce.number().int().positive().default(30),
+  }),
+  cache: z.object({
+    defaultTtlS: z.coerce.number().int().positive().default(3_600),
+    maxTtlS: z.coerce.number().int().positive().default(86_400),
+    shareableModels: z
+      .string()
+      .default('')
+      .transform((v) => v.split(',').map((m) => m.trim()).filter(Boolean)),
+  }),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;
@@ -95,6 +149,9 @@ export function getConfig(env: Bindings): Config {
     maxBodyBytes: env.MAX_BODY_BYTES || undefined,
     backendTimeoutMs: env.BACKEND_TIMEOUT_MS || undefined,
     corsOrigins: env.CORS_ORIGINS || undefined,
+    limits: { outagePolicy: env.STORE_OUTAGE_POLICY || undefined, storeTimeoutMs: env.STORE_TIMEOUT_MS || undefined, ipFailedAuthPerMinute: env.IP_FAILED_AUTH_PER_MINUTE || undefined },
+    cache: { defaultTtlS: env.CACHE_DEFAULT_TTL_S || undefined, maxTtlS: env.CACHE_MAX_TTL_S || undefined, shareableModels: env.CACHE_SHAREABLE_MODELS || undefined },
+    metrics: { endpoint: env.METRICS_ENDPOINT || undefined, flushIntervalMs: env.METRICS_FLUSH_INTERVAL_MS || undefined },
     jwt: env.JWT_ISSUER ? { issuer: env.JWT_ISSUER, audience: env.JWT_AUDIENCE, jwksUrl: env.JWT_JWKS_URL } : undefined,
   });
   if (!result.success) {
@@ -108,5 +165,5 @@ export function getConfig(env: Bindings): Config {
 /** The app's single typed context. */
 export interface AppEnv {
   Bindings: Bindings;
-  Variables: RequestIdVariables & AuthVariables & { config: Config };
+  Variables: RequestIdVariables & AuthVariables & IdempotencyVariables & WebhookVariables & { config: Config };
 }

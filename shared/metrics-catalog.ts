@@ -51,6 +51,8 @@ export const EdgeMetric = {
   CacheMisses: 'CacheMisses',
   /** Requests answered 429 by the rate limiter. Sets: [Environment]. */
   RateLimited: 'RateLimited',
+  /** Rate-limit checks that could not reach the store in time (outage policy applied). Sets: [Environment]. */
+  StoreUnavailable: 'StoreUnavailable',
   /** Rejected credentials (401/403). Sets: [Environment]. */
   AuthFailures: 'AuthFailures',
   /** Backend calls. Sets: [Environment], [Environment, Backend, Variant]. */

@@ -11,9 +11,19 @@ declare module 'vitest' {
     modelServerUrl: string;
     bridgeUrl: string;
     bridgeToken: string;
+    /** The local metrics sink (CloudWatch PutMetricData stand-in): `/api/datapoints`, `/api/stats`, `GET /` dashboard. */
+    metricsSinkUrl: string;
     /** Local JWKS server (test/setup/edge-stack.ts): any path serves the signing keys' public JWKS. */
     jwksServerUrl: string;
     /** Private JWKs (with `kid` and `alg`) of the keys that JWKS publishes: RS256 and ES256. */
     jwtSigningKeys: { rsa: Record<string, string>; ec: Record<string, string> };
+    /** A second Upstash bridge on the stack's Redis (test/setup/outage-bridge.ts) that tests stop and start. */
+    outageBridgeUrl: string;
+    /** Its admin server: `POST /stop`, `POST /start`. */
+    outageBridgeAdminUrl: string;
+    /** Local receiver (test/setup/webhook-receiver.ts): webhook forward target and callback URLs. */
+    webhookReceiverUrl: string;
+    /** Secrets of the test webhook sources `ingest` (current, previous), `stripe`, `legacy`. */
+    webhookSecrets: { ingest: readonly [string, string]; stripe: string; legacy: string };
   }
 }

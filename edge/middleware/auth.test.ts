@@ -153,3 +153,15 @@ describe('JWT mode', () => {
     expect((await call(seeded.key)).status).toBe(200);
   });
 });
+
+describe('store outage during auth', () => {
+  it('answers a cold key lookup with 503 UPSTREAM_ERROR and Retry-After, never a 500', async () => {
+    const seeded = await seedTenantKey();
+    const app = createApp();
+    const deadStore = { ...(env as object), UPSTASH_REDIS_REST_URL: 'http://127.0.0.1:1', STORE_TIMEOUT_MS: '2000' };
+    const res = await app.request('/v1/models', { headers: { authorization: `Bearer ${seeded.key}` } }, deadStore);
+    expect(res.status).toBe(503);
+    expect(res.headers.get('retry-after')).toBe('5');
+    expect(await codeOf(res)).toBe('UPSTREAM_ERROR');
+  });
+});

@@ -13,6 +13,7 @@ import type { AppEnv, Config } from '../env';
 import type { Store } from '../services/store';
 import type { TenantDirectory } from '../services/tenant-directory';
 import { JwtError, looksLikeJwt, verifyJwt, type JwtDeps } from '../services/jwt';
+import { withDeadline } from '../services/deadline';
 
 export interface AuthContext {
   readonly tenantId: string;
@@ -63,7 +64,12 @@ export function auth(options: AuthOptions): MiddlewareHandler<AppEnv> {
     // A key that cannot exist never costs a store round trip.
     if (!API_KEY_PATTERN.test(key)) throw new ApiError('UNAUTHORIZED', 'invalid API key', { headers: CHALLENGE });
 
-    const owner = await options.directory.lookup(options.store(c.get('config')), await sha256Hex(key));
+    const config = c.get('config');
+    const hash = await sha256Hex(key);
+    // A cold lookup while the store is down is the store's fault, not the client's: 503, never 500.
+    const owner = await withDeadline(options.directory.lookup(options.store(config), hash), config.limits.storeTimeoutMs, 'the key store').catch((err: unknown) => {
+      throw new ApiError('UPSTREAM_ERROR', 'the key store is unavailable; retry shortly', { status: 503, headers: { 'Retry-After': '5' }, cause: err });
+    });
     if (!owner || owner.key.status !== 'active') throw new ApiError('UNAUTHORIZED', 'invalid API key', { headers: CHALLENGE });
     if (owner.key.expiresAt !== undefined && owner.key.expiresAt <= now()) {
       throw new ApiError('UNAUTHORIZED', 'API key expired', { headers: CHALLENGE });

@@ -6,6 +6,7 @@ import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { getConfig, type AppEnv, type Config } from '../env';
 import { describeError, log } from '../services/log';
 import type { RouteDeps } from './common';
+import { DeadlineExceededError, withDeadline } from '../services/deadline';
 
 /** Longest the readiness probe waits for the store. */
 export const READY_STORE_TIMEOUT_MS = 2_000;
@@ -52,13 +53,12 @@ export function healthRoutes(deps: Pick<RouteDeps, 'store'>) {
         log('error', 'readiness: config invalid', { request_id: c.get('requestId'), ...describeError(err) });
         return c.json({ status: 'not_ready' as const, checks: { config: { ok: false, reason: 'configuration invalid' } } }, 503);
       }
-      const store: CheckResult = await Promise.race([
-        deps.store(config).ping().then((): CheckResult => ({ ok: true })),
-        new Promise<CheckResult>((resolve) => setTimeout(resolve, READY_STORE_TIMEOUT_MS, { ok: false, reason: `store did not answer within ${READY_STORE_TIMEOUT_MS} ms` })),
-      ]).catch((err: unknown): CheckResult => {
-        log('warn', 'readiness: store unreachable', { request_id: c.get('requestId'), ...describeError(err) });
-        return { ok: false, reason: 'store unreachable' };
-      });
+      const store: CheckResult = await withDeadline(deps.store(config).ping(), READY_STORE_TIMEOUT_MS, 'the store')
+        .then((): CheckResult => ({ ok: true }))
+        .catch((err: unknown): CheckResult => {
+          log('warn', 'readiness: store unreachable', { request_id: c.get('requestId'), ...describeError(err) });
+          return { ok: false, reason: err instanceof DeadlineExceededError ? err.message : 'store unreachable' };
+        });
       const models = Object.keys(config.routes.models);
       const routes: CheckResult = models.every((m) => (config.routes.models[m]?.backends.length ?? 0) > 0) ? { ok: true } : { ok: false, reason: 'a model has no backend' };
       const ready = store.ok && routes.ok;

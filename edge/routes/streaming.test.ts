@@ -21,10 +21,10 @@ afterEach(async () => {
   await fetch(`${modelServer}/admin/reset`, { method: 'POST' });
 });
 
-function post(path: string, body: unknown) {
+function post(path: string, body: unknown, headers: Record<string, string> = {}) {
   return SELF.fetch(`${BASE}${path}`, {
     method: 'POST',
-    headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
+    headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json', ...headers },
     body: JSON.stringify(body),
   });
 }
@@ -59,7 +59,8 @@ describe('POST /v1/infer/stream', () => {
   it('streams token events then done, with the same text as the sync answer', async () => {
     const body = { model, prompt: 'Stream me a sentence', params: { max_tokens: 7, temperature: 0 } };
     const sync = await post('/v1/infer', body).then((r) => r.json() as Promise<{ output: string }>);
-    const res = await post('/v1/infer/stream', body);
+    // no-cache: the deterministic sync answer above would otherwise serve this stream from the cache.
+    const res = await post('/v1/infer/stream', body, { 'cache-control': 'no-cache' });
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
     expect(res.headers.get('x-request-id')).toBeTruthy();
@@ -134,5 +135,35 @@ describe('OpenAI streaming', () => {
     expect(chunks.every((c) => c.object === 'chat.completion.chunk')).toBe(true);
     expect(chunks.at(-2).choices[0].finish_reason).toBe('length');
     expect(chunks.at(-1)).toMatchObject({ choices: [], usage: { completion_tokens: 5 } });
+  });
+});
+
+describe('client abort on a non-streaming request', () => {
+  // workerd cancels a request's outstanding subrequests when its client disconnects; this pins that
+  // the gateway keeps no backend call alive past that (nothing of ours may detach it, e.g. waitUntil).
+  it('cancels the backend call when the client goes away before the answer', async () => {
+    await admin({ perTokenMs: 100 });
+    const before = await stats();
+    const client = new AbortController();
+    const pending = SELF.fetch(`${BASE}/v1/infer`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json', 'cache-control': 'no-store' },
+      body: JSON.stringify({ model, prompt: 'abandon the sync call', params: { max_tokens: 60 } }),
+      signal: client.signal,
+    }).catch((err: unknown) => err);
+    let during = await stats();
+    for (let i = 0; i < 50 && during.totals.streamsStarted + (during as unknown as { inFlight: number }).inFlight === before.totals.streamsStarted; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      during = await stats();
+    }
+    client.abort();
+    await pending;
+    let after = await stats();
+    for (let i = 0; i < 60 && after.totals.cancelled === before.totals.cancelled; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      after = await stats();
+    }
+    console.warn(`sync abort: model server cancelled ${after.totals.cancelled - before.totals.cancelled}, completed ${after.totals.streamsCompleted - before.totals.streamsCompleted}`);
+    expect(after.totals.cancelled).toBe(before.totals.cancelled + 1);
   });
 });

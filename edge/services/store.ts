@@ -5,7 +5,7 @@
 import { Redis } from '@upstash/redis/cloudflare';
 
 /** The Redis commands the edge needs. */
-export type Store = Pick<Redis, 'get' | 'ping'>;
+export type Store = Pick<Redis, 'get' | 'ping' | 'set' | 'del' | 'eval' | 'hset' | 'hget' | 'hgetall' | 'hdel' | 'evalsha' | 'getex'>;
 
 // One client per isolate and store: the client is stateless apart from its keep-alive fetches.
 const clients = new Map<string, Redis>();

@@ -48,6 +48,11 @@ export const TenantRecordSchema = z.object({
   overrides: TenantOverridesSchema.default({}),
   /** Where async job results are delivered (https only; checked against SSRF at delivery). */
   callbackUrl: z.url({ protocol: /^https?$/ }).optional(),
+  /**
+   * Standard Webhooks secrets (`whsec_<base64>`) that sign deliveries to `callbackUrl`, newest first;
+   * two during a rotation (every delivery is signed with each). Written by `gw tenant webhook-secret`.
+   */
+  webhookSecrets: z.array(z.string().regex(/^whsec_[A-Za-z0-9+/]{22,}={0,2}$/)).max(2).optional(),
   createdAt: z.number().int(),
 });
 

@@ -47,7 +47,7 @@ describe('the local stack', () => {
   it('serves /v1/infer through edge → Lambda host → SageMaker adapter → model server', async () => {
     const before = stack.modelServer.stats();
     const prompt = 'Explain the speed of light in one sentence.';
-    const res = await infer({ model: stack.model, prompt, params: { max_tokens: 12, temperature: 0 } }, { 'x-request-id': 'e2e-request-1' });
+    const res = await infer({ model: stack.model, prompt, params: { max_tokens: 12, temperature: 0 } }, { 'x-request-id': 'e2e-request-1', 'cache-control': 'no-cache' });
     const body = await res.json();
     expect(res.status, JSON.stringify(body)).toBe(200);
     const parsed = InferResponseSchema.parse(body);
@@ -55,6 +55,7 @@ describe('the local stack', () => {
     expect(parsed.output).toBe(expected.rawText);
     expect(parsed.usage.completion_tokens).toBe(12);
     expect(res.headers.get('x-request-id')).toBe('e2e-request-1');
+    expect(res.headers.get('x-cache')).toBe('BYPASS');
     expect(res.headers.get('x-backend')).toBe('sagemaker-local');
     const succeeded = (stats: ReturnType<typeof stack.modelServer.stats>) => stats.byEndpoint[LOCAL_ENDPOINT]?.succeeded ?? 0;
     expect(succeeded(stack.modelServer.stats()) - succeeded(before)).toBe(1);
@@ -100,7 +101,7 @@ describe('the local stack', () => {
     expect(result.errors ?? [], JSON.stringify(result.errors)).toEqual([]);
     expect(result.valid).toBe(true);
     expect(Object.keys(doc.paths).sort()).toEqual(
-      ['/health', '/ready', '/v1/chat/completions', '/v1/completions', '/v1/infer', '/v1/infer/stream', '/v1/models'].sort(),
+      ['/health', '/ready', '/v1/chat/completions', '/v1/completions', '/v1/infer', '/v1/infer/stream', '/v1/models', '/v1/jobs', '/v1/jobs/{id}', '/v1/admin/dlq', '/v1/admin/dlq/redrive', '/webhooks/{source}'].sort(),
     );
     expect(doc.components.schemas.InferRequest?.additionalProperties).toBe(false);
     expect(doc.components.securitySchemes.bearerAuth).toMatchObject({ type: 'http', scheme: 'bearer' });
@@ -109,7 +110,7 @@ describe('the local stack', () => {
   it('writes stack.json with the gateway URL, the key and every component', async () => {
     const info = JSON.parse(await readFile(join(stateDir, 'stack.json'), 'utf8'));
     expect(info).toMatchObject({ gatewayUrl: stack.gatewayUrl, apiKey: stack.apiKey, tenantId: stack.tenantId });
-    expect(Object.keys(info.components).sort()).toEqual(['bridge', 'edge', 'lambdaHost', 'modelServer', 'redis']);
+    expect(Object.keys(info.components).sort()).toEqual(['bridge', 'edge', 'lambdaHost', 'metricsSink', 'modelServer', 'redis']);
   });
 
   it('stops every component', async () => {

@@ -11,6 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tsImport } from 'tsx/esm/api';
 import type { TestProject } from 'vitest/node';
+import { startWebhookReceiver, webhookTestVars } from './webhook-receiver';
+import { startOutageBridge } from './outage-bridge';
 
 // Loaded through tsx, not through this project's Vite pipeline: the edge project resolves packages
 // with workerd's export conditions, which would hand Node-only packages (ioredis) their wrong build.
@@ -20,18 +22,30 @@ export default async function setup(project: TestProject) {
   const { startStack } = (await tsImport('../../tools/stack/stack.ts', import.meta.url)) as StackModule;
   const stateDir = await mkdtemp(join(tmpdir(), 'gw-edge-test-'));
   const stack = await startStack({ ports: { gateway: 0, bridge: 0, modelServer: 0, lambdaHost: 0 }, stateDir, edge: false });
-  project.provide('edgeVars', { ...stack.edgeVars });
+  // Webhook ingest and async jobs (issue 7): a receiver for forwards and callbacks, and test sources.
+  const receiver = await startWebhookReceiver();
+  const webhooks = webhookTestVars(receiver.url);
+  project.provide('edgeVars', { ...stack.edgeVars, ...webhooks.vars });
+  project.provide('webhookReceiverUrl', receiver.url);
+  project.provide('webhookSecrets', webhooks.secrets);
   project.provide('apiKey', stack.apiKey);
   project.provide('tenantId', stack.tenantId);
   project.provide('model', stack.model);
   project.provide('modelServerUrl', stack.modelServer.url);
   project.provide('bridgeUrl', stack.bridge.url);
   project.provide('bridgeToken', stack.bridgeToken);
+  // Store outage tests (issue 4): a second bridge on the same Redis that a test can stop and start.
+  const outageBridge = await startOutageBridge(stack.components.redis, stack.bridgeToken);
+  project.provide('outageBridgeUrl', outageBridge.url);
+  project.provide('outageBridgeAdminUrl', outageBridge.adminUrl);
+  project.provide('metricsSinkUrl', stack.metricsSink.url);
   const jwks = await startJwksServer();
   project.provide('jwksServerUrl', jwks.url);
   project.provide('jwtSigningKeys', jwks.signingKeys);
   return async () => {
+    await outageBridge.close();
     await new Promise((resolve) => jwks.server.close(resolve));
+    await new Promise((resolve) => receiver.server.close(resolve));
     await stack.stop();
     await rm(stateDir, { recursive: true, force: true });
   };

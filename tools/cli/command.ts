@@ -15,6 +15,10 @@ export interface CommandInput {
   readonly options: OptionValues;
   /** The current time in ms (injectable for tests). */
   readonly now: number;
+  /** The process environment (commands that call the gateway read GW_GATEWAY_URL / GW_ADMIN_KEY). */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /** HTTP for commands that call the gateway; default the global fetch. */
+  readonly fetch?: typeof fetch;
 }
 
 /** What a command produces: `text` for people, `data` for `--json`. */

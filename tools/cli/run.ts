@@ -12,9 +12,10 @@ import { connectStore, describeStoreError, resolveStoreConfig, StoreConfigError,
 import { commandHelp, globalHelp, groupHelp } from './help';
 import { keyCommands } from './key-commands';
 import { tenantCommands } from './tenant-commands';
+import { dlqCommands, webhookSecretCommands } from './webhook-commands';
 
 /** Every command, in the order help lists them. */
-export const COMMANDS: readonly Command[] = [...tenantCommands, ...keyCommands];
+export const COMMANDS: readonly Command[] = [...tenantCommands, ...webhookSecretCommands, ...keyCommands, ...dlqCommands];
 
 /** The process around the CLI, injectable for tests. */
 export interface CliIo {
@@ -25,6 +26,8 @@ export interface CliIo {
   readonly now?: () => number;
   /** Store client factory; default an @upstash/redis client (connection.ts). */
   readonly connect?: (config: StoreConfig) => TenancyStore;
+  /** HTTP for commands that call the gateway (`dlq …`); default the global fetch. */
+  readonly fetch?: typeof fetch;
 }
 
 /** Exit statuses. */
@@ -86,7 +89,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       print(helpFor(action, rest[0]));
       return EXIT.ok;
     }
-    if (!isGroup(group)) throw new UsageError(`unknown command '${group}' (expected tenant or key; see --help)`);
+    if (!isGroup(group)) throw new UsageError(`unknown command '${group}' (expected tenant, key or dlq; see --help)`);
     if (action === undefined) {
       io.stderr(`${groupHelp(group, COMMANDS)}\n`);
       return EXIT.usage;
@@ -120,7 +123,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     const store = (io.connect ?? connectStore)(storeConfig);
     // No option is declared `multiple`, so every value is a single string or boolean.
     const options = Object.fromEntries(Object.entries(parsed.values).map(([k, v]) => [k, Array.isArray(v) ? v.at(-1) : v]));
-    const output = await command.run({ store, args: parsed.positionals, options, now: (io.now ?? Date.now)() });
+    const output = await command.run({ store, args: parsed.positionals, options, now: (io.now ?? Date.now)(), env: io.env, ...(io.fetch ? { fetch: io.fetch } : {}) });
     print(json ? JSON.stringify(output.data, null, 2) : output.text);
     return EXIT.ok;
   } catch (err) {

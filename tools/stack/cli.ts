@@ -18,7 +18,7 @@ function shellQuote(s: string): string {
 }
 
 async function main(): Promise<void> {
-  console.log('Starting the local stack (Redis → Upstash bridge → model server → Lambda host → edge)…');
+  console.log('Starting the local stack (Redis → Upstash bridge → model server → metrics sink → Lambda host → edge)…');
   let stack: Stack | undefined;
   let stopping = false;
   const shutdown = async (signal: string) => {
@@ -55,6 +55,7 @@ The gateway is up at ${stack.gatewayUrl}
   Dev tenant:  ${stack.tenantId}
   API key:     ${stack.apiKey}   (shown once; only its hash is stored)
   Model:       ${stack.model}
+  Dashboard:   ${stack.dashboardUrl}   (local metrics: latency p50/p95/p99, errors, cache, limits, tokens)
 
 Try it:
 

@@ -1,6 +1,7 @@
 /**
  * The local stack, as a library: Redis (reused or spawned) → Upstash REST bridge → reference model
- * server → local Lambda host running the SageMaker adapter → the edge in `wrangler dev` (workerd).
+ * server → local metrics sink (CloudWatch stand-in, dashboard page) → local Lambda host running the
+ * SageMaker adapter → the edge in `wrangler dev` (workerd).
  * Used by `npm start`, the end-to-end tests and the bench. Every component's failure to start is
  * reported by name, and whatever had started is stopped again.
  */
@@ -15,6 +16,8 @@ import { createApiKey, createTenant } from '../tenancy/keys';
 import { freePort, isListening } from '../lib/net';
 import { answersOk, ComponentStartError, spawnChild, waitUntilReady, type Child } from './child';
 import { writeEdgeEnv } from './edge-env';
+import { startMetricsSink, type MetricsSink } from '../metrics-sink/server';
+import { adapterNamespace } from '../../shared/metrics-catalog';
 
 export const REPO_ROOT = resolve(import.meta.dirname, '../..');
 
@@ -37,7 +40,21 @@ export const LOCAL_ECS_MODELS = {
   'llama-3.1-8b-vllm': { format: 'openai-chat' },
   'llama-3.1-8b-base-vllm': { format: 'openai-completions' },
 } as const;
+/**
+ * A model both adapters serve, each from its own container (SageMaker endpoint `resilience-7b-sm`,
+ * vLLM model `resilience-7b-vllm`), so the model server's per-endpoint faults can break one backend
+ * while the other serves: routed to SageMaker with the ECS service as its fallback.
+ */
+export const LOCAL_FALLBACK_MODEL = {
+  name: 'resilience-7b',
+  sagemaker: { endpointName: 'resilience-7b-sm', format: 'tgi' },
+  ecs: { format: 'openai-chat', modelId: 'resilience-7b-vllm' },
+} as const;
 const REGION = 'us-east-1';
+/** The local stack's `ENVIRONMENT` (edge metric dimension, adapter metrics namespace suffix). */
+export const LOCAL_ENVIRONMENT = 'local';
+/** The metrics sink's (dashboard's) default port. */
+export const DEFAULT_METRICS_SINK_PORT = 8090;
 
 /** Environment that keeps wrangler and workerd off the network: no metrics, no update check. */
 export const WRANGLER_OFFLINE_ENV = {
@@ -57,6 +74,12 @@ export interface StackPorts {
   readonly modelServer: number;
   /** Local Lambda host, SageMaker adapter Function URL. Default 8082, env LAMBDA_HOST_PORT. */
   readonly lambdaHost: number;
+  /**
+   * Local metrics sink and dashboard page. Default 8090, env METRICS_SINK_PORT. Port 8090 falls
+   * back to a free port when taken (the dashboard is a convenience); any other port is strict.
+   * Unset: a free port.
+   */
+  readonly metricsSink?: number;
 }
 
 /** Ports from the environment, with defaults that do not collide. */
@@ -73,6 +96,7 @@ export function portsFromEnv(env: NodeJS.ProcessEnv = process.env): StackPorts {
     bridge: port('UPSTASH_BRIDGE_PORT', 8079),
     modelServer: port('MODEL_SERVER_PORT', 8081),
     lambdaHost: port('LAMBDA_HOST_PORT', 8082),
+    metricsSink: port('METRICS_SINK_PORT', DEFAULT_METRICS_SINK_PORT),
   };
 }
 
@@ -88,6 +112,8 @@ export interface StackOptions {
   readonly log?: (component: string, line: string) => void;
   /** Start the edge in `wrangler dev` (default true); tests that run the worker in their own workerd say false. */
   readonly edge?: boolean;
+  /** The edge's METRICS_FLUSH_INTERVAL_MS (default 10000 locally: the dashboard fills quickly). */
+  readonly metricsFlushIntervalMs?: number;
 }
 
 export interface StackInfo {
@@ -104,13 +130,18 @@ export interface StackInfo {
     readonly modelServer: string;
     readonly lambdaHost: { readonly sagemaker: string; readonly ecs: string };
     readonly edge: string | undefined;
+    /** The local metrics sink (PutMetricData endpoint and dashboard page). */
+    readonly metricsSink: string;
   };
+  /** The local dashboard page (the metrics sink's `GET /`). */
+  readonly dashboardUrl: string;
   readonly startedAt: string;
 }
 
 export interface Stack extends StackInfo {
   readonly bridge: UpstashBridge;
   readonly modelServer: ModelServer;
+  readonly metricsSink: MetricsSink;
   /** The edge's settings (Worker bindings) for this stack, as written to .local/edge.env. */
   readonly edgeVars: Readonly<Record<string, string>>;
   stop(): Promise<void>;
@@ -165,6 +196,16 @@ export async function startStack(options: StackOptions): Promise<Stack> {
 
   // The edge's AWS identity, accepted by the Lambda host's SigV4 check: fresh for every start.
   const edgeCredentials = { accessKeyId: `AKIALOCAL${randomBytes(6).toString('hex').toUpperCase()}`, secretAccessKey: randomBytes(30).toString('base64url') };
+  // Stands in for CloudWatch: the edge's PutMetricData (signed with its key) and the adapters' EMF lines.
+  const metricsSink = await step('metrics-sink', async () => {
+    const wanted = ports.metricsSink ?? 0;
+    // The default port is a convenience, not a contract: a second stack on this machine takes another.
+    const port = wanted === DEFAULT_METRICS_SINK_PORT && (await isListening(wanted)) ? await freePort() : await resolvePort('metrics-sink', wanted, 'METRICS_SINK_PORT');
+    return startMetricsSink({ port, region: REGION, credentials: [edgeCredentials], environment: LOCAL_ENVIRONMENT, log: (l) => log('metrics-sink', l) });
+  });
+  stops.push(() => metricsSink.close());
+  progress(`metrics-sink   ${metricsSink.url} (local dashboard; CloudWatch PutMetricData and EMF stand-in)`);
+
   ports.lambdaHost = await step('lambda-host', () => resolvePort('lambda-host', ports.lambdaHost, 'LAMBDA_HOST_PORT'));
   // The ECS adapter's Function URL: the next port after the SageMaker adapter's (a free one in tests).
   const ecsPort = await step('lambda-host', () => resolvePort('lambda-host', ports.lambdaHost === 0 ? 0 : ports.lambdaHost + 1, 'LAMBDA_HOST_PORT'));
@@ -185,12 +226,12 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       functions: [
         adapterFunction('sagemaker', ports.lambdaHost, {
           SAGEMAKER_RUNTIME_ENDPOINT: modelServer.url,
-          SAGEMAKER_MODELS: JSON.stringify(LOCAL_SAGEMAKER_MODELS),
+          SAGEMAKER_MODELS: JSON.stringify({ ...LOCAL_SAGEMAKER_MODELS, [LOCAL_FALLBACK_MODEL.name]: LOCAL_FALLBACK_MODEL.sagemaker }),
         }),
         adapterFunction('ecs', ecsPort, {
           // The internal ALB in front of the vLLM service, here the model server's OpenAI-compatible API.
           ECS_BASE_URL: `${modelServer.url}/v1`,
-          ECS_MODELS: JSON.stringify(LOCAL_ECS_MODELS),
+          ECS_MODELS: JSON.stringify({ ...LOCAL_ECS_MODELS, [LOCAL_FALLBACK_MODEL.name]: LOCAL_FALLBACK_MODEL.ecs }),
         }),
       ],
     }),
@@ -212,8 +253,13 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       POWERTOOLS_LOG_LEVEL: 'INFO',
       POWERTOOLS_TRACE_ENABLED: 'false',
       AWS_EC2_METADATA_DISABLED: 'true',
+      // EMF on stdout despite POWERTOOLS_DEV, under the environment's namespace: the metrics sink reads it.
+      POWERTOOLS_METRICS_DISABLED: 'false',
+      POWERTOOLS_METRICS_NAMESPACE: adapterNamespace(LOCAL_ENVIRONMENT),
     },
-    onLine: (l) => log('lambda-host', l),
+    onLine: (l) => {
+      if (!metricsSink.ingestLine(l)) log('lambda-host', l);
+    },
   });
   stops.push(() => lambdaHost.stop());
   const lambdaUrl = `http://127.0.0.1:${ports.lambdaHost}`;
@@ -221,18 +267,24 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const bothListening = async () => (await isListening(ports.lambdaHost)) && (await isListening(ecsPort));
   await step('lambda-host', () => waitUntilReady(lambdaHost, bothListening, `not listening on ${ports.lambdaHost} and ${ecsPort}`, 30_000));
   progress(`lambda-host    ${lambdaUrl} (SageMaker adapter), ${ecsUrl} (ECS adapter): Function URLs with AWS_IAM auth, RESPONSE_STREAM`);
-  const routes: Record<string, { backends: Array<{ name: string; url: string; kind: 'sagemaker' | 'ecs' }> }> = {};
+  type LocalBackend = { name: string; url: string; kind: 'sagemaker' | 'ecs' };
+  const routes: Record<string, { backends: LocalBackend[]; fallbacks?: LocalBackend[] }> = {};
   for (const model of Object.keys(LOCAL_SAGEMAKER_MODELS)) routes[model] = { backends: [{ name: 'sagemaker-local', url: lambdaUrl, kind: 'sagemaker' }] };
   for (const model of Object.keys(LOCAL_ECS_MODELS)) routes[model] = { backends: [{ name: 'ecs-local', url: ecsUrl, kind: 'ecs' }] };
+  routes[LOCAL_FALLBACK_MODEL.name] = { backends: [{ name: 'sagemaker-local', url: lambdaUrl, kind: 'sagemaker' }], fallbacks: [{ name: 'ecs-local', url: ecsUrl, kind: 'ecs' }] };
 
   const edgeVars: Record<string, string> = {
-    ENVIRONMENT: 'local',
+    ENVIRONMENT: LOCAL_ENVIRONMENT,
     UPSTASH_REDIS_REST_URL: bridge.url,
     UPSTASH_REDIS_REST_TOKEN: bridgeToken,
     ROUTE_TABLE: JSON.stringify({ models: routes }),
     AWS_ACCESS_KEY_ID: edgeCredentials.accessKeyId,
     AWS_SECRET_ACCESS_KEY: edgeCredentials.secretAccessKey,
     AWS_REGION: REGION,
+    METRICS_ENDPOINT: metricsSink.url,
+    METRICS_FLUSH_INTERVAL_MS: String(options.metricsFlushIntervalMs ?? 10_000),
+    // Local only: job callbacks may go to http://127.0.0.1 (the SSRF guard refuses loopback otherwise).
+    CALLBACK_ALLOW_LOOPBACK: 'true',
   };
   let gatewayUrl: string | undefined;
   if (options.edge !== false) {
@@ -280,9 +332,10 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     apiKey,
     tenantId,
     model: LOCAL_MODEL,
-    components: { redis: redis.url, bridge: bridge.url, modelServer: modelServer.url, lambdaHost: { sagemaker: lambdaUrl, ecs: ecsUrl }, edge: gatewayUrl },
+    components: { redis: redis.url, bridge: bridge.url, modelServer: modelServer.url, lambdaHost: { sagemaker: lambdaUrl, ecs: ecsUrl }, edge: gatewayUrl, metricsSink: metricsSink.url },
+    dashboardUrl: `${metricsSink.url}/`,
     startedAt: new Date().toISOString(),
   };
   await writeFile(join(options.stateDir, 'stack.json'), `${JSON.stringify(info, null, 2)}\n`, { mode: 0o600 });
-  return { ...info, bridge, modelServer, edgeVars, stop: stopAll };
+  return { ...info, bridge, modelServer, metricsSink, edgeVars, stop: stopAll };
 }

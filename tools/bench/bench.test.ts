@@ -1,0 +1,87 @@
+/**
+ * Smoke test of the bench harness: the real environment (stack, the edge bundle in workerd, the
+ * peer, the load generator) with tiny durations on three subjects, checking the shape of the
+ * results and the report, and that stopping leaves nothing listening. The full bench is `npm run bench`.
+ */
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { isListening } from '../lib/net';
+import { parseArgs } from './main';
+import { buildReport, toMarkdown, writeReport } from './report';
+import { DEFAULT_OPTIONS, runBench, type BenchOptions } from './run';
+
+const TINY: BenchOptions = {
+  ...DEFAULT_OPTIONS,
+  subjects: ['direct', 'miss', 'blocked'],
+  rounds: 1,
+  durationSec: 0.5,
+  warmupSec: 0,
+  fixedRate: 50,
+  saturationConnections: 4,
+  streamCount: 2,
+  coalesce: 5,
+  roundTripCount: 2,
+  adapterInitRuns: 0,
+  minifiedWorker: false,
+};
+
+describe('the bench harness', () => {
+  it('parses its command line', () => {
+    expect(parseArgs(['--rounds', '2', '--subjects', 'direct,miss']).options).toMatchObject({ rounds: 2, subjects: ['direct', 'miss'] });
+    expect(() => parseArgs(['--subjects', 'nope'])).toThrow(/--subjects/);
+    expect(() => parseArgs(['--bogus'])).toThrow(/unknown option/);
+  });
+
+  it('measures three subjects interleaved and writes the report', async () => {
+    const lines: string[] = [];
+    const raw = await runBench(TINY, (line) => lines.push(line));
+    const report = buildReport(raw);
+
+    expect(lines.some((l) => l.includes('round 1/1, fixed rate'))).toBe(true);
+    expect(report.subjects.map((s) => s.id)).toEqual(['direct', 'miss', 'blocked']);
+    const direct = report.subjects.find((s) => s.id === 'direct')!;
+    const miss = report.subjects.find((s) => s.id === 'miss')!;
+    expect(direct.available).toBe(true);
+    expect(miss.available).toBe(true);
+    for (const s of [direct, miss]) {
+      for (const mode of ['fixed', 'saturation'] as const) {
+        const m = s.modes[mode]!;
+        expect(m.summary.count).toBeGreaterThan(0);
+        expect(m.summary.p50).toBeLessThanOrEqual(m.summary.p99);
+        expect(m.unexpected).toBe(0);
+      }
+    }
+    const blocked = report.subjects.find((s) => s.id === 'blocked')!;
+    // Either the 429 path is measured, or it says the feature is missing; never numbers without 429s.
+    if (blocked.available) expect(Object.keys(blocked.modes.fixed!.statuses)).toEqual(['429']);
+    else expect(blocked.reason).toMatch(/not available/);
+
+    expect(report.comparisons.find((c) => c.subject === 'miss' && c.mode === 'fixed')?.addedP50).toEqual(expect.any(Number));
+    expect(report.roundTrips.map((r) => r.subject)).toContain('miss');
+    expect(report.streaming.map((s) => s.id)).toEqual(['direct', 'gateway', 'peer']);
+    expect(report.streaming.find((s) => s.id === 'direct')!.ok).toBe(2);
+    expect(report.worker.gzipBytes).toBeGreaterThan(0);
+    expect(report.goals.map((g) => g.id)).toEqual(expect.arrayContaining(['miss-overhead', 'miss-round-trips', 'worker-size', 'coalescing']));
+    for (const g of report.goals) expect(['met', 'missed', 'not measured']).toContain(g.status);
+    console.warn(`bench smoke: miss p50 ${miss.modes.fixed!.summary.p50} ms vs direct ${direct.modes.fixed!.summary.p50} ms; goals ${report.goals.map((g) => `${g.id}=${g.status}`).join(', ')}`);
+
+    const dir = await mkdtemp(join(tmpdir(), 'gw-bench-test-'));
+    try {
+      const paths = await writeReport(report, dir);
+      expect(JSON.parse(await readFile(paths.json, 'utf8'))).toMatchObject({ machine: { cores: expect.any(Number) }, goals: expect.any(Array) });
+      const md = await readFile(paths.markdown, 'utf8');
+      expect(md).toContain('## Goals');
+      expect(md).toContain(toMarkdown(report).split('\n')[0]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+
+    // Everything it started is gone: the model server's port no longer accepts connections.
+    const modelServerLine = lines.find((l) => l.includes('model-server')) ?? '';
+    const modelServerPort = Number(new URL(/http:\/\/\S+/.exec(modelServerLine)?.[0] ?? 'http://x').port);
+    expect(modelServerPort).toBeGreaterThan(0);
+    expect(await isListening(modelServerPort)).toBe(false);
+  }, 90_000);
+});

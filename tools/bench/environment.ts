@@ -1,0 +1,141 @@
+/**
+ * Everything the bench measures, started on free ports and stopped again: the local stack without
+ * `wrangler dev` (Redis, Upstash bridge, reference model server, Lambda host with both adapters),
+ * the edge bundle in Miniflare's workerd (L1 on and off), the peer gateway, the load generator, and
+ * the tenants (one with limits far above the bench's load, one blocked after its first request).
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from '@upstash/redis';
+import { AwsClient } from 'aws4fetch';
+import type { BackendInferRequestInput } from '../../shared/contracts/backend';
+import { createApiKey, createTenant } from '../tenancy/keys';
+import { updateTenant } from '../tenancy/tenants';
+import { startStack, type Stack } from '../stack/stack';
+import { buildWorker, readWorkerSettings, startEdgeWorkers, type EdgeWorkers, type WorkerBundle } from './edge-worker';
+import { startLoadGenerator, type LoadGenerator } from './load';
+import { startPeer, type PeerGateway } from './peer';
+
+/** The model every subject asks for: the ECS adapter in front of the model server's OpenAI API. */
+export const BENCH_MODEL = 'llama-3.1-8b-vllm';
+/** The same model server behind the SageMaker adapter (AWS SDK, event-stream framing). */
+export const BENCH_SAGEMAKER_MODEL = 'llama-3.1-8b-instruct';
+
+/** Model server latency during the load phases and the streaming phase (recorded in the results). */
+export interface ModelLatency {
+  readonly ttftMs: number;
+  readonly perTokenMs: number;
+}
+
+export interface BenchEnvironment {
+  readonly stack: Stack;
+  readonly edge: EdgeWorkers;
+  readonly bundle: WorkerBundle;
+  /** Undefined when the peer could not start; {@link peerError} says why. */
+  readonly peer: PeerGateway | undefined;
+  readonly peerError: string | undefined;
+  readonly load: LoadGenerator;
+  /** A key of a tenant whose limits are far above anything the bench sends. */
+  readonly apiKey: string;
+  /** A key of a tenant allowed one request per minute, hour and day. */
+  readonly blockedKey: string;
+  /** SigV4 headers of one fixed request to the ECS adapter's Function URL (for the adapter-direct subject). */
+  readonly adapterRequest: { readonly url: string; readonly headers: Record<string, string>; readonly body: string };
+  setModelLatency(latency: ModelLatency): Promise<void>;
+  stop(): Promise<void>;
+}
+
+const UNLIMITED = 1_000_000_000;
+
+/** Starts every component; `progress` gets one line per component. */
+export async function startBenchEnvironment(progress: (line: string) => void, latency: ModelLatency): Promise<BenchEnvironment> {
+  const stateDir = await mkdtemp(join(tmpdir(), 'gw-bench-'));
+  const stops: Array<() => Promise<void>> = [async () => rm(stateDir, { recursive: true, force: true })];
+  const stopAll = async () => {
+    for (const stop of stops.reverse()) await stop().catch(() => {});
+    stops.length = 0;
+  };
+  try {
+    const stack = await startStack({
+      ports: { gateway: 0, bridge: 0, modelServer: 0, lambdaHost: 0 },
+      stateDir,
+      edge: false,
+      modelServer: latency,
+      progress: (line) => progress(`  ${line}`),
+    });
+    stops.push(() => stack.stop());
+
+    const bundle = await buildWorker(join(stateDir, 'worker'));
+    const edge = await startEdgeWorkers(bundle, readWorkerSettings(), stack.edgeVars);
+    stops.push(() => edge.stop());
+    progress(`  edge           ${edge.url} (L1 on), ${edge.noL1Url} (L1 off): the deploy bundle in Miniflare's workerd, direct sockets`);
+
+    let peer: PeerGateway | undefined;
+    let peerError: string | undefined;
+    try {
+      peer = await startPeer();
+      stops.push(() => peer!.stop());
+      progress(`  peer-gateway   ${peer.url} (@portkey-ai/gateway ${peer.version} on Node ${process.version}, pass-through to the model server)`);
+    } catch (err) {
+      peerError = err instanceof Error ? err.message : String(err);
+      progress(`  peer-gateway   not available: ${peerError}`);
+    }
+
+    const load = await startLoadGenerator();
+    stops.push(() => load.stop());
+
+    const store = new Redis({ url: stack.bridge.url, token: stack.bridgeToken, enableTelemetry: false });
+    const suffix = randomBytes(5).toString('hex');
+    const tenant = await createTenant(store, { tenantId: `ten_bench_${suffix}`, name: 'Bench (unlimited)', plan: 'enterprise' });
+    await updateTenant(store, tenant.tenantId, {
+      overrides: { requestsPerMinute: UNLIMITED, requestsPerHour: UNLIMITED, requestsPerDay: UNLIMITED, tokensPerMinute: UNLIMITED, tokensPerDay: UNLIMITED },
+    });
+    const blocked = await createTenant(store, { tenantId: `ten_bench_blocked_${suffix}`, name: 'Bench (blocked)', plan: 'free' });
+    await updateTenant(store, blocked.tenantId, { overrides: { requestsPerMinute: 1, requestsPerHour: 1, requestsPerDay: 1 } });
+    const apiKey = (await createApiKey(store, { tenant, mode: 'test', scopes: ['infer'] })).key;
+    const blockedKey = (await createApiKey(store, { tenant: blocked, mode: 'test', scopes: ['infer'] })).key;
+    progress(`  tenants        ${tenant.tenantId} (limits ${UNLIMITED}/min), ${blocked.tenantId} (1 request/min)`);
+
+    const adapterRequest = await signAdapterRequest(stack);
+    return {
+      stack,
+      edge,
+      bundle,
+      peer,
+      peerError,
+      load,
+      apiKey,
+      blockedKey,
+      adapterRequest,
+      setModelLatency: async (l) => stack.modelServer.setConfig(l),
+      stop: stopAll,
+    };
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}
+
+/** Signs one adapter call as the edge does (aws4fetch, service `lambda`), to replay it unchanged. */
+async function signAdapterRequest(stack: Stack): Promise<BenchEnvironment['adapterRequest']> {
+  const payload: BackendInferRequestInput = {
+    request_id: 'bench-adapter-direct',
+    tenant_id: 'ten_bench',
+    model: BENCH_MODEL,
+    params: { max_tokens: 16, temperature: 0 },
+    stream: false,
+    messages: [{ role: 'user', content: 'Benchmark prompt for the adapter.' }],
+  };
+  const body = JSON.stringify(payload);
+  const url = `${stack.components.lambdaHost.ecs}/invoke`;
+  const signer = new AwsClient({
+    accessKeyId: stack.edgeVars['AWS_ACCESS_KEY_ID']!,
+    secretAccessKey: stack.edgeVars['AWS_SECRET_ACCESS_KEY']!,
+    region: stack.edgeVars['AWS_REGION']!,
+    service: 'lambda',
+  });
+  const signed = await signer.sign(url, { method: 'POST', headers: { 'content-type': 'application/json', 'x-request-id': payload.request_id }, body });
+  return { url, headers: Object.fromEntries(signed.headers), body };
+}
