@@ -146,8 +146,15 @@ describe('ECS adapter', () => {
   it.each(['error', 'close'] as const)('ends a stream cut mid-way (%s) with an error event', async (streamCutMode) => {
     server.setConfig({ streamCutAfter: 2, streamCutMode, perTokenMs: 5 });
     const events = await new SseReader(await adapters.call('ecs', request('vllm-chat', { stream: true }))).rest();
-    expect(events.map((e) => e.event)).toEqual(['token', 'token', 'error']);
-    expect(JSON.parse(events[2]!.data)).toMatchObject({ code: 'UPSTREAM_ERROR', details: { reason: 'model_stream_error' } });
+    const names = events.map((e) => e.event);
+    if (streamCutMode === 'error') expect(names).toEqual(['token', 'token', 'error']);
+    else {
+      // An abrupt close (TCP reset) may discard the last bytes already written: the tokens that made
+      // it through are relayed, and the stream always ends with one error event, never a hang.
+      expect(names.at(-1)).toBe('error');
+      expect(names.slice(0, -1).every((n) => n === 'token') && names.length <= 3).toBe(true);
+    }
+    expect(JSON.parse(events.at(-1)!.data)).toMatchObject({ code: 'UPSTREAM_ERROR', details: { reason: 'model_stream_error' } });
   });
 
   it('answers 504 when the first token is late, and the model server sees the call cancelled', async () => {

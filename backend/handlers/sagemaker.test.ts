@@ -146,11 +146,19 @@ describe('streaming', () => {
     const res = await adapters.call('sagemaker', request('tgi-model', { stream: true }));
     expect(res.status).toBe(200);
     const events = await new SseReader(res).rest();
-    expect(events.map((e) => e.event)).toEqual(['token', 'token', 'token', 'error']);
-    const error = BackendStreamEventSchemas.error.parse(JSON.parse(events[3]!.data));
+    const names = events.map((e) => e.event);
+    if (streamCutMode === 'error') expect(names).toEqual(['token', 'token', 'token', 'error']);
+    else {
+      // An abrupt close (TCP reset) may discard the last bytes already written: the tokens that made
+      // it through are relayed, and the stream always ends with one error event, never a hang.
+      expect(names.at(-1)).toBe('error');
+      expect(names.slice(0, -1).every((n) => n === 'token') && names.length <= 4).toBe(true);
+    }
+    const last = events.at(-1)!;
+    const error = BackendStreamEventSchemas.error.parse(JSON.parse(last.data));
     expect(error.code).toBe('UPSTREAM_ERROR');
     expect(error.details?.['reason']).toBe('model_stream_error');
-    expect(events[3]!.data).not.toMatch(/injected|reference model server/);
+    expect(last.data).not.toMatch(/injected|reference model server/);
   });
 
   it('waits for a slow first token within the first-token timeout', async () => {

@@ -12,6 +12,7 @@ import { getConfig, type AppEnv } from '../env';
 import type { MetricsFlusher } from '../services/metrics-flush';
 import type { Dimensions, MetricsRecorder } from '../services/metrics';
 import { describeError, log } from '../services/log';
+import { runInBackground } from '../services/background';
 
 export interface RequestMetricsOptions {
   readonly recorder: MetricsRecorder;
@@ -97,11 +98,6 @@ export function requestMetrics(options: RequestMetricsOptions): MiddlewareHandle
         intervalMs: config.metrics.flushIntervalMs,
       });
     })().catch((err: unknown) => log('warn', 'request metrics failed', { request_id: c.get('requestId'), ...describeError(err) }));
-
-    try {
-      c.executionCtx.waitUntil(work);
-    } catch {
-      // No ExecutionContext (app.request in unit tests): the promise runs on by itself.
-    }
+    runInBackground(c, work);
   };
 }

@@ -8,6 +8,7 @@
  */
 import type { Config } from '../env';
 import { ApiError } from '../errors';
+import { isolateQuotaGate } from '../services/limits/gate';
 import { complete, planCall, type InferenceContext } from '../services/inference';
 import type { MetricsRecorder } from '../services/metrics';
 import type { Store } from '../services/store';
@@ -65,6 +66,8 @@ export async function runJob(message: JobMessage, attempt: number, maxAttempts: 
   };
   try {
     const { result } = await complete(ctx, planCall(ctx, fromInfer(job.request, false)));
+    // Token accounting as for a sync request: the submission's reservation settles to the real usage.
+    if (job.reservation) await isolateQuotaGate.settleReservation(deps.store, job.tenantId, job.reservation, result.usage.prompt_tokens + result.usage.completion_tokens);
     const response = toInferResponse({ id: job.id, model: job.request.model, created: Math.floor(started / 1000), latencyMs: deps.now() - started }, result);
     await finish({ ...job, status: 'succeeded', attempts: attempt, result: response, updatedAt: deps.now() }, deps);
     return { kind: 'done' };
@@ -76,6 +79,7 @@ export async function runJob(message: JobMessage, attempt: number, maxAttempts: 
       await saveJob(deps.store, { ...job, status: 'queued', attempts: attempt, updatedAt: deps.now() }, deps.settings.jobResultTtlSeconds);
       return { kind: 'retry', reason: `${code}: ${message}` };
     }
+    if (job.reservation) await isolateQuotaGate.settleReservation(deps.store, job.tenantId, job.reservation, 0);
     await finish({ ...job, status: 'failed', attempts: attempt, error: { code, message }, updatedAt: deps.now() }, deps);
     // A job that failed for good is answered (failure delivered) and also kept as a dead letter for redrive.
     return retryable ? { kind: 'dead', reason: `${code}: ${message}` } : { kind: 'done' };

@@ -38,6 +38,13 @@ export const JobRecordSchema = z.object({
   updatedAt: z.number().int(),
   result: InferResponseSchema.optional(),
   error: z.object({ code: z.enum(ERROR_CODES), message: z.string() }).optional(),
+  /** Tokens reserved at submission, settled to the real usage when the job ends. */
+  reservation: z
+    .object({
+      reserved: z.number().int().nonnegative(),
+      windows: z.array(z.object({ window: z.object({ kind: z.enum(['requests', 'tokens']), name: z.enum(['minute', 'hour', 'day']), limit: z.number(), seconds: z.number() }), reset: z.number() })),
+    })
+    .optional(),
   /** Outcome of the signed delivery to the callback URL. */
   delivery: z.object({ status: z.enum(['pending', 'delivered', 'gone', 'dead-lettered']), attempts: z.number().int(), lastStatus: z.number().int().optional() }).optional(),
 });

@@ -3,6 +3,7 @@
  * middleware chain of an authenticated JSON POST (auth → content type and size → validation).
  */
 import type { MiddlewareHandler } from 'hono';
+import type { ZodType } from 'zod';
 import { ErrorEnvelopeSchema } from '../../shared/errors';
 import type { Scope } from '../../shared/contracts/tenancy';
 import type { AppEnv, Config } from '../env';
@@ -36,6 +37,9 @@ export const ERROR_RESPONSES = {
 } as const;
 
 export const BEARER_SECURITY = [{ bearerAuth: [] }];
+
+/** The OpenAPI `request` of a route whose body is required JSON matching `schema`. */
+export const jsonRequest = <S extends ZodType>(schema: S) => ({ body: { content: { 'application/json': { schema } }, required: true } });
 
 /** auth(scope) → content type and size checks; the body schema is validated by the route itself. */
 export function authenticatedJson(deps: RouteDeps, scope: Scope): MiddlewareHandler<AppEnv>[] {

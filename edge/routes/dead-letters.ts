@@ -7,7 +7,7 @@ import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import type { AppEnv } from '../env';
 import { auth } from '../middleware/auth';
 import { listDeadLetters, redriveDeadLetters } from '../queues/dead-letters';
-import { authenticatedJson, BEARER_SECURITY, ERROR_RESPONSES, type RouteDeps } from './common';
+import { authenticatedJson, BEARER_SECURITY, ERROR_RESPONSES, jsonRequest, type RouteDeps } from './common';
 import { validationHook } from './validation';
 
 const RedriveRequestSchema = z.union([z.object({ ids: z.array(z.string().min(1).max(128)).min(1).max(1000) }).strict(), z.object({ all: z.literal(true) }).strict()]);
@@ -32,7 +32,7 @@ export function deadLetterRoutes(deps: RouteDeps) {
     summary: 'Re-enqueue dead letters on their original queues',
     middleware: authenticatedJson(deps, 'admin'),
     security: BEARER_SECURITY,
-    request: { body: { content: { 'application/json': { schema: RedriveRequestSchema } }, required: true } },
+    request: jsonRequest(RedriveRequestSchema),
     responses: { 200: { description: 'What was redriven', content: { 'application/json': { schema: RedriveResultSchema } } }, ...ERROR_RESPONSES },
   });
   app.openapi(redrive, async (c) => {

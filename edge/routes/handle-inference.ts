@@ -7,7 +7,8 @@ import type { Context } from 'hono';
 import type { AppEnv } from '../env';
 import type { RouteDeps } from './common';
 import { runInferencePipeline } from './inference-pipeline';
-import { backgroundTasks, planCall, type InferenceContext } from '../services/inference';
+import { planCall, type InferenceContext } from '../services/inference';
+import { backgroundFor } from '../services/background';
 import type { Flavour, NormalizedRequest } from '../services/translate';
 
 const ID_PREFIX: Record<Flavour, string> = { infer: 'inf_', chat: 'chatcmpl-', completion: 'cmpl-' };
@@ -16,7 +17,7 @@ export async function handleInference(c: Context<AppEnv>, req: NormalizedRequest
   const { now } = deps;
   const started = now();
   const upstream = new AbortController();
-  const ctx: InferenceContext = { config: c.get('config'), auth: c.get('auth'), requestId: c.get('requestId'), signal: upstream.signal, metrics: deps.metrics, now: deps.now, waitUntil: backgroundTasks(() => c.executionCtx) };
+  const ctx: InferenceContext = { config: c.get('config'), auth: c.get('auth'), requestId: c.get('requestId'), signal: upstream.signal, metrics: deps.metrics, now: deps.now, waitUntil: backgroundFor(c) };
   const call = planCall(ctx, req);
   const meta = { id: `${ID_PREFIX[req.flavour]}${crypto.randomUUID().replaceAll('-', '')}`, model: req.model, created: Math.floor(started / 1000) };
 

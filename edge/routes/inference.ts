@@ -7,12 +7,11 @@ import { InferRequestSchema, InferResponseSchema } from '../../shared/contracts/
 import { ChatCompletionRequestSchema, ChatCompletionSchema, CompletionRequestSchema, CompletionSchema } from '../../shared/contracts/openai';
 import type { AppEnv } from '../env';
 import { fromChat, fromCompletion, fromInfer } from '../services/translate';
-import { asRouteResponse, BEARER_SECURITY, ERROR_RESPONSES, authenticatedJson, type RouteDeps } from './common';
+import { asRouteResponse, BEARER_SECURITY, ERROR_RESPONSES, authenticatedJson, jsonRequest, type RouteDeps } from './common';
 import { handleInference } from './handle-inference';
 import { validationHook } from './validation';
 
 const SSE = (description: string) => ({ description, content: { 'text/event-stream': { schema: z.string() } } });
-const jsonBody = <S extends z.ZodType>(schema: S) => ({ body: { content: { 'application/json': { schema } }, required: true } });
 
 export function inferenceRoutes(deps: RouteDeps) {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
@@ -23,7 +22,7 @@ export function inferenceRoutes(deps: RouteDeps) {
     summary: 'Synchronous inference',
     middleware: authenticatedJson(deps, 'infer'),
     security: BEARER_SECURITY,
-    request: jsonBody(InferRequestSchema),
+    request: jsonRequest(InferRequestSchema),
     responses: { 200: { description: 'The model output', content: { 'application/json': { schema: InferResponseSchema } } }, ...ERROR_RESPONSES },
   });
   app.openapi(infer, (c) => asRouteResponse(handleInference(c, fromInfer(c.req.valid('json'), false), deps)));
@@ -34,7 +33,7 @@ export function inferenceRoutes(deps: RouteDeps) {
     summary: 'Streaming inference (SSE: token events, then done; error if it fails mid-stream)',
     middleware: authenticatedJson(deps, 'infer'),
     security: BEARER_SECURITY,
-    request: jsonBody(InferRequestSchema),
+    request: jsonRequest(InferRequestSchema),
     responses: { 200: SSE('`event: token` / `data: {"text"}` per chunk, then `event: done` with {id, usage, latency_ms}'), ...ERROR_RESPONSES },
   });
   app.openapi(inferStream, (c) => asRouteResponse(handleInference(c, fromInfer(c.req.valid('json'), true), deps)));
@@ -45,7 +44,7 @@ export function inferenceRoutes(deps: RouteDeps) {
     summary: 'OpenAI-compatible chat completions (sync or `stream: true`)',
     middleware: authenticatedJson(deps, 'infer'),
     security: BEARER_SECURITY,
-    request: jsonBody(ChatCompletionRequestSchema),
+    request: jsonRequest(ChatCompletionRequestSchema),
     responses: {
       200: { description: 'A chat completion, or chat.completion.chunk SSE when streaming', content: { 'application/json': { schema: ChatCompletionSchema }, 'text/event-stream': { schema: z.string() } } },
       ...ERROR_RESPONSES,
@@ -59,7 +58,7 @@ export function inferenceRoutes(deps: RouteDeps) {
     summary: 'OpenAI-compatible legacy completions (sync or `stream: true`)',
     middleware: authenticatedJson(deps, 'infer'),
     security: BEARER_SECURITY,
-    request: jsonBody(CompletionRequestSchema),
+    request: jsonRequest(CompletionRequestSchema),
     responses: {
       200: { description: 'A text completion, or text_completion SSE chunks when streaming', content: { 'application/json': { schema: CompletionSchema }, 'text/event-stream': { schema: z.string() } } },
       ...ERROR_RESPONSES,

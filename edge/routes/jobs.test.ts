@@ -62,6 +62,26 @@ describe('/v1/jobs', () => {
     console.warn(`job ${id}: succeeded; delivery verified by standardwebhooks (webhook-id ${headers['webhook-id']})`);
   });
 
+  it("settles the submission's token reservation to the job's real usage", async () => {
+    const t = await jobTenant();
+    // The LMI model reports usage from the container, so the real count differs from the estimate.
+    const res = await call(t.key, 'POST', '/v1/jobs', { model: 'mistral-7b-instruct-lmi', prompt: 'Settle my tokens', params: { max_tokens: 5 } });
+    expect(res.status).toBe(202);
+    const { id } = (await res.json()) as { id: string };
+    let job: { status: string; result?: { usage: { prompt_tokens: number; completion_tokens: number } } } = { status: 'queued' };
+    await waitFor(async () => {
+      job = (await (await call(t.key, 'GET', `/v1/jobs/${id}`)).json()) as typeof job;
+      return job.status === 'succeeded';
+    });
+    const used = job.result!.usage.prompt_tokens + job.result!.usage.completion_tokens;
+    const reserved = Math.ceil(new TextEncoder().encode('Settle my tokens').length / 4) + 5;
+    const keys = await store.keys(`gw:rl:tokens:day:${t.tenant.tenantId}:*`);
+    const day = (await Promise.all(keys.map(async (k) => Number(await store.get<number>(k))))).reduce((a, b) => a + b, 0);
+    console.warn(`job token settle: reserved ${reserved}, job used ${used}, day window holds ${day}`);
+    expect(used).not.toBe(reserved);
+    expect(day).toBe(used);
+  });
+
   it("answers 404 for another tenant's job", async () => {
     const owner = await jobTenant();
     const other = await jobTenant();

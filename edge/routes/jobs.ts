@@ -15,10 +15,11 @@ import { getAsyncSettings } from '../queues/settings';
 import { jobView, loadJob, newJobId, saveJob, type JobRecord } from '../queues/job-store';
 import { enqueue } from '../queues/producer';
 import { callbackUrlProblem } from '../queues/ssrf';
-import { backgroundTasks, planCall } from '../services/inference';
+import { planCall } from '../services/inference';
+import { backgroundFor } from '../services/background';
 import { isolateQuotaGate, tokensToReserve } from '../services/limits/gate';
 import { fromInfer } from '../services/translate';
-import { authenticatedJson, BEARER_SECURITY, ERROR_RESPONSES, type RouteDeps } from './common';
+import { authenticatedJson, BEARER_SECURITY, ERROR_RESPONSES, jsonRequest, type RouteDeps } from './common';
 import { validationHook } from './validation';
 
 export const JobRequestSchema = InferRequestSchema.extend({
@@ -45,7 +46,7 @@ export function jobRoutes(deps: RouteDeps) {
     summary: 'Submit an async inference job; the result is readable by id and delivered by signed webhook',
     middleware: authenticatedJson(deps, 'jobs'),
     security: BEARER_SECURITY,
-    request: { body: { content: { 'application/json': { schema: JobRequestSchema } }, required: true } },
+    request: jsonRequest(JobRequestSchema),
     responses: { 202: { description: 'Queued', content: { 'application/json': { schema: JobAcceptedSchema } } }, ...ERROR_RESPONSES },
   });
 
@@ -64,7 +65,7 @@ export function jobRoutes(deps: RouteDeps) {
     const store = deps.store(config);
     // Rate limits as for a sync request (issue 4's gate): the request counts now and the tokens are
     // reserved at submission (prompt estimate + max_tokens), so a 429 reaches the client, not the queue.
-    const later = backgroundTasks(() => c.executionCtx);
+    const later = backgroundFor(c);
     const admission = await isolateQuotaGate.admit({ store, plan: who.plan, tenantId: who.tenantId, tokens: tokensToReserve(call.payload), policy: config.limits, background: later, metrics: deps.metrics });
     let callbackUrl = requestedCallback;
     if (callbackUrl === undefined) {
@@ -82,6 +83,7 @@ export function jobRoutes(deps: RouteDeps) {
       auth: { keyId: who.keyId, plan: { ...who.plan, allowedModels: who.plan.allowedModels ? [...who.plan.allowedModels] : undefined }, scopes: [...who.scopes] },
       priority,
       request: inferBody,
+      reservation: { reserved: admission.reservation.reserved, windows: admission.reservation.windows.map((w) => ({ window: { ...w.window }, reset: w.reset })) },
       ...(callbackUrl !== undefined ? { callbackUrl } : {}),
       status: 'queued',
       attempts: 0,

@@ -14,3 +14,8 @@ export function runInBackground(c: Context, work: Promise<unknown>): void {
     // No ExecutionContext: the promise still runs to completion on its own.
   }
 }
+
+/** {@link runInBackground} bound to one request, for code that takes a `(promise) => void` sink. */
+export function backgroundFor(c: Context): (work: Promise<unknown>) => void {
+  return (work) => runInBackground(c, work);
+}

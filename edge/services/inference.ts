@@ -160,17 +160,6 @@ async function* guardIdle(
   }
 }
 
-/** `waitUntil` of a request's execution context; without one (`app.request` in tests) the task just runs detached. */
-export function backgroundTasks(executionCtx: () => { waitUntil(promise: Promise<unknown>): void }): (promise: Promise<unknown>) => void {
-  return (promise) => {
-    try {
-      executionCtx().waitUntil(promise);
-    } catch {
-      void promise;
-    }
-  };
-}
-
 /** The response headers that say what happened (SPEC §7). */
 export function servedHeaders(served: Served): Record<string, string> {
   return {

@@ -22,7 +22,16 @@ import type { Store } from '../store';
 import { TtlCache } from '../ttl-cache';
 import { limitHeaders, retryAfterSeconds } from './headers';
 import { LocalLimiter } from './local-limiter';
-import { identifierOf, limiterFor, windowsFor, type WindowState } from './windows';
+import { identifierOf, limiterFor, windowsFor, type LimitWindow, type WindowState } from './windows';
+
+/**
+ * A token reservation in a form that survives a queue: what was reserved and in which token windows
+ * (with their ends), so work that finishes elsewhere (an async job) can still settle it.
+ */
+export interface TokenReservation {
+  readonly reserved: number;
+  readonly windows: ReadonlyArray<{ readonly window: LimitWindow; readonly reset: number }>;
+}
 
 /** A request that passed every window. */
 export interface Admission {
@@ -35,6 +44,8 @@ export interface Admission {
   readonly headers: Record<string, string>;
   /** Moves the reservation to the real usage (0 refunds it all). Never rejects. */
   settle(actualTokens: number): Promise<void>;
+  /** The reservation, for {@link QuotaGate.settleReservation} after the request itself has ended. */
+  readonly reservation: TokenReservation;
 }
 
 export interface AdmitInput {
@@ -106,24 +117,45 @@ export class QuotaGate {
       if (requestDenials.length > 0) this.#blocked.set(input.tenantId, states, Math.max(...requestDenials.map((s) => s.reset)) - this.#now());
       throw this.#denied(states, input, false);
     }
+    const reservation: TokenReservation = {
+      reserved: input.tokens,
+      windows: states.filter((s) => s.window.kind === 'tokens').map((s) => ({ window: s.window, reset: s.reset })),
+    };
     return {
       source: 'store',
       states,
       reserved: input.tokens,
       headers: limitHeaders(states, this.#now()),
-      settle: (actual) => (actual === input.tokens ? Promise.resolve() : this.#adjust(input, states.filter((s) => s.window.kind === 'tokens'), 0, actual - input.tokens)),
+      settle: (actual) => this.settleReservation(input.store, input.tenantId, reservation, actual),
+      reservation,
     };
   }
 
+  /** Moves a reservation to the real usage (0 refunds it) in the windows that have not reset since; never rejects. */
+  settleReservation(store: Store, tenantId: string, reservation: TokenReservation, actualTokens: number): Promise<void> {
+    if (actualTokens === reservation.reserved) return Promise.resolve();
+    return this.#adjustWindows(store, tenantId, reservation.windows, 0, actualTokens - reservation.reserved);
+  }
+
   /** Adds `requestDelta` / `tokenDelta` to each window that has not reset since; never rejects. */
-  async #adjust(input: AdmitInput, states: readonly WindowState[], requestDelta: number, tokenDelta: number): Promise<void> {
+  #adjust(input: AdmitInput, states: readonly WindowState[], requestDelta: number, tokenDelta: number): Promise<void> {
+    return this.#adjustWindows(input.store, input.tenantId, states, requestDelta, tokenDelta);
+  }
+
+  async #adjustWindows(
+    store: Store,
+    tenantId: string,
+    entries: ReadonlyArray<{ readonly window: LimitWindow; readonly reset: number }>,
+    requestDelta: number,
+    tokenDelta: number,
+  ): Promise<void> {
     const now = this.#now();
-    const work = states
+    const work = entries
       .filter((s) => s.reset > now)
       .map((s) => ({ s, rate: s.window.kind === 'requests' ? requestDelta : tokenDelta }))
       .filter(({ rate }) => rate !== 0)
-      .map(({ s, rate }) => limiterFor(input.store, s.window).limit(identifierOf(s.window, input.tenantId), { rate }));
-    await Promise.all(work).catch((err: unknown) => log('warn', 'rate limit adjustment failed', { tenant_id: input.tenantId, ...describeError(err) }));
+      .map(({ s, rate }) => limiterFor(store, s.window).limit(identifierOf(s.window, tenantId), { rate }));
+    await Promise.all(work).catch((err: unknown) => log('warn', 'rate limit adjustment failed', { tenant_id: tenantId, ...describeError(err) }));
   }
 
   #denied(states: readonly WindowState[], input: AdmitInput, fromCache: boolean): ApiError {
@@ -150,7 +182,7 @@ export class QuotaGate {
     }
     const states = this.#local.admit(input.tenantId, windows, input.tokens);
     if (states.some((s) => !s.success)) throw this.#denied(states, input, false);
-    return { source: 'local', states, reserved: input.tokens, headers: limitHeaders(states, this.#now()), settle: () => Promise.resolve() };
+    return { source: 'local', states, reserved: input.tokens, headers: limitHeaders(states, this.#now()), settle: () => Promise.resolve(), reservation: { reserved: input.tokens, windows: [] } };
   }
 }
 
