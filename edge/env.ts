@@ -22,6 +22,7 @@ export interface Bindings {
   AWS_SESSION_TOKEN?: string;
   AWS_REGION?: string;
   MAX_BODY_BYTES?: string;
+  /** Timeout of webhook forwards and how long coalesced followers wait for a leader (ms, default 30000); inference deadlines come from the route table's tiers. */
   BACKEND_TIMEOUT_MS?: string;
   /** Comma-separated origins allowed by CORS (`*` for any); empty: no CORS headers. */
   CORS_ORIGINS?: string;
