@@ -9,7 +9,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { resolve as resolvePath } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Context } from 'aws-lambda';
-import { BodyTooLargeError, readBody } from '../lib/net';
+import { BodyTooLargeError, listen, readBody } from '../lib/net';
 import { invokeBuffered, mapBufferedResult, type HttpResult } from './buffered';
 import { createContext, formatInvokeError, FunctionTimeoutError } from './context';
 import { buildFunctionUrlEvent, collectHeaders, splitTarget, type IamAuthorizer } from './event';
@@ -169,17 +169,6 @@ async function handleRequest(fn: LoadedFunction, settings: HostSettings, req: In
     return;
   }
   sendResult(res, mapped.response, requestId);
-}
-
-function listen(server: Server, port: number, host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      const address = server.address();
-      resolve(typeof address === 'object' && address ? address.port : port);
-    });
-  });
 }
 
 function closeServer(server: Server): Promise<void> {

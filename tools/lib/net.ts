@@ -2,7 +2,7 @@
  * Small networking helpers shared by the local stack, the tests and the bench: free ports,
  * waiting for a TCP listener, and reading a request body with a size cap.
  */
-import { createServer, connect } from 'node:net';
+import { createServer, connect, type Server as NetServer } from 'node:net';
 import type { IncomingMessage } from 'node:http';
 
 /** Asks the kernel for a free TCP port on `host` (the port is released before returning). */
@@ -59,4 +59,16 @@ export async function readBody(req: IncomingMessage, limitBytes: number): Promis
     chunks.push(chunk);
   }
   return Buffer.concat(chunks, size);
+}
+
+/** Starts `server` listening on host:port (0 = any free port) and resolves with the bound port. */
+export function listen(server: NetServer, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      const address = server.address();
+      resolve(typeof address === 'object' && address ? address.port : port);
+    });
+  });
 }

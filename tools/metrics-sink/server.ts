@@ -15,6 +15,7 @@ import type { LocalCredentials } from '../lambda-host/types';
 import { LIMITS, parseEmfLine, parsePutMetricData, PutMetricDataError } from './ingest';
 import { renderDashboard } from './page';
 import { MetricStore } from './store';
+import { listen } from '../lib/net';
 
 export interface MetricsSinkOptions {
   /** 0: a free port. */
@@ -135,12 +136,7 @@ export async function startMetricsSink(options: MetricsSinkOptions): Promise<Met
       else res.destroy();
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, options.host ?? '127.0.0.1', () => resolve());
-  });
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : options.port;
+  const port = await listen(server, options.port, options.host ?? '127.0.0.1');
   return {
     url: `http://${options.host ?? '127.0.0.1'}:${port}`,
     store,

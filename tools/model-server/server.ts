@@ -9,7 +9,6 @@
  * injection (options at start, `/admin/*` at run time).
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { handleAdmin } from './admin-routes';
 import { applyConfigPatch, DEFAULT_CONFIG, type ModelServerConfig, type ModelServerConfigPatch } from './config';
 import { containerInvocations, handleHealth, handleHttpInference, tgiGenerate, tgiGenerateStream, type HttpInferenceRoute } from './container-routes';
@@ -20,6 +19,7 @@ import { handleSageMaker } from './sagemaker-routes';
 import { sageMakerErrors } from './sagemaker-wire';
 import type { ServerContext } from './serve';
 import { StatsRecorder, type ModelServerStats } from './stats';
+import { listen } from '../lib/net';
 
 export type { ModelServerConfig, ModelServerConfigPatch } from './config';
 export type { ModelServerStats } from './stats';
@@ -136,14 +136,7 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
     });
   });
   server.on('clientError', (_error, socket) => socket.destroy());
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const { port } = server.address() as AddressInfo;
+  const port = await listen(server, options.port ?? 0, host);
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
 
   return {

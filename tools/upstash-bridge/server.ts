@@ -15,6 +15,7 @@ import { CommandRunner } from './executor';
 import { createRequestHandler } from './handler';
 import { ScriptRegistry } from './scripts';
 import { StatsRecorder, type BridgeStats } from './stats';
+import { listen } from '../lib/net';
 
 export type { BridgeStats } from './stats';
 
@@ -116,17 +117,6 @@ async function connectRedis(options: UpstashBridgeOptions, log: (line: string) =
     throw new Error(`upstash-bridge: cannot connect to Redis at ${options.redisUrl}: ${(err as Error).message}`, { cause: err });
   }
   return redis;
-}
-
-function listen(server: Server, port: number, host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      const address = server.address();
-      resolve(typeof address === 'object' && address ? address.port : port);
-    });
-  });
 }
 
 async function closeAll(server: Server, redis: Redis): Promise<void> {
