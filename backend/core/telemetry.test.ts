@@ -94,3 +94,17 @@ describe('recordOutcome', () => {
     expect(f.published[0]?.metrics).toMatchObject({ ClientDisconnects: 1 });
   });
 });
+
+describe('recordOutcome on an unexpected failure', () => {
+  it('logs the cause by name and message only, never the Error object or its stack', () => {
+    const f = fakes();
+    const cause = new TypeError('boom in a dependency');
+    const error = new UpstreamError(502, 'the adapter failed unexpectedly', { cause });
+    recordOutcome(outcome({ status: 500, error }), { ...f, logPayloads: false });
+    const [level, , fields] = f.logs[0]!;
+    expect(level).toBe('error');
+    expect(fields).toMatchObject({ cause_name: 'TypeError', cause_message: 'boom in a dependency' });
+    expect(JSON.stringify(f.logs)).not.toContain(cause.stack!.split('\n')[1]!.trim());
+    expect(Object.values(fields as object).some((v) => v instanceof Error)).toBe(false);
+  });
+});

@@ -76,7 +76,8 @@ export function logFields(o: InvocationOutcome): Record<string, unknown> {
 /** Writes the log line and the metrics of one invocation. */
 export function recordOutcome(o: InvocationOutcome, deps: TelemetryDeps): void {
   const fields = logFields(o);
-  if (o.status === 500) deps.logger.error('invoke failed', { ...fields, error: o.error?.cause instanceof Error ? o.error.cause : undefined });
+  // Name and message of the cause are in `fields`; the Error itself (and its stack) is never logged.
+  if (o.status === 500) deps.logger.error('invoke failed', fields);
   else if (o.error && o.status !== 499) deps.logger.warn(o.midStream ? 'invoke failed mid-stream' : 'invoke failed', fields);
   else deps.logger.info(o.status === 499 ? 'invoke cancelled by the caller' : 'invoke', fields);
   if (deps.logPayloads && o.request) {
