@@ -5,24 +5,11 @@
  * `Idempotency-Key: <delivery id>`, so the backend can dedupe a redelivery too. 2xx is done;
  * 408/425/429/5xx and network failures are retried; other 4xx are dead letters at once.
  */
-import { AwsClient } from 'aws4fetch';
+import { signerFor } from '../services/backend-client';
 import type { Config } from '../env';
 import type { WebhookMessage } from './messages';
 import type { Outcome } from './outcome';
 import type { AsyncSettings } from './settings';
-
-// One signer per isolate and credential set: it holds only the keys and a derived-key cache.
-const signers = new Map<string, AwsClient>();
-
-function signer(aws: Config['aws']): AwsClient {
-  const id = `${aws.accessKeyId}\n${aws.region}\n${aws.sessionToken ?? ''}`;
-  let client = signers.get(id);
-  if (!client) {
-    client = new AwsClient({ ...aws, service: 'lambda', retries: 0 });
-    signers.set(id, client);
-  }
-  return client;
-}
 
 const RETRYABLE = new Set([408, 425, 429]);
 
@@ -40,7 +27,7 @@ export async function forwardWebhook(message: WebhookMessage, config: Config, se
   });
   let response: Response;
   try {
-    response = await signer(config.aws).fetch(source.forwardUrl, {
+    response = await signerFor(config.aws).fetch(source.forwardUrl, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'idempotency-key': message.deliveryId, 'x-request-id': message.requestId },
       body,

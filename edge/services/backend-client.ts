@@ -21,7 +21,8 @@ import type { Backend } from './route-table';
 // One signer per isolate and credential set: it only holds the keys and a derived-key cache.
 const signers = new Map<string, AwsClient>();
 
-function signerFor(aws: Config['aws']): AwsClient {
+/** The isolate's SigV4 signer (service `lambda`) for these credentials: Function URL calls. */
+export function signerFor(aws: Config['aws']): AwsClient {
   const id = `${aws.accessKeyId}\n${aws.region}\n${aws.sessionToken ?? ''}`;
   let signer = signers.get(id);
   if (!signer) {
