@@ -59,3 +59,32 @@ describe('main.ts as a process', () => {
     }
   });
 });
+
+describe('main.ts orphaned', () => {
+  it('stops by itself when the launcher that started it is killed', async () => {
+    const config = join(dir, 'orphan.json');
+    await writeFile(config, JSON.stringify({ region: 'us-east-1', credentials: [{ accessKeyId: 'AKIAORPHAN', secretAccessKey: 's' }], functions: [{ name: 'echo', module: ECHO, invokeMode: 'BUFFERED', port: 0 }] }));
+    // A stand-in launcher: starts the host in its own process group, prints its pid, then waits.
+    const script = `const { spawn } = require('node:child_process');
+      const c = spawn(process.execPath, ['--import', 'tsx', 'tools/lambda-host/main.ts', ${JSON.stringify(config)}], { detached: true, stdio: ['ignore', 'pipe', 'ignore'] });
+      c.stdout.once('data', () => console.log(c.pid));
+      setInterval(() => {}, 1000);`;
+    const launcher = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const hostPid = Number(await new Promise<string>((resolve) => createInterface({ input: launcher.stdout! }).once('line', resolve)));
+    const alive = (pid: number) => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    expect(alive(hostPid)).toBe(true);
+    launcher.kill('SIGKILL');
+    const deadline = Date.now() + 15_000;
+    while (alive(hostPid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    const stillAlive = alive(hostPid);
+    if (stillAlive) process.kill(hostPid, 'SIGKILL');
+    expect(stillAlive).toBe(false);
+  }, 30_000);
+});

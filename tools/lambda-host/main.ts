@@ -72,7 +72,7 @@ async function main(): Promise<void> {
   const options = loadConfig(process.argv.slice(2), process.env);
   const host = await startLambdaHost(options);
   for (const [name, url] of Object.entries(host.urls)) process.stdout.write(`${name} ${url}\n`);
-  const stop = (signal: NodeJS.Signals) => {
+  const stop = (signal: NodeJS.Signals | 'parent exited') => {
     process.stderr.write(`lambda host: ${signal}, stopping\n`);
     host.close().then(
       () => process.exit(0),
@@ -81,6 +81,12 @@ async function main(): Promise<void> {
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
+  // Started by a launcher in its own process group: if the launcher dies without stopping us (killed
+  // test runner), we are re-parented; stop then instead of holding our ports forever.
+  const parent = process.ppid;
+  setInterval(() => {
+    if (process.ppid !== parent) stop('parent exited');
+  }, 1_000).unref();
 }
 
 const entry = process.argv[1];
