@@ -63,8 +63,12 @@ describe('Idempotency-Key', () => {
     await modelConfig({ ttftMs: 1500 });
     const idem = crypto.randomUUID();
     const body = { model, prompt: 'slow and once', params: { max_tokens: 3 } };
+    const before = (await modelStats()).invocations;
     const first = post('/v1/infer', key, body, { 'idempotency-key': idem });
-    const inFlight = await eventually(() => post('/v1/infer', key, body, { 'idempotency-key': idem }), (r) => r.status === 409);
+    // Send the duplicate only once the first has claimed the key and reached the model.
+    await eventually(modelStats, (s) => s.invocations > before);
+    const inFlight = await post('/v1/infer', key, body, { 'idempotency-key': idem });
+    expect(inFlight.status).toBe(409);
     expect(inFlight.headers.get('retry-after')).toBe('1');
     expect(ErrorEnvelopeSchema.parse(await inFlight.json()).error.message).toMatch(/still in progress/);
     expect((await first).status).toBe(200);
