@@ -20,6 +20,7 @@ import { describeError, log } from '../log';
 import type { MetricsRecorder } from '../metrics';
 import type { Store } from '../store';
 import { TtlCache } from '../ttl-cache';
+import { withDeadline } from '../deadline';
 import { limitHeaders, retryAfterSeconds } from './headers';
 import { LocalLimiter } from './local-limiter';
 import { identifierOf, limiterFor, windowsFor, type LimitWindow, type WindowState } from './windows';
@@ -64,10 +65,6 @@ export interface QuotaGateOptions {
   readonly now?: () => number;
 }
 
-class StoreTimeoutError extends Error {
-  override readonly name = 'StoreTimeoutError';
-}
-
 export class QuotaGate {
   readonly #now: () => number;
   // Outlives a request on purpose: the ephemeral block list that spares Redis for blocked tenants.
@@ -98,17 +95,11 @@ export class QuotaGate {
   }
 
   async #decide(input: AdmitInput, windows: ReturnType<typeof windowsFor>, calls: Promise<{ success: boolean; remaining: number; reset: number }>[]): Promise<Admission> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new StoreTimeoutError(`no answer from the store within ${input.policy.storeTimeoutMs} ms`)), input.policy.storeTimeoutMs);
-    });
     let results: Awaited<(typeof calls)[number]>[];
     try {
-      results = await Promise.race([Promise.all(calls), timeout]);
+      results = await withDeadline(Promise.all(calls), input.policy.storeTimeoutMs, 'the rate-limit store');
     } catch (err) {
       return this.#outage(input, windows, err);
-    } finally {
-      if (timer !== undefined) clearTimeout(timer);
     }
     const states = windows.map((window, i) => ({ window, success: results[i]!.success, remaining: results[i]!.remaining, reset: results[i]!.reset }));
     if (states.some((s) => !s.success)) {
