@@ -4,6 +4,7 @@
  * missing or malformed setting, never with an `undefined` deep inside a request.
  */
 import * as z from 'zod';
+import { describeIssues, jsonString } from '../shared/settings';
 import type { RequestIdVariables } from './middleware/request-id';
 import type { AuthVariables } from './middleware/auth';
 import type { IdempotencyVariables } from './middleware/idempotency';
@@ -65,15 +66,6 @@ export interface Bindings {
   DELIVERY_QUEUE?: Queue<QueueMessageBody>;
   DEAD_LETTER_QUEUE?: Queue<QueueMessageBody>;
 }
-
-const jsonString = z.string().transform((text, ctx) => {
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    ctx.addIssue({ code: 'custom', message: 'is not valid JSON' });
-    return z.NEVER;
-  }
-});
 
 /** JWT mode: which issuer, audience and JWKS to trust. Claims: see edge/services/jwt.ts. */
 export const JwtConfigSchema = z.object({
@@ -156,8 +148,7 @@ export function getConfig(env: Bindings): Config {
     jwt: env.JWT_ISSUER ? { issuer: env.JWT_ISSUER, audience: env.JWT_AUDIENCE, jwksUrl: env.JWT_JWKS_URL } : undefined,
   });
   if (!result.success) {
-    const problems = result.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
-    throw new ConfigError(`invalid edge configuration: ${problems.join('; ')}`);
+    throw new ConfigError(`invalid edge configuration: ${describeIssues(result.error).join('; ')}`);
   }
   parsed.set(env, result.data);
   return result.data;

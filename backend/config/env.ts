@@ -3,6 +3,7 @@
  * failing with one ConfigError that names every bad setting, and the settings both adapters read.
  */
 import * as z from 'zod';
+import { describeIssues, jsonString } from '../../shared/settings';
 import { ModelNameSchema } from '../../shared/contracts/infer';
 import { CHAT_TEMPLATES } from '../core/chat-template';
 
@@ -10,16 +11,6 @@ import { CHAT_TEMPLATES } from '../core/chat-template';
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
 }
-
-/** A JSON-valued setting, parsed before validation. */
-export const jsonString = z.string().transform((text, ctx) => {
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    ctx.addIssue({ code: 'custom', message: 'is not valid JSON' });
-    return z.NEVER;
-  }
-});
 
 /** A duration in ms, from a string. */
 export const millis = (fallback: number) => z.coerce.number().int().positive().max(900_000).default(fallback);
@@ -67,8 +58,7 @@ export function parseEnv<S extends z.ZodRawShape>(adapter: string, shape: S, env
   for (const key of Object.keys(shape)) input[key] = env[key] === '' ? undefined : env[key];
   const result = z.object(shape).safeParse(input);
   if (!result.success) {
-    const problems = result.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
-    throw new ConfigError(`invalid ${adapter} adapter configuration: ${problems.join('; ')}`);
+    throw new ConfigError(`invalid ${adapter} adapter configuration: ${describeIssues(result.error).join('; ')}`);
   }
   return result.data;
 }

@@ -5,6 +5,7 @@
  * secret never sits in a plain var. A binding may hold several comma-separated secrets (rotation).
  */
 import * as z from 'zod';
+import { describeIssues, jsonString } from '../../shared/settings';
 import { ConfigError, type Bindings } from '../env';
 import type { Priority } from '../../shared/plans';
 
@@ -73,13 +74,7 @@ function secretsOf(env: Bindings, names: readonly string[], source: string): str
 export function getAsyncSettings(env: Bindings): AsyncSettings {
   const cached = parsed.get(env);
   if (cached) return cached;
-  let rawSources: unknown = {};
-  try {
-    rawSources = env.WEBHOOK_SOURCES ? (JSON.parse(env.WEBHOOK_SOURCES) as unknown) : {};
-  } catch {
-    throw new ConfigError('invalid edge configuration: WEBHOOK_SOURCES is not valid JSON');
-  }
-  const sources = SourcesSchema.safeParse(rawSources);
+  const sources = jsonString.pipe(SourcesSchema).safeParse(env.WEBHOOK_SOURCES || '{}');
   const numbers = NumbersSchema.safeParse({
     toleranceSeconds: env.WEBHOOK_TOLERANCE_SECONDS || undefined,
     retryBaseSeconds: env.QUEUE_RETRY_BASE_SECONDS || undefined,
@@ -87,7 +82,7 @@ export function getAsyncSettings(env: Bindings): AsyncSettings {
     jobResultTtlSeconds: env.JOB_RESULT_TTL_SECONDS || undefined,
   });
   if (!sources.success || !numbers.success) {
-    const issues = [...(sources.error?.issues ?? []).map((i) => `WEBHOOK_SOURCES.${i.path.join('.')}: ${i.message}`), ...(numbers.error?.issues ?? []).map((i) => `${i.path.join('.')}: ${i.message}`)];
+    const issues = [...(sources.error ? describeIssues(sources.error, 'WEBHOOK_SOURCES.') : []), ...(numbers.error ? describeIssues(numbers.error) : [])];
     throw new ConfigError(`invalid edge configuration: ${issues.join('; ')}`);
   }
   const map = new Map<string, WebhookSource>();
