@@ -16,7 +16,7 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import * as z from 'zod';
 import { ApiError } from '../errors';
-import type { AppEnv, Config } from '../env';
+import type { AppEnv } from '../env';
 import { runInBackground } from '../services/background';
 import type { Store } from '../services/store';
 
@@ -42,11 +42,7 @@ export interface IdempotencyVariables {
   idempotency?: IdempotencySlot;
 }
 
-export interface IdempotencyOptions {
-  readonly store: (config: Config) => Store;
-}
-
-export function idempotency(_options: IdempotencyOptions): MiddlewareHandler<AppEnv> {
+export function idempotency(): MiddlewareHandler<AppEnv> {
   return async function idempotencyMiddleware(c, next) {
     const key = c.req.method === 'POST' ? c.req.header('idempotency-key') : undefined;
     if (key === undefined) return next();
@@ -81,9 +77,11 @@ export function idempotency(_options: IdempotencyOptions): MiddlewareHandler<App
  * one. Returns the stored response to replay, throws 409 CONFLICT for a different request or one
  * still in progress, or returns undefined when this request now owns the key and should run.
  */
-export async function claimIdempotency(c: Context<AppEnv>, store: Store, tenantId: string, fingerprint: string): Promise<Response | undefined> {
+export async function claimIdempotency(c: Context<AppEnv>, store: Store, tenantId: string, fingerprintOf: () => Promise<string>): Promise<Response | undefined> {
   const slot = c.get('idempotency');
   if (!slot) return undefined;
+  // Only requests that carry a key pay for the body's fingerprint.
+  const fingerprint = await fingerprintOf();
   const redisKey = `gw:idem:${tenantId}:${slot.key}`;
   const previous = await store.set(redisKey, { state: 'pending', fingerprint }, { nx: true, get: true, ex: PENDING_TTL_S });
   if (previous === null || previous === 'OK') {

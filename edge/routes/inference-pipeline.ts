@@ -59,7 +59,7 @@ export async function runInferencePipeline(c: Context<AppEnv>, req: NormalizedRe
   const store = deps.store(config);
   const later = (work: Promise<unknown>) => runInBackground(c, work);
 
-  const replay = await claimIdempotency(c, store, auth.tenantId, await sha256Hex(`${c.req.path}\n${canonicalJson(req)}`));
+  const replay = await claimIdempotency(c, store, auth.tenantId, () => sha256Hex(`${c.req.path}\n${canonicalJson(req)}`));
   if (replay) return replay;
 
   const policy = cachePolicy(c.req.header('cache-control'), call.payload.params, config.cache);

@@ -102,6 +102,30 @@ describe('/v1/jobs', () => {
     expect((await call(inferOnly.key, 'POST', '/v1/jobs', { model, prompt: 'p' })).status).toBe(403);
   });
 
+  it('replays the first 202 for a retried submission with the same Idempotency-Key, and 409s a different body', async () => {
+    const t = await jobTenant();
+    const submit = (body: unknown) =>
+      SELF.fetch(`${BASE}/v1/jobs`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${t.key}`, 'content-type': 'application/json', 'idempotency-key': `job-${t.tenant.tenantId}` },
+        body: JSON.stringify(body),
+      });
+    const body = { model, prompt: 'Only once, please', params: { max_tokens: 2 } };
+    const first = await submit(body);
+    expect(first.status).toBe(202);
+    const { id } = (await first.json()) as { id: string };
+    let again = await submit(body);
+    // The first answer is stored in waitUntil: until then the key reads as in progress (409).
+    for (let i = 0; i < 50 && again.status === 409; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      again = await submit(body);
+    }
+    expect(again.status).toBe(202);
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect(((await again.json()) as { id: string }).id).toBe(id);
+    expect((await submit({ ...body, prompt: 'something else' })).status).toBe(409);
+  });
+
   it('applies the rate limits of sync requests at submission', async () => {
     const t = await jobTenant({ overrides: { requestsPerMinute: 2 } });
     const statuses: number[] = [];

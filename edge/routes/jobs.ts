@@ -16,10 +16,13 @@ import { jobView, loadJob, newJobId, saveJob, type JobRecord } from '../queues/j
 import { enqueue } from '../queues/producer';
 import { callbackUrlProblem } from '../queues/ssrf';
 import { planCall } from '../services/inference';
+import { claimIdempotency } from '../middleware/idempotency';
+import { canonicalJson } from '../services/cache/key';
+import { sha256Hex } from '../../shared/crypto/hash';
 import { backgroundFor } from '../services/background';
 import { isolateQuotaGate, tokensToReserve } from '../services/limits/gate';
 import { fromInfer } from '../services/translate';
-import { authenticatedJson, BEARER_SECURITY, ERROR_RESPONSES, jsonRequest, type RouteDeps } from './common';
+import { asRouteResponse, authenticatedJson, BEARER_SECURITY, ERROR_RESPONSES, jsonRequest, type RouteDeps } from './common';
 import { validationHook } from './validation';
 
 export const JobRequestSchema = InferRequestSchema.extend({
@@ -63,6 +66,9 @@ export function jobRoutes(deps: RouteDeps) {
     // The same model, plan and max_tokens checks as a sync request, before anything is stored.
     const call = planCall({ config, auth: who, requestId: c.get('requestId'), metrics: deps.metrics }, fromInfer(inferBody, false));
     const store = deps.store(config);
+    // Idempotency-Key as on the inference routes: a retried submission replays the first 202.
+    const replay = await claimIdempotency(c, store, who.tenantId, () => sha256Hex(`${c.req.path}\n${canonicalJson(body)}`));
+    if (replay) return asRouteResponse(Promise.resolve(replay));
     // Rate limits as for a sync request (issue 4's gate): the request counts now and the tokens are
     // reserved at submission (prompt estimate + max_tokens), so a 429 reaches the client, not the queue.
     const later = backgroundFor(c);
