@@ -89,12 +89,21 @@ const ConfigSchema = z.object({
     sessionToken: z.string().min(1).optional(),
     region: z.string().min(1).default('us-east-1'),
   }),
-  maxBodyBytes: z.coerce.number().int().positive().default(1024 * 1024),
+  maxBodyBytes: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(1024 * 1024),
   backendTimeoutMs: z.coerce.number().int().positive().default(30_000),
   corsOrigins: z
     .string()
     .default('')
-    .transform((v) => v.split(',').map((o) => o.trim()).filter(Boolean)),
+    .transform((v) =>
+      v
+        .split(',')
+        .map((o) => o.trim())
+        .filter(Boolean),
+    ),
   jwt: JwtConfigSchema.optional(),
   metrics: z.object({
     endpoint: z.union([z.literal('off'), z.url({ protocol: /^https?$/ })]).optional(),
@@ -111,7 +120,12 @@ const ConfigSchema = z.object({
     shareableModels: z
       .string()
       .default('')
-      .transform((v) => v.split(',').map((m) => m.trim()).filter(Boolean)),
+      .transform((v) =>
+        v
+          .split(',')
+          .map((m) => m.trim())
+          .filter(Boolean),
+      ),
   }),
 });
 
@@ -142,8 +156,16 @@ export function getConfig(env: Bindings): Config {
     maxBodyBytes: env.MAX_BODY_BYTES || undefined,
     backendTimeoutMs: env.BACKEND_TIMEOUT_MS || undefined,
     corsOrigins: env.CORS_ORIGINS || undefined,
-    limits: { outagePolicy: env.STORE_OUTAGE_POLICY || undefined, storeTimeoutMs: env.STORE_TIMEOUT_MS || undefined, ipFailedAuthPerMinute: env.IP_FAILED_AUTH_PER_MINUTE || undefined },
-    cache: { defaultTtlS: env.CACHE_DEFAULT_TTL_S || undefined, maxTtlS: env.CACHE_MAX_TTL_S || undefined, shareableModels: env.CACHE_SHAREABLE_MODELS || undefined },
+    limits: {
+      outagePolicy: env.STORE_OUTAGE_POLICY || undefined,
+      storeTimeoutMs: env.STORE_TIMEOUT_MS || undefined,
+      ipFailedAuthPerMinute: env.IP_FAILED_AUTH_PER_MINUTE || undefined,
+    },
+    cache: {
+      defaultTtlS: env.CACHE_DEFAULT_TTL_S || undefined,
+      maxTtlS: env.CACHE_MAX_TTL_S || undefined,
+      shareableModels: env.CACHE_SHAREABLE_MODELS || undefined,
+    },
     metrics: { endpoint: env.METRICS_ENDPOINT || undefined, flushIntervalMs: env.METRICS_FLUSH_INTERVAL_MS || undefined },
     jwt: env.JWT_ISSUER ? { issuer: env.JWT_ISSUER, audience: env.JWT_AUDIENCE, jwksUrl: env.JWT_JWKS_URL } : undefined,
   });

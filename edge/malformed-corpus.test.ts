@@ -30,40 +30,142 @@ const validChat = JSON.stringify({ model, messages: [{ role: 'user', content: 'h
 function corpus(): Case[] {
   const cases: Case[] = [];
   // Truncated JSON at every 3rd byte of valid bodies.
-  for (const [path, body] of [['/v1/infer', valid], ['/v1/chat/completions', validChat]] as const) {
-    for (let cut = 1; cut < body.length - 1; cut += 3) cases.push({ name: `${path} truncated at ${cut}`, path, headers: json, body: body.slice(0, cut), code: 'INVALID_INPUT', status: 400 });
+  for (const [path, body] of [
+    ['/v1/infer', valid],
+    ['/v1/chat/completions', validChat],
+  ] as const) {
+    for (let cut = 1; cut < body.length - 1; cut += 3)
+      cases.push({ name: `${path} truncated at ${cut}`, path, headers: json, body: body.slice(0, cut), code: 'INVALID_INPUT', status: 400 });
   }
   // Wrong types for each field.
   const wrong = [null, 42, true, [], {}, '', [1, 2], { a: 1 }];
   for (const w of wrong) {
     cases.push({ name: `model=${JSON.stringify(w)}`, headers: json, body: JSON.stringify({ model: w, prompt: 'x' }), code: 'INVALID_INPUT', status: 400 });
     cases.push({ name: `prompt=${JSON.stringify(w)}`, headers: json, body: JSON.stringify({ model, prompt: w }), code: 'INVALID_INPUT', status: 400 });
-    cases.push({ name: `params=${JSON.stringify(w)}`, headers: json, body: JSON.stringify({ model, prompt: 'x', params: w }), code: w && typeof w === 'object' && !Array.isArray(w) && Object.keys(w).length === 0 ? undefined : 'INVALID_INPUT' });
+    cases.push({
+      name: `params=${JSON.stringify(w)}`,
+      headers: json,
+      body: JSON.stringify({ model, prompt: 'x', params: w }),
+      code: w && typeof w === 'object' && !Array.isArray(w) && Object.keys(w).length === 0 ? undefined : 'INVALID_INPUT',
+    });
     for (const field of ['max_tokens', 'temperature', 'top_p', 'seed', 'stop']) {
-      const acceptable = (typeof w === 'number' && field !== 'stop' && field !== 'temperature' && field !== 'top_p') || (Array.isArray(w) && w.length === 0 && field === 'stop');
+      const acceptable =
+        (typeof w === 'number' && field !== 'stop' && field !== 'temperature' && field !== 'top_p') || (Array.isArray(w) && w.length === 0 && field === 'stop');
       if (acceptable) continue;
-      cases.push({ name: `params.${field}=${JSON.stringify(w)}`, headers: json, body: JSON.stringify({ model, prompt: 'x', params: { [field]: w } }), code: 'INVALID_INPUT', status: 400 });
+      cases.push({
+        name: `params.${field}=${JSON.stringify(w)}`,
+        headers: json,
+        body: JSON.stringify({ model, prompt: 'x', params: { [field]: w } }),
+        code: 'INVALID_INPUT',
+        status: 400,
+      });
     }
-    cases.push({ name: `messages=${JSON.stringify(w)}`, path: '/v1/chat/completions', headers: json, body: JSON.stringify({ model, messages: w }), code: 'INVALID_INPUT', status: 400 });
-    cases.push({ name: `message content=${JSON.stringify(w)}`, path: '/v1/chat/completions', headers: json, body: JSON.stringify({ model, messages: [{ role: 'user', content: w }] }), code: 'INVALID_INPUT', status: 400 });
+    cases.push({
+      name: `messages=${JSON.stringify(w)}`,
+      path: '/v1/chat/completions',
+      headers: json,
+      body: JSON.stringify({ model, messages: w }),
+      code: 'INVALID_INPUT',
+      status: 400,
+    });
+    cases.push({
+      name: `message content=${JSON.stringify(w)}`,
+      path: '/v1/chat/completions',
+      headers: json,
+      body: JSON.stringify({ model, messages: [{ role: 'user', content: w }] }),
+      code: 'INVALID_INPUT',
+      status: 400,
+    });
   }
   // Out-of-range values.
-  for (const [field, value] of [['max_tokens', 0], ['max_tokens', -5], ['max_tokens', 1.5], ['max_tokens', 1e9], ['temperature', -1], ['temperature', 3], ['top_p', 0], ['top_p', 1.1], ['seed', -1], ['seed', 2 ** 40], ['stop', Array(20).fill('x')]] as const) {
-    cases.push({ name: `params.${field}=${JSON.stringify(value)}`, headers: json, body: JSON.stringify({ model, prompt: 'x', params: { [field]: value } }), code: 'INVALID_INPUT', status: 400 });
+  for (const [field, value] of [
+    ['max_tokens', 0],
+    ['max_tokens', -5],
+    ['max_tokens', 1.5],
+    ['max_tokens', 1e9],
+    ['temperature', -1],
+    ['temperature', 3],
+    ['top_p', 0],
+    ['top_p', 1.1],
+    ['seed', -1],
+    ['seed', 2 ** 40],
+    ['stop', Array(20).fill('x')],
+  ] as const) {
+    cases.push({
+      name: `params.${field}=${JSON.stringify(value)}`,
+      headers: json,
+      body: JSON.stringify({ model, prompt: 'x', params: { [field]: value } }),
+      code: 'INVALID_INPUT',
+      status: 400,
+    });
   }
   // Not-an-object bodies and unknown fields.
-  for (const body of ['null', '[]', '"string"', '42', 'true', '', ' ', '{}', '{"model":"m"}', JSON.stringify({ model, prompt: 'x', extra: 1 }), `{"model":"${model}","prompt":"x","__proto__":{"polluted":true}}`, `{"model":"${model}","prompt":"x","constructor":{"prototype":{"polluted":true}}}`, '{"model":"m","prompt":"x",}', "{'model':'m'}", '\u0000', 'NaN']) {
+  for (const body of [
+    'null',
+    '[]',
+    '"string"',
+    '42',
+    'true',
+    '',
+    ' ',
+    '{}',
+    '{"model":"m"}',
+    JSON.stringify({ model, prompt: 'x', extra: 1 }),
+    `{"model":"${model}","prompt":"x","__proto__":{"polluted":true}}`,
+    `{"model":"${model}","prompt":"x","constructor":{"prototype":{"polluted":true}}}`,
+    '{"model":"m","prompt":"x",}',
+    "{'model':'m'}",
+    '\u0000',
+    'NaN',
+  ]) {
     cases.push({ name: `body ${JSON.stringify(body).slice(0, 40)}`, headers: json, body, code: 'INVALID_INPUT', status: 400 });
   }
   // Huge strings and bodies.
-  cases.push({ name: 'prompt over 32k characters', headers: json, body: JSON.stringify({ model, prompt: 'x'.repeat(40_000) }), code: 'INVALID_INPUT', status: 400 });
-  cases.push({ name: 'model name of 10k characters', headers: json, body: JSON.stringify({ model: 'm'.repeat(10_000), prompt: 'x' }), code: 'INVALID_INPUT', status: 400 });
-  cases.push({ name: 'body over 1 MiB', headers: json, body: JSON.stringify({ model, prompt: 'x', pad: 'y'.repeat(1_200_000) }), code: 'INVALID_INPUT', status: 413 });
-  cases.push({ name: 'chat over 32k characters', path: '/v1/chat/completions', headers: json, body: JSON.stringify({ model, messages: Array(5).fill({ role: 'user', content: 'z'.repeat(8_000) }) }), code: 'INVALID_INPUT', status: 400 });
+  cases.push({
+    name: 'prompt over 32k characters',
+    headers: json,
+    body: JSON.stringify({ model, prompt: 'x'.repeat(40_000) }),
+    code: 'INVALID_INPUT',
+    status: 400,
+  });
+  cases.push({
+    name: 'model name of 10k characters',
+    headers: json,
+    body: JSON.stringify({ model: 'm'.repeat(10_000), prompt: 'x' }),
+    code: 'INVALID_INPUT',
+    status: 400,
+  });
+  cases.push({
+    name: 'body over 1 MiB',
+    headers: json,
+    body: JSON.stringify({ model, prompt: 'x', pad: 'y'.repeat(1_200_000) }),
+    code: 'INVALID_INPUT',
+    status: 413,
+  });
+  cases.push({
+    name: 'chat over 32k characters',
+    path: '/v1/chat/completions',
+    headers: json,
+    body: JSON.stringify({ model, messages: Array(5).fill({ role: 'user', content: 'z'.repeat(8_000) }) }),
+    code: 'INVALID_INPUT',
+    status: 400,
+  });
   // Deep nesting.
   for (const depth of [100, 1_000, 50_000]) {
-    cases.push({ name: `params nested ${depth} deep`, headers: json, body: `{"model":"${model}","prompt":"x","params":${'['.repeat(depth)}${']'.repeat(depth)}}`, code: 'INVALID_INPUT', status: 400 });
-    cases.push({ name: `object nested ${depth} deep`, headers: json, body: `${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}`, code: 'INVALID_INPUT', status: 400 });
+    cases.push({
+      name: `params nested ${depth} deep`,
+      headers: json,
+      body: `{"model":"${model}","prompt":"x","params":${'['.repeat(depth)}${']'.repeat(depth)}}`,
+      code: 'INVALID_INPUT',
+      status: 400,
+    });
+    cases.push({
+      name: `object nested ${depth} deep`,
+      headers: json,
+      body: `${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}`,
+      code: 'INVALID_INPUT',
+      status: 400,
+    });
   }
   // Invalid UTF-8 (decoded with replacement characters: a valid request, answered without a 5xx).
   for (const bytes of [[0xff, 0xfe], [0xc3], [0xe2, 0x82], [0xed, 0xa0, 0x80], [0xf4, 0x90, 0x80, 0x80]]) {
@@ -72,24 +174,84 @@ function corpus(): Case[] {
     cases.push({ name: `invalid UTF-8 ${bytes.map((b) => b.toString(16)).join(' ')}`, headers: json, body: new Uint8Array([...head, ...bytes, ...tail]) });
   }
   // Content types.
-  for (const type of ['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/jsonx', 'json', 'application/xml', '']) {
+  for (const type of [
+    'text/plain',
+    'application/x-www-form-urlencoded',
+    'multipart/form-data; boundary=x',
+    'application/jsonx',
+    'json',
+    'application/xml',
+    '',
+  ]) {
     cases.push({ name: `content-type '${type}'`, headers: { ...auth, 'content-type': type }, body: valid, code: 'INVALID_INPUT', status: 415 });
   }
   // Authorization tricks.
-  for (const value of ['Bearer', 'Bearer ', 'Basic dXNlcjpwYXNz', `Bearer ${apiKey} extra`, `bearer  ${'k'.repeat(10_000)}`, 'Bearer gw_live_é', `Bearer ${apiKey.slice(0, -1)}`, `Token ${apiKey}`, 'Bearer gw_test_../../etc/passwd', `Bearer\t${apiKey.slice(0, 20)}`]) {
-    cases.push({ name: `authorization '${value.slice(0, 30)}'`, headers: { authorization: value, 'content-type': 'application/json' }, body: valid, code: 'UNAUTHORIZED', status: 401 });
+  for (const value of [
+    'Bearer',
+    'Bearer ',
+    'Basic dXNlcjpwYXNz',
+    `Bearer ${apiKey} extra`,
+    `bearer  ${'k'.repeat(10_000)}`,
+    'Bearer gw_live_é',
+    `Bearer ${apiKey.slice(0, -1)}`,
+    `Token ${apiKey}`,
+    'Bearer gw_test_../../etc/passwd',
+    `Bearer\t${apiKey.slice(0, 20)}`,
+  ]) {
+    cases.push({
+      name: `authorization '${value.slice(0, 30)}'`,
+      headers: { authorization: value, 'content-type': 'application/json' },
+      body: valid,
+      code: 'UNAUTHORIZED',
+      status: 401,
+    });
   }
-  for (const value of ['', ' ', 'x'.repeat(5_000)]) cases.push({ name: `x-api-key '${value.slice(0, 10)}'`, headers: { 'x-api-key': value, 'content-type': 'application/json' }, body: valid, code: 'UNAUTHORIZED', status: 401 });
+  for (const value of ['', ' ', 'x'.repeat(5_000)])
+    cases.push({
+      name: `x-api-key '${value.slice(0, 10)}'`,
+      headers: { 'x-api-key': value, 'content-type': 'application/json' },
+      body: valid,
+      code: 'UNAUTHORIZED',
+      status: 401,
+    });
   // Request-id tricks: never echoed unsanitised, never a failure.
-  for (const value of ['x'.repeat(10_000), '<script>', 'id with spaces', '🙂', '../../']) cases.push({ name: `x-request-id '${value.slice(0, 10)}'`, path: '/health', method: 'GET', headers: { 'x-request-id': value } });
+  for (const value of ['x'.repeat(10_000), '<script>', 'id with spaces', '🙂', '../../'])
+    cases.push({ name: `x-request-id '${value.slice(0, 10)}'`, path: '/health', method: 'GET', headers: { 'x-request-id': value } });
   // Odd methods and paths.
-  for (const method of ['GET', 'PUT', 'DELETE', 'PATCH']) cases.push({ name: `${method} /v1/infer`, method, headers: json, body: method === 'GET' ? undefined : valid, code: 'NOT_FOUND', status: 404 });
-  for (const path of ['/v1/infer/', '//v1/infer', '/v1/../v1/nope', '/v1/%2e%2e/admin', '/V1/INFER', '/v1/infer%00', '/v1/chat/completions/extra', '/webhooks/nope', '/.env', '/v1/models/../../etc']) {
+  for (const method of ['GET', 'PUT', 'DELETE', 'PATCH'])
+    cases.push({ name: `${method} /v1/infer`, method, headers: json, body: method === 'GET' ? undefined : valid, code: 'NOT_FOUND', status: 404 });
+  for (const path of [
+    '/v1/infer/',
+    '//v1/infer',
+    '/v1/../v1/nope',
+    '/v1/%2e%2e/admin',
+    '/V1/INFER',
+    '/v1/infer%00',
+    '/v1/chat/completions/extra',
+    '/webhooks/nope',
+    '/.env',
+    '/v1/models/../../etc',
+  ]) {
     cases.push({ name: `path ${path}`, path, headers: json, body: valid });
   }
   // OpenAI-specific refusals.
-  for (const extra of [{ n: 2 }, { tools: [{ type: 'function' }] }, { logprobs: true }, { response_format: { type: 'json_object' } }, { stream: 'yes' }, { messages: [] }, { messages: [{ role: 'tool', content: 'x' }] }]) {
-    cases.push({ name: `chat ${JSON.stringify(extra).slice(0, 40)}`, path: '/v1/chat/completions', headers: json, body: JSON.stringify({ model, messages: [{ role: 'user', content: 'hi' }], ...extra }), code: 'INVALID_INPUT', status: 400 });
+  for (const extra of [
+    { n: 2 },
+    { tools: [{ type: 'function' }] },
+    { logprobs: true },
+    { response_format: { type: 'json_object' } },
+    { stream: 'yes' },
+    { messages: [] },
+    { messages: [{ role: 'tool', content: 'x' }] },
+  ]) {
+    cases.push({
+      name: `chat ${JSON.stringify(extra).slice(0, 40)}`,
+      path: '/v1/chat/completions',
+      headers: json,
+      body: JSON.stringify({ model, messages: [{ role: 'user', content: 'hi' }], ...extra }),
+      code: 'INVALID_INPUT',
+      status: 400,
+    });
   }
   return cases;
 }

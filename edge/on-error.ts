@@ -27,7 +27,13 @@ export function onError(): ErrorHandler<AppEnv> {
     const requestId = c.get('requestId');
     if (err instanceof ApiError) {
       const level = err.status >= 500 ? 'warn' : 'info';
-      log(level, 'request failed', { request_id: requestId, code: err.code, status: err.status, reason: err.message, ...(err.cause ? describeError(err.cause) : {}) });
+      log(level, 'request failed', {
+        request_id: requestId,
+        code: err.code,
+        status: err.status,
+        reason: err.message,
+        ...(err.cause ? describeError(err.cause) : {}),
+      });
       return respond(c, err.status, { code: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) }, err.headers);
     }
     if (err instanceof HTTPException) {

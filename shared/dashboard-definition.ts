@@ -73,10 +73,20 @@ export interface DashboardWidgetSpec {
   readonly annotations?: readonly Annotation[];
 }
 
-const m = (metric: string, stat: Statistic, label: string, dimensions?: Record<string, string>): EdgeMetricSeries =>
-  ({ kind: 'metric', metric, stat, label, ...(dimensions ? { dimensions } : {}) });
-const by = (metric: string, dims: readonly string[], stat: Statistic, label: string): EdgeBreakdownSeries =>
-  ({ kind: 'breakdown', metric, by: dims, stat, label });
+const m = (metric: string, stat: Statistic, label: string, dimensions?: Record<string, string>): EdgeMetricSeries => ({
+  kind: 'metric',
+  metric,
+  stat,
+  label,
+  ...(dimensions ? { dimensions } : {}),
+});
+const by = (metric: string, dims: readonly string[], stat: Statistic, label: string): EdgeBreakdownSeries => ({
+  kind: 'breakdown',
+  metric,
+  by: dims,
+  stat,
+  label,
+});
 const adapter = (metric: string, stat: Statistic, label: string): AdapterSeries => ({ kind: 'adapter', metric, stat, label });
 
 /** The edge row: requests, latency percentiles, errors, cache, limits, tokens, backends, circuits, queues. */
@@ -84,12 +94,19 @@ export function edgeDashboardWidgets(sloMs = 300): DashboardWidgetSpec[] {
   return [
     {
       title: 'Requests by status class',
-      left: [m(E.Requests, 'Sum', 'requests'), m(E.Requests, 'Sum', '4xx', { [D.StatusClass]: '4xx' }), m(E.Requests, 'Sum', '5xx', { [D.StatusClass]: '5xx' })],
+      left: [
+        m(E.Requests, 'Sum', 'requests'),
+        m(E.Requests, 'Sum', '4xx', { [D.StatusClass]: '4xx' }),
+        m(E.Requests, 'Sum', '5xx', { [D.StatusClass]: '5xx' }),
+      ],
     },
     {
       title: 'Edge latency (ms)',
       left: [m(E.Latency, 'p50', 'p50'), m(E.Latency, 'p95', 'p95'), m(E.Latency, 'p99', 'p99')],
-      annotations: [{ value: sloMs, label: `p95 SLO ${sloMs} ms` }, { value: 2 * sloMs, label: 'alarm', color: '#d62728' }],
+      annotations: [
+        { value: sloMs, label: `p95 SLO ${sloMs} ms` },
+        { value: 2 * sloMs, label: 'alarm', color: '#d62728' },
+      ],
     },
     { title: 'Errors by code', left: [by(E.Requests, [D.Code], 'Sum', 'code')] },
     { title: 'Requests by route and status class', left: [by(E.Requests, [D.Route, D.StatusClass], 'Sum', 'requests')] },
@@ -100,7 +117,11 @@ export function edgeDashboardWidgets(sloMs = 300): DashboardWidgetSpec[] {
     },
     {
       title: 'Rate limited and auth failures',
-      left: [m(E.RateLimited, 'Sum', 'rate limited (429)'), m(E.AuthFailures, 'Sum', 'auth failures'), m(E.StoreUnavailable, 'Sum', 'store unavailable (outage policy)')],
+      left: [
+        m(E.RateLimited, 'Sum', 'rate limited (429)'),
+        m(E.AuthFailures, 'Sum', 'auth failures'),
+        m(E.StoreUnavailable, 'Sum', 'store unavailable (outage policy)'),
+      ],
     },
     {
       title: 'Tokens per second',

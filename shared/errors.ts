@@ -40,22 +40,20 @@ export const ErrorObjectSchema = z.object({
   type: z.string().optional(),
 });
 
-export const ErrorEnvelopeSchema = z.object({
-  success: z.literal(false),
-  data: z.null(),
-  error: ErrorObjectSchema,
-  timestamp: z.number().int(),
-  request_id: z.string(),
-}).meta({ id: 'ErrorEnvelope' });
+export const ErrorEnvelopeSchema = z
+  .object({
+    success: z.literal(false),
+    data: z.null(),
+    error: ErrorObjectSchema,
+    timestamp: z.number().int(),
+    request_id: z.string(),
+  })
+  .meta({ id: 'ErrorEnvelope' });
 
 export type ErrorObject = z.infer<typeof ErrorObjectSchema>;
 export type ErrorEnvelope = z.infer<typeof ErrorEnvelopeSchema>;
 
 /** Builds the envelope; `now` is injectable for tests. */
-export function errorEnvelope(
-  error: ErrorObject,
-  requestId: string,
-  now: number = Date.now(),
-): ErrorEnvelope {
+export function errorEnvelope(error: ErrorObject, requestId: string, now: number = Date.now()): ErrorEnvelope {
   return { success: false, data: null, error, timestamp: Math.floor(now / 1000), request_id: requestId };
 }

@@ -29,9 +29,33 @@ export type PlanLimits = z.infer<typeof PlanLimitsSchema>;
 
 /** The defaults of SPEC §3. */
 export const PLAN_DEFAULTS: Readonly<Record<Plan, PlanLimits>> = {
-  free: { requestsPerMinute: 60, requestsPerHour: 1_000, requestsPerDay: 10_000, tokensPerMinute: 50_000, tokensPerDay: 1_000_000, maxTokens: 512, priority: 'low' },
-  pro: { requestsPerMinute: 600, requestsPerHour: 50_000, requestsPerDay: 500_000, tokensPerMinute: 500_000, tokensPerDay: 10_000_000, maxTokens: 4_096, priority: 'standard' },
-  enterprise: { requestsPerMinute: 6_000, requestsPerHour: 500_000, requestsPerDay: 10_000_000, tokensPerMinute: 5_000_000, tokensPerDay: 100_000_000, maxTokens: 16_384, priority: 'vip' },
+  free: {
+    requestsPerMinute: 60,
+    requestsPerHour: 1_000,
+    requestsPerDay: 10_000,
+    tokensPerMinute: 50_000,
+    tokensPerDay: 1_000_000,
+    maxTokens: 512,
+    priority: 'low',
+  },
+  pro: {
+    requestsPerMinute: 600,
+    requestsPerHour: 50_000,
+    requestsPerDay: 500_000,
+    tokensPerMinute: 500_000,
+    tokensPerDay: 10_000_000,
+    maxTokens: 4_096,
+    priority: 'standard',
+  },
+  enterprise: {
+    requestsPerMinute: 6_000,
+    requestsPerHour: 500_000,
+    requestsPerDay: 10_000_000,
+    tokensPerMinute: 5_000_000,
+    tokensPerDay: 100_000_000,
+    maxTokens: 16_384,
+    priority: 'vip',
+  },
 };
 
 /** Per-tenant overrides: any limit, plus the models the tenant may use (absent = every routed model). */

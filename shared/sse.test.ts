@@ -9,7 +9,7 @@ describe('sseEvent', () => {
 });
 
 describe('SseParser', () => {
-  const stream = sseEvent('token', { text: 'héllo 🌍' }) + ': comment\n' + sseEvent(undefined, '[DONE]') + 'event: done\r\ndata: {"x":1}\r\n\r\n';
+  const stream = `${sseEvent('token', { text: 'héllo 🌍' })}: comment\n${sseEvent(undefined, '[DONE]')}event: done\r\ndata: {"x":1}\r\n\r\n`;
   const expected = [
     { event: 'token', data: '{"text":"héllo 🌍"}' },
     { event: 'message', data: '[DONE]' },

@@ -37,7 +37,9 @@ describe('loadSagemakerConfig', () => {
   });
 
   it('refuses unknown per-model keys (typos) and invalid model names', () => {
-    expect(() => loadSagemakerConfig({ SAGEMAKER_MODELS: JSON.stringify({ m: { endpointName: 'e', format: 'tgi', targetVarient: 'x' } }) })).toThrow(/targetVarient/);
+    expect(() => loadSagemakerConfig({ SAGEMAKER_MODELS: JSON.stringify({ m: { endpointName: 'e', format: 'tgi', targetVarient: 'x' } }) })).toThrow(
+      /targetVarient/,
+    );
     expect(() => loadSagemakerConfig({ SAGEMAKER_MODELS: JSON.stringify({ 'bad model': { endpointName: 'e', format: 'tgi' } }) })).toThrow(ConfigError);
   });
 });

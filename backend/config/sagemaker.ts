@@ -19,7 +19,11 @@ import { CommonEnvShape, millis, modelSettings, modelsSetting, parseEnv, type Ob
 export const SagemakerModelSchema = z
   .object({
     /** The SageMaker endpoint name. */
-    endpointName: z.string().min(1).max(63).regex(/^[a-zA-Z0-9](-*[a-zA-Z0-9])*$/, 'is not a valid endpoint name'),
+    endpointName: z
+      .string()
+      .min(1)
+      .max(63)
+      .regex(/^[a-zA-Z0-9](-*[a-zA-Z0-9])*$/, 'is not a valid endpoint name'),
     format: z.enum(CONTAINER_FORMATS),
     /** Production variant to target (A/B inside one endpoint). */
     targetVariant: z.string().min(1).max(63).optional(),

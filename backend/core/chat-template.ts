@@ -19,8 +19,8 @@ export const CHAT_TEMPLATES = ['default', 'chatml', 'llama3'] as const;
 export type ChatTemplateName = (typeof CHAT_TEMPLATES)[number];
 
 const RENDERERS: Readonly<Record<ChatTemplateName, (messages: readonly ChatMessage[]) => string>> = {
-  default: (messages) => messages.map((m) => `<|${m.role}|>\n${m.content}\n`).join('') + '<|assistant|>\n',
-  chatml: (messages) => messages.map((m) => `<|im_start|>${m.role}\n${m.content}<|im_end|>\n`).join('') + '<|im_start|>assistant\n',
+  default: (messages) => `${messages.map((m) => `<|${m.role}|>\n${m.content}\n`).join('')}<|assistant|>\n`,
+  chatml: (messages) => `${messages.map((m) => `<|im_start|>${m.role}\n${m.content}<|im_end|>\n`).join('')}<|im_start|>assistant\n`,
   llama3: (messages) =>
     '<|begin_of_text|>' +
     messages.map((m) => `<|start_header_id|>${m.role}<|end_header_id|>\n\n${m.content}<|eot_id|>`).join('') +

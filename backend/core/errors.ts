@@ -129,6 +129,7 @@ export function sanitiseUpstreamMessage(raw: string | undefined, maxLength = 200
     .replace(/\b\d{12}\b/g, '')
     .replace(/\b\d{1,3}(\.\d{1,3}){3}(:\d+)?\b/g, '')
     .replace(/\bat \S+\.(?:py|ts|js|rs):\d+\S*/g, '')
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: stripping control characters is the point
     .replace(/[\u0000-\u001f\u007f]+/g, ' ')
     .replace(/\s+/g, ' ')
     .trim();

@@ -9,7 +9,11 @@ import { handleInvoke } from './handle-invoke';
 const body = (over: Record<string, unknown> = {}) => ({ request_id: 'r1', tenant_id: 't1', model: 'json-m', prompt: 'Hello', ...over });
 const line = (value: unknown) => bytes(`${JSON.stringify(value)}\n`);
 
-async function run(script: TransportScript, requestBody: unknown = body(), options: { timeouts?: Parameters<typeof scriptedBackend>[1]; signal?: AbortSignal; base64?: boolean; path?: string; method?: string } = {}) {
+async function run(
+  script: TransportScript,
+  requestBody: unknown = body(),
+  options: { timeouts?: Parameters<typeof scriptedBackend>[1]; signal?: AbortSignal; base64?: boolean; path?: string; method?: string } = {},
+) {
   const backend = scriptedBackend(script, options.timeouts);
   const sink = new MemorySink();
   const outcome = await handleInvoke(invokeEvent(requestBody, options), sink, backend, { signal: options.signal ?? new AbortController().signal });
@@ -18,10 +22,26 @@ async function run(script: TransportScript, requestBody: unknown = body(), optio
 
 describe('requests', () => {
   it('answers a sync request (base64 body) with the parsed container answer', async () => {
-    const { sink, outcome } = await run({ invoke: async () => ({ contentType: 'application/json', body: bytes('{"output":"hi","finish_reason":"stop"}') }) }, body(), { base64: true });
+    const { sink, outcome } = await run(
+      { invoke: async () => ({ contentType: 'application/json', body: bytes('{"output":"hi","finish_reason":"stop"}') }) },
+      body(),
+      { base64: true },
+    );
     expect(sink.statusCode).toBe(200);
-    expect(BackendInferResponseSchema.parse(sink.json())).toMatchObject({ output: 'hi', finish_reason: 'stop', usage: { prompt_tokens: estimateTokens('Hello'), completion_tokens: 1 } });
-    expect(outcome).toMatchObject({ status: 200, requestId: 'r1', tenantId: 't1', model: 'json-m', modelKnown: true, target: 'target-endpoint', stream: false });
+    expect(BackendInferResponseSchema.parse(sink.json())).toMatchObject({
+      output: 'hi',
+      finish_reason: 'stop',
+      usage: { prompt_tokens: estimateTokens('Hello'), completion_tokens: 1 },
+    });
+    expect(outcome).toMatchObject({
+      status: 200,
+      requestId: 'r1',
+      tenantId: 't1',
+      model: 'json-m',
+      modelKnown: true,
+      target: 'target-endpoint',
+      stream: false,
+    });
   });
 
   it.each([
@@ -99,12 +119,27 @@ describe('streams', () => {
       body({ model: 'tgi-m', stream: true, params: { stop: ['END'] } }),
     );
     const events = sink.events();
-    expect(events.filter((e) => e.event === 'token').map((e) => JSON.parse(e.data).text).join('')).toBe('a b ');
-    expect(JSON.parse(events.at(-1)!.data)).toMatchObject({ finish_reason: 'stop', usage: { prompt_tokens: estimateTokens('Hello'), completion_tokens: estimateTokens('a b ') } });
+    expect(
+      events
+        .filter((e) => e.event === 'token')
+        .map((e) => JSON.parse(e.data).text)
+        .join(''),
+    ).toBe('a b ');
+    expect(JSON.parse(events.at(-1)!.data)).toMatchObject({
+      finish_reason: 'stop',
+      usage: { prompt_tokens: estimateTokens('Hello'), completion_tokens: estimateTokens('a b ') },
+    });
   });
 
   it('answers an in-band error before the first token with status + JSON, not a stream', async () => {
-    const { sink } = await run({ async *stream() { yield line({ error: 'CUDA out of memory at 10.0.0.1' }); } }, body({ stream: true }));
+    const { sink } = await run(
+      {
+        async *stream() {
+          yield line({ error: 'CUDA out of memory at 10.0.0.1' });
+        },
+      },
+      body({ stream: true }),
+    );
     expect(sink.statusCode).toBe(502);
     expect(sink.headers['content-type']).toBe('application/json');
     expect(sink.text()).not.toContain('CUDA');
@@ -128,7 +163,14 @@ describe('streams', () => {
   });
 
   it('ends with an error event when the stream stops before the generation completed', async () => {
-    const { sink } = await run({ async *stream() { yield line({ text: 'a' }); } }, body({ stream: true }));
+    const { sink } = await run(
+      {
+        async *stream() {
+          yield line({ text: 'a' });
+        },
+      },
+      body({ stream: true }),
+    );
     expect(sink.events().map((e) => e.event)).toEqual(['token', 'error']);
     expect(JSON.parse(sink.events()[1]!.data).details.reason).toBe('stream_truncated');
   });

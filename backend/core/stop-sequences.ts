@@ -52,7 +52,10 @@ export class StopSequenceTrimmer {
 
   /** Trims a whole text at its first stop sequence. */
   static trim(text: string, stops: readonly string[]): string {
-    const at = firstStop(text, stops.filter((s) => s !== ''));
+    const at = firstStop(
+      text,
+      stops.filter((s) => s !== ''),
+    );
     return at === -1 ? text : text.slice(0, at);
   }
 }

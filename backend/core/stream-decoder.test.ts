@@ -16,7 +16,14 @@ function bodyFor(format: FormatName, seed: number, maxTokens: number): unknown {
     case 'tgi':
       return { inputs: 'p', parameters: { max_new_tokens: maxTokens, do_sample: true, details: true, ...sampling }, stream: true };
     case 'openai-chat':
-      return { model: 'm', messages: [{ role: 'user', content: 'p' }], max_tokens: maxTokens, stream: true, stream_options: { include_usage: true }, ...sampling };
+      return {
+        model: 'm',
+        messages: [{ role: 'user', content: 'p' }],
+        max_tokens: maxTokens,
+        stream: true,
+        stream_options: { include_usage: true },
+        ...sampling,
+      };
     case 'openai-completions':
       return { model: 'm', prompt: 'p', max_tokens: maxTokens, stream: true, stream_options: { include_usage: true }, ...sampling };
     case 'plain':
@@ -30,6 +37,7 @@ function containerStream(format: FormatName): { bytes: Uint8Array; contentType: 
     const parsed = SERVER_FORMATS[format].parse(bodyFor(format, seed, 8), { maxModelLen: 4096 });
     if (!parsed.ok) throw new Error(parsed.error.body);
     const generation = generate(parsed.request.params);
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: the range is "any non-ASCII character"
     if (!/[^\x00-\x7f]/.test(generation.text)) continue;
     const script = SERVER_FORMATS[format].stream(parsed.request, generation, { id: 'x', created: 0, model: 'm' });
     return { bytes: encoder.encode([...script.head, ...script.tokens, ...script.tail].join('')), contentType: script.contentType, generation };
@@ -104,7 +112,9 @@ describe('framing', () => {
   });
 
   it('parses SSE with CRLF line endings split between CR and LF', () => {
-    const body = encoder.encode('data: {"token":{"text":"x"}}\r\n\r\ndata: {"token":{"text":"y"},"generated_text":"xy","details":{"finish_reason":"length","generated_tokens":2}}\r\n\r\n');
+    const body = encoder.encode(
+      'data: {"token":{"text":"x"}}\r\n\r\ndata: {"token":{"text":"y"},"generated_text":"xy","details":{"finish_reason":"length","generated_tokens":2}}\r\n\r\n',
+    );
     const cr = body.indexOf(0x0d);
     const pieces = decodeAll('tgi', 'text/event-stream', splitAt(body, cr + 1));
     expect(textOf(pieces)).toBe('xy');
@@ -121,8 +131,12 @@ describe('framing', () => {
   });
 
   it('turns in-band container errors into error pieces in every format', () => {
-    expect(decodeAll('tgi', 'text/event-stream', [encoder.encode('data:{"error":"overloaded","error_type":"generation"}\n\n')])).toEqual([{ kind: 'error', message: 'overloaded' }]);
-    expect(decodeAll('openai-completions', 'text/event-stream', [encoder.encode('data: {"error":{"message":"bad","code":500}}\n\n')])).toEqual([{ kind: 'error', message: 'bad' }]);
+    expect(decodeAll('tgi', 'text/event-stream', [encoder.encode('data:{"error":"overloaded","error_type":"generation"}\n\n')])).toEqual([
+      { kind: 'error', message: 'overloaded' },
+    ]);
+    expect(decodeAll('openai-completions', 'text/event-stream', [encoder.encode('data: {"error":{"message":"bad","code":500}}\n\n')])).toEqual([
+      { kind: 'error', message: 'bad' },
+    ]);
     expect(decodeAll('json', undefined, [encoder.encode('{"error":"x"}\n')])).toEqual([{ kind: 'error', message: 'x' }]);
   });
 });

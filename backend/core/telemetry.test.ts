@@ -57,7 +57,16 @@ describe('recordOutcome', () => {
     expect(f.logs).toHaveLength(1);
     const [level, message, fields] = f.logs[0]!;
     expect([level, message]).toEqual(['info', 'invoke']);
-    expect(fields).toMatchObject({ request_id: 'r1', tenant_id: 'ten_secret_tenant', model: 'llama', backend: 'sagemaker', latency_ms: 120, ttft_ms: 15, prompt_tokens: 7, completion_tokens: 9 });
+    expect(fields).toMatchObject({
+      request_id: 'r1',
+      tenant_id: 'ten_secret_tenant',
+      model: 'llama',
+      backend: 'sagemaker',
+      latency_ms: 120,
+      ttft_ms: 15,
+      prompt_tokens: 7,
+      completion_tokens: 9,
+    });
     expect(JSON.stringify(f.logs)).not.toMatch(/secret prompt|private output/);
   });
 
@@ -78,8 +87,15 @@ describe('recordOutcome', () => {
   it('counts errors by code, keeps unknown models out of the dimensions, and warns with the cause', () => {
     const f = fakes();
     const error = new UpstreamError(503, 'down', { reason: 'no_capacity', cause: new Error('ValidationError: no capacity') });
-    recordOutcome(outcome({ status: 503, error, model: 'attacker-chosen-name', modelKnown: false, usage: undefined, ttftMs: undefined, modelLatencyMs: undefined }), { ...f, logPayloads: false });
-    expect(f.logs[0]).toMatchObject(['warn', 'invoke failed', { error_code: 'UPSTREAM_ERROR', reason: 'no_capacity', cause_message: 'ValidationError: no capacity' }]);
+    recordOutcome(
+      outcome({ status: 503, error, model: 'attacker-chosen-name', modelKnown: false, usage: undefined, ttftMs: undefined, modelLatencyMs: undefined }),
+      { ...f, logPayloads: false },
+    );
+    expect(f.logs[0]).toMatchObject([
+      'warn',
+      'invoke failed',
+      { error_code: 'UPSTREAM_ERROR', reason: 'no_capacity', cause_message: 'ValidationError: no capacity' },
+    ]);
     expect(f.published).toEqual([
       { dimensions: { model: 'unknown' }, metrics: { Requests: 1, Latency: 120 } },
       { dimensions: { model: 'unknown', error_code: 'UPSTREAM_ERROR' }, metrics: { Errors: 1 } },

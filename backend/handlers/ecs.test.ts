@@ -80,7 +80,14 @@ const request = (model: string, over: Record<string, unknown> = {}, maxTokens = 
   ...over,
 });
 const expectedFor = (model: string, maxTokens: number) =>
-  generate({ prompt: model === 'vllm-chat' ? renderChatPrompt([{ role: 'user', content: prompt }]) : prompt, maxTokens, temperature: 0, topP: 1, seed: null, stop: [] });
+  generate({
+    prompt: model === 'vllm-chat' ? renderChatPrompt([{ role: 'user', content: prompt }]) : prompt,
+    maxTokens,
+    temperature: 0,
+    topP: 1,
+    seed: null,
+    stop: [],
+  });
 const errorOf = async (res: Response) => BackendErrorSchema.parse(await res.json()).error;
 
 describe('ECS adapter', () => {

@@ -23,8 +23,9 @@ beforeEach(() => {
 });
 afterEach(() => {
   vi.restoreAllMocks();
-  for (const k of ENV_KEYS) if (saved[k] === undefined) delete process.env[k];
-  else process.env[k] = saved[k];
+  for (const k of ENV_KEYS)
+    if (saved[k] === undefined) delete process.env[k];
+    else process.env[k] = saved[k];
 });
 
 const outcome: InvocationOutcome = {
@@ -62,8 +63,18 @@ describe('Powertools in Lambda', () => {
     recordOutcome(outcome, { logger, metrics, logPayloads: false });
     const lines = jsonLines();
     const log = lines.find((l) => l['message'] === 'invoke failed');
-    expect(log).toMatchObject({ level: 'WARN', service: 'sagemaker-adapter', request_id: 'r-42', tenant_id: 'ten_acme', model: 'llama', backend: 'sagemaker', error_code: 'UPSTREAM_ERROR' });
-    const emf = lines.filter((l) => '_aws' in l) as Array<{ _aws: { CloudWatchMetrics: Array<{ Namespace: string; Dimensions: string[][]; Metrics: Array<{ Name: string }> }> } }>;
+    expect(log).toMatchObject({
+      level: 'WARN',
+      service: 'sagemaker-adapter',
+      request_id: 'r-42',
+      tenant_id: 'ten_acme',
+      model: 'llama',
+      backend: 'sagemaker',
+      error_code: 'UPSTREAM_ERROR',
+    });
+    const emf = lines.filter((l) => '_aws' in l) as Array<{
+      _aws: { CloudWatchMetrics: Array<{ Namespace: string; Dimensions: string[][]; Metrics: Array<{ Name: string }> }> };
+    }>;
     expect(emf).toHaveLength(2);
     const directives = emf.map((d) => d._aws.CloudWatchMetrics[0]!);
     expect(directives.map((d) => d.Namespace)).toEqual(['InferenceGateway', 'InferenceGateway']);

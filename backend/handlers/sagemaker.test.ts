@@ -33,7 +33,11 @@ const clients: SageMakerRuntimeClient[] = [];
 function handlerFor(endpoint: string, timeouts: Timeouts) {
   const client = new SageMakerRuntimeClient({ region: 'us-east-1', endpoint, credentials: { accessKeyId: 'local', secretAccessKey: 'local' }, maxAttempts: 1 });
   clients.push(client);
-  return createStreamingHandler({ backend: sagemakerBackend(client, { models: MODELS, timeouts }), powertools: quietPowertools('sagemaker-adapter'), logPayloads: false });
+  return createStreamingHandler({
+    backend: sagemakerBackend(client, { models: MODELS, timeouts }),
+    powertools: quietPowertools('sagemaker-adapter'),
+    logPayloads: false,
+  });
 }
 
 beforeAll(async () => {
@@ -94,7 +98,10 @@ describe('non-streaming', () => {
       { role: 'user', content: 'Name a river.' },
     ];
     const outputs = await Promise.all(
-      FORMATS.map(async (model) => BackendInferResponseSchema.parse(await (await adapters.call('sagemaker', { ...request(model), prompt: undefined, messages })).json()).output),
+      FORMATS.map(
+        async (model) =>
+          BackendInferResponseSchema.parse(await (await adapters.call('sagemaker', { ...request(model), prompt: undefined, messages })).json()).output,
+      ),
     );
     expect(new Set(outputs)).toEqual(new Set([expected(8, renderChatPrompt(messages)).text]));
   });

@@ -45,5 +45,3 @@ declare global {
     function streamifyResponse<TEvent = unknown>(handler: StreamingHandler<TEvent>, options?: StreamifyResponseOptions): StreamingHandler<TEvent>;
   }
 }
-
-export {};

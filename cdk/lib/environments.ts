@@ -109,7 +109,6 @@ export interface EnvironmentConfig {
 /** Retention periods CloudWatch Logs accepts (a subset). */
 export type LogRetentionDays = 1 | 3 | 5 | 7 | 14 | 30 | 60 | 90 | 180 | 365 | 731;
 
-
 /**
  * The three environments. Edit here; nothing else reads environment-specific values. The default
  * models are openly licensed and not gated on the Hugging Face hub (a gated model needs a token:
@@ -214,10 +213,7 @@ export class UnknownEnvironmentError extends Error {
  * The environments to synthesise: the one named by the `env` context value, or all of them when it
  * is absent or empty. Throws UnknownEnvironmentError (listing the valid names) for anything else.
  */
-export function selectEnvironments(
-  selected: unknown,
-  environments: Readonly<Record<EnvironmentName, EnvironmentConfig>> = ENVIRONMENTS,
-): EnvironmentConfig[] {
+export function selectEnvironments(selected: unknown, environments: Readonly<Record<EnvironmentName, EnvironmentConfig>> = ENVIRONMENTS): EnvironmentConfig[] {
   if (selected === undefined || selected === null || selected === '') return ENVIRONMENT_NAMES.map((n) => environments[n]);
   if (typeof selected === 'string' && (ENVIRONMENT_NAMES as readonly string[]).includes(selected)) {
     return [environments[selected as EnvironmentName]];

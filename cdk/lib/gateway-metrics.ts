@@ -48,7 +48,13 @@ export function edgeMetric(
  * A SEARCH over an edge metric broken down by `dimension` (one line per route, code, backend...),
  * so the dashboard needs no list of values at synth time. Not usable in alarms.
  */
-export function edgeBreakdown(environment: string, metricName: string, dimensions: readonly string[], statistic: string, label: string): cloudwatch.MathExpression {
+export function edgeBreakdown(
+  environment: string,
+  metricName: string,
+  dimensions: readonly string[],
+  statistic: string,
+  label: string,
+): cloudwatch.MathExpression {
   const dims = [EdgeDimension.Environment, ...dimensions].join(',');
   return new cloudwatch.MathExpression({
     expression: `SEARCH('{${EDGE_NAMESPACE},${dims}} MetricName="${metricName}" ${EdgeDimension.Environment}="${environment}"', '${statistic}', 60)`,

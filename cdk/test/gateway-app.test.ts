@@ -49,10 +49,7 @@ describe('cdk-nag as a validation plugin', () => {
     const app = testApp();
     Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
     const topic = new sns.Topic(testStack(app), 'PlainTopic');
-    Validations.of(topic).acknowledge(
-      { id: 'AwsSolutions-SNS2', reason: 'test' },
-      { id: 'AwsSolutions-SNS3', reason: 'test' },
-    );
+    Validations.of(topic).acknowledge({ id: 'AwsSolutions-SNS2', reason: 'test' }, { id: 'AwsSolutions-SNS3', reason: 'test' });
     expect(() => app.synth()).not.toThrow();
   });
 

@@ -66,7 +66,7 @@ export interface DashboardWidget {
 /** Parses the first dashboard's body (a Fn::Join of strings and tokens) into JSON; tokens become "<token>". */
 export function dashboardWidgets(template: Template): DashboardWidget[] {
   const [dashboard] = Object.values(template.findResources('AWS::CloudWatch::Dashboard'));
-  const body = (dashboard?.Properties as { DashboardBody: unknown }).DashboardBody;
+  const body = (dashboard?.Properties as { DashboardBody: unknown } | undefined)?.DashboardBody;
   const text =
     typeof body === 'string'
       ? body

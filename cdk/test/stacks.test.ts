@@ -49,7 +49,11 @@ describe('the staging stacks', () => {
 
   it('configures the ECS adapter with the internal ALB in the shape backend/config/ecs.ts accepts', () => {
     const config = loadEcsConfig(functionEnvironment(adapters, 'inference-gateway-staging-ecs-adapter'));
-    expect(config.models['phi-3.5-mini-instruct']).toMatchObject({ format: 'openai-chat', baseUrl: 'http://internal-alb.example/v1', modelId: 'phi-3.5-mini-instruct' });
+    expect(config.models['phi-3.5-mini-instruct']).toMatchObject({
+      format: 'openai-chat',
+      baseUrl: 'http://internal-alb.example/v1',
+      modelId: 'phi-3.5-mini-instruct',
+    });
   });
 
   it('lets only the ECS adapter into the ALB, with the rule in the adapters stack (no cycle)', () => {
@@ -58,7 +62,11 @@ describe('the staging stacks', () => {
       ToPort: 80,
       SourceSecurityGroupId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^EcsAdapterSecurityGroup'), 'GroupId'] },
     });
-    adapters.hasResourceProperties('AWS::EC2::SecurityGroupEgress', { FromPort: 80, ToPort: 80, GroupId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^EcsAdapterSecurityGroup'), 'GroupId'] } });
+    adapters.hasResourceProperties('AWS::EC2::SecurityGroupEgress', {
+      FromPort: 80,
+      ToPort: 80,
+      GroupId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^EcsAdapterSecurityGroup'), 'GroupId'] },
+    });
     expect(stacks.serving.dependencies).not.toContain(stacks.adapters);
   });
 
@@ -80,7 +88,7 @@ describe('the staging stacks', () => {
   it('outputs a ROUTE_TABLE the edge accepts, the adapter URLs and the wrangler commands for --env staging', () => {
     const outputs = adapters.toJSON().Outputs as Record<string, { Value: unknown }>;
     expect(Object.keys(outputs)).toEqual(expect.arrayContaining(['SagemakerAdapterUrl', 'EcsAdapterUrl', 'EdgeRouteTable', 'EdgeAwsRegion']));
-    const parts = (outputs.EdgeRouteTable?.Value as { 'Fn::Join': [string, unknown[]] })['Fn::Join'][1];
+    const parts = (outputs.EdgeRouteTable!.Value as { 'Fn::Join': [string, unknown[]] })['Fn::Join'][1];
     const table = RouteTableSchema.parse(JSON.parse(parts.map((p) => (typeof p === 'string' ? p : 'https://abc.lambda-url.us-east-1.on.aws/')).join('')));
     expect(Object.keys(table.models).sort()).toEqual(['phi-3.5-mini-instruct', 'qwen2.5-7b-instruct']);
     expect(table.models['qwen2.5-7b-instruct']?.backends).toEqual([{ name: 'sagemaker', url: 'https://abc.lambda-url.us-east-1.on.aws/', kind: 'sagemaker' }]);

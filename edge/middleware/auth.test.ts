@@ -114,18 +114,31 @@ describe('JWT mode', () => {
   const ISSUER = 'https://issuer.auth.test/';
   const b64url = (data: string | ArrayBuffer) => {
     const bytes = typeof data === 'string' ? new TextEncoder().encode(data) : new Uint8Array(data);
-    return btoa(String.fromCharCode(...bytes)).replaceAll('+', '-').replaceAll('/', '_').replace(/=+$/, '');
+    return btoa(String.fromCharCode(...bytes))
+      .replaceAll('+', '-')
+      .replaceAll('/', '_')
+      .replace(/=+$/, '');
   };
   async function rs256(claims: Record<string, unknown>): Promise<string> {
     const { kid, alg: _alg, use: _use, ...material } = keys.rsa as Record<string, string>;
-    const key = await crypto.subtle.importKey('jwk', { ...material, kty: material.kty ?? 'RSA' }, { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' }, false, ['sign']);
+    const key = await crypto.subtle.importKey('jwk', { ...material, kty: material.kty ?? 'RSA' }, { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' }, false, [
+      'sign',
+    ]);
     const input = `${b64url(JSON.stringify({ alg: 'RS256', typ: 'JWT', kid }))}.${b64url(JSON.stringify(claims))}`;
     return `${input}.${b64url(await crypto.subtle.sign('RSASSA-PKCS1-v1_5', key, new TextEncoder().encode(input)))}`;
   }
   const jwtEnv = { ...(env as object), JWT_ISSUER: ISSUER, JWT_AUDIENCE: 'gateway', JWT_JWKS_URL: `${jwksServer}/auth-test/jwks.json` };
   const app = createApp();
   const call = (token: string) =>
-    app.request('/v1/infer', { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ model, prompt: 'jwt', params: { max_tokens: 1 } }) }, jwtEnv);
+    app.request(
+      '/v1/infer',
+      {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model, prompt: 'jwt', params: { max_tokens: 1 } }),
+      },
+      jwtEnv,
+    );
   const claims = (extra: Record<string, unknown> = {}) => {
     const now = Math.floor(Date.now() / 1000);
     return { iss: ISSUER, aud: 'gateway', sub: 'svc-1', tenant_id: 'ten_jwtmode', plan: 'free', scope: 'infer', iat: now, exp: now + 300, ...extra };
@@ -135,7 +148,15 @@ describe('JWT mode', () => {
     const res = await call(await rs256(claims({ plan: 'free' })));
     expect(res.status).toBe(200);
     // The free plan's cap (512) comes from the claim.
-    const capped = await app.request('/v1/infer', { method: 'POST', headers: { authorization: `Bearer ${await rs256(claims())}`, 'content-type': 'application/json' }, body: JSON.stringify({ model, prompt: 'x', params: { max_tokens: 600 } }) }, jwtEnv);
+    const capped = await app.request(
+      '/v1/infer',
+      {
+        method: 'POST',
+        headers: { authorization: `Bearer ${await rs256(claims())}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model, prompt: 'x', params: { max_tokens: 600 } }),
+      },
+      jwtEnv,
+    );
     expect(capped.status).toBe(400);
   });
 

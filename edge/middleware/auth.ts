@@ -54,7 +54,8 @@ export function auth(options: AuthOptions): MiddlewareHandler<AppEnv> {
     if (jwtConfig && looksLikeJwt(key)) {
       const principal = await verifyJwt(key, jwtConfig, { now, ...options.jwt }).catch((err: unknown) => {
         if (!(err instanceof JwtError)) throw err;
-        if (err.reason === 'jwks_unavailable') throw new ApiError('UPSTREAM_ERROR', 'the identity provider is unavailable', { status: 503, headers: { 'Retry-After': '5' }, cause: err });
+        if (err.reason === 'jwks_unavailable')
+          throw new ApiError('UPSTREAM_ERROR', 'the identity provider is unavailable', { status: 503, headers: { 'Retry-After': '5' }, cause: err });
         throw new ApiError('UNAUTHORIZED', err.message, { headers: CHALLENGE, cause: err });
       });
       if (!principal.scopes.includes(options.scope)) throw new ApiError('FORBIDDEN', `this token lacks the '${options.scope}' scope`);
@@ -67,10 +68,12 @@ export function auth(options: AuthOptions): MiddlewareHandler<AppEnv> {
     const config = c.get('config');
     const hash = await sha256Hex(key);
     // A cold lookup while the store is down is the store's fault, not the client's: 503, never 500.
-    const owner = await withDeadline(options.directory.lookup(options.store(config), hash), config.limits.storeTimeoutMs, 'the key store').catch((err: unknown) => {
-      throw new ApiError('UPSTREAM_ERROR', 'the key store is unavailable; retry shortly', { status: 503, headers: { 'Retry-After': '5' }, cause: err });
-    });
-    if (!owner || owner.key.status !== 'active') throw new ApiError('UNAUTHORIZED', 'invalid API key', { headers: CHALLENGE });
+    const owner = await withDeadline(options.directory.lookup(options.store(config), hash), config.limits.storeTimeoutMs, 'the key store').catch(
+      (err: unknown) => {
+        throw new ApiError('UPSTREAM_ERROR', 'the key store is unavailable; retry shortly', { status: 503, headers: { 'Retry-After': '5' }, cause: err });
+      },
+    );
+    if (owner?.key.status !== 'active') throw new ApiError('UNAUTHORIZED', 'invalid API key', { headers: CHALLENGE });
     if (owner.key.expiresAt !== undefined && owner.key.expiresAt <= now()) {
       throw new ApiError('UNAUTHORIZED', 'API key expired', { headers: CHALLENGE });
     }

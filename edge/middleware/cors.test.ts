@@ -9,7 +9,10 @@ describe('CORS', () => {
   it('answers a preflight from a configured origin before auth', async () => {
     const res = await app.request(
       '/v1/chat/completions',
-      { method: 'OPTIONS', headers: { origin: 'https://app.example', 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization,content-type' } },
+      {
+        method: 'OPTIONS',
+        headers: { origin: 'https://app.example', 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization,content-type' },
+      },
       withOrigins('https://app.example, https://admin.example'),
     );
     expect(res.status).toBe(204);

@@ -8,8 +8,19 @@ import type { AppEnv } from '../env';
 
 const ALLOW_HEADERS = ['Authorization', 'Content-Type', 'X-API-Key', 'X-Request-ID', 'Idempotency-Key', 'Cache-Control'];
 const EXPOSE_HEADERS = [
-  'X-Request-ID', 'X-Backend', 'X-Variant', 'X-Attempts', 'X-Cache', 'Retry-After', 'RateLimit', 'RateLimit-Policy',
-  'X-RateLimit-Limit', 'X-RateLimit-Remaining', 'X-RateLimit-Reset', 'X-TokenLimit-Limit', 'X-TokenLimit-Remaining',
+  'X-Request-ID',
+  'X-Backend',
+  'X-Variant',
+  'X-Attempts',
+  'X-Cache',
+  'Retry-After',
+  'RateLimit',
+  'RateLimit-Policy',
+  'X-RateLimit-Limit',
+  'X-RateLimit-Remaining',
+  'X-RateLimit-Reset',
+  'X-TokenLimit-Limit',
+  'X-TokenLimit-Remaining',
 ];
 
 // One Hono cors middleware per origin list (one per environment in practice).

@@ -16,7 +16,10 @@ afterEach(async () => {
 
 /** Sends until the first response is stored (a 409 "in progress" means the record is still pending). */
 const replayOf = (key: string, idem: string, body: unknown, path = '/v1/infer') =>
-  eventually(() => post(path, key, body, { 'idempotency-key': idem }), (r) => r.status !== 409);
+  eventually(
+    () => post(path, key, body, { 'idempotency-key': idem }),
+    (r) => r.status !== 409,
+  );
 
 describe('Idempotency-Key', () => {
   it('returns the first response again without a second backend call', async () => {

@@ -47,7 +47,9 @@ export function idempotency(): MiddlewareHandler<AppEnv> {
     const key = c.req.method === 'POST' ? c.req.header('idempotency-key') : undefined;
     if (key === undefined) return next();
     if (!KEY_PATTERN.test(key)) {
-      throw new ApiError('INVALID_INPUT', 'Idempotency-Key must be 1 to 255 visible ASCII characters', { details: { issues: [{ path: 'Idempotency-Key', message: 'invalid' }] } });
+      throw new ApiError('INVALID_INPUT', 'Idempotency-Key must be 1 to 255 visible ASCII characters', {
+        details: { issues: [{ path: 'Idempotency-Key', message: 'invalid' }] },
+      });
     }
     const slot: IdempotencySlot = { key };
     c.set('idempotency', slot);
@@ -60,15 +62,18 @@ export function idempotency(): MiddlewareHandler<AppEnv> {
       return;
     }
     const copy = res.clone();
-    runInBackground(c, (async () => {
-      const headers: Record<string, string> = {};
-      for (const name of REPLAYED_HEADERS) {
-        const value = copy.headers.get(name);
-        if (value !== null) headers[name] = value;
-      }
-      const record = { state: 'done' as const, fingerprint: claim.fingerprint, status: copy.status, headers, body: await copy.text() };
-      await claim.store.set(claim.redisKey, record, { ex: IDEMPOTENCY_TTL_S });
-    })());
+    runInBackground(
+      c,
+      (async () => {
+        const headers: Record<string, string> = {};
+        for (const name of REPLAYED_HEADERS) {
+          const value = copy.headers.get(name);
+          if (value !== null) headers[name] = value;
+        }
+        const record = { state: 'done' as const, fingerprint: claim.fingerprint, status: copy.status, headers, body: await copy.text() };
+        await claim.store.set(claim.redisKey, record, { ex: IDEMPOTENCY_TTL_S });
+      })(),
+    );
   };
 }
 
@@ -77,7 +82,12 @@ export function idempotency(): MiddlewareHandler<AppEnv> {
  * one. Returns the stored response to replay, throws 409 CONFLICT for a different request or one
  * still in progress, or returns undefined when this request now owns the key and should run.
  */
-export async function claimIdempotency(c: Context<AppEnv>, store: Store, tenantId: string, fingerprintOf: () => Promise<string>): Promise<Response | undefined> {
+export async function claimIdempotency(
+  c: Context<AppEnv>,
+  store: Store,
+  tenantId: string,
+  fingerprintOf: () => Promise<string>,
+): Promise<Response | undefined> {
   const slot = c.get('idempotency');
   if (!slot) return undefined;
   // Only requests that carry a key pay for the body's fingerprint.

@@ -13,7 +13,12 @@ const app = createApp();
 
 const randomKey = () => `gw_test_${crypto.randomUUID().replaceAll('-', '')}${crypto.randomUUID().replaceAll('-', '')}`;
 const attempt = (ip: string) =>
-  app.request(`${BASE}/v1/infer`, { method: 'POST', headers: { authorization: `Bearer ${randomKey()}`, 'content-type': 'application/json', 'cf-connecting-ip': ip }, body: '{}' }, bindings, createExecutionContext());
+  app.request(
+    `${BASE}/v1/infer`,
+    { method: 'POST', headers: { authorization: `Bearer ${randomKey()}`, 'content-type': 'application/json', 'cf-connecting-ip': ip }, body: '{}' },
+    bindings,
+    createExecutionContext(),
+  );
 
 describe('per-IP limit on failed authentication', () => {
   it('answers a flood of bad keys with 429 and no Redis lookups once an address is over the limit', async () => {
@@ -23,7 +28,9 @@ describe('per-IP limit on failed authentication', () => {
     await resetBridgeStats();
     const flood = await Promise.all(Array.from({ length: 50 }, () => attempt(ip)));
     const stats = await bridgeStats();
-    console.warn(`ip limit: 50 bad keys after the limit → ${flood.filter((r) => r.status === 429).length} answered 429, Redis round trips ${stats.httpRequests}`);
+    console.warn(
+      `ip limit: 50 bad keys after the limit → ${flood.filter((r) => r.status === 429).length} answered 429, Redis round trips ${stats.httpRequests}`,
+    );
     expect(flood.every((r) => r.status === 429 && Number(r.headers.get('retry-after')) > 0)).toBe(true);
     expect(stats.httpRequests).toBe(0);
     expect((await attempt('198.51.100.7')).status).toBe(401);

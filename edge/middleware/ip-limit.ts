@@ -25,7 +25,8 @@ export function clientIp(headers: { get(name: string): string | null }): string 
 
 export function ipLimit(options: IpLimitOptions = {}): MiddlewareHandler<AppEnv> {
   const now = options.now ?? Date.now;
-  if (options.perMinute !== undefined && !(Number.isInteger(options.perMinute) && options.perMinute > 0)) throw new RangeError('ipLimit: perMinute must be a positive integer');
+  if (options.perMinute !== undefined && !(Number.isInteger(options.perMinute) && options.perMinute > 0))
+    throw new RangeError('ipLimit: perMinute must be a positive integer');
   // Outlives a request on purpose: failure counts per IP and minute, bounded in size and age.
   const failures = new TtlCache<number>({ maxEntries: 50_000, ttlMs: WINDOW_MS, now });
   return async function ipLimitMiddleware(c, next) {

@@ -8,7 +8,7 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import { routePath } from 'hono/route';
 import { EdgeMetric as E } from '../../shared/metrics-catalog';
-import { getConfig, type AppEnv } from '../env';
+import { type AppEnv, type Config, getConfig } from '../env';
 import type { MetricsFlusher } from '../services/metrics-flush';
 import type { Dimensions, MetricsRecorder } from '../services/metrics';
 import { describeError, log } from '../services/log';
@@ -83,7 +83,7 @@ export function requestMetrics(options: RequestMetricsOptions): MiddlewareHandle
         if (completion) recorder.count(E.CompletionTokens, {}, completion);
       }
       if (!flusher || !env) return;
-      let config;
+      let config: Config;
       try {
         config = getConfig(env);
       } catch {

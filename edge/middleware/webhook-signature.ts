@@ -82,7 +82,12 @@ export function webhookSignature(options: WebhookSignatureOptions = {}): Middlew
     const common = { body: rawBody, secrets: source.secrets, nowSeconds, toleranceSeconds: settings.toleranceSeconds };
     const result =
       source.scheme === 'standard'
-        ? await verifyStandardWebhook({ ...common, id: c.req.header('webhook-id'), timestamp: c.req.header('webhook-timestamp'), signature: c.req.header('webhook-signature') })
+        ? await verifyStandardWebhook({
+            ...common,
+            id: c.req.header('webhook-id'),
+            timestamp: c.req.header('webhook-timestamp'),
+            signature: c.req.header('webhook-signature'),
+          })
         : await verifyTimestampSignature({ ...common, header: c.req.header(source.header), timestampHeader: c.req.header('x-timestamp') });
     if (!result.ok) {
       throw new ApiError('UNAUTHORIZED', `webhook signature refused: ${MESSAGES[result.reason]}`, { details: { reason: result.reason } });

@@ -60,7 +60,11 @@ export function createQueueHandler(deps: QueueHandlerDeps = {}) {
           if (body.kind === 'webhook') outcome = await forwardWebhook(body, config, settings);
           else if (body.kind === 'job') {
             outcome = await runJob(body, message.attempts, max, {
-              config, settings, store, metrics: consumerMetrics, now,
+              config,
+              settings,
+              store,
+              metrics: consumerMetrics,
+              now,
               deliver: (delivery) => enqueue(env, delivery),
             });
           } else outcome = await deliverResult(body, message.attempts, max, { settings, store, now, fetch: fetcher });
@@ -80,7 +84,13 @@ async function settle(env: Bindings, message: Message<unknown>, body: LiveMessag
   }
   if (outcome.kind === 'retry' && message.attempts < max) {
     const delaySeconds = backoffSeconds(message.attempts, settings.retryBaseSeconds);
-    log('warn', 'queue message will be retried', { kind: body.kind, message_id: message.id, attempt: message.attempts, delay_s: delaySeconds, reason: outcome.reason });
+    log('warn', 'queue message will be retried', {
+      kind: body.kind,
+      message_id: message.id,
+      attempt: message.attempts,
+      delay_s: delaySeconds,
+      reason: outcome.reason,
+    });
     message.retry({ delaySeconds });
     return;
   }

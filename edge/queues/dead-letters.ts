@@ -30,7 +30,9 @@ export function asDeadLetter(body: unknown, attempts: number, now: number): Dead
 export async function recordDeadLetters(batch: MessageBatch<unknown>, store: Store, now: number): Promise<void> {
   for (const message of batch.messages) {
     const letter = asDeadLetter(message.body, message.attempts, now);
-    const record = letter ? { id: message.id, ...letter } : { id: message.id, kind: 'unparseable', body: JSON.stringify(message.body ?? null).slice(0, 4096), failedAt: now };
+    const record = letter
+      ? { id: message.id, ...letter }
+      : { id: message.id, kind: 'unparseable', body: JSON.stringify(message.body ?? null).slice(0, 4096), failedAt: now };
     await store.hset(DLQ_KEY, { [message.id]: JSON.stringify(record) });
     message.ack();
   }

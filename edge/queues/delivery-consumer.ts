@@ -40,9 +40,14 @@ export async function deliverResult(message: DeliveryMessage, attempt: number, m
   }
   const rawTenant = await deps.store.get<unknown>(storeKeys.tenant(job.tenantId));
   const secrets = rawTenant === null ? undefined : TenantRecordSchema.safeParse(rawTenant).data?.webhookSecrets;
-  if (!secrets || secrets.length === 0) return { kind: attempt < maxAttempts ? 'retry' : 'dead', reason: `tenant ${job.tenantId} has no webhook secret (gw tenant webhook-secret create)` };
+  if (!secrets || secrets.length === 0)
+    return { kind: attempt < maxAttempts ? 'retry' : 'dead', reason: `tenant ${job.tenantId} has no webhook secret (gw tenant webhook-secret create)` };
 
-  const body = JSON.stringify({ type: job.status === 'succeeded' ? 'job.succeeded' : 'job.failed', timestamp: new Date(deps.now()).toISOString(), data: jobView(job) });
+  const body = JSON.stringify({
+    type: job.status === 'succeeded' ? 'job.succeeded' : 'job.failed',
+    timestamp: new Date(deps.now()).toISOString(),
+    data: jobView(job),
+  });
   const headers = await signStandardWebhook(secrets, message.deliveryId, Math.floor(deps.now() / 1000), body);
   let status: number;
   try {

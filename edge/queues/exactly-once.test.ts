@@ -45,7 +45,11 @@ describe('webhook ingest end to end', () => {
       const replay = { ...e, id: `${e.id}_replay` };
       // A genuine signature captured 10 minutes ago: outside the window.
       const at = new Date(Date.now() - 600_000);
-      const res = await sendStandard(JSON.stringify(replay), { msgId: replay.id, at, headers: { 'webhook-signature': new Webhook(secrets.ingest[0]).sign(replay.id, at, JSON.stringify(replay)) } });
+      const res = await sendStandard(JSON.stringify(replay), {
+        msgId: replay.id,
+        at,
+        headers: { 'webhook-signature': new Webhook(secrets.ingest[0]).sign(replay.id, at, JSON.stringify(replay)) },
+      });
       if (res.status === 401) stats.refused++;
     };
 
@@ -103,7 +107,9 @@ describe('webhook ingest end to end', () => {
     // Redrive (what `gw dlq redrive` calls): every dead-lettered event is forwarded, once.
     const admin = await seedTenantKey({ scopes: ['admin'] });
     const all = (await store.hgetall<Record<string, { original?: { kind: string; event?: { id: string } } }>>(DLQ_KEY)) ?? {};
-    const letterIds = Object.entries(all).filter(([, d]) => d.original?.event && ids.includes(d.original.event.id)).map(([id]) => id);
+    const letterIds = Object.entries(all)
+      .filter(([, d]) => d.original?.event && ids.includes(d.original.event.id))
+      .map(([id]) => id);
     const res = await SELF.fetch('https://gateway.test/v1/admin/dlq/redrive', {
       method: 'POST',
       headers: { authorization: `Bearer ${admin.key}`, 'content-type': 'application/json' },
@@ -111,7 +117,13 @@ describe('webhook ingest end to end', () => {
     });
     expect(res.status).toBe(200);
     expect(((await res.json()) as { redriven: string[] }).redriven).toHaveLength(inDlq);
-    await vi.waitUntil(async () => { const f = await forwardedIds(PATH); return ids.every((id) => f.includes(id)); }, { timeout: 60_000, interval: 250 });
+    await vi.waitUntil(
+      async () => {
+        const f = await forwardedIds(PATH);
+        return ids.every((id) => f.includes(id));
+      },
+      { timeout: 60_000, interval: 250 },
+    );
     const after = await forwardedIds(PATH);
     console.warn(`after redrive: ${ids.filter((id) => after.filter((f) => f === id).length === 1).length} of ${N} forwarded exactly once`);
     expect(ids.every((id) => after.filter((f) => f === id).length === 1)).toBe(true);

@@ -67,7 +67,8 @@ export async function runJob(message: JobMessage, attempt: number, maxAttempts: 
   try {
     const { result } = await complete(ctx, planCall(ctx, fromInfer(job.request, false)));
     // Token accounting as for a sync request: the submission's reservation settles to the real usage.
-    if (job.reservation) await isolateQuotaGate.settleReservation(deps.store, job.tenantId, job.reservation, result.usage.prompt_tokens + result.usage.completion_tokens);
+    if (job.reservation)
+      await isolateQuotaGate.settleReservation(deps.store, job.tenantId, job.reservation, result.usage.prompt_tokens + result.usage.completion_tokens);
     const response = toInferResponse({ id: job.id, model: job.request.model, created: Math.floor(started / 1000), latencyMs: deps.now() - started }, result);
     await finish({ ...job, status: 'succeeded', attempts: attempt, result: response, updatedAt: deps.now() }, deps);
     return { kind: 'done' };

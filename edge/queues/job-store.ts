@@ -42,11 +42,18 @@ export const JobRecordSchema = z.object({
   reservation: z
     .object({
       reserved: z.number().int().nonnegative(),
-      windows: z.array(z.object({ window: z.object({ kind: z.enum(['requests', 'tokens']), name: z.enum(['minute', 'hour', 'day']), limit: z.number(), seconds: z.number() }), reset: z.number() })),
+      windows: z.array(
+        z.object({
+          window: z.object({ kind: z.enum(['requests', 'tokens']), name: z.enum(['minute', 'hour', 'day']), limit: z.number(), seconds: z.number() }),
+          reset: z.number(),
+        }),
+      ),
     })
     .optional(),
   /** Outcome of the signed delivery to the callback URL. */
-  delivery: z.object({ status: z.enum(['pending', 'delivered', 'gone', 'dead-lettered']), attempts: z.number().int(), lastStatus: z.number().int().optional() }).optional(),
+  delivery: z
+    .object({ status: z.enum(['pending', 'delivered', 'gone', 'dead-lettered']), attempts: z.number().int(), lastStatus: z.number().int().optional() })
+    .optional(),
 });
 
 export type JobRecord = z.infer<typeof JobRecordSchema>;

@@ -15,7 +15,7 @@ export const WebhookEventSchema = z
   })
   .strict();
 
-export type WebhookEvent = z.infer<typeof WebhookEventSchema>;
+type WebhookEvent = z.infer<typeof WebhookEventSchema>;
 
 export const WebhookMessageSchema = z.object({
   kind: z.literal('webhook'),

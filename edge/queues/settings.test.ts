@@ -4,7 +4,10 @@ import { getAsyncSettings } from './settings';
 
 describe('getAsyncSettings', () => {
   it('reads webhook sources with their secrets (several per binding for rotation)', () => {
-    const env = { WEBHOOK_SOURCES: JSON.stringify({ stripe: { scheme: 'timestamp', secrets: ['STRIPE_SECRET'] } }), STRIPE_SECRET: 'old, new' } as unknown as Bindings;
+    const env = {
+      WEBHOOK_SOURCES: JSON.stringify({ stripe: { scheme: 'timestamp', secrets: ['STRIPE_SECRET'] } }),
+      STRIPE_SECRET: 'old, new',
+    } as unknown as Bindings;
     expect(getAsyncSettings(env).sources.get('stripe')).toMatchObject({ scheme: 'timestamp', secrets: ['old', 'new'] });
   });
 

@@ -16,7 +16,10 @@ const SourceSchema = z
     /** `standard`: Standard Webhooks; `timestamp`: `t=<unix>,v1=<hex>` (X-Signature, Stripe-Signature). */
     scheme: z.enum(['standard', 'timestamp']),
     /** Binding names holding the secrets (each may hold a comma-separated list). */
-    secrets: z.array(z.string().regex(/^[A-Z][A-Z0-9_]*$/)).min(1).max(8),
+    secrets: z
+      .array(z.string().regex(/^[A-Z][A-Z0-9_]*$/))
+      .min(1)
+      .max(8),
     /** Header of the `timestamp` scheme; default `X-Signature`. */
     header: z.string().min(1).max(64).default('X-Signature'),
     /** Where the consumer forwards verified events: a Function URL, SigV4-signed (service lambda). */
@@ -64,8 +67,14 @@ function secretsOf(env: Bindings, names: readonly string[], source: string): str
   const out: string[] = [];
   for (const name of names) {
     const raw = values[name];
-    if (typeof raw !== 'string' || raw.trim() === '') throw new ConfigError(`invalid edge configuration: WEBHOOK_SOURCES.${source}: secret binding ${name} is not set`);
-    out.push(...raw.split(',').map((s) => s.trim()).filter(Boolean));
+    if (typeof raw !== 'string' || raw.trim() === '')
+      throw new ConfigError(`invalid edge configuration: WEBHOOK_SOURCES.${source}: secret binding ${name} is not set`);
+    out.push(
+      ...raw
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    );
   }
   return out;
 }

@@ -58,12 +58,15 @@ function mappedIpv4(host: string): number[] | undefined {
 
 function isInternalIpv4([a = 0, b = 0]: number[]): boolean {
   return (
-    a === 0 || a === 10 || a === 127 ||
+    a === 0 ||
+    a === 10 ||
+    a === 127 ||
     (a === 100 && b >= 64 && b <= 127) || // CGNAT
     (a === 169 && b === 254) || // link-local, incl. 169.254.169.254 metadata
     (a === 172 && b >= 16 && b <= 31) ||
     (a === 192 && b === 168) ||
-    (a === 192 && b === 0) || (a === 198 && (b === 18 || b === 19)) ||
+    (a === 192 && b === 0) ||
+    (a === 198 && (b === 18 || b === 19)) ||
     a >= 224 // multicast, reserved, broadcast
   );
 }
@@ -73,5 +76,12 @@ function isInternalIp(host: string): boolean {
   if (v4) return isInternalIpv4(v4);
   if (!host.includes(':')) return false;
   // IPv6: unspecified, loopback, unique-local fc00::/7, link-local fe80::/10, the AWS metadata fd00:ec2::254.
-  return host === '::' || host === '::1' || /^f[cd][0-9a-f]{0,2}:/.test(host) || /^fe[89ab][0-9a-f]?:/.test(host) || host.startsWith('::ffff:') || host.startsWith('64:ff9b:');
+  return (
+    host === '::' ||
+    host === '::1' ||
+    /^f[cd][0-9a-f]{0,2}:/.test(host) ||
+    /^fe[89ab][0-9a-f]?:/.test(host) ||
+    host.startsWith('::ffff:') ||
+    host.startsWith('64:ff9b:')
+  );
 }

@@ -10,7 +10,10 @@ import { listDeadLetters, redriveDeadLetters } from '../queues/dead-letters';
 import { authenticatedJson, BEARER_SECURITY, ERROR_RESPONSES, jsonRequest, type RouteDeps } from './common';
 import { validationHook } from './validation';
 
-const RedriveRequestSchema = z.union([z.object({ ids: z.array(z.string().min(1).max(128)).min(1).max(1000) }).strict(), z.object({ all: z.literal(true) }).strict()]);
+const RedriveRequestSchema = z.union([
+  z.object({ ids: z.array(z.string().min(1).max(128)).min(1).max(1000) }).strict(),
+  z.object({ all: z.literal(true) }).strict(),
+]);
 const RedriveResultSchema = z.object({ redriven: z.array(z.string()), missing: z.array(z.string()) });
 
 export function deadLetterRoutes(deps: RouteDeps) {
@@ -22,7 +25,10 @@ export function deadLetterRoutes(deps: RouteDeps) {
     summary: 'Dead letters (webhook forwards, jobs and deliveries that exhausted their attempts)',
     middleware: [auth({ scope: 'admin', store: deps.store, directory: deps.directory, now: deps.now })],
     security: BEARER_SECURITY,
-    responses: { 200: { description: 'The dead letters, oldest first', content: { 'application/json': { schema: z.object({ dead_letters: z.array(z.unknown()) }) } } }, ...ERROR_RESPONSES },
+    responses: {
+      200: { description: 'The dead letters, oldest first', content: { 'application/json': { schema: z.object({ dead_letters: z.array(z.unknown()) }) } } },
+      ...ERROR_RESPONSES,
+    },
   });
   app.openapi(list, async (c) => c.json({ dead_letters: await listDeadLetters(deps.store(c.get('config'))) }, 200));
 

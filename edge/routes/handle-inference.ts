@@ -17,7 +17,15 @@ export async function handleInference(c: Context<AppEnv>, req: NormalizedRequest
   const { now } = deps;
   const started = now();
   const upstream = new AbortController();
-  const ctx: InferenceContext = { config: c.get('config'), auth: c.get('auth'), requestId: c.get('requestId'), signal: upstream.signal, metrics: deps.metrics, now: deps.now, waitUntil: backgroundFor(c) };
+  const ctx: InferenceContext = {
+    config: c.get('config'),
+    auth: c.get('auth'),
+    requestId: c.get('requestId'),
+    signal: upstream.signal,
+    metrics: deps.metrics,
+    now: deps.now,
+    waitUntil: backgroundFor(c),
+  };
   const call = planCall(ctx, req);
   const meta = { id: `${ID_PREFIX[req.flavour]}${crypto.randomUUID().replaceAll('-', '')}`, model: req.model, created: Math.floor(started / 1000) };
 

@@ -60,9 +60,14 @@ export function healthRoutes(deps: Pick<RouteDeps, 'store'>) {
           return { ok: false, reason: err instanceof DeadlineExceededError ? err.message : 'store unreachable' };
         });
       const models = Object.keys(config.routes.models);
-      const routes: CheckResult = models.every((m) => (config.routes.models[m]?.backends.length ?? 0) > 0) ? { ok: true } : { ok: false, reason: 'a model has no backend' };
+      const routes: CheckResult = models.every((m) => (config.routes.models[m]?.backends.length ?? 0) > 0)
+        ? { ok: true }
+        : { ok: false, reason: 'a model has no backend' };
       const ready = store.ok && routes.ok;
-      return c.json({ status: ready ? ('ready' as const) : ('not_ready' as const), checks: { config: { ok: true }, store, routes }, models }, ready ? 200 : 503);
+      return c.json(
+        { status: ready ? ('ready' as const) : ('not_ready' as const), checks: { config: { ok: true }, store, routes }, models },
+        ready ? 200 : 503,
+      );
     },
   );
 

@@ -49,7 +49,9 @@ function followerWait(pending: Promise<CacheEntry>, ms: number): Promise<CacheEn
   const timeout = new Promise<undefined>((resolve) => {
     timer = setTimeout(() => resolve(undefined), ms);
   });
-  return Promise.race([pending.catch(() => undefined), timeout]).finally(() => { if (timer !== undefined) clearTimeout(timer); });
+  return Promise.race([pending.catch(() => undefined), timeout]).finally(() => {
+    if (timer !== undefined) clearTimeout(timer);
+  });
 }
 
 export async function runInferencePipeline(c: Context<AppEnv>, req: NormalizedRequest, deps: RouteDeps, input: PipelineInput): Promise<Response> {
@@ -66,7 +68,15 @@ export async function runInferencePipeline(c: Context<AppEnv>, req: NormalizedRe
   const key = policy.eligible ? await cacheKey(auth.tenantId, call.payload, config.cache) : undefined;
   const lookup = key !== undefined && policy.lookup;
   const blocked = isolateQuotaGate.blockedStates(auth.tenantId) !== undefined;
-  const admitting = isolateQuotaGate.admit({ store, plan: auth.plan, tenantId: auth.tenantId, tokens: tokensToReserve(call.payload), policy: config.limits, background: later, metrics });
+  const admitting = isolateQuotaGate.admit({
+    store,
+    plan: auth.plan,
+    tenantId: auth.tenantId,
+    tokens: tokensToReserve(call.payload),
+    policy: config.limits,
+    background: later,
+    metrics,
+  });
   // Issued in the same tick as the limiters' EVALSHAs: the L2 read joins their pipeline. A tenant
   // blocked in the isolate makes no store call at all.
   const l2 = lookup && !blocked ? l2Get(store, key) : undefined;
@@ -121,7 +131,11 @@ export async function runInferencePipeline(c: Context<AppEnv>, req: NormalizedRe
   if (!req.stream) {
     const { result, served } = await complete(ctx, call).catch(failed);
     remember(entryFromResult(result));
-    return c.json(toResponse(req.flavour, { ...meta, latencyMs: now() - started }, result), 200, { ...servedHeaders(served), ...admission.headers, ...cacheHeaders });
+    return c.json(toResponse(req.flavour, { ...meta, latencyMs: now() - started }, result), 200, {
+      ...servedHeaders(served),
+      ...admission.headers,
+      ...cacheHeaders,
+    });
   }
   const { events, served } = await openStream(ctx, call).catch(failed);
   const recorded = recordStream(events, remember, () => leader?.reject(new LeaderFailedError('the leading stream did not complete')));

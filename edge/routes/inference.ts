@@ -46,7 +46,10 @@ export function inferenceRoutes(deps: RouteDeps) {
     security: BEARER_SECURITY,
     request: jsonRequest(ChatCompletionRequestSchema),
     responses: {
-      200: { description: 'A chat completion, or chat.completion.chunk SSE when streaming', content: { 'application/json': { schema: ChatCompletionSchema }, 'text/event-stream': { schema: z.string() } } },
+      200: {
+        description: 'A chat completion, or chat.completion.chunk SSE when streaming',
+        content: { 'application/json': { schema: ChatCompletionSchema }, 'text/event-stream': { schema: z.string() } },
+      },
       ...ERROR_RESPONSES,
     },
   });
@@ -60,7 +63,10 @@ export function inferenceRoutes(deps: RouteDeps) {
     security: BEARER_SECURITY,
     request: jsonRequest(CompletionRequestSchema),
     responses: {
-      200: { description: 'A text completion, or text_completion SSE chunks when streaming', content: { 'application/json': { schema: CompletionSchema }, 'text/event-stream': { schema: z.string() } } },
+      200: {
+        description: 'A text completion, or text_completion SSE chunks when streaming',
+        content: { 'application/json': { schema: CompletionSchema }, 'text/event-stream': { schema: z.string() } },
+      },
       ...ERROR_RESPONSES,
     },
   });

@@ -52,7 +52,11 @@ describe('/v1/jobs', () => {
 
     await waitFor(async () => (await receivedAt(t.path)).received.length > 0);
     const [delivery] = (await receivedAt(t.path)).received;
-    const headers = { 'webhook-id': delivery!.headers['webhook-id']!, 'webhook-timestamp': delivery!.headers['webhook-timestamp']!, 'webhook-signature': delivery!.headers['webhook-signature']! };
+    const headers = {
+      'webhook-id': delivery!.headers['webhook-id']!,
+      'webhook-timestamp': delivery!.headers['webhook-timestamp']!,
+      'webhook-signature': delivery!.headers['webhook-signature']!,
+    };
     // The standardwebhooks package's own verifier, with the tenant's secret.
     const verified = new Webhook(t.secret).verify(delivery!.body, headers) as { type: string; data: { id: string; result: { output: string } } };
     expect(verified.type).toBe('job.succeeded');
@@ -94,7 +98,14 @@ describe('/v1/jobs', () => {
   it("refuses a priority above the plan's, a callback URL that fails the SSRF guard, and a key without the jobs scope", async () => {
     const t = await jobTenant({ plan: 'free' });
     expect((await call(t.key, 'POST', '/v1/jobs', { model, prompt: 'p', priority: 'vip' })).status).toBe(403);
-    for (const url of ['http://example.com/cb', 'https://169.254.169.254/latest', 'https://10.0.0.1/cb', 'https://[fd00:ec2::254]/x', 'https://192.168.1.1/cb', 'https://metadata.google.internal/x']) {
+    for (const url of [
+      'http://example.com/cb',
+      'https://169.254.169.254/latest',
+      'https://10.0.0.1/cb',
+      'https://[fd00:ec2::254]/x',
+      'https://192.168.1.1/cb',
+      'https://metadata.google.internal/x',
+    ]) {
       const res = await call(t.key, 'POST', '/v1/jobs', { model, prompt: 'p', callback_url: url });
       expect(res.status, url).toBe(400);
     }

@@ -34,7 +34,14 @@ export const JobRequestSchema = InferRequestSchema.extend({
 
 const JobAcceptedSchema = z.object({ id: z.string(), status: z.literal('queued') }).meta({ id: 'JobAccepted' });
 const JobSchema = z
-  .object({ id: z.string(), status: z.enum(['queued', 'running', 'succeeded', 'failed']), model: z.string(), priority: z.enum(PRIORITIES), created_at: z.number(), updated_at: z.number() })
+  .object({
+    id: z.string(),
+    status: z.enum(['queued', 'running', 'succeeded', 'failed']),
+    model: z.string(),
+    priority: z.enum(PRIORITIES),
+    created_at: z.number(),
+    updated_at: z.number(),
+  })
   .passthrough()
   .meta({ id: 'Job' });
 
@@ -72,7 +79,15 @@ export function jobRoutes(deps: RouteDeps) {
     // Rate limits as for a sync request (issue 4's gate): the request counts now and the tokens are
     // reserved at submission (prompt estimate + max_tokens), so a 429 reaches the client, not the queue.
     const later = backgroundFor(c);
-    const admission = await isolateQuotaGate.admit({ store, plan: who.plan, tenantId: who.tenantId, tokens: tokensToReserve(call.payload), policy: config.limits, background: later, metrics: deps.metrics });
+    const admission = await isolateQuotaGate.admit({
+      store,
+      plan: who.plan,
+      tenantId: who.tenantId,
+      tokens: tokensToReserve(call.payload),
+      policy: config.limits,
+      background: later,
+      metrics: deps.metrics,
+    });
     let callbackUrl = requestedCallback;
     if (callbackUrl === undefined) {
       const raw = await store.get<unknown>(storeKeys.tenant(who.tenantId));
@@ -86,10 +101,17 @@ export function jobRoutes(deps: RouteDeps) {
     const job: JobRecord = {
       id: newJobId(),
       tenantId: who.tenantId,
-      auth: { keyId: who.keyId, plan: { ...who.plan, allowedModels: who.plan.allowedModels ? [...who.plan.allowedModels] : undefined }, scopes: [...who.scopes] },
+      auth: {
+        keyId: who.keyId,
+        plan: { ...who.plan, allowedModels: who.plan.allowedModels ? [...who.plan.allowedModels] : undefined },
+        scopes: [...who.scopes],
+      },
       priority,
       request: inferBody,
-      reservation: { reserved: admission.reservation.reserved, windows: admission.reservation.windows.map((w) => ({ window: { ...w.window }, reset: w.reset })) },
+      reservation: {
+        reserved: admission.reservation.reserved,
+        windows: admission.reservation.windows.map((w) => ({ window: { ...w.window }, reset: w.reset })),
+      },
       ...(callbackUrl !== undefined ? { callbackUrl } : {}),
       status: 'queued',
       attempts: 0,

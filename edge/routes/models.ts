@@ -16,7 +16,11 @@ export function modelRoutes(deps: RouteDeps) {
     summary: 'Models this tenant may use',
     middleware: [auth({ scope: 'infer', store: deps.store, directory: deps.directory, now: deps.now })],
     security: BEARER_SECURITY,
-    responses: { 200: { description: 'The model list', content: { 'application/json': { schema: ModelListSchema } } }, 401: ERROR_RESPONSES[401], 403: ERROR_RESPONSES[403] },
+    responses: {
+      200: { description: 'The model list', content: { 'application/json': { schema: ModelListSchema } } },
+      401: ERROR_RESPONSES[401],
+      403: ERROR_RESPONSES[403],
+    },
   });
   app.openapi(route, (c) => {
     const allowed = c.get('auth').plan.allowedModels;

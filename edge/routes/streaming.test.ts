@@ -15,7 +15,8 @@ const BASE = 'https://gateway.test';
 
 const admin = (config: Record<string, unknown>) =>
   fetch(`${modelServer}/admin/config`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(config) }).then((r) => r.text());
-const stats = () => fetch(`${modelServer}/admin/stats`).then((r) => r.json() as Promise<{ totals: { streamsCompleted: number; cancelled: number; streamsStarted: number } }>);
+const stats = () =>
+  fetch(`${modelServer}/admin/stats`).then((r) => r.json() as Promise<{ totals: { streamsCompleted: number; cancelled: number; streamsStarted: number } }>);
 
 afterEach(async () => {
   await fetch(`${modelServer}/admin/reset`, { method: 'POST' });
@@ -126,7 +127,13 @@ describe('POST /v1/infer/stream', () => {
 
 describe('OpenAI streaming', () => {
   it('sends the role first, content deltas, a finish reason, usage when asked, then [DONE]', async () => {
-    const res = await post('/v1/chat/completions', { model, messages: [{ role: 'user', content: 'hello' }], max_tokens: 5, stream: true, stream_options: { include_usage: true } });
+    const res = await post('/v1/chat/completions', {
+      model,
+      messages: [{ role: 'user', content: 'hello' }],
+      max_tokens: 5,
+      stream: true,
+      stream_options: { include_usage: true },
+    });
     expect(res.status).toBe(200);
     const all = await events(res).all();
     expect(all.at(-1)?.data).toBe('[DONE]');
@@ -163,7 +170,9 @@ describe('client abort on a non-streaming request', () => {
       await new Promise((r) => setTimeout(r, 100));
       after = await stats();
     }
-    console.warn(`sync abort: model server cancelled ${after.totals.cancelled - before.totals.cancelled}, completed ${after.totals.streamsCompleted - before.totals.streamsCompleted}`);
+    console.warn(
+      `sync abort: model server cancelled ${after.totals.cancelled - before.totals.cancelled}, completed ${after.totals.streamsCompleted - before.totals.streamsCompleted}`,
+    );
     expect(after.totals.cancelled).toBe(before.totals.cancelled + 1);
   });
 });

@@ -64,7 +64,9 @@ describe('POST /webhooks/{source}', () => {
     const body = JSON.stringify(event);
     const answers = await Promise.all(Array.from({ length: 10 }, () => sendStandard(body, { msgId: `msg_${event.id}` })));
     const statuses = answers.map((r) => r.status);
-    console.warn(`concurrent duplicates: ${statuses.filter((s) => s === 202).length} accepted, ${statuses.filter((s) => s === 200).length} answered as duplicates`);
+    console.warn(
+      `concurrent duplicates: ${statuses.filter((s) => s === 202).length} accepted, ${statuses.filter((s) => s === 200).length} answered as duplicates`,
+    );
     expect(statuses.filter((s) => s === 202)).toHaveLength(1);
     expect(statuses.every((s) => s === 202 || s === 200)).toBe(true);
     await waitFor(async () => (await forwardedIds('/events/ingest')).includes(event.id));
@@ -76,7 +78,16 @@ describe('POST /webhooks/{source}', () => {
     const now = new Date();
     const cases: Array<{ name: string; status: number; send: (e: ReturnType<typeof newEvent>) => Promise<Response> }> = [
       { name: 'no signature headers', status: 401, send: (e) => post('/webhooks/ingest', JSON.stringify(e), {}) },
-      { name: 'garbled signature', status: 401, send: (e) => post('/webhooks/ingest', JSON.stringify(e), { 'webhook-id': e.id, 'webhook-timestamp': String(Math.floor(Date.now() / 1000)), 'webhook-signature': 'v1,@@@' }) },
+      {
+        name: 'garbled signature',
+        status: 401,
+        send: (e) =>
+          post('/webhooks/ingest', JSON.stringify(e), {
+            'webhook-id': e.id,
+            'webhook-timestamp': String(Math.floor(Date.now() / 1000)),
+            'webhook-signature': 'v1,@@@',
+          }),
+      },
       { name: 'wrong secret', status: 401, send: (e) => sendStandard(JSON.stringify(e), { msgId: e.id, secret: `whsec_${btoa('x'.repeat(32))}` }) },
       {
         name: 'body changed by one byte',
@@ -84,7 +95,11 @@ describe('POST /webhooks/{source}', () => {
         send: (e) => {
           const body = JSON.stringify(e);
           const sig = new Webhook(secrets.ingest[0]).sign(e.id, now, body);
-          return post('/webhooks/ingest', body.replace('42', '43'), { 'webhook-id': e.id, 'webhook-timestamp': String(Math.floor(now.getTime() / 1000)), 'webhook-signature': sig });
+          return post('/webhooks/ingest', body.replace('42', '43'), {
+            'webhook-id': e.id,
+            'webhook-timestamp': String(Math.floor(now.getTime() / 1000)),
+            'webhook-signature': sig,
+          });
         },
       },
       { name: 'timestamp 301 s old', status: 401, send: (e) => sendStandard(JSON.stringify(e), { msgId: e.id, at: new Date(Date.now() - 301_000) }) },
@@ -118,7 +133,12 @@ describe('POST /webhooks/{source}', () => {
     const event = newEvent();
     const body = JSON.stringify(event);
     const at = new Date();
-    const headers = { 'content-type': 'application/json', 'webhook-id': event.id, 'webhook-timestamp': String(Math.floor(at.getTime() / 1000)), 'webhook-signature': new Webhook(secrets.ingest[0]).sign(event.id, at, body) };
+    const headers = {
+      'content-type': 'application/json',
+      'webhook-id': event.id,
+      'webhook-timestamp': String(Math.floor(at.getTime() / 1000)),
+      'webhook-signature': new Webhook(secrets.ingest[0]).sign(event.id, at, body),
+    };
     const down = await app.request(`${BASE}/webhooks/ingest`, { method: 'POST', headers, body }, { ...env, WEBHOOK_QUEUE: failing });
     expect(down.status).toBe(503);
     expect(down.headers.get('retry-after')).toBeTruthy();

@@ -72,12 +72,17 @@ export function webhookRoutes(deps: RouteDeps) {
     const claimed = await claim(store, key, bodyHash);
     if (claimed.kind === 'duplicate') return c.json(AcceptedSchema.parse(claimed.response), 200);
     if (claimed.kind === 'conflict') throw new ApiError('CONFLICT', `delivery id '${deliveryId}' was already used with another body`);
-    if (claimed.kind === 'in-flight') throw new ApiError('CONFLICT', `delivery '${deliveryId}' is still being stored; retry`, { headers: { 'Retry-After': '1' } });
+    if (claimed.kind === 'in-flight')
+      throw new ApiError('CONFLICT', `delivery '${deliveryId}' is still being stored; retry`, { headers: { 'Retry-After': '1' } });
 
     const receivedAt = deps.now();
     const accepted = { id: event.id, source: source.name, status: 'accepted' as const, received_at: Math.floor(receivedAt / 1000) };
     try {
-      await enqueue(c.env, { kind: 'webhook', source: source.name, deliveryId, event, receivedAt, requestId: c.get('requestId') }, { requestId: c.get('requestId') });
+      await enqueue(
+        c.env,
+        { kind: 'webhook', source: source.name, deliveryId, event, receivedAt, requestId: c.get('requestId') },
+        { requestId: c.get('requestId') },
+      );
     } catch (err) {
       await release(store, key, claimed.token).catch(() => {});
       throw err;

@@ -77,9 +77,15 @@ async function post(backend: Backend, payload: BackendInferRequestInput, options
       signal,
     });
   } catch (err) {
-    if (timeout?.aborted) throw new ApiError('TIMEOUT', `backend ${backend.name} did not answer within ${options.timeoutMs} ms`, { details: { reason: 'timeout' }, cause: err });
+    if (timeout?.aborted)
+      throw new ApiError('TIMEOUT', `backend ${backend.name} did not answer within ${options.timeoutMs} ms`, { details: { reason: 'timeout' }, cause: err });
     if (options.signal?.aborted) throw abortError(backend, options.signal, err);
-    throw new ApiError('UPSTREAM_ERROR', `backend ${backend.name} is unreachable`, { status: 503, details: { reason: UNREACHABLE }, headers: { 'Retry-After': '1' }, cause: err });
+    throw new ApiError('UPSTREAM_ERROR', `backend ${backend.name} is unreachable`, {
+      status: 503,
+      details: { reason: UNREACHABLE },
+      headers: { 'Retry-After': '1' },
+      cause: err,
+    });
   }
 }
 

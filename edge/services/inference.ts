@@ -73,7 +73,9 @@ export function planCall(ctx: InferenceContext, req: NormalizedRequest): Planned
 /** Runs a non-streaming request to completion, with retries, breakers and fallbacks (routing/). */
 export async function complete(ctx: InferenceContext, call: PlannedCall): Promise<{ result: BackendInferResponse; served: Served }> {
   startShadow(ctx, call);
-  const routed = await runRouted(routeRequest(ctx, call), routingDeps(ctx), ({ backend, signal }) => invokeBackend(backend, call.payload, { aws: ctx.config.aws, signal }));
+  const routed = await runRouted(routeRequest(ctx, call), routingDeps(ctx), ({ backend, signal }) =>
+    invokeBackend(backend, call.payload, { aws: ctx.config.aws, signal }),
+  );
   return { result: routed.value, served: { backend: routed.backend, variant: routed.variant, attempts: routed.attempts } };
 }
 
@@ -92,7 +94,10 @@ export async function openStream(
     if (attempt.signal.aborted && attempt.signal.reason instanceof ApiError) throw attempt.signal.reason;
     if (first.done || first.value.event === 'error') {
       await events.return(undefined);
-      const data = first.done || first.value.event !== 'error' ? { code: 'UPSTREAM_ERROR' as const, message: `backend ${attempt.backend.name} ended the stream at once` } : first.value.data;
+      const data =
+        first.done || first.value.event !== 'error'
+          ? { code: 'UPSTREAM_ERROR' as const, message: `backend ${attempt.backend.name} ended the stream at once` }
+          : first.value.data;
       const status = (data.code === 'UPSTREAM_ERROR' ? 502 : DEFAULT_STATUS[data.code]) as ContentfulStatusCode;
       throw new ApiError(data.code, data.message, { status, details: { reason: 'stream_failed_before_first_token' } });
     }
@@ -124,7 +129,15 @@ function startShadow(ctx: InferenceContext, call: PlannedCall): void {
   const shadow = call.route.shadow;
   if (!shadow) return;
   const task = runShadow(
-    { table: ctx.config.routes, shadow, model: call.payload.model, payload: call.payload, priority: ctx.auth.plan.priority, aws: ctx.config.aws, metrics: ctx.metrics },
+    {
+      table: ctx.config.routes,
+      shadow,
+      model: call.payload.model,
+      payload: call.payload,
+      priority: ctx.auth.plan.priority,
+      aws: ctx.config.aws,
+      metrics: ctx.metrics,
+    },
     routingDeps(ctx),
   );
   ctx.waitUntil?.(task);
@@ -147,7 +160,10 @@ async function* guardIdle(
     yield first;
     if (first.event !== 'token') return;
     for (;;) {
-      timer = setTimeout(() => attempt.abort(new ApiError('TIMEOUT', `backend ${attempt.backend.name} sent nothing for ${attempt.timeoutMs} ms`)), attempt.timeoutMs);
+      timer = setTimeout(
+        () => attempt.abort(new ApiError('TIMEOUT', `backend ${attempt.backend.name} sent nothing for ${attempt.timeoutMs} ms`)),
+        attempt.timeoutMs,
+      );
       const next = await events.next();
       stop();
       if (next.done) return;

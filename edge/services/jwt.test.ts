@@ -19,7 +19,10 @@ const MIN = 60_000;
 const encoder = new TextEncoder();
 const b64url = (data: string | Uint8Array | ArrayBuffer) => {
   const bytes = typeof data === 'string' ? encoder.encode(data) : new Uint8Array(data);
-  return btoa(String.fromCharCode(...bytes)).replaceAll('+', '-').replaceAll('/', '_').replace(/=+$/, '');
+  return btoa(String.fromCharCode(...bytes))
+    .replaceAll('+', '-')
+    .replaceAll('/', '_')
+    .replace(/=+$/, '');
 };
 
 type Jwk = Record<string, string>;
@@ -30,7 +33,12 @@ const PARAMS = {
 } as const;
 
 /** Signs header.claims with a private key or JWK (or, for HS256, an HMAC keyed with the JWK's `n`). */
-async function sign(header: Record<string, unknown>, claims: Record<string, unknown>, jwk: Jwk | CryptoKey, alg: keyof typeof PARAMS = 'RS256'): Promise<string> {
+async function sign(
+  header: Record<string, unknown>,
+  claims: Record<string, unknown>,
+  jwk: Jwk | CryptoKey,
+  alg: keyof typeof PARAMS = 'RS256',
+): Promise<string> {
   const input = `${b64url(JSON.stringify(header))}.${b64url(JSON.stringify(claims))}`;
   let key: CryptoKey;
   if (jwk instanceof CryptoKey) key = jwk;
@@ -44,7 +52,8 @@ async function sign(header: Record<string, unknown>, claims: Record<string, unkn
   return `${input}.${b64url(await crypto.subtle.sign(PARAMS[alg], key, encoder.encode(input)))}`;
 }
 
-const newKeyPair = async (params: Parameters<SubtleCrypto['generateKey']>[0]) => (await crypto.subtle.generateKey(params, true, ['sign', 'verify'])) as CryptoKeyPair;
+const newKeyPair = async (params: Parameters<SubtleCrypto['generateKey']>[0]) =>
+  (await crypto.subtle.generateKey(params, true, ['sign', 'verify'])) as CryptoKeyPair;
 const publicJwk = async (pair: CryptoKeyPair, kid: string) => ({ ...((await crypto.subtle.exportKey('jwk', pair.publicKey)) as JsonWebKey), kid });
 
 const claimsAt = (now: number, extra: Record<string, unknown> = {}) => ({
@@ -58,7 +67,8 @@ const claimsAt = (now: number, extra: Record<string, unknown> = {}) => ({
   exp: Math.floor(now / 1000) + 300,
   ...extra,
 });
-const rsaToken = (claims: Record<string, unknown>, header: Record<string, unknown> = {}) => sign({ alg: 'RS256', typ: 'JWT', kid: 'rsa-1', ...header }, claims, keys.rsa);
+const rsaToken = (claims: Record<string, unknown>, header: Record<string, unknown> = {}) =>
+  sign({ alg: 'RS256', typ: 'JWT', kid: 'rsa-1', ...header }, claims, keys.rsa);
 const ecToken = (claims: Record<string, unknown>) => sign({ alg: 'ES256', typ: 'JWT', kid: 'ec-1' }, claims, keys.ec, 'ES256');
 
 /** A JWKS path of this test, its config, a fresh cache with a movable clock, and the hit count. */
@@ -73,12 +83,16 @@ function issuer(name: string, cacheOptions: ConstructorParameters<typeof JwksCac
     advance: (ms: number) => (now += ms),
     verify: (token: string) => verifyJwt(token, config, deps),
     hits: async () => ((await (await fetch(`${server}/_admin?path=${encodeURIComponent(path)}`)).json()) as { hits: number }).hits,
-    serve: (how: { jwks?: unknown; status?: number; delayMs?: number }) => fetch(`${server}/_admin?path=${encodeURIComponent(path)}`, { method: 'PUT', body: JSON.stringify(how) }),
+    serve: (how: { jwks?: unknown; status?: number; delayMs?: number }) =>
+      fetch(`${server}/_admin?path=${encodeURIComponent(path)}`, { method: 'PUT', body: JSON.stringify(how) }),
   };
 }
 
 async function rejection(promise: Promise<unknown>): Promise<JwtError> {
-  const err = await promise.then(() => undefined, (e: unknown) => e);
+  const err = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(err).toBeInstanceOf(JwtError);
   return err as JwtError;
 }

@@ -26,8 +26,16 @@ type Algorithm = keyof typeof ALGORITHMS;
 
 /** Why a token was refused; every message is safe to show a client (it never echoes the token). */
 export type JwtFailure =
-  | 'malformed' | 'unsupported_algorithm' | 'unknown_key' | 'bad_signature' | 'wrong_issuer' | 'wrong_audience'
-  | 'expired' | 'not_yet_valid' | 'invalid_claims' | 'jwks_unavailable';
+  | 'malformed'
+  | 'unsupported_algorithm'
+  | 'unknown_key'
+  | 'bad_signature'
+  | 'wrong_issuer'
+  | 'wrong_audience'
+  | 'expired'
+  | 'not_yet_valid'
+  | 'invalid_claims'
+  | 'jwks_unavailable';
 
 /** A refused token. `jwks_unavailable` is the issuer's fault, not the client's; the rest are 401s. */
 export class JwtError extends Error {
@@ -108,7 +116,9 @@ export class JwksCache {
       const usable = entry.keys !== undefined && t - entry.fetchedAt < this.#o.maxStaleMs;
       // Stale keys keep serving while the issuer is unreachable, up to maxStaleMs.
       const refreshed =
-        t >= entry.nextFetchAt ? this.#refresh(entry, url, fetcher, now) : Promise.reject(new JwtError('jwks_unavailable', "the issuer's keys are unavailable"));
+        t >= entry.nextFetchAt
+          ? this.#refresh(entry, url, fetcher, now)
+          : Promise.reject(new JwtError('jwks_unavailable', "the issuer's keys are unavailable"));
       await refreshed.catch((err: unknown) => {
         if (!usable) throw err;
       });
@@ -269,8 +279,7 @@ export async function verifyJwt(token: string, config: JwtConfig, deps: JwtDeps 
   if (key.alg !== alg) throw new JwtError('unsupported_algorithm', "the token's algorithm does not match its key");
   const signed = new TextEncoder().encode(`${head}.${body}`);
   // ES256 signatures are the raw 64-byte r||s that WebCrypto expects; anything else is forged or DER.
-  const valid =
-    (alg !== 'ES256' || signatureBytes.length === 64) && (await crypto.subtle.verify(ALGORITHMS[alg].verify, key.key, signatureBytes, signed));
+  const valid = (alg !== 'ES256' || signatureBytes.length === 64) && (await crypto.subtle.verify(ALGORITHMS[alg].verify, key.key, signatureBytes, signed));
   if (!valid) throw new JwtError('bad_signature', 'the token signature is invalid');
 
   const nowS = now() / 1000;

@@ -119,7 +119,11 @@ export class MetricsFlusher {
     const entries = [...this.#pending, ...fresh];
     this.#pending = [];
     const attempts = new Map(entries.map((e) => [e.datum, e.attempts]));
-    const batches = batchPutMetricData(entries.map((e) => e.datum), this.#namespace, this.#limits);
+    const batches = batchPutMetricData(
+      entries.map((e) => e.datum),
+      this.#namespace,
+      this.#limits,
+    );
     let sentDatums = 0;
     let failedRequests = 0;
     let droppedDatums = entries.length - batches.reduce((n, b) => n + b.datums.length, 0);
@@ -129,7 +133,10 @@ export class MetricsFlusher {
         sentDatums += batch.datums.length;
       } catch (err) {
         failedRequests++;
-        log('warn', 'metrics flush failed; retrying with the next flush', { datums: batch.datums.length, reason: err instanceof Error ? err.message : String(err) });
+        log('warn', 'metrics flush failed; retrying with the next flush', {
+          datums: batch.datums.length,
+          reason: err instanceof Error ? err.message : String(err),
+        });
         for (const datum of batch.datums) {
           const tried = (attempts.get(datum) ?? 0) + 1;
           if (tried < MAX_ATTEMPTS) this.#pending.push({ datum, attempts: tried });

@@ -4,7 +4,7 @@
  * a flusher (PutMetricData, or the local sink) drains the aggregate from `waitUntil`, off the
  * request's critical path.
  */
-import { EdgeMetric, type EdgeDimension } from '../../shared/metrics-catalog';
+import type { EdgeMetric, EdgeDimension } from '../../shared/metrics-catalog';
 
 export type EdgeMetricName = (typeof EdgeMetric)[keyof typeof EdgeMetric];
 export type EdgeDimensionName = (typeof EdgeDimension)[keyof typeof EdgeDimension];
@@ -32,7 +32,10 @@ export const MAX_SERIES = 2_000;
 const MAX_VALUES_PER_SERIES = 150;
 
 const keyOf = (metric: string, dimensions: Dimensions) =>
-  `${metric}|${Object.entries(dimensions).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `${k}=${v}`).join(',')}`;
+  `${metric}|${Object.entries(dimensions)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',')}`;
 
 /** Rounds a latency so similar values share a bucket: 1 ms under 100 ms, then ~2 % relative. */
 function bucket(value: number): number {

@@ -76,7 +76,10 @@ describe('toDatums', () => {
 describe('encodePutMetricData / batchPutMetricData', () => {
   const datum = (i: number): MetricDatum => ({
     metricName: 'Requests',
-    dimensions: [{ name: 'Environment', value: 'dev' }, { name: 'Route', value: `/v1/r${i}` }],
+    dimensions: [
+      { name: 'Environment', value: 'dev' },
+      { name: 'Route', value: `/v1/r${i}` },
+    ],
     timestamp: T,
     unit: 'Count',
     values: [i],

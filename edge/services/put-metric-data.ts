@@ -54,20 +54,32 @@ const MAX_DIMENSION_VALUE = 255;
  * and merging distributions that project onto the same set; distributions with more than
  * `maxValuesPerDatum` distinct values are split across several datums of the same series.
  */
-export function toDatums(series: readonly MetricSeries[], environment: string, timestamp: number, maxValuesPerDatum: number = PUT_METRIC_DATA_LIMITS.maxValuesPerDatum): MetricDatum[] {
+export function toDatums(
+  series: readonly MetricSeries[],
+  environment: string,
+  timestamp: number,
+  maxValuesPerDatum: number = PUT_METRIC_DATA_LIMITS.maxValuesPerDatum,
+): MetricDatum[] {
   const merged = new Map<string, { metricName: string; dimensions: { name: string; value: string }[]; values: Map<number, number>; counter: boolean }>();
   for (const s of series) {
     for (const set of DIMENSION_SETS[s.metric] ?? [[]]) {
       const values = set.map((name) => s.dimensions[name]);
       if (values.some((v) => v === undefined || v === '')) continue;
-      const dimensions = [{ name: D.Environment as string, value: environment }, ...set.map((name, i) => ({ name: name as string, value: values[i]!.slice(0, MAX_DIMENSION_VALUE) }))];
+      const dimensions = [
+        { name: D.Environment as string, value: environment },
+        ...set.map((name, i) => ({ name: name as string, value: values[i]!.slice(0, MAX_DIMENSION_VALUE) })),
+      ];
       const key = `${s.metric}|${dimensions.map((d) => `${d.name}=${d.value}`).join('|')}`;
       let entry = merged.get(key);
-      if (!entry) merged.set(key, (entry = { metricName: s.metric, dimensions, values: new Map(), counter: s.kind === 'counter' }));
+      if (!entry) {
+        entry = { metricName: s.metric, dimensions, values: new Map(), counter: s.kind === 'counter' };
+        merged.set(key, entry);
+      }
+      const target = entry;
       s.values.forEach((v, i) => {
         // Counters keep one value (their sum); distributions keep value → occurrence count.
-        if (entry.counter) entry.values.set(0, (entry.values.get(0) ?? 0) + v);
-        else entry.values.set(v, (entry.values.get(v) ?? 0) + (s.counts[i] ?? 1));
+        if (target.counter) target.values.set(0, (target.values.get(0) ?? 0) + v);
+        else target.values.set(v, (target.values.get(v) ?? 0) + (s.counts[i] ?? 1));
       });
     }
   }
@@ -89,9 +101,11 @@ const enc = (value: string) => encodeURIComponent(value);
 function encodeDatum(d: MetricDatum, n: number): string {
   const p = `MetricData.member.${n}`;
   const fields = [`${p}.MetricName=${enc(d.metricName)}`, `${p}.Timestamp=${enc(new Date(d.timestamp).toISOString())}`, `${p}.Unit=${d.unit}`];
-  d.dimensions.forEach((dim, i) => fields.push(`${p}.Dimensions.member.${i + 1}.Name=${enc(dim.name)}`, `${p}.Dimensions.member.${i + 1}.Value=${enc(dim.value)}`));
-  d.values.forEach((v, i) => fields.push(`${p}.Values.member.${i + 1}=${v}`));
-  d.counts.forEach((c, i) => fields.push(`${p}.Counts.member.${i + 1}=${c}`));
+  for (const [i, dim] of d.dimensions.entries()) {
+    fields.push(`${p}.Dimensions.member.${i + 1}.Name=${enc(dim.name)}`, `${p}.Dimensions.member.${i + 1}.Value=${enc(dim.value)}`);
+  }
+  for (const [i, v] of d.values.entries()) fields.push(`${p}.Values.member.${i + 1}=${v}`);
+  for (const [i, c] of d.counts.entries()) fields.push(`${p}.Counts.member.${i + 1}=${c}`);
   return fields.join('&');
 }
 
@@ -111,7 +125,11 @@ export interface PutMetricDataBatch {
  * next datum would exceed `maxDatums` or `maxPayloadBytes` (measured in encoded bytes; the body
  * is ASCII). A single datum over the byte limit is dropped (it cannot be sent at all).
  */
-export function batchPutMetricData(datums: readonly MetricDatum[], namespace: string = EDGE_NAMESPACE, limits: PutMetricDataLimits = PUT_METRIC_DATA_LIMITS): PutMetricDataBatch[] {
+export function batchPutMetricData(
+  datums: readonly MetricDatum[],
+  namespace: string = EDGE_NAMESPACE,
+  limits: PutMetricDataLimits = PUT_METRIC_DATA_LIMITS,
+): PutMetricDataBatch[] {
   const header = encodePutMetricData([], namespace);
   const batches: PutMetricDataBatch[] = [];
   let parts: string[] = [];

@@ -18,9 +18,7 @@ export const TierTimeoutsSchema = z.object({ vip: ms, standard: ms, low: ms }).s
 export const DEFAULT_TIMEOUTS: TierTimeouts = { vip: 5_000, standard: 30_000, low: 60_000 };
 
 /** Circuit breaker thresholds: open after `failureThreshold` failures within `windowMs`, probe after `openMs`. */
-export const BreakerSettingsSchema = z
-  .object({ failureThreshold: z.number().int().min(1).max(1_000), windowMs: ms, openMs: ms })
-  .strict();
+export const BreakerSettingsSchema = z.object({ failureThreshold: z.number().int().min(1).max(1_000), windowMs: ms, openMs: ms }).strict();
 export const DEFAULT_BREAKER: BreakerSettings = { failureThreshold: 5, windowMs: 60_000, openMs: 60_000 };
 
 /** Retries on one backend: exponential backoff with full jitter, `maxAttempts` in all. */
@@ -31,14 +29,23 @@ export const DEFAULT_RETRY: RetrySettings = { maxAttempts: 3, baseMs: 100, capMs
 
 export const BackendSchema = z.object({
   /** Stable name used in logs, metrics, the breaker's key and the `X-Backend` header. */
-  name: z.string().min(1).max(64).regex(/^[a-z0-9][a-z0-9-]*$/),
+  name: z
+    .string()
+    .min(1)
+    .max(64)
+    .regex(/^[a-z0-9][a-z0-9-]*$/),
   /** The adapter's Function URL (origin, optionally with a base path). */
   url: z.url({ protocol: /^https?$/ }),
   kind: z.enum(['sagemaker', 'ecs']),
   /** Share of traffic among the model's `backends` (any non-negative scale). */
   weight: z.number().min(0).max(1_000_000).optional(),
   /** Label for `X-Variant` (e.g. `stable`, `canary`); defaults to the backend's name when weights are set. */
-  variant: z.string().min(1).max(32).regex(/^[A-Za-z0-9._-]+$/).optional(),
+  variant: z
+    .string()
+    .min(1)
+    .max(32)
+    .regex(/^[A-Za-z0-9._-]+$/)
+    .optional(),
   /** Per-tier attempt timeouts for this backend (partial: the rest from the table's `timeouts`). */
   timeouts: TierTimeoutsSchema.partial().optional(),
   breaker: BreakerSettingsSchema.partial().optional(),
@@ -69,7 +76,8 @@ export const RouteTableSchema = z
     for (const [model, route] of Object.entries(table.models)) {
       for (const b of [...route.backends, ...route.fallbacks, ...(route.shadow ? [route.shadow] : [])]) {
         const seen = urls.get(b.name);
-        if (seen !== undefined && seen !== b.url) ctx.addIssue({ code: 'custom', path: ['models', model], message: `backend '${b.name}' is used with two URLs` });
+        if (seen !== undefined && seen !== b.url)
+          ctx.addIssue({ code: 'custom', path: ['models', model], message: `backend '${b.name}' is used with two URLs` });
         urls.set(b.name, b.url);
       }
     }
@@ -85,11 +93,6 @@ export type RetrySettings = z.infer<typeof RetrySettingsSchema>;
 /** The route of a model, or undefined when the model is not routed. */
 export function resolveRoute(table: RouteTable, model: string): ModelRoute | undefined {
   return Object.hasOwn(table.models, model) ? table.models[model] : undefined;
-}
-
-/** The first backend of a model, or undefined when the model is not routed. */
-export function resolveBackend(table: RouteTable, model: string): Backend | undefined {
-  return resolveRoute(table, model)?.backends[0];
 }
 
 /** The attempt timeout of `backend` for a tier: its own setting, else the table's, else the default. */

@@ -38,10 +38,12 @@ export function sseResponse(events: AsyncGenerator<BackendStreamEvent, void, und
       if (first) controller.enqueue(encoder.encode(first));
     },
     async pull(controller) {
-      const next = await events.next().catch((): IteratorResult<BackendStreamEvent, void> => ({
-        done: false,
-        value: { event: 'error', data: { code: 'UPSTREAM_ERROR', message: 'the backend stream failed' } },
-      }));
+      const next = await events.next().catch(
+        (): IteratorResult<BackendStreamEvent, void> => ({
+          done: false,
+          value: { event: 'error', data: { code: 'UPSTREAM_ERROR', message: 'the backend stream failed' } },
+        }),
+      );
       if (next.done) {
         controller.close();
         return;

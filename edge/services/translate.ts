@@ -34,7 +34,9 @@ export function fromInfer(req: InferRequest, stream: boolean): NormalizedRequest
 function refuseUnsupported(body: Record<string, unknown>): void {
   const used = UNSUPPORTED_OPENAI_FIELDS.filter((f) => body[f] !== undefined && body[f] !== null && body[f] !== false);
   if (used.length > 0) {
-    throw new ApiError('INVALID_INPUT', `unsupported parameter: ${used.join(', ')}`, { details: { issues: used.map((path) => ({ path, message: 'not supported by this gateway' })) } });
+    throw new ApiError('INVALID_INPUT', `unsupported parameter: ${used.join(', ')}`, {
+      details: { issues: used.map((path) => ({ path, message: 'not supported by this gateway' })) },
+    });
   }
 }
 
@@ -56,7 +58,8 @@ export function fromChat(req: ChatCompletionRequest): NormalizedRequest {
   }));
   const length = messages.reduce((n, m) => n + m.content.length, 0);
   if (length === 0) throw new ApiError('INVALID_INPUT', 'messages contain no text', { details: { issues: [{ path: 'messages', message: 'empty' }] } });
-  if (length > 32_768) throw new ApiError('INVALID_INPUT', 'messages exceed 32768 characters in total', { details: { issues: [{ path: 'messages', message: 'too long' }] } });
+  if (length > 32_768)
+    throw new ApiError('INVALID_INPUT', 'messages exceed 32768 characters in total', { details: { issues: [{ path: 'messages', message: 'too long' }] } });
   return {
     flavour: 'chat',
     model: req.model,
@@ -147,7 +150,16 @@ export function streamEncoder(flavour: Flavour, meta: Omit<AnswerMeta, 'latencyM
         object: 'chat.completion.chunk',
         created: meta.created,
         model: meta.model,
-        choices: usage ? [] : [{ index: 0, delta: defined({ role: choice.role ? ('assistant' as const) : undefined, content: choice.text }), finish_reason: choice.finish ?? null, logprobs: null }],
+        choices: usage
+          ? []
+          : [
+              {
+                index: 0,
+                delta: defined({ role: choice.role ? ('assistant' as const) : undefined, content: choice.text }),
+                finish_reason: choice.finish ?? null,
+                logprobs: null,
+              },
+            ],
         ...(includeUsage ? { usage: usage ? openAiUsage(usage) : null } : {}),
       };
     }

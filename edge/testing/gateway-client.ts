@@ -13,7 +13,11 @@ const bridge = () => ({ url: inject('bridgeUrl'), auth: { authorization: `Bearer
 
 /** POST JSON to the worker with a key. */
 export function post(path: string, key: string, body: unknown, headers: Record<string, string> = {}): Promise<Response> {
-  return SELF.fetch(`${BASE}${path}`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+  return SELF.fetch(`${BASE}${path}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  });
 }
 
 export interface BridgeCounters {
@@ -22,7 +26,8 @@ export interface BridgeCounters {
   readonly commandsByName: Readonly<Record<string, number>>;
 }
 
-export const bridgeStats = (): Promise<BridgeCounters> => fetch(`${bridge().url}/_bridge/stats`, { headers: bridge().auth }).then((r) => r.json() as Promise<BridgeCounters>);
+export const bridgeStats = (): Promise<BridgeCounters> =>
+  fetch(`${bridge().url}/_bridge/stats`, { headers: bridge().auth }).then((r) => r.json() as Promise<BridgeCounters>);
 export const resetBridgeStats = () => fetch(`${bridge().url}/_bridge/stats`, { method: 'DELETE', headers: bridge().auth }).then((r) => r.text());
 
 /** Waits until the bridge has seen no request for a while (background refunds and writes done). */
@@ -41,9 +46,14 @@ export interface ModelCounters {
   readonly streamsCompleted: number;
 }
 
-export const modelStats = () => fetch(`${modelServer()}/admin/stats`).then((r) => r.json() as Promise<{ totals: ModelCounters }>).then((s) => s.totals);
+export const modelStats = () =>
+  fetch(`${modelServer()}/admin/stats`)
+    .then((r) => r.json() as Promise<{ totals: ModelCounters }>)
+    .then((s) => s.totals);
 export const modelConfig = (config: Record<string, unknown>) =>
-  fetch(`${modelServer()}/admin/config`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(config) }).then((r) => r.text());
+  fetch(`${modelServer()}/admin/config`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(config) }).then((r) =>
+    r.text(),
+  );
 export const modelReset = () => fetch(`${modelServer()}/admin/reset`, { method: 'POST' }).then((r) => r.text());
 
 /** Every SSE message of a response. */

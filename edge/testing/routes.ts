@@ -36,7 +36,10 @@ export const ecs = (name = unique('ecs'), extra: Partial<BackendSpec> = {}): Bac
 export const dead = (name = unique('dead')): BackendSpec => ({ name, url: urls.dead, kind: 'sagemaker' });
 
 /** A route table for {@link FAULT_MODEL} only (plus top-level settings). */
-export function tableFor(route: { backends: BackendSpec[]; fallbacks?: BackendSpec[]; shadow?: BackendSpec; sticky?: boolean }, settings: Record<string, unknown> = {}) {
+export function tableFor(
+  route: { backends: BackendSpec[]; fallbacks?: BackendSpec[]; shadow?: BackendSpec; sticky?: boolean },
+  settings: Record<string, unknown> = {},
+) {
   return { models: { [FAULT_MODEL]: route }, ...settings };
 }
 
@@ -79,7 +82,12 @@ export function gateway(table: unknown) {
       const ctx = createExecutionContext();
       const res = await app.request(
         path,
-        { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify({ model: FAULT_MODEL, ...body }), signal: init.signal },
+        {
+          method: 'POST',
+          headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ model: FAULT_MODEL, ...body }),
+          signal: init.signal,
+        },
         bindings,
         ctx,
       );

@@ -15,7 +15,10 @@ export const store = new Redis({ url: bindings.UPSTASH_REDIS_REST_URL!, token: b
 
 function randomKey(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(32));
-  return `gw_test_${btoa(String.fromCharCode(...bytes)).replaceAll('+', '-').replaceAll('/', '_').replace(/=+$/, '')}`;
+  return `gw_test_${btoa(String.fromCharCode(...bytes))
+    .replaceAll('+', '-')
+    .replaceAll('/', '_')
+    .replace(/=+$/, '')}`;
 }
 
 export interface SeededKey {

@@ -44,10 +44,16 @@ export function sendStandard(body: string, options: { msgId: string; secret?: st
 export async function sendStripe(body: string, options: { secret?: string; at?: number } = {}) {
   const t = options.at ?? Math.floor(Date.now() / 1000);
   // Written from Stripe's docs, independently of shared/crypto/hmac.ts: key = the secret's bytes.
-  const key = await crypto.subtle.importKey('raw', new TextEncoder().encode(options.secret ?? secrets.stripe), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
+  const key = await crypto.subtle.importKey('raw', new TextEncoder().encode(options.secret ?? secrets.stripe), { name: 'HMAC', hash: 'SHA-256' }, false, [
+    'sign',
+  ]);
   const mac = new Uint8Array(await crypto.subtle.sign('HMAC', key, new TextEncoder().encode(`${t}.${body}`)));
   const header = `t=${t},v1=${[...mac].map((b) => b.toString(16).padStart(2, '0')).join('')},v0=ignored`;
-  return SELF.fetch(`${BASE}/webhooks/stripe`, { method: 'POST', headers: { 'content-type': 'application/json', 'cf-connecting-ip': senderIp(), 'stripe-signature': header }, body });
+  return SELF.fetch(`${BASE}/webhooks/stripe`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'cf-connecting-ip': senderIp(), 'stripe-signature': header },
+    body,
+  });
 }
 
 /** What the receiver got on `path`. */

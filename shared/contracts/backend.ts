@@ -65,7 +65,7 @@ export const BackendStreamEventSchemas = {
 } as const;
 
 export const BACKEND_STREAM_EVENTS = ['token', 'done', 'error'] as const;
-export type BackendStreamEventName = (typeof BACKEND_STREAM_EVENTS)[number];
+type BackendStreamEventName = (typeof BACKEND_STREAM_EVENTS)[number];
 export type BackendStreamEvent =
   | { event: 'token'; data: z.infer<typeof BackendStreamEventSchemas.token> }
   | { event: 'done'; data: z.infer<typeof BackendStreamEventSchemas.done> }

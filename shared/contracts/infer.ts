@@ -17,7 +17,12 @@ export const GenerationParamsSchema = z
     temperature: z.number().min(0).max(2).optional(),
     top_p: z.number().gt(0).max(1).optional(),
     stop: z.union([z.string().min(1).max(256), z.array(z.string().min(1).max(256)).max(8)]).optional(),
-    seed: z.number().int().min(0).max(2 ** 32 - 1).optional(),
+    seed: z
+      .number()
+      .int()
+      .min(0)
+      .max(2 ** 32 - 1)
+      .optional(),
   })
   .strict();
 
@@ -50,18 +55,18 @@ export const UsageSchema = z
 
 export type Usage = z.infer<typeof UsageSchema>;
 
-export const InferResponseSchema = z.object({
-  id: z.string(),
-  model: z.string(),
-  output: z.string(),
-  usage: UsageSchema,
-  latency_ms: z.number().nonnegative(),
-}).meta({ id: 'InferResponse' });
+export const InferResponseSchema = z
+  .object({
+    id: z.string(),
+    model: z.string(),
+    output: z.string(),
+    usage: UsageSchema,
+    latency_ms: z.number().nonnegative(),
+  })
+  .meta({ id: 'InferResponse' });
 
 export type InferResponse = z.infer<typeof InferResponseSchema>;
 
 /** `POST /v1/infer/stream` events: `token` per chunk, then `done`, or `error` if it fails mid-stream. */
-export const InferStreamTokenSchema = z.object({ text: z.string() }).meta({ id: 'InferStreamToken' });
-export const InferStreamDoneSchema = z
-  .object({ id: z.string(), usage: UsageSchema, latency_ms: z.number().nonnegative() })
-  .meta({ id: 'InferStreamDone' });
+const InferStreamTokenSchema = z.object({ text: z.string() }).meta({ id: 'InferStreamToken' });
+const InferStreamDoneSchema = z.object({ id: z.string(), usage: UsageSchema, latency_ms: z.number().nonnegative() }).meta({ id: 'InferStreamDone' });

@@ -24,13 +24,30 @@ const SamplingFields = {
   temperature: z.number().min(0).max(2).nullish(),
   top_p: z.number().gt(0).max(1).nullish(),
   stop,
-  seed: z.number().int().min(0).max(2 ** 32 - 1).nullish(),
+  seed: z
+    .number()
+    .int()
+    .min(0)
+    .max(2 ** 32 - 1)
+    .nullish(),
   n: z.literal(1, { error: 'only n=1 is supported' }).nullish(),
   user: z.string().max(256).optional(),
 } as const;
 
 /** Fields the SDKs may send that this gateway cannot honour: refused rather than silently ignored. */
-export const UNSUPPORTED_OPENAI_FIELDS = ['tools', 'functions', 'tool_choice', 'function_call', 'logprobs', 'top_logprobs', 'response_format', 'logit_bias', 'echo', 'best_of', 'suffix'] as const;
+export const UNSUPPORTED_OPENAI_FIELDS = [
+  'tools',
+  'functions',
+  'tool_choice',
+  'function_call',
+  'logprobs',
+  'top_logprobs',
+  'response_format',
+  'logit_bias',
+  'echo',
+  'best_of',
+  'suffix',
+] as const;
 
 export const ChatCompletionRequestSchema = z
   .looseObject({
@@ -42,9 +59,7 @@ export const ChatCompletionRequestSchema = z
 
 export type ChatCompletionRequest = z.infer<typeof ChatCompletionRequestSchema>;
 
-export const CompletionRequestSchema = z
-  .looseObject({ ...SamplingFields, prompt: z.string().min(1).max(MAX_PROMPT_CHARS) })
-  .meta({ id: 'CompletionRequest' });
+export const CompletionRequestSchema = z.looseObject({ ...SamplingFields, prompt: z.string().min(1).max(MAX_PROMPT_CHARS) }).meta({ id: 'CompletionRequest' });
 
 export type CompletionRequest = z.infer<typeof CompletionRequestSchema>;
 

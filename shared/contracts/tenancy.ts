@@ -52,12 +52,15 @@ export const TenantRecordSchema = z.object({
    * Standard Webhooks secrets (`whsec_<base64>`) that sign deliveries to `callbackUrl`, newest first;
    * two during a rotation (every delivery is signed with each). Written by `gw tenant webhook-secret`.
    */
-  webhookSecrets: z.array(z.string().regex(/^whsec_[A-Za-z0-9+/]{22,}={0,2}$/)).max(2).optional(),
+  webhookSecrets: z
+    .array(z.string().regex(/^whsec_[A-Za-z0-9+/]{22,}={0,2}$/))
+    .max(2)
+    .optional(),
   createdAt: z.number().int(),
 });
 
 export type TenantRecord = z.infer<typeof TenantRecordSchema>;
-export type TenantRecordInput = z.input<typeof TenantRecordSchema>;
+type TenantRecordInput = z.input<typeof TenantRecordSchema>;
 
 /** Redis key layout shared by the edge and the operator tooling. */
 export const storeKeys = {

@@ -34,7 +34,7 @@ const infer = (key: string) =>
   });
 
 /** The window value of a legend row of a widget, from the page's `data-value` attributes. */
-function valueOf(html: string, widget: string, label: RegExp): number | undefined {
+function widgetValue(html: string, widget: string, label: RegExp): number | undefined {
   const section = html.split('<section class="widget"').find((s) => s.includes(`data-widget="${widget}"`));
   if (!section) return undefined;
   for (const row of section.matchAll(/<tr data-label="([^"]*)">.*?data-value="([^"]*)"/g)) {
@@ -48,7 +48,11 @@ describe('the local dashboard', () => {
     const statuses: number[] = [];
     for (let i = 0; i < 12; i++) statuses.push((await infer(stack.apiKey)).status);
     for (let i = 0; i < 4; i++) statuses.push((await infer('gw_test_wrong-key')).status);
-    await fetch(`${stack.modelServer.url}/admin/config`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ forcedStatus: 500 }) });
+    await fetch(`${stack.modelServer.url}/admin/config`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ forcedStatus: 500 }),
+    });
     for (let i = 0; i < 3; i++) statuses.push((await infer(stack.apiKey)).status);
     await fetch(`${stack.modelServer.url}/admin/reset`, { method: 'POST' });
     const count = (pred: (s: number) => boolean) => statuses.filter(pred).length;
@@ -65,13 +69,13 @@ describe('the local dashboard', () => {
       await new Promise((r) => setTimeout(r, 600));
       await fetch(`${stack.gatewayUrl}/health`);
       html = await (await fetch(`${stack.dashboardUrl}?refresh=0`)).text();
-      const infer2xx = valueOf(html, 'Requests by route and status class', /\/v1\/infer 2xx$/);
-      const infer5xx = valueOf(html, 'Requests by route and status class', /\/v1\/infer 5xx$/);
-      const auth = valueOf(html, 'Rate limited and auth failures', /^auth failures$/);
+      const infer2xx = widgetValue(html, 'Requests by route and status class', /\/v1\/infer 2xx$/);
+      const infer5xx = widgetValue(html, 'Requests by route and status class', /\/v1\/infer 5xx$/);
+      const auth = widgetValue(html, 'Rate limited and auth failures', /^auth failures$/);
       if ((infer2xx === 12 && infer5xx === 3 && auth === 4) || Date.now() > deadline) break;
     }
 
-    const v = (widget: string, label: RegExp) => valueOf(html, widget, label);
+    const v = (widget: string, label: RegExp) => widgetValue(html, widget, label);
     expect(v('Requests by route and status class', /\/v1\/infer 2xx$/)).toBe(12);
     expect(v('Requests by route and status class', /\/v1\/infer 4xx$/)).toBe(4);
     expect(v('Requests by route and status class', /\/v1\/infer 5xx$/)).toBe(3);
@@ -102,9 +106,18 @@ describe('the local dashboard', () => {
     await run(
       'chromium',
       [
-        '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-        '--disable-component-update', '--disable-sync', `--user-data-dir=${join(shotDir, 'profile')}`, `--screenshot=${shot}`,
-        '--window-size=1280,1600', `${stack.dashboardUrl}?refresh=0`,
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        `--user-data-dir=${join(shotDir, 'profile')}`,
+        `--screenshot=${shot}`,
+        '--window-size=1280,1600',
+        `${stack.dashboardUrl}?refresh=0`,
       ],
       { timeout: 90_000 },
     );

@@ -34,7 +34,12 @@ interface Launched extends Prepared {
 async function prepare(): Promise<Prepared> {
   const stateDir = await mkdtemp(join(tmpdir(), 'gw-start-'));
   cleanups.push(() => rm(stateDir, { recursive: true, force: true }));
-  const ports = { GATEWAY_PORT: await freePort(), UPSTASH_BRIDGE_PORT: await freePort(), MODEL_SERVER_PORT: await freePort(), LAMBDA_HOST_PORT: await freePort() };
+  const ports = {
+    GATEWAY_PORT: await freePort(),
+    UPSTASH_BRIDGE_PORT: await freePort(),
+    MODEL_SERVER_PORT: await freePort(),
+    LAMBDA_HOST_PORT: await freePort(),
+  };
   return { ports, stateDir };
 }
 

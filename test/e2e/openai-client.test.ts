@@ -57,7 +57,14 @@ describe('openai client → gateway', () => {
 
   it('streams a chat request whose text equals the sync answer, with usage when asked', async () => {
     const sync = await client.chat.completions.create({ model: stack.model, messages, max_tokens: 10, temperature: 0 });
-    const stream = await client.chat.completions.create({ model: stack.model, messages, max_tokens: 10, temperature: 0, stream: true, stream_options: { include_usage: true } });
+    const stream = await client.chat.completions.create({
+      model: stack.model,
+      messages,
+      max_tokens: 10,
+      temperature: 0,
+      stream: true,
+      stream_options: { include_usage: true },
+    });
     let text = '';
     let chunks = 0;
     let usage: OpenAI.CompletionUsage | null | undefined;

@@ -47,7 +47,10 @@ describe('the local stack', () => {
   it('serves /v1/infer through edge → Lambda host → SageMaker adapter → model server', async () => {
     const before = stack.modelServer.stats();
     const prompt = 'Explain the speed of light in one sentence.';
-    const res = await infer({ model: stack.model, prompt, params: { max_tokens: 12, temperature: 0 } }, { 'x-request-id': 'e2e-request-1', 'cache-control': 'no-cache' });
+    const res = await infer(
+      { model: stack.model, prompt, params: { max_tokens: 12, temperature: 0 } },
+      { 'x-request-id': 'e2e-request-1', 'cache-control': 'no-cache' },
+    );
     const body = await res.json();
     expect(res.status, JSON.stringify(body)).toBe(200);
     const parsed = InferResponseSchema.parse(body);
@@ -95,13 +98,30 @@ describe('the local stack', () => {
   it('serves an OpenAPI 3.1 document generated from the schemas that validates', async () => {
     const res = await fetch(`${stack.gatewayUrl}/openapi.json`);
     expect(res.status).toBe(200);
-    const doc = (await res.json()) as { openapi: string; paths: Record<string, unknown>; components: { schemas: Record<string, { additionalProperties?: unknown }>; securitySchemes: Record<string, unknown> } };
+    const doc = (await res.json()) as {
+      openapi: string;
+      paths: Record<string, unknown>;
+      components: { schemas: Record<string, { additionalProperties?: unknown }>; securitySchemes: Record<string, unknown> };
+    };
     expect(doc.openapi).toBe('3.1.0');
     const result = await new Validator().validate(doc);
     expect(result.errors ?? [], JSON.stringify(result.errors)).toEqual([]);
     expect(result.valid).toBe(true);
     expect(Object.keys(doc.paths).sort()).toEqual(
-      ['/health', '/ready', '/v1/chat/completions', '/v1/completions', '/v1/infer', '/v1/infer/stream', '/v1/models', '/v1/jobs', '/v1/jobs/{id}', '/v1/admin/dlq', '/v1/admin/dlq/redrive', '/webhooks/{source}'].sort(),
+      [
+        '/health',
+        '/ready',
+        '/v1/chat/completions',
+        '/v1/completions',
+        '/v1/infer',
+        '/v1/infer/stream',
+        '/v1/models',
+        '/v1/jobs',
+        '/v1/jobs/{id}',
+        '/v1/admin/dlq',
+        '/v1/admin/dlq/redrive',
+        '/webhooks/{source}',
+      ].sort(),
     );
     expect(doc.components.schemas.InferRequest?.additionalProperties).toBe(false);
     expect(doc.components.securitySchemes.bearerAuth).toMatchObject({ type: 'http', scheme: 'bearer' });
@@ -114,7 +134,9 @@ describe('the local stack', () => {
   });
 
   it('stops every component', async () => {
-    const ports = [stack.gatewayUrl, stack.components.bridge, stack.components.modelServer, stack.components.lambdaHost.sagemaker].map((u) => Number(new URL(u!).port));
+    const ports = [stack.gatewayUrl, stack.components.bridge, stack.components.modelServer, stack.components.lambdaHost.sagemaker].map((u) =>
+      Number(new URL(u!).port),
+    );
     await stack.stop();
     for (const port of ports) expect(await isListening(port), `port ${port}`).toBe(false);
   });

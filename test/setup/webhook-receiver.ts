@@ -67,7 +67,11 @@ export interface WebhookTestSecrets {
  */
 export function webhookTestVars(receiverUrl: string): { vars: Record<string, string>; secrets: WebhookTestSecrets } {
   const whsec = () => `whsec_${randomBytes(32).toString('base64')}`;
-  const secrets: WebhookTestSecrets = { ingest: [whsec(), whsec()], stripe: `whsec_${randomBytes(24).toString('hex')}`, legacy: randomBytes(24).toString('base64url') };
+  const secrets: WebhookTestSecrets = {
+    ingest: [whsec(), whsec()],
+    stripe: `whsec_${randomBytes(24).toString('hex')}`,
+    legacy: randomBytes(24).toString('base64url'),
+  };
   const sources = {
     ingest: { scheme: 'standard', secrets: ['WEBHOOK_SECRET_INGEST', 'WEBHOOK_SECRET_INGEST_PREVIOUS'], forwardUrl: `${receiverUrl}/events/ingest` },
     stripe: { scheme: 'timestamp', header: 'Stripe-Signature', secrets: ['WEBHOOK_SECRET_STRIPE'], forwardUrl: `${receiverUrl}/events/stripe` },

@@ -65,7 +65,9 @@ describe('the bench harness', () => {
     expect(report.worker.gzipBytes).toBeGreaterThan(0);
     expect(report.goals.map((g) => g.id)).toEqual(expect.arrayContaining(['miss-overhead', 'miss-round-trips', 'worker-size', 'coalescing']));
     for (const g of report.goals) expect(['met', 'missed', 'not measured']).toContain(g.status);
-    console.warn(`bench smoke: miss p50 ${miss.modes.fixed!.summary.p50} ms vs direct ${direct.modes.fixed!.summary.p50} ms; goals ${report.goals.map((g) => `${g.id}=${g.status}`).join(', ')}`);
+    console.warn(
+      `bench smoke: miss p50 ${miss.modes.fixed!.summary.p50} ms vs direct ${direct.modes.fixed!.summary.p50} ms; goals ${report.goals.map((g) => `${g.id}=${g.status}`).join(', ')}`,
+    );
 
     const dir = await mkdtemp(join(tmpdir(), 'gw-bench-test-'));
     try {

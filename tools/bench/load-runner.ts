@@ -25,7 +25,16 @@ function runJob(job: LoadJob): Promise<LoadResult> {
         headers: job.headers,
         ...(job.body !== undefined ? { body: job.body } : {}),
         ...(unique && template !== undefined
-          ? { requests: [{ method: job.method, headers: job.headers, body: template, setupRequest: (req) => ({ ...req, body: template.replaceAll('[<id>]', `${runPrefix}-${nextId++}`) }) }] }
+          ? {
+              requests: [
+                {
+                  method: job.method,
+                  headers: job.headers,
+                  body: template,
+                  setupRequest: (req) => ({ ...req, body: template.replaceAll('[<id>]', `${runPrefix}-${nextId++}`) }),
+                },
+              ],
+            }
           : {}),
         connections: job.connections,
         duration: job.durationSec,

@@ -32,7 +32,17 @@ export function parseArgs(argv: readonly string[]): { options: BenchOptions; out
         render = true;
         continue;
       case '--quick':
-        options = { ...options, rounds: 1, durationSec: 1, warmupSec: 0.5, streamCount: 5, coalesce: 20, roundTripCount: 3, adapterInitRuns: 1, minifiedWorker: false };
+        options = {
+          ...options,
+          rounds: 1,
+          durationSec: 1,
+          warmupSec: 0.5,
+          streamCount: 5,
+          coalesce: 20,
+          roundTripCount: 3,
+          adapterInitRuns: 1,
+          minifiedWorker: false,
+        };
         continue;
       case '--rounds':
         options = { ...options, rounds: Math.max(1, Math.round(num(flag, value))) };
@@ -68,7 +78,10 @@ export function parseArgs(argv: readonly string[]): { options: BenchOptions; out
 async function readFindings(): Promise<string[]> {
   try {
     const text = await readFile(join(REPO_ROOT, 'bench/findings.md'), 'utf8');
-    return text.split('\n').filter((l) => l.startsWith('- ')).map((l) => l.slice(2).trim());
+    return text
+      .split('\n')
+      .filter((l) => l.startsWith('- '))
+      .map((l) => l.slice(2).trim());
   } catch {
     return [];
   }

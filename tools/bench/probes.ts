@@ -22,7 +22,12 @@ export interface StreamingResult {
 
 async function streamOnce(target: Target): Promise<{ ttftMs: number; totalMs: number } | { error: string }> {
   const started = performance.now();
-  const res = await fetch(target.url, { method: 'POST', headers: target.headers, body: target.body.replaceAll('[<id>]', randomUUID()), signal: AbortSignal.timeout(30_000) });
+  const res = await fetch(target.url, {
+    method: 'POST',
+    headers: target.headers,
+    body: target.body.replaceAll('[<id>]', randomUUID()),
+    signal: AbortSignal.timeout(30_000),
+  });
   if (res.status !== 200 || !res.body) return { error: `HTTP ${res.status}: ${(await res.text()).replace(/\s+/g, ' ').slice(0, 200)}` };
   const decoder = new TextDecoder();
   let buffer = '';
@@ -39,15 +44,31 @@ async function streamOnce(target: Target): Promise<{ ttftMs: number; totalMs: nu
 
 /** `count` streamed chat completions per subject, interleaved one by one. */
 export async function measureStreaming(env: BenchEnvironment, count: number): Promise<StreamingResult[]> {
-  const body = JSON.stringify({ model: BENCH_MODEL, messages: [{ role: 'user', content: 'Benchmark stream [<id>]' }], max_tokens: 32, temperature: 0, stream: true });
+  const body = JSON.stringify({
+    model: BENCH_MODEL,
+    messages: [{ role: 'user', content: 'Benchmark stream [<id>]' }],
+    max_tokens: 32,
+    temperature: 0,
+    stream: true,
+  });
   const json = { 'content-type': 'application/json' };
   const subjects: Array<{ id: StreamingResult['id']; label: string; target: Target | undefined; missing?: string }> = [
-    { id: 'direct', label: 'direct to the model server', target: { url: `${env.stack.modelServer.url}/v1/chat/completions`, method: 'POST', headers: json, body } },
-    { id: 'gateway', label: 'this gateway (miss, ECS adapter)', target: { url: `${env.edge.url}/v1/chat/completions`, method: 'POST', headers: { ...json, authorization: `Bearer ${env.apiKey}` }, body } },
+    {
+      id: 'direct',
+      label: 'direct to the model server',
+      target: { url: `${env.stack.modelServer.url}/v1/chat/completions`, method: 'POST', headers: json, body },
+    },
+    {
+      id: 'gateway',
+      label: 'this gateway (miss, ECS adapter)',
+      target: { url: `${env.edge.url}/v1/chat/completions`, method: 'POST', headers: { ...json, authorization: `Bearer ${env.apiKey}` }, body },
+    },
     {
       id: 'peer',
       label: 'peer gateway (Portkey OSS on Node)',
-      target: env.peer ? { url: `${env.peer.url}/v1/chat/completions`, method: 'POST', headers: { ...json, ...env.peer.headersFor(env.stack.modelServer.url) }, body } : undefined,
+      target: env.peer
+        ? { url: `${env.peer.url}/v1/chat/completions`, method: 'POST', headers: { ...json, ...env.peer.headersFor(env.stack.modelServer.url) }, body }
+        : undefined,
       missing: env.peerError,
     },
   ];
@@ -120,7 +141,9 @@ export async function measureCoalescing(env: BenchEnvironment, concurrent: numbe
   const cacheSeen = Object.keys(xCache).some((k) => k !== '(none)');
   return {
     available: cacheSeen,
-    ...(cacheSeen ? {} : { reason: `not available (feature missing): no X-Cache header; ${backendCalls} backend calls observed for ${concurrent} identical requests` }),
+    ...(cacheSeen
+      ? {}
+      : { reason: `not available (feature missing): no X-Cache header; ${backendCalls} backend calls observed for ${concurrent} identical requests` }),
     concurrent,
     backendCalls,
     statuses,
@@ -160,7 +183,13 @@ export async function countRoundTrips(env: BenchEnvironment, subject: string, co
     for (const [name, n] of Object.entries(stats.commandsByName)) commands[name] = (commands[name] ?? 0) + n;
   }
   const per = (n: number) => Math.round((n / count) * 100) / 100;
-  return { subject, requests: count, beforeResponse: per(before), total: per(total), commands: Object.fromEntries(Object.entries(commands).map(([k, v]) => [k, per(v)])) };
+  return {
+    subject,
+    requests: count,
+    beforeResponse: per(before),
+    total: per(total),
+    commands: Object.fromEntries(Object.entries(commands).map(([k, v]) => [k, per(v)])),
+  };
 }
 
 /** Round trips per request of a load subject (a fresh `[<id>]` each time). */

@@ -28,15 +28,23 @@ const row = (cells: Array<string | number>) => `| ${cells.join(' | ')} |`;
 export function toMarkdown(r: BenchReport): string {
   const out: string[] = [];
   out.push('# Bench results', '');
-  out.push(`${r.date} · ${r.machine.cpu} × ${r.machine.cores} cores · ${r.machine.memoryGiB} GiB · ${r.machine.os} · Node ${r.machine.node} · run took ${r.runSeconds} s`, '');
-  out.push(`Versions: ${Object.entries(r.versions).map(([k, v]) => `${k} ${v}`).join(', ')}.`, '');
+  out.push(
+    `${r.date} · ${r.machine.cpu} × ${r.machine.cores} cores · ${r.machine.memoryGiB} GiB · ${r.machine.os} · Node ${r.machine.node} · run took ${r.runSeconds} s`,
+    '',
+  );
+  out.push(
+    `Versions: ${Object.entries(r.versions)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')}.`,
+    '',
+  );
   const o = r.options;
   out.push(
     `Interleaved: ${o.rounds} rounds × ${o.durationSec} s per subject per mode (order rotated each round), after ${o.warmupSec} s warm-up each. ` +
       `Fixed rate: ${o.fixedRate} req/s over ${o.fixedConnections} connections; saturation: ${o.saturationConnections} connections. ` +
       `Model server during load: ttft ${o.loadLatency.ttftMs} ms, ${o.loadLatency.perTokenMs} ms/token (16 tokens). ` +
-      'The edge is the `wrangler deploy` bundle in Miniflare\'s workerd, measured on each worker\'s direct socket (no `wrangler dev` proxy, no entry worker). ' +
-      'Latencies are autocannon\'s per-response times in ms (load generator in its own process).',
+      "The edge is the `wrangler deploy` bundle in Miniflare's workerd, measured on each worker's direct socket (no `wrangler dev` proxy, no entry worker). " +
+      "Latencies are autocannon's per-response times in ms (load generator in its own process).",
     '',
   );
 
@@ -46,7 +54,21 @@ export function toMarkdown(r: BenchReport): string {
 
   for (const mode of ['fixed', 'saturation'] as const) {
     out.push(`## Load: ${mode === 'fixed' ? `fixed rate (${o.fixedRate} req/s)` : `saturation (${o.saturationConnections} connections)`}`, '');
-    out.push(row(['subject', 'p50 ms', 'p95 ms', 'p99 ms', 'req/s', 'added p50 ms', 'added p95 ms', 'added p99 ms', 'added p50 vs peer', 'req/s vs peer', 'responses (status: n)']));
+    out.push(
+      row([
+        'subject',
+        'p50 ms',
+        'p95 ms',
+        'p99 ms',
+        'req/s',
+        'added p50 ms',
+        'added p95 ms',
+        'added p99 ms',
+        'added p50 vs peer',
+        'req/s vs peer',
+        'responses (status: n)',
+      ]),
+    );
     out.push(row(['---', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---']));
     for (const s of r.subjects) {
       const m = s.modes[mode];
@@ -55,34 +77,89 @@ export function toMarkdown(r: BenchReport): string {
         continue;
       }
       const c = r.comparisons.find((x) => x.subject === s.id && x.mode === mode);
-      const statuses = Object.entries(m.statuses).map(([k, v]) => `${k}: ${v}`).join(', ') + (m.unexpected ? ` (**${m.unexpected} unexpected**)` : '');
-      out.push(row([s.label, n(m.summary.p50), n(m.summary.p95), n(m.summary.p99), n(m.summary.rps), n(c?.addedP50), n(c?.addedP95), n(c?.addedP99), n(c?.addedP50VsPeer, c?.addedP50VsPeer != null ? '×' : ''), n(c?.rpsVsPeer, c?.rpsVsPeer != null ? '×' : ''), statuses]));
+      const statuses =
+        Object.entries(m.statuses)
+          .map(([k, v]) => `${k}: ${v}`)
+          .join(', ') + (m.unexpected ? ` (**${m.unexpected} unexpected**)` : '');
+      out.push(
+        row([
+          s.label,
+          n(m.summary.p50),
+          n(m.summary.p95),
+          n(m.summary.p99),
+          n(m.summary.rps),
+          n(c?.addedP50),
+          n(c?.addedP95),
+          n(c?.addedP99),
+          n(c?.addedP50VsPeer, c?.addedP50VsPeer != null ? '×' : ''),
+          n(c?.rpsVsPeer, c?.rpsVsPeer != null ? '×' : ''),
+          statuses,
+        ]),
+      );
     }
     out.push('');
   }
   const notes = r.subjects.filter((s) => s.note).map((s) => `- ${s.id}: ${s.note}`);
   if (notes.length) out.push('Headers seen when checking each path:', '', ...notes, '');
 
-  out.push('## Store round trips per request (Upstash bridge)', '', row(['path', 'before the response', 'in all (incl. waitUntil)', 'Redis commands per request']), row(['---', '---:', '---:', '---']));
-  for (const t of r.roundTrips) out.push(row([t.subject, t.beforeResponse, t.total, Object.entries(t.commands).map(([k, v]) => `${k} ${v}`).join(', ') || '–']));
-  out.push('', '"Before the response" counts the bridge\'s requests when the response headers reached the client (sequential requests, a warm isolate); background writes land in the second column.', '');
+  out.push(
+    '## Store round trips per request (Upstash bridge)',
+    '',
+    row(['path', 'before the response', 'in all (incl. waitUntil)', 'Redis commands per request']),
+    row(['---', '---:', '---:', '---']),
+  );
+  for (const t of r.roundTrips)
+    out.push(
+      row([
+        t.subject,
+        t.beforeResponse,
+        t.total,
+        Object.entries(t.commands)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(', ') || '–',
+      ]),
+    );
+  out.push(
+    '',
+    '"Before the response" counts the bridge\'s requests when the response headers reached the client (sequential requests, a warm isolate); background writes land in the second column.',
+    '',
+  );
 
-  out.push(`## Streaming (model ttft ${o.streamLatency.ttftMs} ms, ${o.streamLatency.perTokenMs} ms/token, 32 tokens, ${o.streamCount} requests each, interleaved)`, '');
-  out.push(row(['subject', 'ok', 'failed', 'TTFT p50', 'TTFT p95', 'total p50', 'total p95', 'first failure']), row(['---', '---:', '---:', '---:', '---:', '---:', '---:', '---']));
+  out.push(
+    `## Streaming (model ttft ${o.streamLatency.ttftMs} ms, ${o.streamLatency.perTokenMs} ms/token, 32 tokens, ${o.streamCount} requests each, interleaved)`,
+    '',
+  );
+  out.push(
+    row(['subject', 'ok', 'failed', 'TTFT p50', 'TTFT p95', 'total p50', 'total p95', 'first failure']),
+    row(['---', '---:', '---:', '---:', '---:', '---:', '---:', '---']),
+  );
   for (const s of r.streaming) out.push(row([s.label, s.ok, s.failed, n(s.ttft?.p50), n(s.ttft?.p95), n(s.total?.p50), n(s.total?.p95), s.failure ?? '']));
   out.push('');
 
   const c = r.coalescing;
   if (c) {
     out.push('## Coalescing', '');
-    out.push(c.available ? `${c.concurrent} identical concurrent misses → **${c.backendCalls} backend call(s)** at the model server in ${c.wallMs} ms; statuses ${JSON.stringify(c.statuses)}, X-Cache ${JSON.stringify(c.xCache)}.` : `${c.reason} (statuses ${JSON.stringify(c.statuses)}).`, '');
+    out.push(
+      c.available
+        ? `${c.concurrent} identical concurrent misses → **${c.backendCalls} backend call(s)** at the model server in ${c.wallMs} ms; statuses ${JSON.stringify(c.statuses)}, X-Cache ${JSON.stringify(c.xCache)}.`
+        : `${c.reason} (statuses ${JSON.stringify(c.statuses)}).`,
+      '',
+    );
   }
 
   out.push('## Static figures', '', row(['artifact', 'raw', 'gzip', 'cold init (median, min–max)']), row(['---', '---:', '---:', '---']));
   out.push(row(['edge Worker (as deployed)', kib(r.worker.bytes), kib(r.worker.gzipBytes), '–']));
   if (!Number.isNaN(r.worker.minifiedBytes)) out.push(row(['edge Worker (--minify)', kib(r.worker.minifiedBytes), kib(r.worker.minifiedGzipBytes), '–']));
   if (Array.isArray(r.adapters)) {
-    for (const a of r.adapters) out.push(row([`${a.adapter} adapter (${a.variant})`, kib(a.bytes), kib(a.gzipBytes), `${round(a.initMsMedian, 1)} ms (${round(a.initMsMin, 1)}–${round(a.initMsMax, 1)})`]));
+    for (const a of r.adapters)
+      out.push(
+        row([
+          `${a.adapter} adapter (${a.variant})`,
+          kib(a.bytes),
+          kib(a.gzipBytes),
+          `${round(a.initMsMedian, 1)} ms (${round(a.initMsMin, 1)}–${round(a.initMsMax, 1)})`,
+        ]),
+      );
   } else if (r.adapters) out.push(row(['adapters', '–', '–', r.adapters.error]));
   out.push('');
 

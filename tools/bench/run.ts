@@ -10,7 +10,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../stack/stack';
 import { startBenchEnvironment, type ModelLatency } from './environment';
-import { measureAuthRoundTrips, measureCoalescing, measureRoundTrips, measureStreaming, type CoalescingResult, type RoundTrips, type StreamingResult } from './probes';
+import {
+  measureAuthRoundTrips,
+  measureCoalescing,
+  measureRoundTrips,
+  measureStreaming,
+  type CoalescingResult,
+  type RoundTrips,
+  type StreamingResult,
+} from './probes';
 import { adapterFigures, workerSize, type AdapterFigure, type WorkerSize } from './static-figures';
 import { summarize, type LatencySummary } from './stats';
 import { buildSubjects, jobFor, SUBJECT_IDS, type SubjectGroup, type SubjectId } from './subjects';
@@ -114,11 +122,23 @@ export async function runBench(options: BenchOptions, progress: (line: string) =
       ? await workerSize(env.bundle, scratch)
       : { bytes: env.bundle.bytes, gzipBytes: env.bundle.gzipBytes, minifiedBytes: Number.NaN, minifiedGzipBytes: Number.NaN };
     let adapters: RawResults['adapters'] = null;
-    if (options.adapterInitRuns > 0) adapters = await adapterFigures(options.adapterInitRuns).catch((e: unknown) => ({ error: e instanceof Error ? e.message : String(e) }));
+    if (options.adapterInitRuns > 0)
+      adapters = await adapterFigures(options.adapterInitRuns).catch((e: unknown) => ({ error: e instanceof Error ? e.message : String(e) }));
 
     const all = buildSubjects(env);
     const subjects = options.subjects.map((id) => all[id]);
-    const results = new Map<SubjectId, { available: boolean; reason?: string; note?: string; samples: Record<ModeName, number[]>; seconds: Record<ModeName, number>; statuses: Record<ModeName, Record<string, number>>; bad: Record<ModeName, number> }>();
+    const results = new Map<
+      SubjectId,
+      {
+        available: boolean;
+        reason?: string;
+        note?: string;
+        samples: Record<ModeName, number[]>;
+        seconds: Record<ModeName, number>;
+        statuses: Record<ModeName, Record<string, number>>;
+        bad: Record<ModeName, number>;
+      }
+    >();
     phase(`checking and warming ${subjects.length} subjects`);
     for (const s of subjects) {
       const availability = await s.prepare().catch((e: unknown) => ({ available: false as const, reason: e instanceof Error ? e.message : String(e) }));
@@ -142,7 +162,9 @@ export async function runBench(options: BenchOptions, progress: (line: string) =
     const measured = subjects.filter((s) => results.get(s.id)?.available);
     for (let round = 0; round < options.rounds; round += 1) {
       for (const mode of modes) {
-        phase(`round ${round + 1}/${options.rounds}, ${mode.name === 'fixed' ? `fixed rate ${mode.rate} req/s` : `saturation, ${mode.connections} connections`}: ${measured.map((s) => s.id).join(' ')}`);
+        phase(
+          `round ${round + 1}/${options.rounds}, ${mode.name === 'fixed' ? `fixed rate ${mode.rate} req/s` : `saturation, ${mode.connections} connections`}: ${measured.map((s) => s.id).join(' ')}`,
+        );
         // Rotate the order every round so no subject always runs first (or right after the heaviest).
         const order = measured.map((_, i) => measured[(i + round) % measured.length]!);
         for (const s of order) {
@@ -170,7 +192,9 @@ export async function runBench(options: BenchOptions, progress: (line: string) =
     let coalescing: CoalescingResult | null = null;
     if (options.streamCount > 0 || options.coalesce > 0) await env.setModelLatency(options.streamLatency);
     if (options.streamCount > 0) {
-      phase(`streaming: ${options.streamCount} requests each, direct / gateway / peer, interleaved (model ttft ${options.streamLatency.ttftMs} ms, ${options.streamLatency.perTokenMs} ms/token)`);
+      phase(
+        `streaming: ${options.streamCount} requests each, direct / gateway / peer, interleaved (model ttft ${options.streamLatency.ttftMs} ms, ${options.streamLatency.perTokenMs} ms/token)`,
+      );
       streaming = await measureStreaming(env, options.streamCount);
     }
     if (options.coalesce > 0) {
@@ -182,15 +206,30 @@ export async function runBench(options: BenchOptions, progress: (line: string) =
       const e = results.get(s.id)!;
       const modeResults: Partial<Record<ModeName, ModeResult>> = {};
       if (e.available) {
-        for (const m of modes) modeResults[m.name] = { summary: summarize(e.samples[m.name], e.seconds[m.name]), statuses: e.statuses[m.name], unexpected: e.bad[m.name] };
+        for (const m of modes)
+          modeResults[m.name] = { summary: summarize(e.samples[m.name], e.seconds[m.name]), statuses: e.statuses[m.name], unexpected: e.bad[m.name] };
       }
-      return { id: s.id, label: s.label, group: s.group, available: e.available, ...(e.reason ? { reason: e.reason } : {}), ...(e.note ? { note: e.note } : {}), modes: modeResults };
+      return {
+        id: s.id,
+        label: s.label,
+        group: s.group,
+        available: e.available,
+        ...(e.reason ? { reason: e.reason } : {}),
+        ...(e.note ? { note: e.note } : {}),
+        modes: modeResults,
+      };
     });
     phase('stopping everything');
     const cpuList = cpus();
     return {
       date: new Date().toISOString(),
-      machine: { cpu: cpuList[0]?.model ?? 'unknown', cores: cpuList.length, memoryGiB: Math.round(totalmem() / 2 ** 30), os: `${platform()} ${release()}`, node: process.version },
+      machine: {
+        cpu: cpuList[0]?.model ?? 'unknown',
+        cores: cpuList.length,
+        memoryGiB: Math.round(totalmem() / 2 ** 30),
+        os: `${platform()} ${release()}`,
+        node: process.version,
+      },
       versions: {
         '@portkey-ai/gateway': await versionOf('@portkey-ai/gateway'),
         autocannon: await versionOf('autocannon'),

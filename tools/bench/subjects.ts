@@ -43,7 +43,12 @@ const chatBody = (model: string, content: string, extra: Record<string, unknown>
 
 /** Sends a target once (with `[<id>]` replaced) and returns the response, body read. */
 export async function sendOnce(target: Target, id = `${Date.now()}-${Math.random()}`): Promise<{ status: number; headers: Headers; text: string }> {
-  const res = await fetch(target.url, { method: target.method, headers: target.headers, body: target.body.replaceAll('[<id>]', id), signal: AbortSignal.timeout(30_000) });
+  const res = await fetch(target.url, {
+    method: target.method,
+    headers: target.headers,
+    body: target.body.replaceAll('[<id>]', id),
+    signal: AbortSignal.timeout(30_000),
+  });
   return { status: res.status, headers: res.headers, text: await res.text() };
 }
 
@@ -51,7 +56,10 @@ const excerpt = (text: string) => text.replace(/\s+/g, ' ').slice(0, 200);
 
 /** Every header whose name mentions cache or ratelimit, for the notes. */
 function featureHeaders(headers: Headers): string {
-  return [...headers].filter(([name]) => /cache|ratelimit|retry-after/i.test(name)).map(([n, v]) => `${n}: ${v}`).join('; ');
+  return [...headers]
+    .filter(([name]) => /cache|ratelimit|retry-after/i.test(name))
+    .map(([n, v]) => `${n}: ${v}`)
+    .join('; ');
 }
 
 async function expectOk(target: Target, status = 200): Promise<Availability> {
@@ -69,7 +77,8 @@ async function expectHit(prime: Target, target: Target): Promise<Availability> {
   const second = await sendOnce(target);
   const xCache = second.headers.get('x-cache');
   if (xCache === null) return { available: false, reason: 'not available (feature missing): no X-Cache header on a repeated cacheable request' };
-  if (second.status !== 200 || !/HIT/i.test(xCache)) return { available: false, reason: `the repeated request was not a hit: ${second.status}, ${featureHeaders(second.headers)}` };
+  if (second.status !== 200 || !/HIT/i.test(xCache))
+    return { available: false, reason: `the repeated request was not a hit: ${second.status}, ${featureHeaders(second.headers)}` };
   return { available: true, note: featureHeaders(second.headers) };
 }
 
@@ -82,7 +91,9 @@ export function buildSubjects(env: BenchEnvironment): Record<SubjectId, LoadSubj
   const hitBody = chatBody(BENCH_MODEL, `Benchmark cached prompt ${Date.now()}`);
 
   const direct = post(`${modelServer}/v1/chat/completions`, { 'content-type': 'application/json' }, unique(BENCH_MODEL));
-  const peer = env.peer ? post(`${env.peer.url}/v1/chat/completions`, { 'content-type': 'application/json', ...env.peer.headersFor(modelServer) }, unique(BENCH_MODEL)) : direct;
+  const peer = env.peer
+    ? post(`${env.peer.url}/v1/chat/completions`, { 'content-type': 'application/json', ...env.peer.headersFor(modelServer) }, unique(BENCH_MODEL))
+    : direct;
   const miss = post(`${env.edge.url}/v1/chat/completions`, auth(env.apiKey), unique(BENCH_MODEL));
   const missSagemaker = post(`${env.edge.url}/v1/chat/completions`, auth(env.apiKey), unique(BENCH_SAGEMAKER_MODEL));
   const hitL1 = post(`${env.edge.url}/v1/chat/completions`, auth(env.apiKey), hitBody);
@@ -90,7 +101,14 @@ export function buildSubjects(env: BenchEnvironment): Record<SubjectId, LoadSubj
   const blocked = post(`${env.edge.url}/v1/chat/completions`, auth(env.blockedKey), chatBody(BENCH_MODEL, 'Benchmark blocked prompt'));
   const adapter = post(env.adapterRequest.url, env.adapterRequest.headers, env.adapterRequest.body);
 
-  const subject = (id: SubjectId, label: string, group: SubjectGroup, target: Target, prepare: () => Promise<Availability>, expectStatus = 200): LoadSubject => ({
+  const subject = (
+    id: SubjectId,
+    label: string,
+    group: SubjectGroup,
+    target: Target,
+    prepare: () => Promise<Availability>,
+    expectStatus = 200,
+  ): LoadSubject => ({
     id,
     label,
     group,
@@ -102,21 +120,29 @@ export function buildSubjects(env: BenchEnvironment): Record<SubjectId, LoadSubj
   return {
     direct: subject('direct', 'direct to the model server (floor)', 'floor', direct, () => expectOk(direct)),
     peer: subject('peer', 'peer gateway pass-through (Portkey OSS)', 'peer', peer, async () =>
-      env.peer ? expectOk(peer) : { available: false, reason: `peer gateway not available: ${env.peerError ?? 'unknown'}` }),
+      env.peer ? expectOk(peer) : { available: false, reason: `peer gateway not available: ${env.peerError ?? 'unknown'}` },
+    ),
     adapter: subject('adapter', 'Lambda host + ECS adapter alone (SigV4, no edge)', 'decomposition', adapter, () => expectOk(adapter)),
     miss: subject('miss', 'gateway miss: auth + limits + cache miss + ECS adapter', 'gateway', miss, () => expectOk(miss)),
     'miss-sagemaker': subject('miss-sagemaker', 'gateway miss via the SageMaker adapter (AWS SDK)', 'gateway', missSagemaker, () => expectOk(missSagemaker)),
     'hit-l1': subject('hit-l1', 'gateway cache hit, L1 (Workers Cache API)', 'gateway', hitL1, () => expectHit(hitL1, hitL1)),
     'hit-l2': subject('hit-l2', 'gateway cache hit, L2 (Redis; L1 disabled)', 'gateway', hitL2, () => expectHit(hitL1, hitL2)),
-    blocked: subject('blocked', 'gateway blocked tenant (429)', 'gateway', blocked, async () => {
-      const statuses: number[] = [];
-      for (let i = 0; i < 3; i += 1) {
-        const res = await sendOnce(blocked);
-        statuses.push(res.status);
-        if (res.status === 429) return { available: true, note: featureHeaders(res.headers) };
-      }
-      return { available: false, reason: `not available (feature missing): a tenant allowed 1 request/min answered ${statuses.join(', ')} to 3 requests` };
-    }, 429),
+    blocked: subject(
+      'blocked',
+      'gateway blocked tenant (429)',
+      'gateway',
+      blocked,
+      async () => {
+        const statuses: number[] = [];
+        for (let i = 0; i < 3; i += 1) {
+          const res = await sendOnce(blocked);
+          statuses.push(res.status);
+          if (res.status === 429) return { available: true, note: featureHeaders(res.headers) };
+        }
+        return { available: false, reason: `not available (feature missing): a tenant allowed 1 request/min answered ${statuses.join(', ')} to 3 requests` };
+      },
+      429,
+    ),
   };
 }
 

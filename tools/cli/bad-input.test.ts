@@ -123,7 +123,10 @@ describe('failures exit 1 with one line', () => {
 
   it('says when no store is configured', async () => {
     const run = await gwWith({ STACK_STATE_DIR: emptyDir }, ['tenant', 'list']);
-    expect(run).toMatchObject({ code: 1, stderr: 'gw: no store configured: set UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN, or start the local stack (npm start)\n' });
+    expect(run).toMatchObject({
+      code: 1,
+      stderr: 'gw: no store configured: set UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN, or start the local stack (npm start)\n',
+    });
     expect((await gwWith({ UPSTASH_REDIS_REST_URL: tb.bridge.url }, ['tenant', 'list'])).stderr).toMatch(/UPSTASH_REDIS_REST_TOKEN is not/);
     expect((await gwWith({ UPSTASH_REDIS_REST_URL: 'redis://x', UPSTASH_REDIS_REST_TOKEN: 't' }, ['tenant', 'list'])).stderr).toMatch(/not an http\(s\) URL/);
   });
@@ -133,7 +136,10 @@ describe('failures exit 1 with one line', () => {
     const stackJson = join(stackDir, 'stack.json');
     await writeFile(stackJson, JSON.stringify({ components: { bridge: tb.bridge.url } }));
     const noToken = await gwWith({ STACK_STATE_DIR: stackDir }, ['tenant', 'show', tenantId]);
-    expect(noToken).toMatchObject({ code: 1, stderr: `gw: ${stackJson} has no bridgeToken: restart the local stack, or set UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN\n` });
+    expect(noToken).toMatchObject({
+      code: 1,
+      stderr: `gw: ${stackJson} has no bridgeToken: restart the local stack, or set UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN\n`,
+    });
     await writeFile(stackJson, JSON.stringify({ components: { bridge: tb.bridge.url }, bridgeToken: tb.token }));
     expect(await gwWith({ STACK_STATE_DIR: stackDir }, ['tenant', 'show', tenantId])).toMatchObject({ code: 0, stderr: '' });
     await writeFile(stackJson, '{not json');

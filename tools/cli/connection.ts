@@ -64,9 +64,7 @@ export async function resolveStoreConfig(env: Readonly<Record<string, string | u
   try {
     text = await readFile(path, 'utf8');
   } catch {
-    throw new StoreConfigError(
-      'no store configured: set UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN, or start the local stack (npm start)',
-    );
+    throw new StoreConfigError('no store configured: set UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN, or start the local stack (npm start)');
   }
   let info: unknown;
   try {

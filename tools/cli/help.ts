@@ -4,12 +4,7 @@
 import { PLANS, SCOPES } from '../../shared/contracts/tenancy';
 import type { Command } from './command';
 
-const VALUES = [
-  'Values',
-  `  PLAN      ${PLANS.join(' | ')}`,
-  `  SCOPE     ${SCOPES.join(' | ')}`,
-  '  DURATION  e.g. 90s, 15m, 24h, 30d, 2w, 1d12h',
-];
+const VALUES = ['Values', `  PLAN      ${PLANS.join(' | ')}`, `  SCOPE     ${SCOPES.join(' | ')}`, '  DURATION  e.g. 90s, 15m, 24h, 30d, 2w, 1d12h'];
 
 const COMMON = [
   'Options of every command',
@@ -29,12 +24,7 @@ const EXIT = ['Exit status: 0 done; 1 failed (unknown tenant or key, conflict, s
 /** The overview: every command with its summary. */
 export function globalHelp(commands: readonly Command[]): string {
   const groups = [...new Set(commands.map((c) => c.name.split(' ')[0] ?? ''))];
-  const lines = [
-    "gw: manage the gateway's tenants and API keys in its store (Upstash Redis REST API).",
-    '',
-    'Usage: npm run gw -- <command> [options]',
-    '',
-  ];
+  const lines = ["gw: manage the gateway's tenants and API keys in its store (Upstash Redis REST API).", '', 'Usage: npm run gw -- <command> [options]', ''];
   for (const group of groups) {
     lines.push(`${group[0]?.toUpperCase() ?? ''}${group.slice(1)}s`);
     for (const c of commands.filter((cmd) => cmd.name.startsWith(`${group} `))) lines.push(`  ${c.name} ${c.usage}`.trimEnd(), `      ${c.summary}`);

@@ -60,7 +60,15 @@ describe('tenant commands', () => {
     const run = await gw('tenant', 'create', '--name', 'Acme Corp', '--plan', 'pro', '--id', id, '--callback-url', 'https://acme.example/jobs');
     expect(run).toMatchObject({ code: 0, stderr: '', stdout: `Created tenant ${id} (Acme Corp, plan pro).\n` });
     const stored = TenantRecordSchema.parse(JSON.parse((await tb.direct.get(storeKeys.tenant(id))) ?? 'null'));
-    expect(stored).toEqual({ tenantId: id, name: 'Acme Corp', plan: 'pro', status: 'active', overrides: {}, callbackUrl: 'https://acme.example/jobs', createdAt: NOW });
+    expect(stored).toEqual({
+      tenantId: id,
+      name: 'Acme Corp',
+      plan: 'pro',
+      status: 'active',
+      overrides: {},
+      callbackUrl: 'https://acme.example/jobs',
+      createdAt: NOW,
+    });
 
     const generated = await gw('tenant', 'create', '--name', 'Generated', '--plan', 'free', '--json');
     const data = generated.json<TenantData>();
@@ -101,7 +109,19 @@ describe('tenant commands', () => {
 
   it('sets, unsets and clears overrides', async () => {
     const id = await tenant('overrides');
-    const set = await gw('tenant', 'set-overrides', id, '--max-tokens', '1000', '--requests-per-minute', '10', '--allowed-models', 'a, b,a', '--priority', 'vip');
+    const set = await gw(
+      'tenant',
+      'set-overrides',
+      id,
+      '--max-tokens',
+      '1000',
+      '--requests-per-minute',
+      '10',
+      '--allowed-models',
+      'a, b,a',
+      '--priority',
+      'vip',
+    );
     expect(set.code).toBe(0);
     expect(set.stdout).toMatch(/max_tokens\s+1,000 \*\n/);
     expect(set.stdout).toMatch(/models\s+a, b \*\n/);
@@ -157,7 +177,9 @@ describe('key commands', () => {
     expect(data.apiKey).toMatch(/^gw_test_/);
     expect(data.key).toMatchObject({ tenantId: id, scopes: ['infer'], status: 'active', mode: 'test', state: 'active' });
     expect(data.key).not.toHaveProperty('expiresAt');
-    expect(ApiKeyRecordSchema.parse(JSON.parse((await tb.direct.get(storeKeys.apiKey(await sha256Hex(data.apiKey)))) ?? 'null'))).toMatchObject({ keyId: data.key.keyId });
+    expect(ApiKeyRecordSchema.parse(JSON.parse((await tb.direct.get(storeKeys.apiKey(await sha256Hex(data.apiKey)))) ?? 'null'))).toMatchObject({
+      keyId: data.key.keyId,
+    });
   });
 
   it("lists a tenant's keys without secrets", async () => {

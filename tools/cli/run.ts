@@ -123,7 +123,14 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     const store = (io.connect ?? connectStore)(storeConfig);
     // No option is declared `multiple`, so every value is a single string or boolean.
     const options = Object.fromEntries(Object.entries(parsed.values).map(([k, v]) => [k, Array.isArray(v) ? v.at(-1) : v]));
-    const output = await command.run({ store, args: parsed.positionals, options, now: (io.now ?? Date.now)(), env: io.env, ...(io.fetch ? { fetch: io.fetch } : {}) });
+    const output = await command.run({
+      store,
+      args: parsed.positionals,
+      options,
+      now: (io.now ?? Date.now)(),
+      env: io.env,
+      ...(io.fetch ? { fetch: io.fetch } : {}),
+    });
     print(json ? JSON.stringify(output.data, null, 2) : output.text);
     return EXIT.ok;
   } catch (err) {

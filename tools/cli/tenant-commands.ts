@@ -182,7 +182,7 @@ export const tenantCommands: readonly Command[] = [
   {
     name: 'tenant suspend',
     usage: 'TENANT_ID',
-    summary: "suspend a tenant: every key of it is refused (403) until it is resumed",
+    summary: 'suspend a tenant: every key of it is refused (403) until it is resumed',
     positionals: tenantId,
     options: {},
     run: ({ store, args: [id = ''] }) =>

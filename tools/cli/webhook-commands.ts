@@ -51,13 +51,19 @@ export const webhookSecretCommands: readonly Command[] = [
       if (!act) throw new UsageError(`unknown action '${action}' (expected ${ACTIONS.join(', ')})`);
       const tenantId = parseTenantId(id);
       const fresh = generateWebhookSecret();
-      const result = await updateJson<TenantRecord>(store, storeKeys.tenant(tenantId), (raw) => parseTenant(raw, tenantId), (current) => ({
-        ...current,
-        webhookSecrets: nextSecrets(act, current.webhookSecrets ?? [], fresh, tenantId),
-      }));
+      const result = await updateJson<TenantRecord>(
+        store,
+        storeKeys.tenant(tenantId),
+        (raw) => parseTenant(raw, tenantId),
+        (current) => ({
+          ...current,
+          webhookSecrets: nextSecrets(act, current.webhookSecrets ?? [], fresh, tenantId),
+        }),
+      );
       if (!result) throw new TenancyError('NOT_FOUND', `no tenant ${tenantId}`);
       const count = result.after.webhookSecrets?.length ?? 0;
-      if (act === 'drop-previous') return { text: `Tenant ${tenantId}: previous webhook secret removed; 1 secret signs deliveries.`, data: { tenantId, secrets: count } };
+      if (act === 'drop-previous')
+        return { text: `Tenant ${tenantId}: previous webhook secret removed; 1 secret signs deliveries.`, data: { tenantId, secrets: count } };
       const text = `Tenant ${tenantId}: ${act === 'create' ? 'webhook secret created' : `webhook secret rotated (${count} secrets sign deliveries until drop-previous)`}.\n\n  ${fresh}\n\nShown once: configure it in the receiver's Standard Webhooks verifier.`;
       return { text, data: { tenantId, webhookSecret: fresh, secrets: count } };
     },
@@ -71,7 +77,9 @@ async function gateway(input: CommandInput): Promise<{ url: string; key: string;
   let url = optString(input.options, 'gateway') ?? env.GW_GATEWAY_URL?.trim();
   if (!url) {
     const path = join(env.STACK_STATE_DIR || '.local', 'stack.json');
-    const info = await readFile(path, 'utf8').then((t) => JSON.parse(t) as { gatewayUrl?: string }).catch(() => ({ gatewayUrl: undefined }));
+    const info = await readFile(path, 'utf8')
+      .then((t) => JSON.parse(t) as { gatewayUrl?: string })
+      .catch(() => ({ gatewayUrl: undefined }));
     url = info.gatewayUrl;
   }
   if (!url || !/^https?:\/\//.test(url)) throw new UsageError('no gateway: pass --gateway URL or set GW_GATEWAY_URL (or start the local stack)');
@@ -87,7 +95,8 @@ async function callGateway(input: CommandInput, method: string, path: string, bo
     signal: AbortSignal.timeout(30_000),
   });
   const json = (await res.json().catch(() => null)) as { error?: { message?: string } } | null;
-  if (!res.ok) throw new TenancyError(res.status === 404 ? 'NOT_FOUND' : 'CONFLICT', `the gateway answered ${res.status}: ${json?.error?.message ?? 'no details'}`);
+  if (!res.ok)
+    throw new TenancyError(res.status === 404 ? 'NOT_FOUND' : 'CONFLICT', `the gateway answered ${res.status}: ${json?.error?.message ?? 'no details'}`);
   return json;
 }
 
@@ -109,8 +118,18 @@ export const dlqCommands: readonly Command[] = [
     options: { gateway: { type: 'string' } },
     async run(input) {
       const { dead_letters: letters } = (await callGateway(input, 'GET', '/v1/admin/dlq')) as { dead_letters: Letter[] };
-      const rows = letters.map((l) => [l.id, l.original.kind, l.original.event?.id ?? l.original.jobId ?? '—', String(l.attempts), formatTime(l.failedAt), l.reason.slice(0, 60)]);
-      return { text: letters.length === 0 ? 'No dead letters.' : table(['ID', 'KIND', 'SUBJECT', 'ATTEMPTS', 'FAILED', 'REASON'], rows), data: { deadLetters: letters } };
+      const rows = letters.map((l) => [
+        l.id,
+        l.original.kind,
+        l.original.event?.id ?? l.original.jobId ?? '—',
+        String(l.attempts),
+        formatTime(l.failedAt),
+        l.reason.slice(0, 60),
+      ]);
+      return {
+        text: letters.length === 0 ? 'No dead letters.' : table(['ID', 'KIND', 'SUBJECT', 'ATTEMPTS', 'FAILED', 'REASON'], rows),
+        data: { deadLetters: letters },
+      };
     },
   },
   {
@@ -121,8 +140,11 @@ export const dlqCommands: readonly Command[] = [
     options: { all: { type: 'boolean' }, gateway: { type: 'string' } },
     async run(input) {
       const all = input.options.all === true;
-      if (all === (input.args.length > 0)) throw new UsageError('give either an ID or --all');
-      const result = (await callGateway(input, 'POST', '/v1/admin/dlq/redrive', all ? { all: true } : { ids: input.args })) as { redriven: string[]; missing: string[] };
+      if (all === input.args.length > 0) throw new UsageError('give either an ID or --all');
+      const result = (await callGateway(input, 'POST', '/v1/admin/dlq/redrive', all ? { all: true } : { ids: input.args })) as {
+        redriven: string[];
+        missing: string[];
+      };
       const missing = result.missing.length > 0 ? ` Not found: ${result.missing.join(', ')}.` : '';
       return { text: `Redrove ${result.redriven.length} dead letter(s).${missing}`, data: result };
     },

@@ -54,18 +54,49 @@ describe('mapBufferedResult', () => {
 
 describe('invokeBuffered', () => {
   it('settles with an async result, a sync result and a callback result', async () => {
-    await expect(invokeBuffered(async () => 'a', {}, () => ctx, 1000)).resolves.toEqual({ kind: 'result', value: 'a' });
-    await expect(invokeBuffered(() => 'b', {}, () => ctx, 1000)).resolves.toEqual({ kind: 'result', value: 'b' });
+    await expect(
+      invokeBuffered(
+        async () => 'a',
+        {},
+        () => ctx,
+        1000,
+      ),
+    ).resolves.toEqual({ kind: 'result', value: 'a' });
+    await expect(
+      invokeBuffered(
+        () => 'b',
+        {},
+        () => ctx,
+        1000,
+      ),
+    ).resolves.toEqual({ kind: 'result', value: 'b' });
     const callback = (_e: unknown, _c: Context, cb: (error?: unknown, result?: unknown) => void) => void setImmediate(() => cb(null, 'c'));
     await expect(invokeBuffered(callback, {}, () => ctx, 1000)).resolves.toEqual({ kind: 'result', value: 'c' });
   });
 
   it('reports thrown errors, rejections and timeouts as errors', async () => {
-    const thrown = await invokeBuffered(() => { throw new Error('sync'); }, {}, () => ctx, 1000);
+    const thrown = await invokeBuffered(
+      () => {
+        throw new Error('sync');
+      },
+      {},
+      () => ctx,
+      1000,
+    );
     expect(thrown).toMatchObject({ kind: 'error', error: { message: 'sync' } });
-    const rejected = await invokeBuffered(async () => Promise.reject(new Error('async')), {}, () => ctx, 1000);
+    const rejected = await invokeBuffered(
+      async () => Promise.reject(new Error('async')),
+      {},
+      () => ctx,
+      1000,
+    );
     expect(rejected).toMatchObject({ kind: 'error', error: { message: 'async' } });
-    const timedOut = await invokeBuffered(() => new Promise(() => {}), {}, () => ctx, 20);
+    const timedOut = await invokeBuffered(
+      () => new Promise(() => {}),
+      {},
+      () => ctx,
+      20,
+    );
     expect(timedOut.kind === 'error' && timedOut.error).toBeInstanceOf(FunctionTimeoutError);
   });
 });

@@ -125,12 +125,7 @@ export function mapBufferedResult(result: unknown): MappedResult {
  * Runs a buffered handler until it settles or `timeoutMs` passes. Supports async handlers,
  * plain return values and the `(event, context, callback)` style; the first settlement wins.
  */
-export function invokeBuffered(
-  handler: BufferedFn,
-  event: unknown,
-  makeContext: (settle: SettleFn) => Context,
-  timeoutMs: number,
-): Promise<InvocationOutcome> {
+export function invokeBuffered(handler: BufferedFn, event: unknown, makeContext: (settle: SettleFn) => Context, timeoutMs: number): Promise<InvocationOutcome> {
   return new Promise<InvocationOutcome>((resolve) => {
     let settled = false;
     const settle: SettleFn = (error, result) => {
@@ -144,7 +139,10 @@ export function invokeBuffered(
     try {
       const returned = handler(event, context, settle);
       if (returned !== null && typeof returned === 'object' && typeof (returned as PromiseLike<unknown>).then === 'function') {
-        Promise.resolve(returned).then((value) => settle(null, value), (error: unknown) => settle(error ?? new Error('Handler rejected')));
+        Promise.resolve(returned).then(
+          (value) => settle(null, value),
+          (error: unknown) => settle(error ?? new Error('Handler rejected')),
+        );
       } else if (handler.length < 3) {
         settle(null, returned);
       }

@@ -7,13 +7,20 @@ const INPUT: EventInput = {
   target: '/v1/a%20b?x=1&x=2&q=hello+world%21&flag',
   httpVersion: '1.1',
   headers: collectHeaders([
-    'Host', '127.0.0.1:4000',
-    'Content-Type', 'application/json',
-    'X-Multi', 'one',
-    'x-multi', 'two',
-    'Cookie', 'a=1; b=2',
-    'Connection', 'keep-alive',
-    'User-Agent', 'edge/1.0',
+    'Host',
+    '127.0.0.1:4000',
+    'Content-Type',
+    'application/json',
+    'X-Multi',
+    'one',
+    'x-multi',
+    'two',
+    'Cookie',
+    'a=1; b=2',
+    'Connection',
+    'keep-alive',
+    'User-Agent',
+    'edge/1.0',
   ]),
   body: Buffer.from('{"prompt":"hi"}'),
   sourceIp: '127.0.0.1',
@@ -28,7 +35,13 @@ describe('buildFunctionUrlEvent', () => {
   const event = buildFunctionUrlEvent(INPUT);
 
   it('carries the 2.0 envelope with the raw path and query', () => {
-    expect(event).toMatchObject({ version: '2.0', routeKey: '$default', rawPath: '/v1/a%20b', rawQueryString: 'x=1&x=2&q=hello+world%21&flag', isBase64Encoded: false });
+    expect(event).toMatchObject({
+      version: '2.0',
+      routeKey: '$default',
+      rawPath: '/v1/a%20b',
+      rawQueryString: 'x=1&x=2&q=hello+world%21&flag',
+      isBase64Encoded: false,
+    });
     expect(event.requestContext).toMatchObject({
       accountId: '123456789012',
       apiId: INPUT.apiId,
@@ -50,7 +63,9 @@ describe('buildFunctionUrlEvent', () => {
     expect(event.headers['content-type']).toBe('application/json');
     expect(event.headers['cookie']).toBe('a=1; b=2');
     expect(event.headers).not.toHaveProperty('connection');
-    expect(buildFunctionUrlEvent({ ...INPUT, headers: { ...INPUT.headers, authorization: 'AWS4-HMAC-SHA256 ...' } }).headers).not.toHaveProperty('authorization');
+    expect(buildFunctionUrlEvent({ ...INPUT, headers: { ...INPUT.headers, authorization: 'AWS4-HMAC-SHA256 ...' } }).headers).not.toHaveProperty(
+      'authorization',
+    );
     expect(event.cookies).toEqual(['a=1', 'b=2']);
     expect(event.headers['x-forwarded-for']).toBe('127.0.0.1');
     expect(event.headers['x-amzn-trace-id']).toMatch(/^Root=1-[0-9a-f]{8}-[0-9a-f]{24}$/);
@@ -64,9 +79,17 @@ describe('buildFunctionUrlEvent', () => {
 
   it('keeps a JSON body as text and base64-encodes binary content types', () => {
     expect(event.body).toBe('{"prompt":"hi"}');
-    const binary = buildFunctionUrlEvent({ ...INPUT, headers: { ...INPUT.headers, 'content-type': 'application/octet-stream' }, body: Buffer.from([0, 1, 254, 255]) });
+    const binary = buildFunctionUrlEvent({
+      ...INPUT,
+      headers: { ...INPUT.headers, 'content-type': 'application/octet-stream' },
+      body: Buffer.from([0, 1, 254, 255]),
+    });
     expect(binary).toMatchObject({ body: 'AAH+/w==', isBase64Encoded: true });
-    const form = buildFunctionUrlEvent({ ...INPUT, headers: { ...INPUT.headers, 'content-type': 'multipart/form-data; boundary=x' }, body: Buffer.from('--x--') });
+    const form = buildFunctionUrlEvent({
+      ...INPUT,
+      headers: { ...INPUT.headers, 'content-type': 'multipart/form-data; boundary=x' },
+      body: Buffer.from('--x--'),
+    });
     expect(form.isBase64Encoded).toBe(true);
   });
 
@@ -79,7 +102,15 @@ describe('buildFunctionUrlEvent', () => {
   });
 
   it('fills authorizer.iam for an IAM caller', () => {
-    const iam = { accessKey: 'AK', accountId: '111122223333', callerId: 'AIDA1', cognitoIdentity: null, principalOrgId: null, userArn: 'arn:aws:iam::111122223333:user/u', userId: 'AIDA1' };
+    const iam = {
+      accessKey: 'AK',
+      accountId: '111122223333',
+      callerId: 'AIDA1',
+      cognitoIdentity: null,
+      principalOrgId: null,
+      userArn: 'arn:aws:iam::111122223333:user/u',
+      userId: 'AIDA1',
+    };
     expect(buildFunctionUrlEvent({ ...INPUT, authorizer: iam }).requestContext.authorizer).toEqual({ iam });
   });
 });

@@ -105,7 +105,10 @@ export function parseQueryParameters(rawQueryString: string): Record<string, str
 /** Cookies of the `cookie` header(s) as the `cookies` array; undefined when there are none. */
 export function parseCookies(cookieHeader: string | undefined): string[] | undefined {
   if (!cookieHeader) return undefined;
-  const cookies = cookieHeader.split(/[;,]/).map((c) => c.trim()).filter((c) => c !== '');
+  const cookies = cookieHeader
+    .split(/[;,]/)
+    .map((c) => c.trim())
+    .filter((c) => c !== '');
   return cookies.length > 0 ? cookies : undefined;
 }
 

@@ -63,7 +63,14 @@ describe('main.ts as a process', () => {
 describe('main.ts orphaned', () => {
   it('stops by itself when the launcher that started it is killed', async () => {
     const config = join(dir, 'orphan.json');
-    await writeFile(config, JSON.stringify({ region: 'us-east-1', credentials: [{ accessKeyId: 'AKIAORPHAN', secretAccessKey: 's' }], functions: [{ name: 'echo', module: ECHO, invokeMode: 'BUFFERED', port: 0 }] }));
+    await writeFile(
+      config,
+      JSON.stringify({
+        region: 'us-east-1',
+        credentials: [{ accessKeyId: 'AKIAORPHAN', secretAccessKey: 's' }],
+        functions: [{ name: 'echo', module: ECHO, invokeMode: 'BUFFERED', port: 0 }],
+      }),
+    );
     // A stand-in launcher: starts the host in its own process group, prints its pid, then waits.
     const script = `const { spawn } = require('node:child_process');
       const c = spawn(process.execPath, ['--import', 'tsx', 'tools/lambda-host/main.ts', ${JSON.stringify(config)}], { detached: true, stdio: ['ignore', 'pipe', 'ignore'] });

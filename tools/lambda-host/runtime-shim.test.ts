@@ -88,7 +88,10 @@ describe('ResponseStream + HttpResponseStream.from', () => {
 
   it('tells the sink when it is destroyed', async () => {
     const { stream, events, ended } = recordingStream();
-    const settled = ended.then(() => 'finished', (error: Error) => error.message);
+    const settled = ended.then(
+      () => 'finished',
+      (error: Error) => error.message,
+    );
     stream.destroy(new Error('gone'));
     expect(events).toContain('abort:gone');
     await expect(settled).resolves.toBe('gone');

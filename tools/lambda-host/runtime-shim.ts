@@ -58,7 +58,10 @@ export class ResponseStream extends Writable {
   #hookRan = false;
   #pending: Buffer[] = [];
 
-  constructor(private readonly sink: ResponseSink, highWaterMark?: number) {
+  constructor(
+    private readonly sink: ResponseSink,
+    highWaterMark?: number,
+  ) {
     super(highWaterMark === undefined ? {} : { highWaterMark });
   }
 
@@ -125,6 +128,7 @@ interface PreludeCapableStream {
 }
 
 /** `awslambda.HttpResponseStream`: wraps a response stream so it starts with the HTTP prelude. */
+// biome-ignore lint/complexity/noStaticOnlyClass: mirrors the runtime global `awslambda.HttpResponseStream.from`
 export class HttpResponseStream {
   /** Sets the prelude content type and arranges for prelude + 8 NUL bytes before the first write. */
   static from<T extends PreludeCapableStream>(underlyingStream: T, prelude: HttpResponseMetadata): T {

@@ -88,14 +88,27 @@ describe('AWS_IAM: accepted requests', () => {
     expect(event.headers['x-amz-date']).toMatch(/^\d{8}T\d{6}Z$/);
     expect(event.headers).not.toHaveProperty('authorization');
     expect(res.headers.get('x-amzn-requestid')).toBe(event.requestContext.requestId);
-    expect(context).toMatchObject({ awsRequestId: event.requestContext.requestId, functionName: 'echo', invokedFunctionArn: `arn:aws:lambda:${REGION}:123456789012:function:echo` });
+    expect(context).toMatchObject({
+      awsRequestId: event.requestContext.requestId,
+      functionName: 'echo',
+      invokedFunctionArn: `arn:aws:lambda:${REGION}:123456789012:function:echo`,
+    });
     expect(context.remainingMs).toBeGreaterThan(0);
     expect(env).toBe('vanilla');
   });
 
   it('serves a POST with a JSON body and a query with spaces, unicode and reserved characters', async () => {
-    const search = new URLSearchParams([['q', 'hello world'], ['emoji', '😀 ü'], ['reserved', "a/b?c=d&e#f!'()*"], ['q', 'again']]);
-    const res = await aws.fetch(url('echo', `/v1/infer?${search}`), { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"prompt":"hi"}' });
+    const search = new URLSearchParams([
+      ['q', 'hello world'],
+      ['emoji', '😀 ü'],
+      ['reserved', "a/b?c=d&e#f!'()*"],
+      ['q', 'again'],
+    ]);
+    const res = await aws.fetch(url('echo', `/v1/infer?${search}`), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"prompt":"hi"}',
+    });
     expect(res.status).toBe(200);
     const { event } = (await res.json()) as EchoBody;
     expect(event.body).toBe('{"prompt":"hi"}');
@@ -105,7 +118,11 @@ describe('AWS_IAM: accepted requests', () => {
 
   it('serves an encoded path and a binary body, base64-encoded in the event', async () => {
     const bytes = new Uint8Array(256).map((_, i) => i);
-    const res = await aws.fetch(url('echo', '/files/a%20b/%E2%82%AC%2Fx'), { method: 'PUT', headers: { 'content-type': 'application/octet-stream' }, body: bytes });
+    const res = await aws.fetch(url('echo', '/files/a%20b/%E2%82%AC%2Fx'), {
+      method: 'PUT',
+      headers: { 'content-type': 'application/octet-stream' },
+      body: bytes,
+    });
     expect(res.status).toBe(200);
     const { event } = (await res.json()) as EchoBody;
     expect(event.rawPath).toBe('/files/a%20b/%E2%82%AC%2Fx');
@@ -156,8 +173,14 @@ describe('AWS_IAM: rejected requests', () => {
 
   it('rejects a wrong secret, an unknown key, a stale date, and a wrong region or service', async () => {
     const target = url('echo', '/');
-    await expect403(await new AwsClient({ ...CREDS, secretAccessKey: 'wrong', service: 'lambda', region: REGION, retries: 0 }).fetch(target), 'InvalidSignatureException');
-    const unknown = await expect403(await new AwsClient({ accessKeyId: 'AKIAUNKNOWN', secretAccessKey: 'x', service: 'lambda', region: REGION, retries: 0 }).fetch(target), 'UnrecognizedClientException');
+    await expect403(
+      await new AwsClient({ ...CREDS, secretAccessKey: 'wrong', service: 'lambda', region: REGION, retries: 0 }).fetch(target),
+      'InvalidSignatureException',
+    );
+    const unknown = await expect403(
+      await new AwsClient({ accessKeyId: 'AKIAUNKNOWN', secretAccessKey: 'x', service: 'lambda', region: REGION, retries: 0 }).fetch(target),
+      'UnrecognizedClientException',
+    );
     expect(unknown['message']).toBe('The security token included in the request is invalid.');
     const stale = await expect403(await aws.fetch(target, { aws: { datetime: amzDate(Date.now() - 10 * 60_000) } }), 'InvalidSignatureException');
     expect(stale['message']).toMatch(/^Signature expired/);
@@ -235,12 +258,22 @@ describe('faults', () => {
     const tooBig = await fetch(url('public-echo'), { method: 'POST', body: new Uint8Array(6_291_557) });
     expect(tooBig.status).toBe(413);
     expect(tooBig.headers.get('x-amzn-errortype')).toBe('RequestEntityTooLargeException');
-    const inflated = await fetch(url('public-echo'), { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: new Uint8Array(5_000_000) });
+    const inflated = await fetch(url('public-echo'), {
+      method: 'POST',
+      headers: { 'content-type': 'application/octet-stream' },
+      body: new Uint8Array(5_000_000),
+    });
     expect(inflated.status).toBe(413);
   });
 
   it('honours a smaller maxBodyBytes', async () => {
-    const small = await startLambdaHost({ region: REGION, credentials: [], maxBodyBytes: 1024, log: () => {}, functions: [{ name: 'e', handler: { module: ECHO }, authType: 'NONE' }] });
+    const small = await startLambdaHost({
+      region: REGION,
+      credentials: [],
+      maxBodyBytes: 1024,
+      log: () => {},
+      functions: [{ name: 'e', handler: { module: ECHO }, authType: 'NONE' }],
+    });
     try {
       expect((await fetch(small.urls['e']!, { method: 'POST', body: 'x'.repeat(1025) })).status).toBe(413);
       expect((await fetch(small.urls['e']!, { method: 'POST', body: 'x'.repeat(1024) })).status).toBe(200);
@@ -267,9 +300,21 @@ describe('faults', () => {
 describe('start-up', () => {
   it('fails fast on a bad spec', async () => {
     const base = { region: REGION, credentials: [CREDS], log: () => {} };
-    await expect(startLambdaHost({ ...base, functions: [{ name: 'x', handler: { module: ECHO, export: 'nope' } }] })).rejects.toThrow(/no function export 'nope'/);
-    await expect(startLambdaHost({ ...base, functions: [{ name: 'x', handler: { module: ECHO }, invokeMode: 'RESPONSE_STREAM' }] })).rejects.toThrow(/streamifyResponse/);
-    await expect(startLambdaHost({ ...base, functions: [{ name: 'x', handler: async () => 1 }, { name: 'x', handler: async () => 2 }] })).rejects.toThrow(/duplicate/);
+    await expect(startLambdaHost({ ...base, functions: [{ name: 'x', handler: { module: ECHO, export: 'nope' } }] })).rejects.toThrow(
+      /no function export 'nope'/,
+    );
+    await expect(startLambdaHost({ ...base, functions: [{ name: 'x', handler: { module: ECHO }, invokeMode: 'RESPONSE_STREAM' }] })).rejects.toThrow(
+      /streamifyResponse/,
+    );
+    await expect(
+      startLambdaHost({
+        ...base,
+        functions: [
+          { name: 'x', handler: async () => 1 },
+          { name: 'x', handler: async () => 2 },
+        ],
+      }),
+    ).rejects.toThrow(/duplicate/);
     await expect(startLambdaHost({ ...base, credentials: [], functions: [{ name: 'x', handler: async () => 1 }] })).rejects.toThrow(/credentials/);
   });
 });

@@ -19,7 +19,7 @@ import { sha256Hex, verifySigV4 } from './sigv4';
 import { runStreamingInvocation } from './streaming';
 import type { FunctionSpec, HandlerSource, LambdaHandler, LambdaHost, LambdaHostOptions, LocalCredentials } from './types';
 
-export type { FunctionSpec, LambdaHandler, LambdaHost, LambdaHostOptions, LocalCredentials } from './types';
+export type { FunctionSpec, LambdaHandler, LambdaHost, LambdaHostOptions } from './types';
 
 const DEFAULT_TIMEOUT_MS = 3000;
 const DEFAULT_ACCOUNT_ID = '123456789012';

@@ -14,7 +14,15 @@ const ORIGIN = 'http://127.0.0.1:40123';
 
 async function signed(url: string, init: { method?: string; headers?: Record<string, string>; body?: string | Uint8Array; time?: number } = {}) {
   const method = init.method ?? 'GET';
-  const headers = await signWithAws4fetch({ url, method, headers: init.headers, body: init.body, credentials: CREDS, region: 'eu-west-1', time: init.time ?? NOW });
+  const headers = await signWithAws4fetch({
+    url,
+    method,
+    headers: init.headers,
+    body: init.body,
+    credentials: CREDS,
+    region: 'eu-west-1',
+    time: init.time ?? NOW,
+  });
   return wireRequest(url, method, headers, init.body);
 }
 
@@ -189,7 +197,9 @@ describe('verifySigV4 rejects', () => {
   });
 
   it('parses Authorization fields', () => {
-    expect(parseAuthorization(`AWS4-HMAC-SHA256 Credential=AK/20240517/eu-west-1/lambda/aws4_request, SignedHeaders=host;x-amz-date, Signature=${'a'.repeat(64)}`)).toEqual({
+    expect(
+      parseAuthorization(`AWS4-HMAC-SHA256 Credential=AK/20240517/eu-west-1/lambda/aws4_request, SignedHeaders=host;x-amz-date, Signature=${'a'.repeat(64)}`),
+    ).toEqual({
       accessKeyId: 'AK',
       date: '20240517',
       region: 'eu-west-1',

@@ -39,16 +39,10 @@ export interface SigV4Expectation {
 }
 
 /** AWS error types a SigV4 failure maps to (`x-amzn-ErrorType`). */
-export type SigV4ErrorType =
-  | 'AccessDeniedException'
-  | 'IncompleteSignatureException'
-  | 'InvalidSignatureException'
-  | 'UnrecognizedClientException';
+export type SigV4ErrorType = 'AccessDeniedException' | 'IncompleteSignatureException' | 'InvalidSignatureException' | 'UnrecognizedClientException';
 
 /** Outcome of {@link verifySigV4}. */
-export type SigV4Result =
-  | { ok: true; credentials: LocalCredentials }
-  | { ok: false; type: SigV4ErrorType; message: string };
+export type SigV4Result = { ok: true; credentials: LocalCredentials } | { ok: false; type: SigV4ErrorType; message: string };
 
 /** The parsed `Authorization` header. */
 export interface ParsedAuthorization {
@@ -198,7 +192,10 @@ export function verifySigV4(request: SigV4Request, expected: SigV4Expectation): 
   }
   const auth = parseAuthorization(header);
   if (!auth) {
-    return fail('IncompleteSignatureException', `Authorization header requires 'Credential', 'Signature' and 'SignedHeaders' parameters. Authorization=${SIGV4_ALGORITHM}`);
+    return fail(
+      'IncompleteSignatureException',
+      `Authorization header requires 'Credential', 'Signature' and 'SignedHeaders' parameters. Authorization=${SIGV4_ALGORITHM}`,
+    );
   }
   if (!auth.signedHeaders.includes('host')) {
     return fail('InvalidSignatureException', "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.");
@@ -224,13 +221,22 @@ export function verifySigV4(request: SigV4Request, expected: SigV4Expectation): 
   }
   if (!auth.signedHeaders.includes(time.header)) return fail('InvalidSignatureException', SIGNATURE_MISMATCH);
   if (time.ms < expected.now - MAX_CLOCK_SKEW_MS) {
-    return fail('InvalidSignatureException', `Signature expired: ${time.amzDate} is now earlier than ${toAmzDate(expected.now - MAX_CLOCK_SKEW_MS)} (${toAmzDate(expected.now)} - 5 min.)`);
+    return fail(
+      'InvalidSignatureException',
+      `Signature expired: ${time.amzDate} is now earlier than ${toAmzDate(expected.now - MAX_CLOCK_SKEW_MS)} (${toAmzDate(expected.now)} - 5 min.)`,
+    );
   }
   if (time.ms > expected.now + MAX_CLOCK_SKEW_MS) {
-    return fail('InvalidSignatureException', `Signature not yet current: ${time.amzDate} is still later than ${toAmzDate(expected.now + MAX_CLOCK_SKEW_MS)} (${toAmzDate(expected.now)} + 5 min.)`);
+    return fail(
+      'InvalidSignatureException',
+      `Signature not yet current: ${time.amzDate} is still later than ${toAmzDate(expected.now + MAX_CLOCK_SKEW_MS)} (${toAmzDate(expected.now)} + 5 min.)`,
+    );
   }
   if (auth.date !== time.amzDate.slice(0, 8)) {
-    return fail('InvalidSignatureException', `Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '${auth.date}' != '${time.amzDate.slice(0, 8)}', from '${time.amzDate}'.`);
+    return fail(
+      'InvalidSignatureException',
+      `Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '${auth.date}' != '${time.amzDate.slice(0, 8)}', from '${time.amzDate}'.`,
+    );
   }
 
   const token = request.headers['x-amz-security-token'];

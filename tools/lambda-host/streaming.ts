@@ -35,7 +35,10 @@ export class HttpStreamWriter implements ResponseSink {
   #prelude: Buffer | null = null;
   #headersSent = false;
 
-  constructor(private readonly res: ServerResponse, private readonly requestId: string) {}
+  constructor(
+    private readonly res: ServerResponse,
+    private readonly requestId: string,
+  ) {}
 
   /** True once the status line and headers went out. */
   get headersSent(): boolean {

@@ -13,7 +13,10 @@ export const LIMITS = { maxDatums: 1000, maxValuesPerDatum: 150, maxDimensions: 
 /** A request CloudWatch would refuse: its error code and message. */
 export class PutMetricDataError extends Error {
   override readonly name = 'PutMetricDataError';
-  constructor(readonly code: 'InvalidParameterValue' | 'MissingParameter' | 'InvalidAction' | 'RequestEntityTooLarge', message: string) {
+  constructor(
+    readonly code: 'InvalidParameterValue' | 'MissingParameter' | 'InvalidAction' | 'RequestEntityTooLarge',
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -41,7 +44,10 @@ export function parsePutMetricData(body: string, receivedAt: number): Datapoint[
     if (!m) continue;
     const n = Number(m[1]);
     let d = datums.get(n);
-    if (!d) datums.set(n, (d = { dims: new Map(), values: new Map(), counts: new Map() }));
+    if (!d) {
+      d = { dims: new Map(), values: new Map(), counts: new Map() };
+      datums.set(n, d);
+    }
     const field = m[2]!;
     const dim = /^Dimensions\.member\.(\d+)\.(Name|Value)$/.exec(field);
     const list = /^(Values|Counts)\.member\.(\d+)$/.exec(field);
@@ -52,12 +58,15 @@ export function parsePutMetricData(body: string, receivedAt: number): Datapoint[
     else if (field === 'MetricName' || field === 'Timestamp' || field === 'Unit' || field === 'Value') d[field] = value;
   }
   if (datums.size === 0) throw new PutMetricDataError('MissingParameter', 'The parameter MetricData is required.');
-  if (datums.size > LIMITS.maxDatums) throw new PutMetricDataError('InvalidParameterValue', `The collection MetricData must not have a size greater than ${LIMITS.maxDatums}.`);
+  if (datums.size > LIMITS.maxDatums)
+    throw new PutMetricDataError('InvalidParameterValue', `The collection MetricData must not have a size greater than ${LIMITS.maxDatums}.`);
   return [...datums.values()].map((d) => {
     if (!d.MetricName) throw new PutMetricDataError('MissingParameter', 'The parameter MetricData.member.N.MetricName is required.');
-    if (d.values.size > LIMITS.maxValuesPerDatum) throw new PutMetricDataError('InvalidParameterValue', `The collection Values must not have a size greater than ${LIMITS.maxValuesPerDatum}.`);
+    if (d.values.size > LIMITS.maxValuesPerDatum)
+      throw new PutMetricDataError('InvalidParameterValue', `The collection Values must not have a size greater than ${LIMITS.maxValuesPerDatum}.`);
     if (d.dims.size > LIMITS.maxDimensions) throw new PutMetricDataError('InvalidParameterValue', `too many dimensions on ${d.MetricName}`);
-    if (d.counts.size > 0 && d.counts.size !== d.values.size) throw new PutMetricDataError('InvalidParameterValue', 'The arrays Values and Counts must be of the same size.');
+    if (d.counts.size > 0 && d.counts.size !== d.values.size)
+      throw new PutMetricDataError('InvalidParameterValue', 'The arrays Values and Counts must be of the same size.');
     const dimensions: Record<string, string> = {};
     for (const { Name, Value } of d.dims.values()) {
       if (!Name || !Value) throw new PutMetricDataError('InvalidParameterValue', `dimension without a name or value on ${d.MetricName}`);

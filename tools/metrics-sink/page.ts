@@ -4,7 +4,13 @@
  * SVG line charts, one-minute buckets over a recent window. No framework, no external assets.
  * Every legend row carries its window value in `data-value` so tests can read the numbers.
  */
-import { adapterEmfWidgets, edgeDashboardWidgets, type DashboardSeries, type DashboardWidgetSpec, type EdgeMetricSeries } from '../../shared/dashboard-definition';
+import {
+  adapterEmfWidgets,
+  edgeDashboardWidgets,
+  type DashboardSeries,
+  type DashboardWidgetSpec,
+  type EdgeMetricSeries,
+} from '../../shared/dashboard-definition';
 import { AdapterDimension, adapterNamespace, AdapterMetric, EDGE_NAMESPACE, EdgeDimension } from '../../shared/metrics-catalog';
 import { statistic, type Datapoint, type MetricStore } from './store';
 
@@ -32,7 +38,7 @@ interface Line {
 const MINUTE = 60_000;
 const COLORS = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf'];
 
-const escape = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
 function format(v: number | undefined): string {
   if (v === undefined) return '—';
@@ -42,7 +48,10 @@ function format(v: number | undefined): string {
 
 class Evaluator {
   readonly start: number;
-  constructor(private readonly store: MetricStore, private readonly o: PageOptions) {
+  constructor(
+    private readonly store: MetricStore,
+    private readonly o: PageOptions,
+  ) {
     this.start = Math.floor(o.now / MINUTE) * MINUTE - (o.minutes - 1) * MINUTE;
   }
 
@@ -107,7 +116,9 @@ class Evaluator {
         const points = this.#edge(s.of);
         const total = statistic(points, 'Sum');
         const buckets = this.#bucketed(points, (ps) => (statistic(ps, 'Sum') ?? 0) / 60);
-        return [{ label: s.label, buckets, value: total === undefined ? undefined : total / (this.o.minutes * 60), ...(total === undefined ? {} : { total }), right }];
+        return [
+          { label: s.label, buckets, value: total === undefined ? undefined : total / (this.o.minutes * 60), ...(total === undefined ? {} : { total }), right },
+        ];
       }
       case 'adapter': {
         const names: string[] = [AdapterDimension.Service, AdapterDimension.Model, ...(s.metric === AdapterMetric.Errors ? [AdapterDimension.ErrorCode] : [])];
@@ -126,7 +137,11 @@ function chart(lines: readonly Line[], annotations: DashboardWidgetSpec['annotat
   const h = 150;
   const pad = 28;
   const scale = (right: boolean) =>
-    Math.max(1, ...lines.filter((l) => l.right === right).flatMap((l) => l.buckets.filter((v): v is number => v !== undefined)), ...(right ? [] : (annotations ?? []).map((a) => a.value)));
+    Math.max(
+      1,
+      ...lines.filter((l) => l.right === right).flatMap((l) => l.buckets.filter((v): v is number => v !== undefined)),
+      ...(right ? [] : (annotations ?? []).map((a) => a.value)),
+    );
   const x = (i: number) => pad + (minutes === 1 ? 0 : (i * (w - 2 * pad)) / (minutes - 1));
   const y = (v: number, max: number) => h - pad + 10 - (v / max) * (h - pad - 10);
   const leftMax = scale(false);
@@ -138,14 +153,17 @@ function chart(lines: readonly Line[], annotations: DashboardWidgetSpec['annotat
     `<text x="${w - pad - 20}" y="${h - 4}" font-size="10" fill="#666">now</text>`,
   ];
   for (const a of annotations ?? []) {
-    parts.push(`<line x1="${pad}" x2="${w - pad}" y1="${y(a.value, leftMax)}" y2="${y(a.value, leftMax)}" stroke="${a.color ?? '#2ca02c'}" stroke-dasharray="4 3"/>`);
-    parts.push(`<text x="${w - pad - 90}" y="${y(a.value, leftMax) - 3}" font-size="9" fill="${a.color ?? '#2ca02c'}">${escape(a.label)}</text>`);
+    parts.push(
+      `<line x1="${pad}" x2="${w - pad}" y1="${y(a.value, leftMax)}" y2="${y(a.value, leftMax)}" stroke="${a.color ?? '#2ca02c'}" stroke-dasharray="4 3"/>`,
+    );
+    parts.push(`<text x="${w - pad - 90}" y="${y(a.value, leftMax) - 3}" font-size="9" fill="${a.color ?? '#2ca02c'}">${escapeHtml(a.label)}</text>`);
   }
   lines.forEach((l, i) => {
     const max = scale(l.right);
     const color = COLORS[i % COLORS.length];
     const pts = l.buckets.map((v, b) => (v === undefined ? undefined : `${x(b).toFixed(1)},${y(v, max).toFixed(1)}`)).filter(Boolean);
-    if (pts.length > 1) parts.push(`<polyline fill="none" stroke="${color}" stroke-width="2"${l.right ? ' stroke-dasharray="5 2"' : ''} points="${pts.join(' ')}"/>`);
+    if (pts.length > 1)
+      parts.push(`<polyline fill="none" stroke="${color}" stroke-width="2"${l.right ? ' stroke-dasharray="5 2"' : ''} points="${pts.join(' ')}"/>`);
     for (const p of pts) {
       const [cx, cy] = (p as string).split(',');
       parts.push(`<circle cx="${cx}" cy="${cy}" r="2.5" fill="${color}"/>`);
@@ -160,11 +178,11 @@ function widget(spec: DashboardWidgetSpec, ev: Evaluator, minutes: number): stri
     ? lines
         .map((l, i) => {
           const total = l.total === undefined ? '' : ` <small>(${format(l.total)} total)</small>`;
-          return `<tr data-label="${escape(l.label)}"><td><span class="swatch" style="background:${COLORS[i % COLORS.length]}"></span>${escape(l.label)}${l.right ? ' <small>(right)</small>' : ''}</td><td class="value" data-value="${l.value ?? ''}"${l.total === undefined ? '' : ` data-total="${l.total}"`}>${format(l.value)}${total}</td></tr>`;
+          return `<tr data-label="${escapeHtml(l.label)}"><td><span class="swatch" style="background:${COLORS[i % COLORS.length]}"></span>${escapeHtml(l.label)}${l.right ? ' <small>(right)</small>' : ''}</td><td class="value" data-value="${l.value ?? ''}"${l.total === undefined ? '' : ` data-total="${l.total}"`}>${format(l.value)}${total}</td></tr>`;
         })
         .join('')
     : '<tr><td class="empty">no data in this window</td></tr>';
-  return `<section class="widget" data-widget="${escape(spec.title)}"><h3>${escape(spec.title)}</h3>${chart(lines, spec.annotations, minutes)}<table>${rows}</table></section>`;
+  return `<section class="widget" data-widget="${escapeHtml(spec.title)}"><h3>${escapeHtml(spec.title)}</h3>${chart(lines, spec.annotations, minutes)}<table>${rows}</table></section>`;
 }
 
 /** The whole page. */
@@ -172,9 +190,9 @@ export function renderDashboard(store: MetricStore, o: PageOptions): string {
   const ev = new Evaluator(store, o);
   const counts = { edge: store.all(EDGE_NAMESPACE).length, adapters: store.all(adapterNamespace(o.environment)).length };
   const section = (title: string, note: string, widgets: readonly DashboardWidgetSpec[]) =>
-    `<h2>${escape(title)}</h2><p class="note">${note}</p><div class="grid">${widgets.map((w) => widget(w, ev, o.minutes)).join('')}</div>`;
+    `<h2>${escapeHtml(title)}</h2><p class="note">${note}</p><div class="grid">${widgets.map((w) => widget(w, ev, o.minutes)).join('')}</div>`;
   return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>inference-gateway-${escape(o.environment)} (local)</title>
+<html lang="en"><head><meta charset="utf-8"><title>inference-gateway-${escapeHtml(o.environment)} (local)</title>
 ${o.refreshSeconds > 0 ? `<meta http-equiv="refresh" content="${o.refreshSeconds}">` : ''}
 <style>
 body{font:13px/1.4 system-ui,sans-serif;margin:16px;color:#222;background:#fafafa}
@@ -184,9 +202,9 @@ h1{font-size:18px;margin:0 0 4px}h2{font-size:15px;margin:18px 0 2px}.note{color
 table{width:100%;border-collapse:collapse}td{padding:1px 4px}td.value{text-align:right;font-variant-numeric:tabular-nums;font-weight:600}
 .swatch{display:inline-block;width:10px;height:10px;margin-right:4px}.empty{color:#999}
 </style></head><body>
-<h1>inference-gateway-${escape(o.environment)} <small>(local dashboard)</small></h1>
+<h1>inference-gateway-${escapeHtml(o.environment)} <small>(local dashboard)</small></h1>
 <p class="note">Last ${o.minutes} minutes in one-minute buckets, values over the whole window. Datapoints: ${counts.edge} from the edge (PutMetricData), ${counts.adapters} from the adapters (EMF). Rendered ${new Date(o.now).toISOString()}.</p>
 ${section(`Edge (${o.environment})`, `Custom metrics the Worker publishes to <code>${EDGE_NAMESPACE}</code>.`, edgeDashboardWidgets())}
-${section('Adapters', `The adapters' EMF metrics (<code>${escape(adapterNamespace(o.environment))}</code>).`, adapterEmfWidgets())}
+${section('Adapters', `The adapters' EMF metrics (<code>${escapeHtml(adapterNamespace(o.environment))}</code>).`, adapterEmfWidgets())}
 </body></html>`;
 }

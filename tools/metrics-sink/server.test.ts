@@ -17,7 +17,8 @@ beforeAll(async () => {
 });
 afterAll(async () => sink?.close());
 
-const signer = (secret = credentials.secretAccessKey) => new AwsClient({ ...credentials, secretAccessKey: secret, service: 'monitoring', region: 'us-east-1', retries: 0 });
+const signer = (secret = credentials.secretAccessKey) =>
+  new AwsClient({ ...credentials, secretAccessKey: secret, service: 'monitoring', region: 'us-east-1', retries: 0 });
 const datum = (over: Partial<MetricDatum> = {}): MetricDatum => ({
   metricName: 'Latency',
   dimensions: [{ name: 'Environment', value: 'dev' }],
@@ -66,7 +67,19 @@ describe('metrics sink', () => {
 
   it('ingests EMF lines as Powertools prints them, and ignores other lines', () => {
     const line = JSON.stringify({
-      _aws: { Timestamp: Date.now(), CloudWatchMetrics: [{ Namespace: 'InferenceGateway/Adapters/dev', Dimensions: [['service', 'model']], Metrics: [{ Name: 'Requests', Unit: 'Count' }, { Name: 'Latency', Unit: 'Milliseconds' }] }] },
+      _aws: {
+        Timestamp: Date.now(),
+        CloudWatchMetrics: [
+          {
+            Namespace: 'InferenceGateway/Adapters/dev',
+            Dimensions: [['service', 'model']],
+            Metrics: [
+              { Name: 'Requests', Unit: 'Count' },
+              { Name: 'Latency', Unit: 'Milliseconds' },
+            ],
+          },
+        ],
+      },
       service: 'sagemaker-adapter',
       model: 'm1',
       Requests: 1,

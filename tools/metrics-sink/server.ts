@@ -55,7 +55,9 @@ function xmlError(res: ServerResponse, status: number, type: 'Sender' | 'Receive
   const escaped = message.replace(/[&<>]/g, (c) => `&#${c.charCodeAt(0)};`);
   res
     .writeHead(status, { 'content-type': 'text/xml', 'x-amzn-requestid': requestId })
-    .end(`<ErrorResponse xmlns="${XMLNS}"><Error><Type>${type}</Type><Code>${code}</Code><Message>${escaped}</Message></Error><RequestId>${requestId}</RequestId></ErrorResponse>`);
+    .end(
+      `<ErrorResponse xmlns="${XMLNS}"><Error><Type>${type}</Type><Code>${code}</Code><Message>${escaped}</Message></Error><RequestId>${requestId}</RequestId></ErrorResponse>`,
+    );
 }
 
 async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
@@ -120,13 +122,21 @@ export async function startMetricsSink(options: MetricsSinkOptions): Promise<Met
       if (req.method === 'GET' && url.pathname === '/') {
         const minutes = Math.min(180, Math.max(1, Number(url.searchParams.get('minutes') ?? 30) || 30));
         const refresh = Math.max(0, Number(url.searchParams.get('refresh') ?? 10) || 0);
-        const html = renderDashboard(store, { environment: url.searchParams.get('env') || options.environment || 'local', now: now(), minutes, refreshSeconds: refresh });
+        const html = renderDashboard(store, {
+          environment: url.searchParams.get('env') || options.environment || 'local',
+          now: now(),
+          minutes,
+          refreshSeconds: refresh,
+        });
         return res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' }).end(html);
       }
       if (req.method === 'GET' && url.pathname === '/api/datapoints') {
         const ns = url.searchParams.get('namespace') ?? undefined;
         const metric = url.searchParams.get('metric');
-        return json(200, store.all(ns).filter((p) => !metric || p.metric === metric));
+        return json(
+          200,
+          store.all(ns).filter((p) => !metric || p.metric === metric),
+        );
       }
       if (req.method === 'GET' && url.pathname === '/api/stats') return json(200, { ...stats, datapoints: store.size });
       json(404, { message: `no route for ${req.method} ${url.pathname}` });

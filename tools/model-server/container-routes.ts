@@ -11,18 +11,7 @@ import { frontFault } from './faults';
 import { tgiGenerateBody, type ContainerError } from './formats';
 import { httpStreamTransport, sendBody } from './io';
 import type { RouteName } from './stats';
-import {
-  INJECTED_FAILURE,
-  decodeJson,
-  errorFormat,
-  modelOf,
-  prepare,
-  responseMeta,
-  serveStream,
-  serveWhole,
-  type Prepared,
-  type ServerContext,
-} from './serve';
+import { INJECTED_FAILURE, decodeJson, errorFormat, modelOf, prepare, responseMeta, serveStream, serveWhole, type Prepared, type ServerContext } from './serve';
 
 /** How one HTTP inference route behaves. */
 export interface HttpInferenceRoute {
@@ -71,7 +60,10 @@ export async function handleHttpInference(ctx: ServerContext, req: IncomingMessa
   if (fault) {
     record.fault(fault.kind);
     const status = fault.kind === 'warming' ? 503 : fault.status;
-    const message = fault.kind === 'warming' ? `The model is loading (no capacity yet); retry in ${fault.retryAfterSeconds} s` : `${INJECTED_FAILURE} (forcedStatus=${status})`;
+    const message =
+      fault.kind === 'warming'
+        ? `The model is loading (no capacity yet); retry in ${fault.retryAfterSeconds} s`
+        : `${INJECTED_FAILURE} (forcedStatus=${status})`;
     return fail(errorFormat(formatSetting()).error(status, message), retryAfter(status, fault.retryAfterSeconds));
   }
   const result = prepare(decoded.value, formatSetting(), config);

@@ -25,7 +25,10 @@ describe('TGI native API', () => {
   it('answers /generate with {generated_text, details}', async () => {
     const res = await post('/generate', body);
     expect(res.status).toBe(200);
-    const json = (await res.json()) as { generated_text: string; details: { generated_tokens: number; finish_reason: string; prefill: unknown[]; tokens: unknown[] } };
+    const json = (await res.json()) as {
+      generated_text: string;
+      details: { generated_tokens: number; finish_reason: string; prefill: unknown[]; tokens: unknown[] };
+    };
     expect(json.generated_text).toBe(generationFor(body).rawText);
     expect(json.details).toMatchObject({ generated_tokens: 6, finish_reason: 'length', seed: null });
     expect(json.details.prefill).toHaveLength(6);

@@ -20,6 +20,8 @@ export function handleModels(ctx: ServerContext, res: ServerResponse, startedAt:
   const { modelName, maxModelLen } = ctx.config();
   sendJson(res, 200, {
     object: 'list',
-    data: [{ id: modelName, object: 'model', created: Math.floor(startedAt / 1000), owned_by: 'vllm', root: modelName, parent: null, max_model_len: maxModelLen }],
+    data: [
+      { id: modelName, object: 'model', created: Math.floor(startedAt / 1000), owned_by: 'vllm', root: modelName, parent: null, max_model_len: maxModelLen },
+    ],
   });
 }

@@ -124,9 +124,11 @@ describe('OpenAI-compatible API (vLLM)', () => {
   it('fails an SSE stream by dropping the connection when the cut mode is close', async () => {
     server.setConfig({ streamCutAfter: 2, streamCutMode: 'close', perTokenMs: 10 });
     const stream = await openai.chat.completions.create({ model: 'm', messages, max_tokens: 12, stream: true });
-    const error = await rejectionOf((async () => {
-      for await (const chunk of stream) void chunk;
-    })());
+    const error = await rejectionOf(
+      (async () => {
+        for await (const chunk of stream) void chunk;
+      })(),
+    );
     expect(error).toBeInstanceOf(Error);
   });
 });

@@ -60,7 +60,13 @@ function frontFaultError(fault: FrontFault): SageMakerErrorResponse | null {
 }
 
 /** Handles one InvokeEndpoint / InvokeEndpointWithResponseStream call. */
-export async function handleSageMaker(ctx: ServerContext, req: IncomingMessage, res: ServerResponse, rawName: string, operation: SageMakerOperation): Promise<void> {
+export async function handleSageMaker(
+  ctx: ServerContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  rawName: string,
+  operation: SageMakerOperation,
+): Promise<void> {
   const signal = ctx.track(res);
   let endpointName: string;
   try {
@@ -109,7 +115,10 @@ export async function handleSageMaker(ctx: ServerContext, req: IncomingMessage, 
 
   const script = containerOutput(prepared, responseMeta(prepared, config), prepared.request.stream);
   const variant = req.headers['x-amzn-sagemaker-target-variant'];
-  const headers = { 'x-Amzn-Invoked-Production-Variant': typeof variant === 'string' && variant !== '' ? variant : 'AllTraffic', 'x-amzn-RequestId': requestId };
+  const headers = {
+    'x-Amzn-Invoked-Production-Variant': typeof variant === 'string' && variant !== '' ? variant : 'AllTraffic',
+    'x-amzn-RequestId': requestId,
+  };
   if (operation === 'invoke') {
     const send = () => sendBody(res, 200, { ...headers, 'Content-Type': script.contentType }, wholeBody(script));
     return serveWhole(prepared, behaviour, signal, record, send);

@@ -122,9 +122,17 @@ describe('InvokeEndpointWithResponseStream', () => {
 
   it('streams plain JSON lines ending with the full output', async () => {
     const { text: raw } = await collectParts((await invokeStream({ ...plainBody, stream: true })).Body);
-    const lines = raw.trim().split('\n').map((l) => JSON.parse(l) as { text?: string; output?: string });
+    const lines = raw
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { text?: string; output?: string });
     const expected = generationFor(plainBody).text;
-    expect(lines.slice(0, -1).map((l) => l.text).join('')).toBe(expected);
+    expect(
+      lines
+        .slice(0, -1)
+        .map((l) => l.text)
+        .join(''),
+    ).toBe(expected);
     expect(lines.at(-1)).toMatchObject({ done: true, output: expected });
   });
 
@@ -186,7 +194,13 @@ describe('SageMaker errors', () => {
   it('fails exactly every second invocation with errorRate 0.5, as a container 500', async () => {
     server.setConfig({ errorRate: 0.5 });
     const outcomes: string[] = [];
-    for (let i = 0; i < 4; i++) outcomes.push(await invoke(plainBody).then(() => 'ok', (e: Error) => e.name));
+    for (let i = 0; i < 4; i++)
+      outcomes.push(
+        await invoke(plainBody).then(
+          () => 'ok',
+          (e: Error) => e.name,
+        ),
+      );
     expect(outcomes).toEqual(['ok', 'ModelError', 'ok', 'ModelError']);
     const error = await rejectionOf(invoke(plainBody).then(() => invoke(plainBody)));
     expect((error as ModelError).OriginalStatusCode).toBe(500);
@@ -243,9 +257,7 @@ describe('SageMaker errors', () => {
     const small = await startModelServer({ maxBodyBytes: 256 });
     const smallClient = sageMakerClient(small.url);
     try {
-      const error = await rejectionOf(
-        smallClient.send(new InvokeEndpointCommand({ EndpointName: 'llm', Body: jsonBytes({ prompt: 'x'.repeat(1000) }) })),
-      );
+      const error = await rejectionOf(smallClient.send(new InvokeEndpointCommand({ EndpointName: 'llm', Body: jsonBytes({ prompt: 'x'.repeat(1000) }) })));
       expect(error).toBeInstanceOf(ValidationError);
     } finally {
       smallClient.destroy();

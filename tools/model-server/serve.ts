@@ -7,7 +7,16 @@ import { randomUUID } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import type { BehaviourConfig, ContainerFormat, ModelServerConfig } from './config';
 import type { ErrorRateCounter } from './faults';
-import { FORMATS, detectFormat, openAiError, type ContainerError, type InferenceRequest, type ResponseMeta, type StreamScript, type WireFormat } from './formats';
+import {
+  FORMATS,
+  detectFormat,
+  openAiError,
+  type ContainerError,
+  type InferenceRequest,
+  type ResponseMeta,
+  type StreamScript,
+  type WireFormat,
+} from './formats';
 import { generate, type Generation } from './generator';
 import type { StreamTransport } from './io';
 import { playStream, waitForGeneration, type Pacing } from './pacing';
@@ -57,10 +66,15 @@ export function errorFormat(format: ContainerFormat): WireFormat {
 }
 
 /** Validates a decoded body in `format` (`auto` detects it) and generates the answer. */
-export function prepare(value: unknown, format: ContainerFormat, config: ModelServerConfig): { ok: true; prepared: Prepared } | { ok: false; error: ContainerError } {
+export function prepare(
+  value: unknown,
+  format: ContainerFormat,
+  config: ModelServerConfig,
+): { ok: true; prepared: Prepared } | { ok: false; error: ContainerError } {
   const name = format === 'auto' ? detectFormat(value) : format;
   if (name === null) {
-    const message = 'Cannot detect the request format: expected `messages` (OpenAI chat), `inputs` (TGI), or `prompt` (OpenAI completions with `model`, plain JSON without)';
+    const message =
+      'Cannot detect the request format: expected `messages` (OpenAI chat), `inputs` (TGI), or `prompt` (OpenAI completions with `model`, plain JSON without)';
     return { ok: false, error: openAiError(400, message) };
   }
   const parsed = FORMATS[name].parse(value, { maxModelLen: config.maxModelLen });
@@ -92,13 +106,7 @@ export function wholeBody(script: StreamScript): string {
 }
 
 /** Waits out the generation time, then answers in one piece; records success or cancellation. */
-export async function serveWhole(
-  prepared: Prepared,
-  pacing: Pacing,
-  signal: AbortSignal,
-  record: InvocationRecord,
-  send: () => void,
-): Promise<void> {
+export async function serveWhole(prepared: Prepared, pacing: Pacing, signal: AbortSignal, record: InvocationRecord, send: () => void): Promise<void> {
   const { promptTokens, completionTokens } = prepared.generation;
   if (!(await waitForGeneration(completionTokens, pacing, signal))) {
     record.cancelled(promptTokens);

@@ -88,7 +88,8 @@ export class StatsRecorder {
     let done = false;
     this.inFlight++;
     const bump = (update: (c: Counters) => void) => {
-      for (const c of [this.totals, (this.byRoute[route] ??= zero()), this.endpointCounters(key)]) update(c);
+      this.byRoute[route] ??= zero();
+      for (const c of [this.totals, this.byRoute[route], this.endpointCounters(key)]) update(c);
     };
     const finish = (status: number | null) => {
       if (done) return;

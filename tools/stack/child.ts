@@ -29,7 +29,10 @@ export interface Child {
 
 export class ComponentStartError extends Error {
   override readonly name = 'ComponentStartError';
-  constructor(readonly component: string, message: string) {
+  constructor(
+    readonly component: string,
+    message: string,
+  ) {
     super(`${component}: ${message}`);
   }
 }

@@ -200,7 +200,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const metricsSink = await step('metrics-sink', async () => {
     const wanted = ports.metricsSink ?? 0;
     // The default port is a convenience, not a contract: a second stack on this machine takes another.
-    const port = wanted === DEFAULT_METRICS_SINK_PORT && (await isListening(wanted)) ? await freePort() : await resolvePort('metrics-sink', wanted, 'METRICS_SINK_PORT');
+    const port =
+      wanted === DEFAULT_METRICS_SINK_PORT && (await isListening(wanted)) ? await freePort() : await resolvePort('metrics-sink', wanted, 'METRICS_SINK_PORT');
     return startMetricsSink({ port, region: REGION, credentials: [edgeCredentials], environment: LOCAL_ENVIRONMENT, log: (l) => log('metrics-sink', l) });
   });
   stops.push(() => metricsSink.close());
@@ -271,7 +272,10 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const routes: Record<string, { backends: LocalBackend[]; fallbacks?: LocalBackend[] }> = {};
   for (const model of Object.keys(LOCAL_SAGEMAKER_MODELS)) routes[model] = { backends: [{ name: 'sagemaker-local', url: lambdaUrl, kind: 'sagemaker' }] };
   for (const model of Object.keys(LOCAL_ECS_MODELS)) routes[model] = { backends: [{ name: 'ecs-local', url: ecsUrl, kind: 'ecs' }] };
-  routes[LOCAL_FALLBACK_MODEL.name] = { backends: [{ name: 'sagemaker-local', url: lambdaUrl, kind: 'sagemaker' }], fallbacks: [{ name: 'ecs-local', url: ecsUrl, kind: 'ecs' }] };
+  routes[LOCAL_FALLBACK_MODEL.name] = {
+    backends: [{ name: 'sagemaker-local', url: lambdaUrl, kind: 'sagemaker' }],
+    fallbacks: [{ name: 'ecs-local', url: ecsUrl, kind: 'ecs' }],
+  };
 
   const edgeVars: Record<string, string> = {
     ENVIRONMENT: LOCAL_ENVIRONMENT,
@@ -298,14 +302,20 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       args: [
         join(REPO_ROOT, 'node_modules/wrangler/wrangler-dist/cli.js'),
         'dev',
-        '--ip', '127.0.0.1',
-        '--port', String(ports.gateway),
-        '--inspector-port', String(inspectorPort),
-        '--env-file', edgeEnvPath,
-        '--persist-to', join(options.stateDir, 'wrangler'),
+        '--ip',
+        '127.0.0.1',
+        '--port',
+        String(ports.gateway),
+        '--inspector-port',
+        String(inspectorPort),
+        '--env-file',
+        edgeEnvPath,
+        '--persist-to',
+        join(options.stateDir, 'wrangler'),
         '--show-interactive-dev-session=false',
         '--live-reload=false',
-        '--log-level', 'warn',
+        '--log-level',
+        'warn',
       ],
       cwd: REPO_ROOT,
       env: { ...process.env, ...WRANGLER_OFFLINE_ENV },
@@ -332,7 +342,14 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     apiKey,
     tenantId,
     model: LOCAL_MODEL,
-    components: { redis: redis.url, bridge: bridge.url, modelServer: modelServer.url, lambdaHost: { sagemaker: lambdaUrl, ecs: ecsUrl }, edge: gatewayUrl, metricsSink: metricsSink.url },
+    components: {
+      redis: redis.url,
+      bridge: bridge.url,
+      modelServer: modelServer.url,
+      lambdaHost: { sagemaker: lambdaUrl, ecs: ecsUrl },
+      edge: gatewayUrl,
+      metricsSink: metricsSink.url,
+    },
     dashboardUrl: `${metricsSink.url}/`,
     startedAt: new Date().toISOString(),
   };

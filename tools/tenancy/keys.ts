@@ -7,20 +7,12 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { sha256Hex } from '../../shared/crypto/hash';
-import {
-  ApiKeyRecordSchema,
-  KEY_PREFIXES,
-  storeKeys,
-  type ApiKeyRecord,
-  type KeyMode,
-  type Scope,
-  type TenantRecord,
-} from '../../shared/contracts/tenancy';
+import { ApiKeyRecordSchema, KEY_PREFIXES, storeKeys, type ApiKeyRecord, type KeyMode, type Scope, type TenantRecord } from '../../shared/contracts/tenancy';
 import { fromStored, TenancyError, toStored, updateJson, type TenancyStore } from './store';
 import { getTenant } from './tenants';
 
 export { createTenant } from './tenants';
-export { TenancyError, type TenancyStore } from './store';
+export { type TenancyStore } from './store';
 
 /** A new API key: readable prefix + 256 random bits, base64url. */
 export function generateApiKey(mode: KeyMode): string {
@@ -135,14 +127,13 @@ export async function listKeys(store: TenancyStore, tenantId: string): Promise<S
 }
 
 /** Revokes a key at once (the edge stops accepting it within its cache bound). Idempotent. */
-export async function revokeKey(
-  store: TenancyStore,
-  keyId: string,
-  now: number = Date.now(),
-): Promise<{ record: ApiKeyRecord; alreadyRevoked: boolean }> {
+export async function revokeKey(store: TenancyStore, keyId: string, now: number = Date.now()): Promise<{ record: ApiKeyRecord; alreadyRevoked: boolean }> {
   const { hash } = await getKeyById(store, keyId);
-  const result = await updateJson<ApiKeyRecord>(store, storeKeys.apiKey(hash), (raw) => parseKey(raw, keyId), (current) =>
-    current.status === 'revoked' ? undefined : { ...current, status: 'revoked', revokedAt: now },
+  const result = await updateJson<ApiKeyRecord>(
+    store,
+    storeKeys.apiKey(hash),
+    (raw) => parseKey(raw, keyId),
+    (current) => (current.status === 'revoked' ? undefined : { ...current, status: 'revoked', revokedAt: now }),
   );
   if (!result) throw new TenancyError('NOT_FOUND', `no key ${keyId}`);
   return { record: result.after, alreadyRevoked: result.before.status === 'revoked' };
@@ -164,11 +155,7 @@ export interface RotateOptions {
  * set to expire after the grace period. The new key is written first, so a failure never leaves
  * the tenant without a working key.
  */
-export async function rotateKey(
-  store: TenancyStore,
-  keyId: string,
-  options: RotateOptions,
-): Promise<{ created: CreatedKey; previous: ApiKeyRecord }> {
+export async function rotateKey(store: TenancyStore, keyId: string, options: RotateOptions): Promise<{ created: CreatedKey; previous: ApiKeyRecord }> {
   const now = options.now ?? Date.now();
   const old = await getKeyById(store, keyId);
   const state = keyState(old.record, now);
@@ -186,8 +173,11 @@ export async function rotateKey(
     now,
   });
   const endsAt = now + options.graceMs;
-  const result = await updateJson<ApiKeyRecord>(store, storeKeys.apiKey(old.hash), (raw) => parseKey(raw, keyId), (current) =>
-    current.expiresAt !== undefined && current.expiresAt <= endsAt ? undefined : { ...current, expiresAt: endsAt },
+  const result = await updateJson<ApiKeyRecord>(
+    store,
+    storeKeys.apiKey(old.hash),
+    (raw) => parseKey(raw, keyId),
+    (current) => (current.expiresAt !== undefined && current.expiresAt <= endsAt ? undefined : { ...current, expiresAt: endsAt }),
   );
   if (!result) throw new TenancyError('NOT_FOUND', `key ${keyId} disappeared during the rotation; the new key ${created.record.keyId} is active`);
   return { created, previous: result.after };

@@ -21,9 +21,7 @@ describe('updateJson', () => {
   it('applies 8 concurrent read-modify-write updates without losing one', async () => {
     const key = tb.key('counter');
     await store.set(key, toStored({ n: 0, by: [] }));
-    const writers = Array.from({ length: 8 }, (_, i) =>
-      updateJson(store, key, asCounter, (c) => ({ n: c.n + 1, by: [...c.by, `w${i}`] })),
-    );
+    const writers = Array.from({ length: 8 }, (_, i) => updateJson(store, key, asCounter, (c) => ({ n: c.n + 1, by: [...c.by, `w${i}`] })));
     await Promise.all(writers);
     const final = asCounter(fromStored(await tb.direct.get(key)));
     expect(final.n).toBe(8);

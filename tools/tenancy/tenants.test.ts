@@ -28,7 +28,15 @@ describe('createTenant', () => {
   it('writes a record the shared schema parses and adds the id to the tenant set', async () => {
     const tenantId = tenants.id('create');
     const tenant = await createTenant(store, { tenantId, name: 'Acme', plan: 'free', callbackUrl: 'https://acme.example/hook', now: 1_700_000_000_000 });
-    expect(tenant).toEqual({ tenantId, name: 'Acme', plan: 'free', status: 'active', overrides: {}, callbackUrl: 'https://acme.example/hook', createdAt: 1_700_000_000_000 });
+    expect(tenant).toEqual({
+      tenantId,
+      name: 'Acme',
+      plan: 'free',
+      status: 'active',
+      overrides: {},
+      callbackUrl: 'https://acme.example/hook',
+      createdAt: 1_700_000_000_000,
+    });
     expect(TenantRecordSchema.parse(JSON.parse((await tb.direct.get(storeKeys.tenant(tenantId))) ?? 'null'))).toEqual(tenant);
     expect(await tb.direct.sismember(storeKeys.tenants(), tenantId)).toBe(1);
   });

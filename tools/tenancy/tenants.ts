@@ -120,19 +120,24 @@ export async function updateTenant(
   tenantId: string,
   change: TenantChange | ((current: TenantRecord) => TenantChange),
 ): Promise<{ before: TenantRecord; after: TenantRecord }> {
-  const result = await updateJson(store, storeKeys.tenant(tenantId), (raw) => parseTenant(raw, tenantId), (current) => {
-    const { callbackUrl, ...fields } = typeof change === 'function' ? change(current) : change;
-    const next: Record<string, unknown> = { ...current };
-    for (const [field, value] of Object.entries(fields)) if (value !== undefined) next[field] = value;
-    if (callbackUrl === null) delete next.callbackUrl;
-    else if (callbackUrl !== undefined) next.callbackUrl = callbackUrl;
-    const parsed = TenantRecordSchema.safeParse(next);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      throw new TenancyError('INVALID', `invalid change: ${issue?.path.join('.') ?? ''} ${issue?.message ?? ''}`.trim());
-    }
-    return parsed.data;
-  });
+  const result = await updateJson(
+    store,
+    storeKeys.tenant(tenantId),
+    (raw) => parseTenant(raw, tenantId),
+    (current) => {
+      const { callbackUrl, ...fields } = typeof change === 'function' ? change(current) : change;
+      const next: Record<string, unknown> = { ...current };
+      for (const [field, value] of Object.entries(fields)) if (value !== undefined) next[field] = value;
+      if (callbackUrl === null) delete next.callbackUrl;
+      else if (callbackUrl !== undefined) next.callbackUrl = callbackUrl;
+      const parsed = TenantRecordSchema.safeParse(next);
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0];
+        throw new TenancyError('INVALID', `invalid change: ${issue?.path.join('.') ?? ''} ${issue?.message ?? ''}`.trim());
+      }
+      return parsed.data;
+    },
+  );
   if (!result) throw new TenancyError('NOT_FOUND', `no tenant ${tenantId}`);
   return result;
 }

@@ -141,8 +141,16 @@ describe('response encoding', () => {
     expect(await text(['ping'])).toBe('{"result":"UE9ORw=="}');
     expect(await text(['hset', key, 'f', 'v', 'g', 'OK'])).toBe('{"result":2}');
     expect(await text(['hgetall', key])).toBe('{"result":["Zg==","dg==","Zw==","T0s="]}');
-    expect(await text(['mget', key + ':none', tb.key('enc:s')])).toBe('{"result":[null,"T0s="]}');
-    expect(await text([['incr', tb.key('enc:n')], ['get', key]], '/pipeline')).toMatch(/^\[\{"result":1\},\{"error":"WRONGTYPE/);
+    expect(await text(['mget', `${key}:none`, tb.key('enc:s')])).toBe('{"result":[null,"T0s="]}');
+    expect(
+      await text(
+        [
+          ['incr', tb.key('enc:n')],
+          ['get', key],
+        ],
+        '/pipeline',
+      ),
+    ).toMatch(/^\[\{"result":1\},\{"error":"WRONGTYPE/);
   });
 
   it('keeps every digit of 64-bit integer replies', async () => {
@@ -168,7 +176,13 @@ describe('pipelines and transactions', () => {
 
   it('discards a transaction with a command Redis will not queue, running none of it', async () => {
     const key = tb.key('tx:discarded');
-    const { status, body } = await json(await post('/multi-exec', [['set', key, '1'], ['nosuchcmd', 'x'], ['incr', key]]));
+    const { status, body } = await json(
+      await post('/multi-exec', [
+        ['set', key, '1'],
+        ['nosuchcmd', 'x'],
+        ['incr', key],
+      ]),
+    );
     expect(status).toBe(400);
     expect((body as { error: string }).error).toMatch(/^ERR unknown command/);
     expect(await tb.direct.exists(key)).toBe(0);
@@ -176,9 +190,20 @@ describe('pipelines and transactions', () => {
 
   it('keeps each transaction contiguous among concurrent requests on the shared connection', async () => {
     const key = tb.key('tx:atomic');
-    const transactions = Array.from({ length: 20 }, () => post('/multi-exec', [['incr', key], ['incr', key], ['incr', key]]).then(json));
+    const transactions = Array.from({ length: 20 }, () =>
+      post('/multi-exec', [
+        ['incr', key],
+        ['incr', key],
+        ['incr', key],
+      ]).then(json),
+    );
     const singles = Array.from({ length: 20 }, () => post('/', ['incr', key]));
-    const pipelines = Array.from({ length: 10 }, () => post('/pipeline', [['incr', key], ['incr', key]]));
+    const pipelines = Array.from({ length: 10 }, () =>
+      post('/pipeline', [
+        ['incr', key],
+        ['incr', key],
+      ]),
+    );
     const [results] = await Promise.all([Promise.all(transactions), Promise.all(singles), Promise.all(pipelines)]);
     for (const { status, body } of results) {
       expect(status).toBe(200);
@@ -190,7 +215,12 @@ describe('pipelines and transactions', () => {
 
   it('discards a transaction with a refused command before sending anything', async () => {
     const key = tb.key('tx:refused');
-    const { status } = await json(await post('/multi-exec', [['set', key, '1'], ['blpop', key, '0']]));
+    const { status } = await json(
+      await post('/multi-exec', [
+        ['set', key, '1'],
+        ['blpop', key, '0'],
+      ]),
+    );
     expect(status).toBe(400);
     expect(await tb.direct.exists(key)).toBe(0);
     expect(tb.bridge.stats().redisCommands).toBe(0);
@@ -227,8 +257,15 @@ describe('refused commands', () => {
 describe('stats', () => {
   it('counts requests by outcome and commands by name, in process and over HTTP', async () => {
     await post('/', ['set', tb.key('st:a'), '1']);
-    await post('/pipeline', [['incr', tb.key('st:a')], ['get', tb.key('st:a')], ['get', tb.key('st:b')]]);
-    await post('/multi-exec', [['incr', tb.key('st:a')], ['expire', tb.key('st:a'), 60]]);
+    await post('/pipeline', [
+      ['incr', tb.key('st:a')],
+      ['get', tb.key('st:a')],
+      ['get', tb.key('st:b')],
+    ]);
+    await post('/multi-exec', [
+      ['incr', tb.key('st:a')],
+      ['expire', tb.key('st:a'), 60],
+    ]);
     await tb.fetch(`/get/${encodeURIComponent(tb.key('st:a'))}`);
     await post('/', 'not json');
     await post('/', ['blpop', 'x', '0']);

@@ -106,9 +106,20 @@ describe('scripts through the bridge', () => {
     const redis = tb.client({ enableAutoPipelining: false });
     const script = freshScript();
     const sha = sha1Hex(Buffer.from(script));
-    const piped = await redis.pipeline().eval(script, [tb.key('piped')], [1]).evalsha(sha, [tb.key('piped')], [1]).exec();
-    expect(piped).toEqual([[1, 'tag'], [2, 'tag']]);
-    const multi = await redis.multi().evalsha(sha, [tb.key('piped')], [1]).get(tb.key('piped')).exec();
+    const piped = await redis
+      .pipeline()
+      .eval(script, [tb.key('piped')], [1])
+      .evalsha(sha, [tb.key('piped')], [1])
+      .exec();
+    expect(piped).toEqual([
+      [1, 'tag'],
+      [2, 'tag'],
+    ]);
+    const multi = await redis
+      .multi()
+      .evalsha(sha, [tb.key('piped')], [1])
+      .get(tb.key('piped'))
+      .exec();
     expect(multi).toEqual([[3, 'tag'], 3]);
   });
 });

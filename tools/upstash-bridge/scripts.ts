@@ -11,13 +11,7 @@ import type { RedisReply } from './encoding';
 import type { RedisCommand } from './protocol';
 
 /** The shebang flags Redis 7 understands; any other flag is dropped. */
-export const REDIS_SCRIPT_FLAGS: ReadonlySet<string> = new Set([
-  'no-writes',
-  'allow-oom',
-  'allow-stale',
-  'no-cluster',
-  'allow-cross-slot-keys',
-]);
+export const REDIS_SCRIPT_FLAGS: ReadonlySet<string> = new Set(['no-writes', 'allow-oom', 'allow-stale', 'no-cluster', 'allow-cross-slot-keys']);
 
 /** Lower-case hex SHA1, as Redis and @upstash/redis compute script ids. */
 export function sha1Hex(bytes: Buffer): string {
@@ -44,7 +38,10 @@ export function rewriteShebang(script: Buffer): Buffer | null {
       kept.push(option);
       continue;
     }
-    const flags = option.slice('flags='.length).split(',').filter((flag) => flag !== '');
+    const flags = option
+      .slice('flags='.length)
+      .split(',')
+      .filter((flag) => flag !== '');
     const known = flags.filter((flag) => REDIS_SCRIPT_FLAGS.has(flag));
     if (known.length === flags.length) {
       kept.push(option);

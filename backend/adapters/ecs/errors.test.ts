@@ -15,7 +15,12 @@ describe('mapEcsError', () => {
     [403, null, '', 502, 'UPSTREAM_ERROR', 'upstream_auth', undefined],
   ] as const)('maps HTTP %i', (status, retryAfter, body, expectedStatus, code, reason, retryAfterSeconds) => {
     const err = mapEcsError(new HttpStatusError(status, retryAfter, body), 'alb.internal');
-    expect({ status: err.status, code: err.code, reason: err.reason, retryAfterSeconds: err.retryAfterSeconds }).toEqual({ status: expectedStatus, code, reason, retryAfterSeconds });
+    expect({ status: err.status, code: err.code, reason: err.reason, retryAfterSeconds: err.retryAfterSeconds }).toEqual({
+      status: expectedStatus,
+      code,
+      reason,
+      retryAfterSeconds,
+    });
   });
 
   it('maps a refused connection to 503 unreachable, and a dropped stream to a broken stream', () => {

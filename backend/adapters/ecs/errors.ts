@@ -31,9 +31,18 @@ function mapStatus(err: HttpStatusError, target: string): AdapterError {
   const base = { upstreamStatus: status, cause: err };
   if (status === 400 || status === 413 || status === 422) {
     const why = sanitiseUpstreamMessage(err.body);
-    return new BadRequestError(`the model rejected the request${why ? `: ${why}` : ''}`, { ...base, reason: 'model_rejected_input' }, status === 413 ? 413 : 400);
+    return new BadRequestError(
+      `the model rejected the request${why ? `: ${why}` : ''}`,
+      { ...base, reason: 'model_rejected_input' },
+      status === 413 ? 413 : 400,
+    );
   }
-  if (status === 429) return new ThrottledError(`the model service ${target} is overloaded`, { ...base, reason: 'model_overloaded', retryAfterSeconds: retryAfterOf(err, RETRY_AFTER_S.overloaded) });
+  if (status === 429)
+    return new ThrottledError(`the model service ${target} is overloaded`, {
+      ...base,
+      reason: 'model_overloaded',
+      retryAfterSeconds: retryAfterOf(err, RETRY_AFTER_S.overloaded),
+    });
   if (status === 503) {
     const warming = WARMING.test(err.body);
     return new UpstreamError(503, warming ? `the model service ${target} is warming up` : `the model service ${target} is unavailable`, {
@@ -56,14 +65,19 @@ function mapStatus(err: HttpStatusError, target: string): AdapterError {
 export function mapEcsError(err: unknown, target: string, phase: ErrorPhase = 'request'): AdapterError {
   if (err instanceof AdapterError) return err;
   if (err instanceof HttpStatusError) return mapStatus(err, target);
-  if (err instanceof Error && err.name === 'TimeoutError') return new UpstreamTimeoutError(`the model service ${target} did not answer in time`, { reason: 'timeout', cause: err });
+  if (err instanceof Error && err.name === 'TimeoutError')
+    return new UpstreamTimeoutError(`the model service ${target} did not answer in time`, { reason: 'timeout', cause: err });
   if (phase === 'stream' || (err instanceof TypeError && err.message === 'terminated')) {
     // The connection dropped after the answer began (undici's error for a cut body).
     return new UpstreamError(502, `the model stream from ${target} broke`, { reason: 'model_stream_error', cause: err });
   }
   if (err instanceof TypeError) {
     // `fetch failed`: refused, reset, DNS, TLS — no HTTP answer at all.
-    return new UpstreamError(503, `the model service ${target} is unreachable`, { reason: 'unreachable', retryAfterSeconds: RETRY_AFTER_S.unreachable, cause: err });
+    return new UpstreamError(503, `the model service ${target} is unreachable`, {
+      reason: 'unreachable',
+      retryAfterSeconds: RETRY_AFTER_S.unreachable,
+      cause: err,
+    });
   }
   return new UpstreamError(502, `the model service ${target} failed`, { reason: 'unexpected', cause: err });
 }

@@ -17,7 +17,8 @@ const MAX_ERROR_BODY = 4096;
 /** The URL a request for `model` goes to. */
 export function endpointUrl(model: Pick<EcsModel, 'baseUrl' | 'format'>, stream: boolean): string {
   const base = model.baseUrl.endsWith('/') ? model.baseUrl : `${model.baseUrl}/`;
-  const path = model.format === 'openai-chat' ? 'chat/completions' : model.format === 'openai-completions' ? 'completions' : stream ? 'generate_stream' : 'generate';
+  const path =
+    model.format === 'openai-chat' ? 'chat/completions' : model.format === 'openai-completions' ? 'completions' : stream ? 'generate_stream' : 'generate';
   return new URL(path, base).toString();
 }
 

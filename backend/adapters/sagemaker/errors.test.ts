@@ -2,13 +2,7 @@
  * The SageMaker error table on SDK exception objects as the SDK builds them. (The integration tests
  * in handlers/sagemaker.test.ts prove the same mapping on real SDK exceptions from the wire.)
  */
-import {
-  InternalStreamFailure,
-  ModelError,
-  ModelStreamError,
-  ValidationError,
-  type ResponseStream,
-} from '@aws-sdk/client-sagemaker-runtime';
+import { InternalStreamFailure, ModelError, ModelStreamError, ValidationError, type ResponseStream } from '@aws-sdk/client-sagemaker-runtime';
 import { describe, expect, it } from 'vitest';
 import { mapSagemakerError } from './errors';
 import { payloadBytes, sagemakerTransport, type SagemakerSender } from './transport';
@@ -36,17 +30,31 @@ describe('mapSagemakerError', () => {
   });
 
   it('maps a ModelStreamError by its error code', () => {
-    expect(mapSagemakerError(new ModelStreamError({ message: 'x', ErrorCode: 'StreamBroken', $metadata: {} }), 'ep')).toMatchObject({ status: 502, reason: 'model_stream_error' });
-    expect(mapSagemakerError(new ModelStreamError({ message: 'x', ErrorCode: 'ModelInvocationTimeExceeded', $metadata: {} }), 'ep')).toMatchObject({ status: 504, code: 'TIMEOUT' });
-    expect(mapSagemakerError(new InternalStreamFailure({ message: 'x', $metadata: {} }), 'ep')).toMatchObject({ status: 502, reason: 'internal_stream_failure' });
+    expect(mapSagemakerError(new ModelStreamError({ message: 'x', ErrorCode: 'StreamBroken', $metadata: {} }), 'ep')).toMatchObject({
+      status: 502,
+      reason: 'model_stream_error',
+    });
+    expect(mapSagemakerError(new ModelStreamError({ message: 'x', ErrorCode: 'ModelInvocationTimeExceeded', $metadata: {} }), 'ep')).toMatchObject({
+      status: 504,
+      code: 'TIMEOUT',
+    });
+    expect(mapSagemakerError(new InternalStreamFailure({ message: 'x', $metadata: {} }), 'ep')).toMatchObject({
+      status: 502,
+      reason: 'internal_stream_failure',
+    });
   });
 
   it('tells a missing endpoint (misconfiguration) from an invalid request', () => {
-    expect(mapSagemakerError(new ValidationError({ message: 'Endpoint ep of account 123456789012 not found.', $metadata: { httpStatusCode: 400 } }), 'ep')).toMatchObject({
+    expect(
+      mapSagemakerError(new ValidationError({ message: 'Endpoint ep of account 123456789012 not found.', $metadata: { httpStatusCode: 400 } }), 'ep'),
+    ).toMatchObject({
       status: 502,
       reason: 'endpoint_not_found',
     });
-    expect(mapSagemakerError(new ValidationError({ message: 'Body too large', $metadata: { httpStatusCode: 400 } }), 'ep')).toMatchObject({ status: 400, reason: 'validation' });
+    expect(mapSagemakerError(new ValidationError({ message: 'Body too large', $metadata: { httpStatusCode: 400 } }), 'ep')).toMatchObject({
+      status: 400,
+      reason: 'validation',
+    });
   });
 
   it('tells a connection failure before the answer from one mid-stream', () => {
@@ -67,7 +75,13 @@ describe('SageMaker transport', () => {
     } as unknown as SagemakerSender);
     const model = { endpointName: 'ep', format: 'tgi', chatTemplate: 'default', targetVariant: 'blue', inferenceComponent: 'ic-llama' } as const;
     await transport.invoke(model, new Uint8Array([123, 125]), new AbortController().signal);
-    expect(sent[0]).toMatchObject({ EndpointName: 'ep', TargetVariant: 'blue', InferenceComponentName: 'ic-llama', ContentType: 'application/json', Accept: 'application/json' });
+    expect(sent[0]).toMatchObject({
+      EndpointName: 'ep',
+      TargetVariant: 'blue',
+      InferenceComponentName: 'ic-llama',
+      ContentType: 'application/json',
+      Accept: 'application/json',
+    });
   });
 
   it('hands on PayloadPart bytes, skips empty parts, and throws exception events', async () => {

@@ -42,12 +42,26 @@ function mapModelError(err: ModelError, endpointName: string): AdapterError {
   const status = err.OriginalStatusCode;
   const { retryAfter } = httpInfo(err);
   const details = { upstreamStatus: status, cause: err };
-  if (status === 429) return new ThrottledError(`endpoint ${endpointName} is overloaded`, { ...details, reason: 'model_overloaded', retryAfterSeconds: retryAfter ?? RETRY_AFTER_S.overloaded });
-  if (status === 503) return new UpstreamError(503, `the model on endpoint ${endpointName} is not ready`, { ...details, reason: 'model_not_ready', retryAfterSeconds: retryAfter ?? RETRY_AFTER_S.warming });
+  if (status === 429)
+    return new ThrottledError(`endpoint ${endpointName} is overloaded`, {
+      ...details,
+      reason: 'model_overloaded',
+      retryAfterSeconds: retryAfter ?? RETRY_AFTER_S.overloaded,
+    });
+  if (status === 503)
+    return new UpstreamError(503, `the model on endpoint ${endpointName} is not ready`, {
+      ...details,
+      reason: 'model_not_ready',
+      retryAfterSeconds: retryAfter ?? RETRY_AFTER_S.warming,
+    });
   if (status === 408) return new UpstreamTimeoutError(`the model on endpoint ${endpointName} timed out`, { ...details, reason: 'model_timeout' });
   if (status !== undefined && status >= 400 && status < 500) {
     const why = sanitiseUpstreamMessage(err.OriginalMessage);
-    return new BadRequestError(`the model rejected the request${why ? `: ${why}` : ''}`, { ...details, reason: 'model_rejected_input' }, status === 413 ? 413 : 400);
+    return new BadRequestError(
+      `the model rejected the request${why ? `: ${why}` : ''}`,
+      { ...details, reason: 'model_rejected_input' },
+      status === 413 ? 413 : 400,
+    );
   }
   return new UpstreamError(502, `the model container failed${status ? ` (status ${status})` : ''}`, { ...details, reason: 'model_error' });
 }
@@ -61,29 +75,56 @@ export function mapSagemakerError(err: unknown, endpointName: string, phase: Err
   const { status, retryAfter } = httpInfo(err);
   if (err instanceof ModelError) return mapModelError(err, endpointName);
   if (err instanceof ModelStreamError) {
-    if (err.ErrorCode === 'ModelInvocationTimeExceeded') return new UpstreamTimeoutError(`the model on endpoint ${endpointName} exceeded its invocation time`, { reason: 'model_timeout', cause: err });
+    if (err.ErrorCode === 'ModelInvocationTimeExceeded')
+      return new UpstreamTimeoutError(`the model on endpoint ${endpointName} exceeded its invocation time`, { reason: 'model_timeout', cause: err });
     return new UpstreamError(502, `the model stream from endpoint ${endpointName} broke`, { reason: 'model_stream_error', cause: err });
   }
-  if (err instanceof InternalStreamFailure) return new UpstreamError(502, `SageMaker failed while streaming from endpoint ${endpointName}`, { reason: 'internal_stream_failure', cause: err });
+  if (err instanceof InternalStreamFailure)
+    return new UpstreamError(502, `SageMaker failed while streaming from endpoint ${endpointName}`, { reason: 'internal_stream_failure', cause: err });
   if (err instanceof ValidationError) {
     if (NO_CAPACITY.test(err.message)) {
-      return new UpstreamError(503, `endpoint ${endpointName} has no capacity yet; it is scaling up`, { retryAfterSeconds: retryAfter ?? RETRY_AFTER_S.warming, reason: 'no_capacity', upstreamStatus: status, cause: err });
+      return new UpstreamError(503, `endpoint ${endpointName} has no capacity yet; it is scaling up`, {
+        retryAfterSeconds: retryAfter ?? RETRY_AFTER_S.warming,
+        reason: 'no_capacity',
+        upstreamStatus: status,
+        cause: err,
+      });
     }
-    if (NOT_FOUND.test(err.message)) return new UpstreamError(502, `endpoint ${endpointName} is not deployed as configured`, { reason: 'endpoint_not_found', upstreamStatus: status, cause: err });
+    if (NOT_FOUND.test(err.message))
+      return new UpstreamError(502, `endpoint ${endpointName} is not deployed as configured`, {
+        reason: 'endpoint_not_found',
+        upstreamStatus: status,
+        cause: err,
+      });
     return new BadRequestError('SageMaker rejected the request as invalid', { reason: 'validation', upstreamStatus: status, cause: err });
   }
   if (err instanceof ModelNotReadyException) {
-    return new UpstreamError(503, `endpoint ${endpointName} is not ready; it is warming up`, { retryAfterSeconds: retryAfter ?? RETRY_AFTER_S.warming, reason: 'model_not_ready', upstreamStatus: status, cause: err });
+    return new UpstreamError(503, `endpoint ${endpointName} is not ready; it is warming up`, {
+      retryAfterSeconds: retryAfter ?? RETRY_AFTER_S.warming,
+      reason: 'model_not_ready',
+      upstreamStatus: status,
+      cause: err,
+    });
   }
   if (err instanceof ServiceUnavailable) {
-    return new UpstreamError(503, `endpoint ${endpointName} is unavailable`, { retryAfterSeconds: retryAfter ?? RETRY_AFTER_S.overloaded, reason: 'unavailable', upstreamStatus: status, cause: err });
+    return new UpstreamError(503, `endpoint ${endpointName} is unavailable`, {
+      retryAfterSeconds: retryAfter ?? RETRY_AFTER_S.overloaded,
+      reason: 'unavailable',
+      upstreamStatus: status,
+      cause: err,
+    });
   }
   if (err instanceof InternalFailure || err instanceof InternalDependencyException) {
     return new UpstreamError(502, `SageMaker failed to serve endpoint ${endpointName}`, { reason: 'internal_failure', upstreamStatus: status, cause: err });
   }
   const name = err instanceof Error ? err.name : '';
   if (name === 'ThrottlingException' || status === 429) {
-    return new ThrottledError(`endpoint ${endpointName} is throttling requests`, { retryAfterSeconds: retryAfter ?? RETRY_AFTER_S.overloaded, reason: 'throttled', upstreamStatus: status, cause: err });
+    return new ThrottledError(`endpoint ${endpointName} is throttling requests`, {
+      retryAfterSeconds: retryAfter ?? RETRY_AFTER_S.overloaded,
+      reason: 'throttled',
+      upstreamStatus: status,
+      cause: err,
+    });
   }
   if (name === 'TimeoutError' || (err as { code?: string } | null)?.code === 'ETIMEDOUT') {
     return new UpstreamTimeoutError(`endpoint ${endpointName} did not answer in time`, { reason: 'timeout', cause: err });
@@ -93,7 +134,11 @@ export function mapSagemakerError(err: unknown, endpointName: string, phase: Err
   }
   if (status === undefined) {
     // No HTTP answer at all: connection refused or reset, DNS, TLS.
-    return new UpstreamError(503, `endpoint ${endpointName} is unreachable`, { retryAfterSeconds: RETRY_AFTER_S.unreachable, reason: 'unreachable', cause: err });
+    return new UpstreamError(503, `endpoint ${endpointName} is unreachable`, {
+      retryAfterSeconds: RETRY_AFTER_S.unreachable,
+      reason: 'unreachable',
+      cause: err,
+    });
   }
   return new UpstreamError(502, `endpoint ${endpointName} failed (HTTP ${status})`, { reason: 'unexpected', upstreamStatus: status, cause: err });
 }

@@ -6,8 +6,7 @@ import { DEFAULT_MAX_TOKENS, FORMATS, type ContainerModel } from './index';
 
 const req = (over: Partial<BackendInferRequestInput> & Record<string, unknown> = {}) =>
   BackendInferRequestSchema.parse({ request_id: 'r1', tenant_id: 't1', model: 'm', prompt: 'Hello there', ...over });
-const chatReq = (over: Record<string, unknown> = {}) =>
-  BackendInferRequestSchema.parse({ request_id: 'r1', tenant_id: 't1', model: 'm', messages, ...over });
+const chatReq = (over: Record<string, unknown> = {}) => BackendInferRequestSchema.parse({ request_id: 'r1', tenant_id: 't1', model: 'm', messages, ...over });
 const messages = [
   { role: 'system', content: 'Be brief.' },
   { role: 'user', content: 'Hi' },
@@ -19,7 +18,17 @@ describe('request bodies', () => {
   it('maps every param to TGI: max_new_tokens, sampling, stop list, seed, details on', () => {
     expect(FORMATS.tgi.request(req({ params: allParams, stream: true }), model())).toEqual({
       inputs: 'Hello there',
-      parameters: { max_new_tokens: 10, temperature: 0.7, do_sample: true, top_p: 0.9, stop: ['END'], seed: 7, details: true, decoder_input_details: false, return_full_text: false },
+      parameters: {
+        max_new_tokens: 10,
+        temperature: 0.7,
+        do_sample: true,
+        top_p: 0.9,
+        stop: ['END'],
+        seed: 7,
+        details: true,
+        decoder_input_details: false,
+        return_full_text: false,
+      },
       stream: true,
     });
   });
@@ -121,9 +130,9 @@ describe('whole answers', () => {
 
 describe('stream events', () => {
   it('skips TGI special tokens and reads the final details', () => {
-    expect(FORMATS.tgi.event({ token: { text: '</s>', special: true }, generated_text: 'ab', details: { finish_reason: 'eos_token', generated_tokens: 2 } })).toEqual([
-      { kind: 'final', completionTokens: 2, finishReason: 'stop' },
-    ]);
+    expect(
+      FORMATS.tgi.event({ token: { text: '</s>', special: true }, generated_text: 'ab', details: { finish_reason: 'eos_token', generated_tokens: 2 } }),
+    ).toEqual([{ kind: 'final', completionTokens: 2, finishReason: 'stop' }]);
   });
 
   it('reads OpenAI deltas, the finish chunk and the usage chunk', () => {
@@ -137,7 +146,9 @@ describe('stream events', () => {
 
   it('reads plain JSON lines and flags anything else as an error', () => {
     expect(FORMATS.json.event({ text: 'a' })).toEqual([{ kind: 'text', text: 'a' }]);
-    expect(FORMATS.json.event({ done: true, finish_reason: 'length' })).toEqual([{ kind: 'final', finishReason: 'length', promptTokens: undefined, completionTokens: undefined }]);
+    expect(FORMATS.json.event({ done: true, finish_reason: 'length' })).toEqual([
+      { kind: 'final', finishReason: 'length', promptTokens: undefined, completionTokens: undefined },
+    ]);
     expect(FORMATS.json.event({ unexpected: 1 })).toEqual([{ kind: 'error', message: 'unexpected JSON stream line' }]);
   });
 });

@@ -65,7 +65,8 @@ export class EdgePrincipal extends Construct {
     });
     Validations.of(this.credentials).acknowledge({
       id: 'AwsSolutions-SMG4',
-      reason: 'An IAM access key cannot be rotated by a Secrets Manager rotation Lambda here: it must also be re-copied into the Worker; rotate by bumping edgeKeySerial and re-running the printed commands (cdk/README.md).',
+      reason:
+        'An IAM access key cannot be rotated by a Secrets Manager rotation Lambda here: it must also be re-copied into the Worker; rotate by bumping edgeKeySerial and re-running the printed commands (cdk/README.md).',
     });
 
     if (props.printWranglerCommands ?? true) {

@@ -69,14 +69,23 @@ function cloudwatchSeries(env: string, s: DashboardSeries, service?: string): cl
     case 'breakdown':
       return [edgeBreakdown(env, s.metric, s.by, s.stat, s.label)];
     case 'percent':
-      return [new cloudwatch.MathExpression({
-        expression: `100 * FILL(${idOf(s.part)}, 0) / (FILL(${idOf(s.part)}, 0) + FILL(${idOf(s.rest)}, 0))`,
-        usingMetrics: { [idOf(s.part)]: metric(s.part), [idOf(s.rest)]: metric(s.rest) },
-        label: s.label,
-        period: ONE_MINUTE,
-      })];
+      return [
+        new cloudwatch.MathExpression({
+          expression: `100 * FILL(${idOf(s.part)}, 0) / (FILL(${idOf(s.part)}, 0) + FILL(${idOf(s.rest)}, 0))`,
+          usingMetrics: { [idOf(s.part)]: metric(s.part), [idOf(s.rest)]: metric(s.rest) },
+          label: s.label,
+          period: ONE_MINUTE,
+        }),
+      ];
     case 'perSecond':
-      return [new cloudwatch.MathExpression({ expression: `${idOf(s.of)} / PERIOD(${idOf(s.of)})`, usingMetrics: { [idOf(s.of)]: metric(s.of) }, label: s.label, period: ONE_MINUTE })];
+      return [
+        new cloudwatch.MathExpression({
+          expression: `${idOf(s.of)} / PERIOD(${idOf(s.of)})`,
+          usingMetrics: { [idOf(s.of)]: metric(s.of) },
+          label: s.label,
+          period: ONE_MINUTE,
+        }),
+      ];
     case 'adapter':
       return service ? [adapterSearch(env, service, s.metric, s.stat, `${service} ${s.label}`)] : [];
   }
@@ -124,13 +133,26 @@ export class GatewayDashboard extends Construct {
     const p = (a: MonitoredAdapter, stat: string) => a.function.metricDuration({ statistic: stat, period: ONE_MINUTE, label: `${a.serviceName} ${stat}` });
     const emf = (series: readonly DashboardSeries[]) => each((a) => series.flatMap((s) => cloudwatchSeries(env, s, a.serviceName)));
     return [
-      new cloudwatch.TextWidget({ markdown: `## Adapters\nLambda metrics and the adapters' EMF metrics (\`${adapterNamespace(env)}\`).`, width: 24, height: 1 }),
-      graph('Lambda duration (ms)', each((a) => [p(a, 'p50'), p(a, 'p95'), p(a, 'p99')])),
-      graph('Concurrent executions', each((a) => [a.function.metric('ConcurrentExecutions', { statistic: 'Maximum', period: ONE_MINUTE, label: a.serviceName })])),
-      graph('Throttles and errors', each((a) => [
-        a.function.metricThrottles({ statistic: 'Sum', period: ONE_MINUTE, label: `${a.serviceName} throttles` }),
-        a.function.metricErrors({ statistic: 'Sum', period: ONE_MINUTE, label: `${a.serviceName} errors` }),
-      ])),
+      new cloudwatch.TextWidget({
+        markdown: `## Adapters\nLambda metrics and the adapters' EMF metrics (\`${adapterNamespace(env)}\`).`,
+        width: 24,
+        height: 1,
+      }),
+      graph(
+        'Lambda duration (ms)',
+        each((a) => [p(a, 'p50'), p(a, 'p95'), p(a, 'p99')]),
+      ),
+      graph(
+        'Concurrent executions',
+        each((a) => [a.function.metric('ConcurrentExecutions', { statistic: 'Maximum', period: ONE_MINUTE, label: a.serviceName })]),
+      ),
+      graph(
+        'Throttles and errors',
+        each((a) => [
+          a.function.metricThrottles({ statistic: 'Sum', period: ONE_MINUTE, label: `${a.serviceName} throttles` }),
+          a.function.metricErrors({ statistic: 'Sum', period: ONE_MINUTE, label: `${a.serviceName} errors` }),
+        ]),
+      ),
       ...adapterEmfWidgets().map((w) => graph(w.title, emf(w.left))),
     ];
   }
@@ -139,7 +161,11 @@ export class GatewayDashboard extends Construct {
     const s = (name: string, stat: string, label: string) => sagemakerMetric(t, name, stat, label);
     const ic = t.inferenceComponentName;
     return [
-      new cloudwatch.TextWidget({ markdown: `## SageMaker endpoint \`${t.endpointName}\`${ic ? ` (inference component \`${ic}\`)` : ''}`, width: 24, height: 1 }),
+      new cloudwatch.TextWidget({
+        markdown: `## SageMaker endpoint \`${t.endpointName}\`${ic ? ` (inference component \`${ic}\`)` : ''}`,
+        width: 24,
+        height: 1,
+      }),
       graph('Model and overhead latency (µs)', [
         s(S.ModelLatency, 'p50', 'ModelLatency p50'),
         s(S.ModelLatency, 'p95', 'ModelLatency p95'),
@@ -184,11 +210,18 @@ export class GatewayDashboard extends Construct {
         tg.httpCodeTarget(elbv2.HttpCodeTarget.TARGET_5XX_COUNT, { ...one, statistic: 'Sum', label: AlbMetric.HTTPCode_Target_5XX_Count }),
         lb.httpCodeElb(elbv2.HttpCodeElb.ELB_5XX_COUNT, { ...one, statistic: 'Sum', label: AlbMetric.HTTPCode_ELB_5XX_Count }),
       ]),
-      graph('Target response time (s)', ['p50', 'p95', 'p99'].map((stat) => tg.targetResponseTime({ ...one, statistic: stat, label: stat }))),
-      graph('Targets and requests per target', [
-        tg.healthyHostCount({ ...one, statistic: 'Minimum', label: AlbMetric.HealthyHostCount }),
-        tg.unhealthyHostCount({ ...one, statistic: 'Maximum', label: AlbMetric.UnHealthyHostCount }),
-      ], { right: [tg.requestCountPerTarget({ ...one, statistic: 'Sum', label: AlbMetric.RequestCountPerTarget })] }),
+      graph(
+        'Target response time (s)',
+        ['p50', 'p95', 'p99'].map((stat) => tg.targetResponseTime({ ...one, statistic: stat, label: stat })),
+      ),
+      graph(
+        'Targets and requests per target',
+        [
+          tg.healthyHostCount({ ...one, statistic: 'Minimum', label: AlbMetric.HealthyHostCount }),
+          tg.unhealthyHostCount({ ...one, statistic: 'Maximum', label: AlbMetric.UnHealthyHostCount }),
+        ],
+        { right: [tg.requestCountPerTarget({ ...one, statistic: 'Sum', label: AlbMetric.RequestCountPerTarget })] },
+      ),
       graph('ECS utilisation (%)', [
         ecsMetric(EcsMetric.CPUUtilization, { ClusterName: g.clusterName, ServiceName: g.serviceName }, 'Average', 'service CPU'),
         ecsMetric(EcsMetric.MemoryUtilization, { ClusterName: g.clusterName, ServiceName: g.serviceName }, 'Average', 'service memory'),

@@ -83,9 +83,7 @@ export class GpuService extends Construct {
       ],
     });
     this.vpc.addFlowLog('FlowLog', {
-      destination: ec2.FlowLogDestination.toCloudWatchLogs(
-        new logs.LogGroup(this, 'FlowLogGroup', { retention, removalPolicy: RemovalPolicy.DESTROY }),
-      ),
+      destination: ec2.FlowLogDestination.toCloudWatchLogs(new logs.LogGroup(this, 'FlowLogGroup', { retention, removalPolicy: RemovalPolicy.DESTROY })),
       trafficType: ec2.FlowLogTrafficType.ALL,
     });
 
@@ -206,14 +204,12 @@ export class GpuService extends Construct {
       reason: 'Access logging is enabled through logAccessLogs (attribute set after construction).',
     });
 
-    this.service
-      .autoScaleTaskCount({ minCapacity, maxCapacity })
-      .scaleOnRequestCount('RequestsPerTarget', {
-        requestsPerTarget: props.requestsPerTarget ?? 120,
-        targetGroup: this.targetGroup,
-        scaleInCooldown: Duration.minutes(10),
-        scaleOutCooldown: Duration.minutes(2),
-      });
+    this.service.autoScaleTaskCount({ minCapacity, maxCapacity }).scaleOnRequestCount('RequestsPerTarget', {
+      requestsPerTarget: props.requestsPerTarget ?? 120,
+      targetGroup: this.targetGroup,
+      scaleInCooldown: Duration.minutes(10),
+      scaleOutCooldown: Duration.minutes(2),
+    });
 
     this.url = `http://${this.loadBalancer.loadBalancerDnsName}`;
   }

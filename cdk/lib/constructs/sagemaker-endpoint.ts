@@ -137,7 +137,11 @@ export class SagemakerEndpoint extends Construct {
       'SageMaker names the log group per variant or component under /aws/sagemaker/ and the streams per instance; both are bounded by this endpoint name.',
     );
     if (modelDataObjects?.endsWith('*')) {
-      acknowledgeWildcardResources(this.role, [modelDataObjects], 'Uncompressed model data is a prefix of many weight files; reads are limited to that prefix.');
+      acknowledgeWildcardResources(
+        this.role,
+        [modelDataObjects],
+        'Uncompressed model data is a prefix of many weight files; reads are limited to that prefix.',
+      );
     }
 
     this.model = new sagemaker.CfnModel(this, 'Model', {
@@ -224,7 +228,9 @@ export class SagemakerEndpoint extends Construct {
   public grantInvoke(grantee: iam.IGrantable): iam.Grant {
     const resources = [this.endpointArn];
     if (this.inferenceComponentName) {
-      resources.push(Stack.of(this).formatArn({ service: 'sagemaker', resource: 'inference-component', resourceName: this.inferenceComponentName.toLowerCase() }));
+      resources.push(
+        Stack.of(this).formatArn({ service: 'sagemaker', resource: 'inference-component', resourceName: this.inferenceComponentName.toLowerCase() }),
+      );
     }
     return iam.Grant.addToPrincipal({
       grantee,

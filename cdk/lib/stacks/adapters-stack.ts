@@ -97,8 +97,10 @@ export class AdaptersStack extends Stack {
     if (this.ecsAdapter) new CfnOutput(this, 'EcsAdapterUrl', { value: this.ecsAdapter.url });
     // One entry per model; a model served by both backends lists SageMaker first, ECS as fallback.
     const models: Record<string, { backends: { name: string; url: string; kind: 'sagemaker' | 'ecs' }[] }> = {};
-    const route = (model: string, name: string, url: string, kind: 'sagemaker' | 'ecs') =>
-      (models[model] ??= { backends: [] }).backends.push({ name, url, kind });
+    const route = (model: string, name: string, url: string, kind: 'sagemaker' | 'ecs') => {
+      models[model] ??= { backends: [] };
+      models[model].backends.push({ name, url, kind });
+    };
     route(config.sagemaker.modelName, 'sagemaker', this.sagemakerAdapter.url, 'sagemaker');
     if (this.ecsAdapter && props.gpuService) route(props.gpuService.modelName, 'ecs', this.ecsAdapter.url, 'ecs');
     new CfnOutput(this, 'EdgeRouteTable', {

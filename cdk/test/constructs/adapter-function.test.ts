@@ -64,7 +64,9 @@ describe('AdapterFunction', () => {
 
   it('keeps its logs in its own log group for the configured retention', () => {
     template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 14 });
-    template.hasResourceProperties('AWS::Lambda::Function', { LoggingConfig: Match.objectLike({ LogFormat: 'JSON', LogGroup: { Ref: Match.stringLikeRegexp('^AdapterLogGroup') } }) });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      LoggingConfig: Match.objectLike({ LogFormat: 'JSON', LogGroup: { Ref: Match.stringLikeRegexp('^AdapterLogGroup') } }),
+    });
   });
 
   it('has a role that may write its logs and traces and nothing else', () => {

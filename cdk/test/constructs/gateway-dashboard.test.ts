@@ -68,7 +68,9 @@ describe('GatewayDashboard', () => {
 
   it('breaks errors down by code with a SEARCH over the Code dimension', () => {
     const codes = widgets.find((w) => w.properties.title === 'Errors by code');
-    expect(JSON.stringify(codes)).toContain("SEARCH('{InferenceGateway/Edge,Environment,Code} MetricName=\\\"Requests\\\" Environment=\\\"dev\\\"', 'Sum', 60)");
+    expect(JSON.stringify(codes)).toContain(
+      'SEARCH(\'{InferenceGateway/Edge,Environment,Code} MetricName=\\"Requests\\" Environment=\\"dev\\"\', \'Sum\', 60)',
+    );
   });
 
   it('shows the adapters: Lambda duration, concurrency, throttles and their EMF metrics', () => {
@@ -76,7 +78,7 @@ describe('GatewayDashboard', () => {
     expect(namespaces).toContain('AWS/Lambda');
     for (const name of Object.values(AdapterMetric)) expect(names, name).toContain(name);
     const emf = widgets.find((w) => w.properties.title === 'Adapter requests and errors by code');
-    expect(JSON.stringify(emf)).toContain('{InferenceGateway/Adapters/dev,service,model,error_code} MetricName=\\\"Errors\\\" service=\\\"sagemaker-adapter\\\"');
+    expect(JSON.stringify(emf)).toContain('{InferenceGateway/Adapters/dev,service,model,error_code} MetricName=\\"Errors\\" service=\\"sagemaker-adapter\\"');
   });
 
   it('shows SageMaker latencies, errors, concurrency, GPU, capacity and no-capacity failures', () => {

@@ -2,7 +2,7 @@
  * SagemakerEndpoint: model/config/endpoint shape, least-privilege execution role, autoscaling on the
  * variant or the inference component (with the scale-from-zero step policy and alarm), grantInvoke.
  */
-import { Stack } from 'aws-cdk-lib';
+import type { Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { describe, expect, it } from 'vitest';
@@ -21,7 +21,13 @@ function classic(stack: Stack = testStack()) {
     scalingMetric: 'concurrent-requests',
     scalingTarget: 8,
   });
-  return { stack, endpoint, get template() { return Template.fromStack(stack); } };
+  return {
+    stack,
+    endpoint,
+    get template() {
+      return Template.fromStack(stack);
+    },
+  };
 }
 
 function scaleToZero(stack: Stack = testStack()) {
@@ -35,7 +41,13 @@ function scaleToZero(stack: Stack = testStack()) {
     scalingMetric: 'invocations-per-instance',
     scalingTarget: 30,
   });
-  return { stack, endpoint, get template() { return Template.fromStack(stack); } };
+  return {
+    stack,
+    endpoint,
+    get template() {
+      return Template.fromStack(stack);
+    },
+  };
 }
 
 describe('SagemakerEndpoint without scale-to-zero', () => {
@@ -109,9 +121,9 @@ describe('SagemakerEndpoint without scale-to-zero', () => {
   });
 
   it('rejects a variant that should scale to zero instances', () => {
-    expect(
-      () => new SagemakerEndpoint(testStack(), 'Bad', { endpointName: 'x', container: DEFAULT_CONTAINERS.tgi, hfModelId: 'a/b', minCapacity: 0 }),
-    ).toThrow(/cannot scale to zero/);
+    expect(() => new SagemakerEndpoint(testStack(), 'Bad', { endpointName: 'x', container: DEFAULT_CONTAINERS.tgi, hfModelId: 'a/b', minCapacity: 0 })).toThrow(
+      /cannot scale to zero/,
+    );
   });
 
   it('passes cdk-nag AwsSolutions with its acknowledgements', () => {
@@ -144,7 +156,10 @@ describe('SagemakerEndpoint with scale-to-zero', () => {
     const { template } = scaleToZero();
     template.hasResourceProperties('AWS::SageMaker::Model', {
       EnableNetworkIsolation: true,
-      PrimaryContainer: Match.objectLike({ ModelDataUrl: 's3://weights-bucket/llama/model.tar.gz', Environment: Match.objectLike({ HF_MODEL_ID: '/opt/ml/model' }) }),
+      PrimaryContainer: Match.objectLike({
+        ModelDataUrl: 's3://weights-bucket/llama/model.tar.gz',
+        Environment: Match.objectLike({ HF_MODEL_ID: '/opt/ml/model' }),
+      }),
     });
     const read = statementsFor(template, 'LlmExecutionRole').find((s) => actionsOf(s).includes('s3:GetObject'));
     expect(JSON.stringify(read?.Resource)).toContain(':s3:::weights-bucket/llama/model.tar.gz');

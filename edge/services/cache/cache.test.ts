@@ -39,7 +39,7 @@ describe('response cache', () => {
     expect(third.headers.get('x-ratelimit-remaining')).toBe('597');
   });
 
-  it('never answers one tenant from another tenant\'s entry', async () => {
+  it("never answers one tenant from another tenant's entry", async () => {
     const a = await seedTenantKey();
     const b = await seedTenantKey();
     const body = { model, prompt: unique('tenant scoped'), params: { seed: 7, max_tokens: 4 } };
@@ -110,9 +110,20 @@ describe('coalescing', () => {
     await modelConfig({ ttftMs: 1500 });
     const body = { model, prompt: unique('coalesce'), params: { temperature: 0, max_tokens: 5 } };
     const before = (await modelStats()).invocations;
-    const responses = await Promise.all(Array.from({ length: 100 }, () => post('/v1/infer', key, body).then(async (r) => ({ status: r.status, cache: `${r.headers.get('x-cache')}/${r.headers.get('x-cache-tier') ?? '-'}`, out: (await output(r)).output }))));
+    const responses = await Promise.all(
+      Array.from({ length: 100 }, () =>
+        post('/v1/infer', key, body).then(async (r) => ({
+          status: r.status,
+          cache: `${r.headers.get('x-cache')}/${r.headers.get('x-cache-tier') ?? '-'}`,
+          out: (await output(r)).output,
+        })),
+      ),
+    );
     const calls = (await modelStats()).invocations - before;
-    const byCache = responses.reduce<Record<string, number>>((acc, r) => ({ ...acc, [r.cache]: (acc[r.cache] ?? 0) + 1 }), {});
+    const byCache = responses.reduce<Record<string, number>>((acc, r) => {
+      acc[r.cache] = (acc[r.cache] ?? 0) + 1;
+      return acc;
+    }, {});
     console.warn(`coalescing: 100 identical concurrent requests → ${calls} model call(s); answers by X-Cache: ${JSON.stringify(byCache)}`);
     expect(responses.every((r) => r.status === 200 && r.out === responses[0]!.out)).toBe(true);
     expect(calls).toBe(1);
@@ -122,7 +133,14 @@ describe('coalescing', () => {
     const { key } = await seedTenantKey();
     await modelConfig({ forcedStatus: 503, ttftMs: 300 });
     const body = { model, prompt: unique('failing leader'), params: { temperature: 0, max_tokens: 5 } };
-    const statuses = await Promise.all(Array.from({ length: 10 }, () => post('/v1/infer', key, body).then(async (r) => (await r.text(), r.status))));
+    const statuses = await Promise.all(
+      Array.from({ length: 10 }, () =>
+        post('/v1/infer', key, body).then(async (r) => {
+          await r.text();
+          return r.status;
+        }),
+      ),
+    );
     console.warn(`failed leader: statuses ${JSON.stringify(statuses)}`);
     expect(statuses.every((s) => s === 503)).toBe(true);
   });

@@ -26,13 +26,21 @@ export function entryFromResult(result: BackendInferResponse): CacheEntry {
 }
 
 export function resultFromEntry(entry: CacheEntry): BackendInferResponse {
-  return { output: entry.chunks.join(''), usage: entry.usage, model_latency_ms: entry.modelLatencyMs, ...(entry.finishReason ? { finish_reason: entry.finishReason } : {}) };
+  return {
+    output: entry.chunks.join(''),
+    usage: entry.usage,
+    model_latency_ms: entry.modelLatencyMs,
+    ...(entry.finishReason ? { finish_reason: entry.finishReason } : {}),
+  };
 }
 
 /** The entry replayed as backend stream events: every chunk as a token, then done. */
 export async function* replayEvents(entry: CacheEntry): AsyncGenerator<BackendStreamEvent, void, undefined> {
   for (const text of entry.chunks) yield { event: 'token', data: { text } };
-  yield { event: 'done', data: { usage: entry.usage, model_latency_ms: entry.modelLatencyMs, ...(entry.finishReason ? { finish_reason: entry.finishReason } : {}) } };
+  yield {
+    event: 'done',
+    data: { usage: entry.usage, model_latency_ms: entry.modelLatencyMs, ...(entry.finishReason ? { finish_reason: entry.finishReason } : {}) },
+  };
 }
 
 /**

@@ -53,7 +53,9 @@ const round = (n: number) => Math.round(n * 10_000) / 10_000;
 export function canonicalJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
   if (value !== null && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
     return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
   }
   if (typeof value === 'number' && !Number.isInteger(value)) return JSON.stringify(round(value));
@@ -63,6 +65,7 @@ export function canonicalJson(value: unknown): string {
 /** The cache key (hex SHA-256) of a planned backend payload. */
 export async function cacheKey(tenantId: string, payload: BackendInferRequestInput, settings: CacheSettings): Promise<string> {
   const tenant = settings.shareableModels.includes(payload.model) ? '*' : tenantId;
-  const input = 'prompt' in payload ? { prompt: payload.prompt.trim() } : { messages: payload.messages.map((m) => ({ role: m.role, content: m.content.trim() })) };
+  const input =
+    'prompt' in payload ? { prompt: payload.prompt.trim() } : { messages: payload.messages.map((m) => ({ role: m.role, content: m.content.trim() })) };
   return sha256Hex(canonicalJson({ v: 1, tenant, model: payload.model, ...input, params: payload.params ?? {} }));
 }

@@ -94,7 +94,11 @@ export class QuotaGate {
     return this.#decide(input, windows, calls);
   }
 
-  async #decide(input: AdmitInput, windows: ReturnType<typeof windowsFor>, calls: Promise<{ success: boolean; remaining: number; reset: number }>[]): Promise<Admission> {
+  async #decide(
+    input: AdmitInput,
+    windows: ReturnType<typeof windowsFor>,
+    calls: Promise<{ success: boolean; remaining: number; reset: number }>[],
+  ): Promise<Admission> {
     let results: Awaited<(typeof calls)[number]>[];
     try {
       results = await withDeadline(Promise.all(calls), input.policy.storeTimeoutMs, 'the rate-limit store');
@@ -173,7 +177,14 @@ export class QuotaGate {
     }
     const states = this.#local.admit(input.tenantId, windows, input.tokens);
     if (states.some((s) => !s.success)) throw this.#denied(states, input, false);
-    return { source: 'local', states, reserved: input.tokens, headers: limitHeaders(states, this.#now()), settle: () => Promise.resolve(), reservation: { reserved: input.tokens, windows: [] } };
+    return {
+      source: 'local',
+      states,
+      reserved: input.tokens,
+      headers: limitHeaders(states, this.#now()),
+      settle: () => Promise.resolve(),
+      reservation: { reserved: input.tokens, windows: [] },
+    };
   }
 }
 

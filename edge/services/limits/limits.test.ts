@@ -28,7 +28,11 @@ async function burst(overrides: TenantOverrides, n: number): Promise<{ admitted:
     Array.from({ length: n }, async (_, i) => {
       const res = await app.request(
         `${BASE}/v1/infer`,
-        { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify({ model, prompt: `burst ${i}`, params: { max_tokens: 2 } }) },
+        {
+          method: 'POST',
+          headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ model, prompt: `burst ${i}`, params: { max_tokens: 2 } }),
+        },
         patient,
         createExecutionContext(),
       );
@@ -36,7 +40,12 @@ async function burst(overrides: TenantOverrides, n: number): Promise<{ admitted:
       return res.status;
     }),
   );
-  return { admitted: results.filter((s) => s === 200).length, limited: results.filter((s) => s === 429).length, other: results.filter((s) => s !== 200 && s !== 429).length, tenantId: tenant.tenantId };
+  return {
+    admitted: results.filter((s) => s === 200).length,
+    limited: results.filter((s) => s === 429).length,
+    other: results.filter((s) => s !== 200 && s !== 429).length,
+    tenantId: tenant.tenantId,
+  };
 }
 
 /** Redis counters of a tenant's window (one per window bucket), once refunds have landed. */
@@ -111,7 +120,10 @@ describe('headers', () => {
     expect(done.event).toBe('done');
     const usage = (JSON.parse(done.data) as { usage: { prompt_tokens: number; completion_tokens: number } }).usage;
     const used = usage.prompt_tokens + usage.completion_tokens;
-    const [day] = await eventually(() => windowCounts('tokens', 'day', tenant.tenantId), (c) => c[0] === used);
+    const [day] = await eventually(
+      () => windowCounts('tokens', 'day', tenant.tenantId),
+      (c) => c[0] === used,
+    );
     console.warn(`token settle: reserved ${reserved}, backend usage ${used}, day window holds ${day}`);
     expect(day).toBe(used);
   });
@@ -124,7 +136,11 @@ describe('ephemeral block', () => {
     expect((await post('/v1/infer', key, { model, prompt: 'c' })).status).toBe(429);
     await bridgeQuiet();
     await resetBridgeStats();
-    const statuses = await Promise.all(Array.from({ length: 25 }, (_, i) => post('/v1/infer', key, { model, prompt: `blocked ${i}` }).then(async (r) => [r.status, r.headers.get('retry-after'), await r.text()] as const)));
+    const statuses = await Promise.all(
+      Array.from({ length: 25 }, (_, i) =>
+        post('/v1/infer', key, { model, prompt: `blocked ${i}` }).then(async (r) => [r.status, r.headers.get('retry-after'), await r.text()] as const),
+      ),
+    );
     const stats = await bridgeStats();
     console.warn(`blocked tenant: ${statuses.length} requests answered 429, Redis round trips: ${stats.httpRequests}, commands: ${stats.redisCommands}`);
     expect(statuses.every(([s, retry]) => s === 429 && Number(retry) > 0)).toBe(true);
@@ -138,12 +154,18 @@ describe('miss path cost', () => {
     expect((await post('/v1/infer', key, { model, prompt: 'warm the key cache' })).status).toBe(200);
     await bridgeQuiet();
     await resetBridgeStats();
-    const res = await SELF.fetch(`${BASE}/v1/infer`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify({ model, prompt: `count me ${crypto.randomUUID()}`, params: { temperature: 0, max_tokens: 4 } }) });
+    const res = await SELF.fetch(`${BASE}/v1/infer`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model, prompt: `count me ${crypto.randomUUID()}`, params: { temperature: 0, max_tokens: 4 } }),
+    });
     expect(res.headers.get('x-cache')).toBe('MISS');
     await res.text();
     await bridgeQuiet();
     const after = await bridgeStats();
-    console.warn(`miss path: ${after.httpRequests} store round trips in all (critical path: limits + L2 GETEX in one; background: settle + cache SET), commands ${JSON.stringify(after.commandsByName)}`);
+    console.warn(
+      `miss path: ${after.httpRequests} store round trips in all (critical path: limits + L2 GETEX in one; background: settle + cache SET), commands ${JSON.stringify(after.commandsByName)}`,
+    );
     // 5 limiter EVALSHAs + GETEX share the critical round trip; the settle and the SET share the background one.
     expect(after.commandsByName.getex).toBe(1);
     expect(after.httpRequests).toBe(2);

@@ -13,7 +13,8 @@ import { BASE } from '../../testing/gateway-client';
 import { seedTenantKey } from '../../testing/seed';
 
 const model = inject('model');
-const admin = (action: 'stop' | 'start') => fetch(`${inject('outageBridgeAdminUrl')}/${action}`, { method: 'POST' }).then((r) => r.json() as Promise<{ running: boolean }>);
+const admin = (action: 'stop' | 'start') =>
+  fetch(`${inject('outageBridgeAdminUrl')}/${action}`, { method: 'POST' }).then((r) => r.json() as Promise<{ running: boolean }>);
 
 afterEach(async () => {
   await admin('start');
@@ -22,10 +23,28 @@ afterEach(async () => {
 function setup(policy: 'open' | 'closed') {
   const metrics = new IsolateMetrics();
   const app = createApp({ metrics });
-  const bindings = { ...(env as Record<string, unknown>), UPSTASH_REDIS_REST_URL: inject('outageBridgeUrl'), STORE_OUTAGE_POLICY: policy, STORE_TIMEOUT_MS: '2000' };
+  const bindings = {
+    ...(env as Record<string, unknown>),
+    UPSTASH_REDIS_REST_URL: inject('outageBridgeUrl'),
+    STORE_OUTAGE_POLICY: policy,
+    STORE_TIMEOUT_MS: '2000',
+  };
   const send = (key: string, prompt: string) =>
-    app.request(`${BASE}/v1/infer`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify({ model, prompt, params: { max_tokens: 2 } }) }, bindings, createExecutionContext());
-  const unavailable = () => metrics.drain().filter((s) => s.metric === 'StoreUnavailable').reduce((n, s) => n + (s.values[0] ?? 0), 0);
+    app.request(
+      `${BASE}/v1/infer`,
+      {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model, prompt, params: { max_tokens: 2 } }),
+      },
+      bindings,
+      createExecutionContext(),
+    );
+  const unavailable = () =>
+    metrics
+      .drain()
+      .filter((s) => s.metric === 'StoreUnavailable')
+      .reduce((n, s) => n + (s.values[0] ?? 0), 0);
   return { send, unavailable };
 }
 

@@ -61,7 +61,14 @@ export const healthKey = (backend: Backend, model: string) => `${backend.name}|$
 
 /** Logs and counts a breaker transition. */
 export function reportTransition(t: Transition, backend: Backend, requestId: string, metrics: MetricsRecorder): void {
-  log(t.to === 'open' ? 'warn' : 'info', `circuit breaker ${t.to}`, { request_id: requestId, backend: backend.name, breaker: t.backend, from: t.from, to: t.to, failures: t.failures });
+  log(t.to === 'open' ? 'warn' : 'info', `circuit breaker ${t.to}`, {
+    request_id: requestId,
+    backend: backend.name,
+    breaker: t.backend,
+    from: t.from,
+    to: t.to,
+    failures: t.failures,
+  });
   metrics.count('BreakerTransitions', { Backend: backend.name, State: t.to });
   metrics.observe('CircuitOpen', t.to === 'open' ? 1 : 0, { Backend: backend.name });
 }
@@ -75,7 +82,9 @@ export async function runRouted<T>(req: RouteRequest, deps: RoutingDeps, attempt
   const deadlineAt = Date.now() + deadlineMs;
   const retry = retryFor(table);
   const deadlineError = () =>
-    new ApiError('TIMEOUT', `no answer within the ${req.priority} tier's deadline of ${deadlineMs} ms`, { details: { reason: DEADLINE, deadline_ms: deadlineMs } });
+    new ApiError('TIMEOUT', `no answer within the ${req.priority} tier's deadline of ${deadlineMs} ms`, {
+      details: { reason: DEADLINE, deadline_ms: deadlineMs },
+    });
   let attempts = 0;
   let lastError: ApiError | undefined;
   let skipped: { reason: string; retryAfterMs: number } | undefined;
@@ -85,7 +94,12 @@ export async function runRouted<T>(req: RouteRequest, deps: RoutingDeps, attempt
     const { backend } = candidate;
     const settings = breakerFor(table, backend);
     if (previous !== undefined) {
-      log('info', 'routing fallback', { request_id: requestId, from: previous, to: backend.name, reason: lastError ? String(lastError.details?.reason ?? lastError.code) : (skipped?.reason ?? '') });
+      log('info', 'routing fallback', {
+        request_id: requestId,
+        from: previous,
+        to: backend.name,
+        reason: lastError ? String(lastError.details?.reason ?? lastError.code) : (skipped?.reason ?? ''),
+      });
     }
     previous = backend.name;
     const key = healthKey(backend, req.model);
@@ -126,7 +140,9 @@ export async function runRouted<T>(req: RouteRequest, deps: RoutingDeps, attempt
       } catch (err) {
         clearTimeout(timer);
         metrics.observe('UpstreamLatency', Date.now() - started, { Backend: backend.name });
-        const error = req.signal?.aborted ? new ApiError('UPSTREAM_ERROR', 'request cancelled', { status: 503, details: { reason: CANCELLED } }) : asApiError(err);
+        const error = req.signal?.aborted
+          ? new ApiError('UPSTREAM_ERROR', 'request cancelled', { status: 503, details: { reason: CANCELLED } })
+          : asApiError(err);
         const verdict = classify(error);
         let delay: number | undefined;
         if (verdict.kind === 'retry' && n < retry.maxAttempts && !admission.probe) {
@@ -140,9 +156,14 @@ export async function runRouted<T>(req: RouteRequest, deps: RoutingDeps, attempt
           if (t) reportTransition(t, backend, requestId, metrics);
         }
         log(verdict.kind === 'client' ? 'info' : 'warn', 'backend attempt failed', {
-          request_id: requestId, backend: backend.name, attempt: n, status: error.status, code: error.code,
+          request_id: requestId,
+          backend: backend.name,
+          attempt: n,
+          status: error.status,
+          code: error.code,
           reason: typeof error.details?.reason === 'string' ? error.details.reason : undefined,
-          decision: delay !== undefined ? 'retry' : verdict.kind, latency_ms: Date.now() - started,
+          decision: delay !== undefined ? 'retry' : verdict.kind,
+          latency_ms: Date.now() - started,
         });
         if (verdict.kind === 'client' || verdict.kind === 'deadline') throw error;
         lastError = error;

@@ -73,7 +73,8 @@ export class BackendHealth {
       return { allowed: true, probe: true, transition: { backend: name, from: 'open', to: 'half-open', failures: e.failures.length } };
     }
     // Half-open: one probe at a time; a probe that never reported back (its isolate request died) expires.
-    if (e.probeSince !== undefined && now - e.probeSince < settings.openMs) return { allowed: false, reason: 'open', retryAfterMs: 1_000, detail: 'circuit_half_open' };
+    if (e.probeSince !== undefined && now - e.probeSince < settings.openMs)
+      return { allowed: false, reason: 'open', retryAfterMs: 1_000, detail: 'circuit_half_open' };
     e.probeSince = now;
     return { allowed: true, probe: true };
   }

@@ -8,7 +8,20 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ErrorEnvelopeSchema } from '../../../shared/errors';
 import { seedTenantKey } from '../../testing/seed';
 import { isolateHealth } from '../inference';
-import { counted, dead, FAULT_MODEL, ecs, ECS_MODEL_ID, endpointStats, faults, gateway, resetModelServer, sm, SM_ENDPOINT, tableFor } from '../../testing/routes';
+import {
+  counted,
+  dead,
+  FAULT_MODEL,
+  ecs,
+  ECS_MODEL_ID,
+  endpointStats,
+  faults,
+  gateway,
+  resetModelServer,
+  sm,
+  SM_ENDPOINT,
+  tableFor,
+} from '../../testing/routes';
 
 const infer = { prompt: 'resilience', params: { max_tokens: 4 } };
 const envelope = async (res: Response) => ErrorEnvelopeSchema.parse(await res.json()).error;

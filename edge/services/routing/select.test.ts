@@ -57,7 +57,9 @@ describe('weighted selection', () => {
   });
 
   it('refuses one backend name with two URLs, and weights that are all 0', () => {
-    expect(RouteTableSchema.safeParse({ models: { m: { backends: [backend('x')], fallbacks: [{ ...backend('x'), url: 'https://other.example' }] } } }).success).toBe(false);
+    expect(
+      RouteTableSchema.safeParse({ models: { m: { backends: [backend('x')], fallbacks: [{ ...backend('x'), url: 'https://other.example' }] } } }).success,
+    ).toBe(false);
     expect(ModelRouteSchema.safeParse({ backends: [backend('x', { weight: 0 })] }).success).toBe(false);
   });
 });
@@ -92,7 +94,11 @@ describe('circuit breaker', () => {
 describe('retry policy', () => {
   it('retries only connection errors, 429 and 503; never client errors', () => {
     const err = (status: 400 | 429 | 502 | 503, reason?: string, retryAfter?: string) =>
-      new ApiError(status === 400 ? 'INVALID_INPUT' : 'UPSTREAM_ERROR', 'x', { status, details: reason ? { reason } : undefined, headers: retryAfter ? { 'Retry-After': retryAfter } : {} });
+      new ApiError(status === 400 ? 'INVALID_INPUT' : 'UPSTREAM_ERROR', 'x', {
+        status,
+        details: reason ? { reason } : undefined,
+        headers: retryAfter ? { 'Retry-After': retryAfter } : {},
+      });
     expect(classify(err(503, 'unreachable'))).toMatchObject({ kind: 'retry', breaker: 'failure' });
     expect(classify(err(429, 'model_overloaded', '2'))).toMatchObject({ kind: 'retry', breaker: 'neutral', retryAfterMs: 2_000 });
     expect(classify(err(503, 'unavailable', '1'))).toMatchObject({ kind: 'retry', breaker: 'failure' });

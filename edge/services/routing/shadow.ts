@@ -46,15 +46,26 @@ export async function runShadow(req: ShadowRequest, deps: RoutingDeps): Promise<
       const t = deps.health.record(key, 'success', settings, deps.now());
       if (t) reportTransition(t, shadow, requestId, req.metrics);
       log('info', 'shadow result', {
-        request_id: requestId, backend: shadow.name, outcome: 'ok', latency_ms: Date.now() - started,
-        completion_tokens: result.usage.completion_tokens, output_chars: result.output.length,
+        request_id: requestId,
+        backend: shadow.name,
+        outcome: 'ok',
+        latency_ms: Date.now() - started,
+        completion_tokens: result.usage.completion_tokens,
+        output_chars: result.output.length,
       });
       return 'ok';
     } catch (err) {
       const error = asApiError(err);
       const t = deps.health.record(key, classify(error).breaker, settings, deps.now());
       if (t) reportTransition(t, shadow, requestId, req.metrics);
-      log('warn', 'shadow result', { request_id: requestId, backend: shadow.name, outcome: 'error', status: error.status, code: error.code, latency_ms: Date.now() - started });
+      log('warn', 'shadow result', {
+        request_id: requestId,
+        backend: shadow.name,
+        outcome: 'error',
+        status: error.status,
+        code: error.code,
+        latency_ms: Date.now() - started,
+      });
       return 'error';
     } finally {
       req.metrics.observe('UpstreamLatency', Date.now() - started, { Backend: shadow.name });

@@ -44,7 +44,10 @@ describe('stream cut after N tokens', () => {
     await faults({ endpoints: { [SM_ENDPOINT]: { forcedStatus: 500 } } });
     const { key } = await seedTenantKey();
     const fallback = ecs();
-    const { res } = await gateway(tableFor({ backends: [sm()], fallbacks: [fallback] })).send(key, '/v1/infer/stream', { prompt: 'x', params: { max_tokens: 3 } });
+    const { res } = await gateway(tableFor({ backends: [sm()], fallbacks: [fallback] })).send(key, '/v1/infer/stream', {
+      prompt: 'x',
+      params: { max_tokens: 3 },
+    });
     expect([res.status, res.headers.get('x-backend'), res.headers.get('x-attempts')]).toEqual([200, fallback.name, '2']);
     expect((await readAll(res)).at(-1)?.event).toBe('done');
   });
@@ -120,7 +123,8 @@ describe('canary weights on real requests', () => {
 
     const sticky = gateway(tableFor({ backends: [stable, canary], sticky: true }));
     const variants = new Set<string | null>();
-    for (let i = 0; i < 10; i++) variants.add((await sticky.send(key, '/v1/infer', { prompt: `sticky ${i}`, params: { max_tokens: 1 } })).res.headers.get('x-variant'));
+    for (let i = 0; i < 10; i++)
+      variants.add((await sticky.send(key, '/v1/infer', { prompt: `sticky ${i}`, params: { max_tokens: 1 } })).res.headers.get('x-variant'));
     expect(variants.size).toBe(1);
   });
 });

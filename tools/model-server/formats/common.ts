@@ -21,9 +21,7 @@ export function stopList(stop: string | readonly string[] | null | undefined): s
 
 /** Turns zod issues into one line, e.g. `messages: Invalid input: expected array, received undefined`. */
 export function describeIssues(error: z.ZodError): string {
-  return error.issues
-    .map((issue) => (issue.path.length > 0 ? `${issue.path.join('.')}: ${issue.message}` : issue.message))
-    .join('; ');
+  return error.issues.map((issue) => (issue.path.length > 0 ? `${issue.path.join('.')}: ${issue.message}` : issue.message)).join('; ');
 }
 
 /** The context-window violation message, or null when prompt + completion fit. */

@@ -9,8 +9,8 @@ import { tgi } from './tgi';
 import type { FormatName, WireFormat } from './types';
 
 export * from './types';
-export { openAiError, openAiErrorBody } from './openai';
-export { tgiError, tgiGenerateBody } from './tgi';
+export { openAiError } from './openai';
+export { tgiGenerateBody } from './tgi';
 
 /** Every format by name. */
 export const FORMATS: Readonly<Record<FormatName, WireFormat>> = {

@@ -6,19 +6,8 @@
  */
 import * as z from 'zod';
 import { DEFAULT_MAX_TOKENS, countTokens, renderChatPrompt, type Generation, type GenerationParams } from '../generator';
-import {
-  CONTENT_TYPE,
-  SSE_DONE,
-  contextOverflow,
-  describeIssues,
-  maxTokensField,
-  seedField,
-  sse,
-  stopField,
-  stopList,
-  usageOf,
-} from './common';
-import type { ContainerError, InferenceRequest, ParseLimits, ParseResult, ResponseMeta, StreamScript, WireFormat } from './types';
+import { CONTENT_TYPE, SSE_DONE, contextOverflow, describeIssues, maxTokensField, seedField, sse, stopField, stopList, usageOf } from './common';
+import type { ContainerError, InferenceRequest, ParseLimits, ParseResult, StreamScript, WireFormat } from './types';
 
 const ERROR_TYPES: Record<number, string> = {
   400: 'BadRequestError',
@@ -70,7 +59,13 @@ const completionSchema = z.looseObject({
 
 type SamplingInput = z.infer<z.ZodObject<typeof sampling>>;
 
-function toRequest(format: 'openai-chat' | 'openai-completions', input: SamplingInput, prompt: string, maxTokens: number | null | undefined, limits: ParseLimits): ParseResult {
+function toRequest(
+  format: 'openai-chat' | 'openai-completions',
+  input: SamplingInput,
+  prompt: string,
+  maxTokens: number | null | undefined,
+  limits: ParseLimits,
+): ParseResult {
   const params: GenerationParams = {
     prompt,
     maxTokens: maxTokens ?? DEFAULT_MAX_TOKENS,
