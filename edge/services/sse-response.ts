@@ -27,33 +27,35 @@ export const SSE_HEADERS = {
 
 export function sseResponse(events: AsyncGenerator<BackendStreamEvent, void, undefined>, options: SseResponseOptions): Response {
   let ended = false;
+  let last: BackendStreamEvent | undefined;
   const end = (outcome: BackendStreamEvent | 'cancelled') => {
     if (ended) return;
     ended = true;
     options.onEnd?.(outcome);
   };
+  const failed: BackendStreamEvent = { event: 'error', data: { code: 'UPSTREAM_ERROR', message: 'the backend stream failed' } };
   const body = new ReadableStream<Uint8Array>({
     start(controller) {
       const first = options.encoder.start();
       if (first) controller.enqueue(encoder.encode(first));
     },
+    // The stream ends when `events` does (upstream.ts ends it after its final event); a throw
+    // becomes a final error event.
     async pull(controller) {
-      const next = await events.next().catch(
-        (): IteratorResult<BackendStreamEvent, void> => ({
-          done: false,
-          value: { event: 'error', data: { code: 'UPSTREAM_ERROR', message: 'the backend stream failed' } },
-        }),
-      );
-      if (next.done) {
+      let next: IteratorResult<BackendStreamEvent, void>;
+      try {
+        next = await events.next();
+      } catch {
+        next = { done: false, value: failed };
+        await events.return(undefined);
+      }
+      if (next.done || last?.event === 'error') {
+        if (last && last.event !== 'token') end(last);
         controller.close();
         return;
       }
+      last = next.value;
       controller.enqueue(encoder.encode(options.encoder.event(next.value, options.elapsedMs())));
-      if (next.value.event !== 'token') {
-        end(next.value);
-        controller.close();
-        await events.return(undefined);
-      }
     },
     async cancel() {
       end('cancelled');

@@ -64,8 +64,6 @@ export const BackendStreamEventSchemas = {
   error: ErrorObjectSchema,
 } as const;
 
-export const BACKEND_STREAM_EVENTS = ['token', 'done', 'error'] as const;
-type BackendStreamEventName = (typeof BACKEND_STREAM_EVENTS)[number];
 export type BackendStreamEvent =
   | { event: 'token'; data: z.infer<typeof BackendStreamEventSchemas.token> }
   | { event: 'done'; data: z.infer<typeof BackendStreamEventSchemas.done> }

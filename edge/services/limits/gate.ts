@@ -193,6 +193,3 @@ export function tokensToReserve(payload: BackendInferRequestInput): number {
   const text = 'prompt' in payload ? payload.prompt : payload.messages.map((m) => m.content).join('\n');
   return estimateTokens(text) + (payload.params?.max_tokens ?? 0);
 }
-
-// One gate per isolate on purpose: its block list and fallback counters serve every request.
-export const isolateQuotaGate = new QuotaGate();
