@@ -11,8 +11,6 @@ export interface SseResponseOptions {
   /** Milliseconds since the request started, for the `done` event's latency. */
   readonly elapsedMs: () => number;
   readonly headers?: Record<string, string>;
-  /** Called once with the final event (`done` or `error`), or `cancelled` when the client left. */
-  readonly onEnd?: (outcome: BackendStreamEvent | 'cancelled') => void;
   /** Aborts the upstream call at once (a pending read would otherwise delay the cancellation). */
   readonly abortUpstream?: () => void;
 }
@@ -26,13 +24,7 @@ export const SSE_HEADERS = {
 } as const;
 
 export function sseResponse(events: AsyncGenerator<BackendStreamEvent, void, undefined>, options: SseResponseOptions): Response {
-  let ended = false;
   let last: BackendStreamEvent | undefined;
-  const end = (outcome: BackendStreamEvent | 'cancelled') => {
-    if (ended) return;
-    ended = true;
-    options.onEnd?.(outcome);
-  };
   const failed: BackendStreamEvent = { event: 'error', data: { code: 'UPSTREAM_ERROR', message: 'the backend stream failed' } };
   const body = new ReadableStream<Uint8Array>({
     start(controller) {
@@ -50,7 +42,6 @@ export function sseResponse(events: AsyncGenerator<BackendStreamEvent, void, und
         await events.return(undefined);
       }
       if (next.done || last?.event === 'error') {
-        if (last && last.event !== 'token') end(last);
         controller.close();
         return;
       }
@@ -58,7 +49,6 @@ export function sseResponse(events: AsyncGenerator<BackendStreamEvent, void, und
       controller.enqueue(encoder.encode(options.encoder.event(next.value, options.elapsedMs())));
     },
     async cancel() {
-      end('cancelled');
       options.abortUpstream?.();
       await events.return(undefined);
     },
