@@ -4,6 +4,7 @@
  * fails mid-stream ends the client's stream with an error event, never a hang.
  */
 import type { BackendStreamEvent } from '../../shared/contracts/backend';
+import { SSE_HEADERS } from '../../shared/contracts/boundary';
 import type { StreamEncoder } from './translate';
 
 export interface SseResponseOptions {
@@ -16,12 +17,6 @@ export interface SseResponseOptions {
 }
 
 const encoder = new TextEncoder();
-
-export const SSE_HEADERS = {
-  'content-type': 'text/event-stream; charset=utf-8',
-  'cache-control': 'no-cache, no-transform',
-  'x-accel-buffering': 'no',
-} as const;
 
 export function sseResponse(events: AsyncGenerator<BackendStreamEvent, void, undefined>, options: SseResponseOptions): Response {
   let last: BackendStreamEvent | undefined;

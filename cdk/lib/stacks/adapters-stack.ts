@@ -1,10 +1,10 @@
 /**
  * The backend adapters of one environment and the edge's identity: the SageMaker adapter (always),
- * the ECS adapter (when the environment runs the GPU service and its handler exists), each behind a
+ * the ECS adapter (when the environment runs the GPU service), each behind a
  * SigV4-only Function URL, and the IAM user the edge signs with. Outputs are everything the edge
  * needs: the adapter URLs, a ROUTE_TABLE value, and the `wrangler secret put` commands.
  */
-import { Annotations, CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import type { EnvironmentConfig } from '../environments';
 import { AdapterFunction } from '../constructs/adapter-function';
@@ -23,8 +23,8 @@ export interface AdaptersStackProps extends StackProps {
   readonly projectRoot: string;
   /** Handler file of the SageMaker adapter. */
   readonly sagemakerAdapterEntry: string;
-  /** Handler file of the ECS adapter; without it no ECS adapter is created. */
-  readonly ecsAdapterEntry?: string;
+  /** Handler file of the ECS adapter, used when the environment has a GPU service. */
+  readonly ecsAdapterEntry: string;
 }
 
 /** Adapter functions + the edge principal. */
@@ -66,7 +66,7 @@ export class AdaptersStack extends Stack {
     });
     sagemaker.grantInvoke(this.sagemakerAdapter.role);
 
-    if (props.gpuService && props.ecsAdapterEntry) {
+    if (props.gpuService) {
       const gpu = props.gpuService;
       this.ecsAdapter = new AdapterFunction(this, 'EcsAdapter', {
         ...common,
@@ -82,8 +82,6 @@ export class AdaptersStack extends Stack {
         },
       });
       gpu.allowInvokeFrom(this.ecsAdapter.function);
-    } else if (props.gpuService) {
-      Annotations.of(this).addInfo('ECS adapter not created: its handler (backend/handlers/ecs.ts) does not exist yet');
     }
 
     const adapters = [this.sagemakerAdapter, ...(this.ecsAdapter ? [this.ecsAdapter] : [])];
