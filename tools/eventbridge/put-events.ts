@@ -37,8 +37,10 @@ export interface BusEvent {
   readonly 'event-bus-name': string;
 }
 
+type EntryError = { readonly ErrorCode: string; readonly ErrorMessage: string };
+
 /** One result entry, as PutEvents answers it. */
-export type ResultEntry = { readonly EventId: string } | { readonly ErrorCode: string; readonly ErrorMessage: string };
+export type ResultEntry = { readonly EventId: string } | EntryError;
 
 /** Where the stand-in's buses live. */
 export interface BusScope {
@@ -63,11 +65,11 @@ export function entrySize(entry: Record<string, unknown>): number {
   return (entry.Time !== undefined ? 14 : 0) + bytes(entry.Source) + bytes(entry.DetailType) + bytes(entry.Detail) + resources;
 }
 
-function entryError(code: string, message: string): ResultEntry {
+function entryError(code: string, message: string): EntryError {
   return { ErrorCode: code, ErrorMessage: message };
 }
 
-function busName(value: unknown, scope: BusScope): string | ResultEntry {
+function busName(value: unknown, scope: BusScope): string | EntryError {
   if (value === undefined || value === null || value === '') return 'default';
   if (typeof value !== 'string') return entryError('InvalidArgument', 'Parameter EventBusName is not valid.');
   const arn = /^arn:aws[a-z-]*:events:([a-z0-9-]+):(\d{12}):event-bus\/([/.\-_A-Za-z0-9]{1,256})$/.exec(value);
@@ -78,7 +80,7 @@ function busName(value: unknown, scope: BusScope): string | ResultEntry {
   return name;
 }
 
-function required(entry: Record<string, unknown>, field: 'Source' | 'DetailType' | 'Detail'): ResultEntry | undefined {
+function required(entry: Record<string, unknown>, field: 'Source' | 'DetailType' | 'Detail'): EntryError | undefined {
   const value = entry[field];
   if (typeof value !== 'string' || value === '') {
     return entryError('InvalidArgument', `Parameter ${field} is not valid. Reason: ${field} is a required argument.`);
@@ -87,7 +89,7 @@ function required(entry: Record<string, unknown>, field: 'Source' | 'DetailType'
 }
 
 /** Checks one entry; the event it becomes, or the entry-level error. */
-function acceptEntry(raw: unknown, scope: BusScope, now: number): BusEvent | ResultEntry {
+function acceptEntry(raw: unknown, scope: BusScope, now: number): BusEvent | EntryError {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return entryError('InvalidArgument', 'An entry must be a structure.');
   const entry = raw as Record<string, unknown>;
   const missing = required(entry, 'Source') ?? required(entry, 'DetailType') ?? required(entry, 'Detail');
