@@ -15,8 +15,8 @@ import { webhookEventSource, type WebhookEventDetail } from '../../shared/contra
 import type { WebhookMessage } from '../queues/messages';
 
 /** PutEvents limits: entries per call and bytes of entries per call (and so per entry). */
-export const PUT_EVENTS_MAX_ENTRIES = 10;
-export const PUT_EVENTS_MAX_BYTES = 256 * 1024;
+const PUT_EVENTS_MAX_ENTRIES = 10;
+const PUT_EVENTS_MAX_BYTES = 256 * 1024;
 /** Default bound of one `putEvents` call (every request it makes). */
 const DEFAULT_TIMEOUT_MS = 10_000;
 

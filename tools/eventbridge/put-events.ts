@@ -60,7 +60,7 @@ const encoder = new TextEncoder();
 const bytes = (s: unknown) => (typeof s === 'string' ? encoder.encode(s).length : 0);
 
 /** An entry's size as EventBridge's quota counts it: Time 14 bytes, then Source, DetailType, Detail and Resources in UTF-8. */
-export function entrySize(entry: Record<string, unknown>): number {
+function entrySize(entry: Record<string, unknown>): number {
   const resources = Array.isArray(entry.Resources) ? entry.Resources.reduce((n: number, r: unknown) => n + bytes(r), 0) : 0;
   return (entry.Time !== undefined ? 14 : 0) + bytes(entry.Source) + bytes(entry.DetailType) + bytes(entry.Detail) + resources;
 }
