@@ -70,8 +70,8 @@ export function createApp(overrides: Partial<AppDeps> = {}) {
     await next();
   });
   app.use('/v1/*', cors());
-  // Issue 4: per-IP flood guard on failed auth (before any key lookup), then Idempotency-Key.
-  app.use('/v1/*', ipLimit(), idempotency());
+  // Per-IP flood guard on failed auth (before any key lookup; warm keys pass), then Idempotency-Key.
+  app.use('/v1/*', ipLimit({ directory: deps.directory }), idempotency());
   app.use('/webhooks/*', ipLimit());
   app.route('/', inferenceRoutes(deps));
   app.route('/', modelRoutes(deps));

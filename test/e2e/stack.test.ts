@@ -120,6 +120,8 @@ describe('the local stack', () => {
         '/v1/jobs/{id}',
         '/v1/admin/dlq',
         '/v1/admin/dlq/redrive',
+        '/v1/operator/dlq',
+        '/v1/operator/dlq/redrive',
         '/webhooks/{source}',
       ].sort(),
     );
