@@ -80,6 +80,7 @@ export function operatorAuth(): MiddlewareHandler<AppEnv> {
   };
 }
 
+/** Tenant routes: an API key (or a JWT in JWT mode) with `options.scope`; sets `auth` on the context. */
 export function auth(options: AuthOptions): MiddlewareHandler<AppEnv> {
   const now = options.now ?? Date.now;
   return async function authMiddleware(c, next) {
