@@ -25,7 +25,7 @@ const GATEWAY = [
   '  GW_GATEWAY_URL; when unset, the running local stack from .local/stack.json, which npm start writes.',
 ];
 
-const EXIT = ['Exit status: 0 done; 1 failed (unknown tenant or key, conflict, store unreachable or not configured); 2 bad usage.'];
+const EXIT = ['Exit status: 0 done; 1 failed (unknown tenant, key or dead letter, conflict, store or gateway unreachable or refusing); 2 bad usage.'];
 
 /** The overview: every command with its summary. */
 export function globalHelp(commands: readonly CommandInfo[]): string {
