@@ -5,6 +5,7 @@
  */
 import * as z from 'zod';
 import { describeIssues, jsonString } from '../shared/settings';
+import { OPERATOR_TOKEN_PATTERN } from '../shared/contracts/tenancy';
 import type { RequestIdVariables } from './middleware/request-id';
 import type { AuthVariables } from './middleware/auth';
 import type { ConfigVariables } from './middleware/config';
@@ -34,6 +35,8 @@ export interface Bindings {
   JWT_ISSUER?: string;
   JWT_AUDIENCE?: string;
   JWT_JWKS_URL?: string;
+  /** The operator credential (`gw_op_…`, a Worker secret): operator routes, every tenant's data. Unset: operator routes refuse everyone. */
+  OPERATOR_TOKEN?: string;
   // Edge metrics (issue 8): PutMetricData target and flush interval; signed with the AWS_* credentials.
   /** CloudWatch endpoint URL (default `https://monitoring.<AWS_REGION>.amazonaws.com/`; locally the metrics sink); `off` disables flushing. */
   METRICS_ENDPOINT?: string;
@@ -108,6 +111,7 @@ const ConfigSchema = z.object({
         .filter(Boolean),
     ),
   jwt: JwtConfigSchema.optional(),
+  operatorToken: z.string().regex(OPERATOR_TOKEN_PATTERN, 'must be gw_op_ and 43 base64url characters (npm run gw -- operator token makes one)').optional(),
   metrics: z.object({
     endpoint: z.union([z.literal('off'), z.url({ protocol: /^https?$/ })]).optional(),
     flushIntervalMs: z.coerce.number().int().min(100).default(60_000),
@@ -170,6 +174,7 @@ export function getConfig(env: Bindings): Config {
       shareableModels: env.CACHE_SHAREABLE_MODELS || undefined,
     },
     metrics: { endpoint: env.METRICS_ENDPOINT || undefined, flushIntervalMs: env.METRICS_FLUSH_INTERVAL_MS || undefined },
+    operatorToken: env.OPERATOR_TOKEN || undefined,
     jwt: env.JWT_ISSUER ? { issuer: env.JWT_ISSUER, audience: env.JWT_AUDIENCE, jwksUrl: env.JWT_JWKS_URL } : undefined,
   });
   if (!result.success) {

@@ -17,6 +17,30 @@ describe('sanitiseUpstreamMessage', () => {
     expect(sanitiseUpstreamMessage('x'.repeat(500))!.length).toBe(200);
     expect(sanitiseUpstreamMessage('  \n ')).toBeUndefined();
   });
+
+  it.each([
+    'connect ECONNREFUSED internal-llm-alb-1234567890.us-east-1.elb.amazonaws.com:80',
+    'upstream runtime.sagemaker.eu-west-1.amazonaws.com timed out',
+    'no healthy upstream at [fd00:ec2::254]:8000',
+    'peer fd00:ec2:0:0:0:0:0:254 reset the connection',
+    'Cannot connect to host vllm:8000 ssl:default',
+    'proxy localhost:9181 refused',
+    'service llm.default.svc.cluster.local unreachable',
+    'redis://10.0.3.4:6379/0 is down',
+    'metadata.google.internal answered 403',
+  ])('removes the address from %j', (raw) => {
+    const clean = sanitiseUpstreamMessage(raw) ?? '';
+    expect(clean).not.toMatch(/amazonaws|fd00|ec2:|vllm:8000|localhost|9181|svc\.cluster|10\.0\.3\.4|6379|google\.internal/);
+  });
+
+  it("keeps what the client can act on in a container's message", () => {
+    expect(sanitiseUpstreamMessage("This model's maximum context length is 4096 tokens. However, you requested 5000 tokens.")).toBe(
+      "This model's maximum context length is 4096 tokens. However, you requested 5000 tokens.",
+    );
+    expect(sanitiseUpstreamMessage('`inputs` tokens + `max_new_tokens` must be <= 4096. Given: 2 `inputs` tokens and 5000 `max_new_tokens`')).toBe(
+      '`inputs` tokens + `max_new_tokens` must be <= 4096. Given: 2 `inputs` tokens and 5000 `max_new_tokens`',
+    );
+  });
 });
 
 describe('AdapterError.toErrorObject', () => {

@@ -110,10 +110,14 @@ export function asAdapterError(err: unknown): AdapterError {
   return err instanceof AdapterError ? err : new InternalAdapterError({ cause: err });
 }
 
+/** Host names of AWS endpoints and private DNS zones (ALBs, SageMaker runtime, VPC and cluster names). */
+const INTERNAL_HOST = /\b(?:[a-z0-9-]+\.)+(?:amazonaws\.com(?:\.cn)?|internal|local|localdomain|svc|lan)\b|\blocalhost\b/gi;
+
 /**
- * A container or service message made safe to show a client: JSON error bodies unwrapped, URLs,
- * ARNs, account ids and IP addresses removed, control characters and whitespace collapsed, length
- * capped. Returns undefined when nothing useful is left.
+ * A container or service message made safe to show a client: JSON error bodies unwrapped; URLs,
+ * ARNs, account ids, IPv4 and IPv6 addresses, `host:port` pairs and AWS or private host names
+ * removed; control characters and whitespace collapsed; length capped. Returns undefined when
+ * nothing useful is left.
  */
 export function sanitiseUpstreamMessage(raw: string | undefined, maxLength = 200): string | undefined {
   if (raw === undefined) return undefined;
@@ -126,10 +130,14 @@ export function sanitiseUpstreamMessage(raw: string | undefined, maxLength = 200
     // Not JSON: use the text as it is.
   }
   const cleaned = text
-    .replace(/https?:\/\/\S+/gi, '')
+    .replace(/[a-z][a-z0-9+.-]*:\/\/\S+/gi, '')
     .replace(/arn:aws[a-z-]*:\S+/gi, '')
     .replace(/\b\d{12}\b/g, '')
+    .replace(/\[[0-9a-f:.%]+\](?::\d+)?/gi, '')
+    .replace(/\b(?=(?:[0-9a-f]*:){3})[0-9a-f]{1,4}(?::[0-9a-f]{0,4}){2,7}(?:%\w+)?/gi, '')
     .replace(/\b\d{1,3}(\.\d{1,3}){3}(:\d+)?\b/g, '')
+    .replace(/\b(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z][a-z0-9-]*:\d{2,5}\b/gi, '')
+    .replace(INTERNAL_HOST, '')
     .replace(/\bat \S+\.(?:py|ts|js|rs):\d+\S*/g, '')
     // biome-ignore lint/suspicious/noControlCharactersInRegex: stripping control characters is the point
     .replace(/[\u0000-\u001f\u007f]+/g, ' ')

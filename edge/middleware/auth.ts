@@ -3,10 +3,14 @@
  * through the isolate-cached tenant directory, checked for status, expiry and tenant suspension) or,
  * when JWT mode is configured, a bearer JWT from the OIDC issuer (tenant, plan and scopes from its
  * claims). Either way the route's scope is enforced and `auth` is set on the context.
+ *
+ * Operator routes use {@link operatorAuth} instead: only the operator credential (`OPERATOR_TOKEN`,
+ * a Worker secret, compared in constant time) passes there, never an API key, whatever its scopes.
  */
 import type { MiddlewareHandler } from 'hono';
 import { sha256Hex } from '../../shared/crypto/hash';
-import { API_KEY_PATTERN, type Scope } from '../../shared/contracts/tenancy';
+import { timingSafeEqual } from '../../shared/crypto/hmac';
+import { API_KEY_PATTERN, OPERATOR_TOKEN_PATTERN, type Scope } from '../../shared/contracts/tenancy';
 import { effectivePlan, type EffectivePlan } from '../../shared/plans';
 import { ApiError } from '../errors';
 import type { AppEnv, Config } from '../env';
@@ -45,6 +49,38 @@ export function presentedKey(authorization: string | undefined, apiKeyHeader: st
   return apiKeyHeader?.trim() || undefined;
 }
 
+const encoder = new TextEncoder();
+
+/**
+ * Whether `presented` is this deployment's operator credential. Constant time in the content (the
+ * lengths are fixed by the token format); false whenever no operator credential is configured.
+ */
+export function isOperatorToken(presented: string | undefined, config: Pick<Config, 'operatorToken'>): boolean {
+  const expected = config.operatorToken;
+  if (expected === undefined || presented === undefined || !OPERATOR_TOKEN_PATTERN.test(presented)) return false;
+  return timingSafeEqual(encoder.encode(presented), encoder.encode(expected));
+}
+
+/**
+ * Operator routes (every tenant's data): `Authorization: Bearer <OPERATOR_TOKEN>` (or x-api-key).
+ * No store lookup: a wrong credential costs a comparison and counts as a failed authentication for
+ * the per-IP guard. 403 when the deployment has no operator credential configured.
+ */
+export function operatorAuth(): MiddlewareHandler<AppEnv> {
+  return async function operatorAuthMiddleware(c, next) {
+    const config = c.get('config');
+    if (config.operatorToken === undefined) throw new ApiError('FORBIDDEN', 'operator access is disabled: this deployment has no OPERATOR_TOKEN');
+    const presented = presentedKey(c.req.header('authorization'), c.req.header('x-api-key'));
+    if (!presented) throw new ApiError('UNAUTHORIZED', 'missing operator credential: send Authorization: Bearer <OPERATOR_TOKEN>', { headers: CHALLENGE });
+    if (!isOperatorToken(presented, config)) {
+      const hint = API_KEY_PATTERN.test(presented) ? ': an API key is never an operator credential, whatever its scopes' : '';
+      throw new ApiError('UNAUTHORIZED', `invalid operator credential${hint}`, { headers: CHALLENGE });
+    }
+    await next();
+  };
+}
+
+/** Tenant routes: an API key (or a JWT in JWT mode) with `options.scope`; sets `auth` on the context. */
 export function auth(options: AuthOptions): MiddlewareHandler<AppEnv> {
   const now = options.now ?? Date.now;
   return async function authMiddleware(c, next) {

@@ -18,6 +18,11 @@ export interface KeyOwner {
   readonly tenant: TenantRecord;
 }
 
+/** The key would pass authentication (active, not expired) at `now`; scopes and suspension aside. */
+export function isUsableKey(owner: KeyOwner, now: number): boolean {
+  return owner.key.status === 'active' && (owner.key.expiresAt === undefined || owner.key.expiresAt > now);
+}
+
 export interface TenantDirectoryOptions {
   readonly now?: () => number;
   readonly maxEntries?: number;
@@ -41,6 +46,14 @@ export class TenantDirectory {
     const owner = await this.#load(store, keyHash);
     this.#cache.set(keyHash, owner, owner ? KEY_CACHE_TTL_MS : 5_000);
     return owner;
+  }
+
+  /**
+   * What the isolate already knows about the key with this SHA-256, without asking the store:
+   * its owner, null for a cached miss, undefined when the key is cold here.
+   */
+  cached(keyHash: string): KeyOwner | null | undefined {
+    return this.#cache.get(keyHash);
   }
 
   async #load(store: Store, keyHash: string): Promise<KeyOwner | null> {

@@ -24,6 +24,14 @@ export type KeyMode = keyof typeof KEY_PREFIXES;
 /** A key is its prefix followed by 43 base64url characters (256 bits of entropy). */
 export const API_KEY_PATTERN = /^gw_(live|test)_[A-Za-z0-9_-]{43}$/;
 
+/**
+ * The operator credential (`OPERATOR_TOKEN`, a Worker secret): every tenant's dead letters and
+ * usage. Its prefix differs from every API key's, so no key a tenant can be issued is ever equal to
+ * it, and the edge never looks it up in the store: it is compared, in constant time, with the secret.
+ */
+export const OPERATOR_TOKEN_PREFIX = 'gw_op_';
+export const OPERATOR_TOKEN_PATTERN = /^gw_op_[A-Za-z0-9_-]{43}$/;
+
 export const TENANT_ID_PATTERN = /^[a-z][a-z0-9_-]{2,63}$/;
 
 export const ApiKeyRecordSchema = z.object({

@@ -12,6 +12,8 @@ import { ErrorEnvelopeSchema } from '../../shared/errors';
 import { InferResponseSchema } from '../../shared/contracts/infer';
 import { isListening } from '../../tools/lib/net';
 import { generate } from '../../tools/model-server/generator';
+import { OPERATOR_TOKEN_PATTERN } from '../../shared/contracts/tenancy';
+import { runCli } from '../../tools/cli/run';
 import { LOCAL_ENDPOINT, startStack, type Stack } from '../../tools/stack/stack';
 
 let stack: Stack;
@@ -120,6 +122,8 @@ describe('the local stack', () => {
         '/v1/jobs/{id}',
         '/v1/admin/dlq',
         '/v1/admin/dlq/redrive',
+        '/v1/operator/dlq',
+        '/v1/operator/dlq/redrive',
         '/webhooks/{source}',
       ].sort(),
     );
@@ -131,6 +135,20 @@ describe('the local stack', () => {
     const info = JSON.parse(await readFile(join(stateDir, 'stack.json'), 'utf8'));
     expect(info).toMatchObject({ gatewayUrl: stack.gatewayUrl, apiKey: stack.apiKey, tenantId: stack.tenantId });
     expect(Object.keys(info.components).sort()).toEqual(['bridge', 'edge', 'lambdaHost', 'metricsSink', 'modelServer', 'redis']);
+  });
+
+  it("configures the edge's operator credential, which the operator CLI reads from stack.json", async () => {
+    const info = JSON.parse(await readFile(join(stateDir, 'stack.json'), 'utf8')) as { operatorToken: string };
+    expect(info.operatorToken).toMatch(OPERATOR_TOKEN_PATTERN);
+    const out: string[] = [];
+    const code = await runCli(['--json', 'dlq', 'list'], { stdout: (t) => out.push(t), stderr: (t) => out.push(t), env: { STACK_STATE_DIR: stateDir } });
+    expect(code, out.join('')).toBe(0);
+    expect(JSON.parse(out.join(''))).toHaveProperty('deadLetters');
+    // The dev tenant's key is no operator credential, at the edge or in the CLI.
+    const asTenant = await fetch(`${stack.gatewayUrl}/v1/operator/dlq`, { headers: { authorization: `Bearer ${stack.apiKey}` } });
+    expect(asTenant.status).toBe(401);
+    const refused = await runCli(['dlq', 'list'], { stdout: () => {}, stderr: () => {}, env: { STACK_STATE_DIR: stateDir, GW_OPERATOR_TOKEN: stack.apiKey } });
+    expect(refused).toBe(2);
   });
 
   it('stops every component', async () => {

@@ -1,24 +1,29 @@
 /**
  * What a CLI command is: its usage line, positional arguments, options (node:util parseArgs
  * config) and a run function that returns both a human text and a JSON value. The runner
- * (run.ts) parses, connects, runs and prints; commands never print or exit themselves.
+ * (run.ts) parses, connects to the store (unless the command does not use it), runs and prints;
+ * commands never print or exit themselves.
  */
 import type { ParseArgsConfig } from 'node:util';
 import type { TenancyStore } from '../tenancy/store';
 import type { OptionValues } from './args';
 
-/** Everything a command gets. */
-export interface CommandInput {
-  readonly store: TenancyStore;
+/** Everything a command that does not use the store gets. */
+export interface StorelessInput {
   /** The positional arguments: every required one, and the optional ones given. */
   readonly args: readonly string[];
   readonly options: OptionValues;
   /** The current time in ms (injectable for tests). */
   readonly now: number;
-  /** The process environment (commands that call the gateway read GW_GATEWAY_URL / GW_ADMIN_KEY). */
+  /** The process environment (commands that call the gateway read GW_GATEWAY_URL / GW_OPERATOR_TOKEN). */
   readonly env?: Readonly<Record<string, string | undefined>>;
   /** HTTP for commands that call the gateway; default the global fetch. */
   readonly fetch?: typeof fetch;
+}
+
+/** Everything a command gets. */
+export interface CommandInput extends StorelessInput {
+  readonly store: TenancyStore;
 }
 
 /** What a command produces: `text` for people, `data` for `--json`. */
@@ -27,8 +32,8 @@ export interface CommandOutput {
   readonly data: unknown;
 }
 
-/** A command of the CLI, e.g. `tenant create`. */
-export interface Command {
+/** What help shows of a command. */
+export interface CommandInfo {
   /** `group action`, e.g. `tenant create`. */
   readonly name: string;
   /** Arguments and options after the name, for the usage line. */
@@ -39,7 +44,19 @@ export interface Command {
   /** Names of the positional arguments; a trailing `?` marks an optional one (only at the end). */
   readonly positionals: readonly string[];
   readonly options: NonNullable<ParseArgsConfig['options']>;
-  /** `false` for commands that only call the gateway: the runner then neither needs nor connects a store. */
-  readonly store?: false;
+}
+
+/** A command of the CLI that works on the store, e.g. `tenant create`. */
+export interface Command extends CommandInfo {
+  readonly storeless?: never;
   run(input: CommandInput): Promise<CommandOutput>;
 }
+
+/** A command that never touches the store (it calls the gateway, or works locally), so needs no store configured. */
+export interface StorelessCommand extends CommandInfo {
+  readonly storeless: true;
+  run(input: StorelessInput): Promise<CommandOutput>;
+}
+
+/** Any command of the CLI. */
+export type AnyCommand = Command | StorelessCommand;

@@ -48,6 +48,11 @@ function httpUrl(text: string, what: string): string {
   throw new StoreConfigError(`${what} is not an http(s) URL`);
 }
 
+/** Where the running local stack describes itself: `$STACK_STATE_DIR/stack.json` (default `.local/` in the repository). */
+export function stackJsonPath(env: Readonly<Record<string, string | undefined>>): string {
+  return join(env.STACK_STATE_DIR || join(REPO_ROOT, '.local'), 'stack.json');
+}
+
 /** Resolves the store from the environment, else from `$STACK_STATE_DIR/stack.json` (default `.local/`). */
 export async function resolveStoreConfig(env: Readonly<Record<string, string | undefined>>): Promise<StoreConfig> {
   const timeoutMs = timeoutFrom(env);
@@ -59,7 +64,7 @@ export async function resolveStoreConfig(env: Readonly<Record<string, string | u
     return { url: httpUrl(url, 'UPSTASH_REDIS_REST_URL'), token, source: 'environment', timeoutMs };
   }
 
-  const path = join(env.STACK_STATE_DIR || join(REPO_ROOT, '.local'), 'stack.json');
+  const path = stackJsonPath(env);
   let text: string;
   try {
     text = await readFile(path, 'utf8');

@@ -7,23 +7,17 @@
 import { parseArgs } from 'node:util';
 import { TenancyError, type TenancyStore } from '../tenancy/store';
 import { UsageError } from './args';
-import type { Command } from './command';
+import type { AnyCommand, CommandOutput } from './command';
 import { connectStore, describeStoreError, resolveStoreConfig, StoreConfigError, type StoreConfig } from './connection';
 import { commandHelp, globalHelp, groupHelp } from './help';
 import { keyCommands } from './key-commands';
 import { tenantCommands } from './tenant-commands';
-import { dlqCommands, webhookSecretCommands } from './webhook-commands';
+import { GatewayError, operatorCommands } from './operator-commands';
+import { webhookSecretCommands } from './webhook-commands';
 import { webhookSendCommands } from './webhook-send';
 
 /** Every command, in the order help lists them. */
-export const COMMANDS: readonly Command[] = [...tenantCommands, ...webhookSecretCommands, ...keyCommands, ...dlqCommands, ...webhookSendCommands];
-
-/** What commands declaring `store: false` get as their store: touching it is a bug, and says so. */
-const NO_STORE = new Proxy({} as TenancyStore, {
-  get: (_target, name) => {
-    throw new Error(`a command declared store: false but used store.${String(name)}`);
-  },
-});
+export const COMMANDS: readonly AnyCommand[] = [...tenantCommands, ...webhookSecretCommands, ...keyCommands, ...operatorCommands, ...webhookSendCommands];
 
 /** The process around the CLI, injectable for tests. */
 export interface CliIo {
@@ -74,7 +68,7 @@ function helpFor(group: string | undefined, action: string | undefined): string 
   return isGroup(group) ? groupHelp(group, COMMANDS) : globalHelp(COMMANDS);
 }
 
-function checkPositionals(command: Command, given: readonly string[]): void {
+function checkPositionals(command: AnyCommand, given: readonly string[]): void {
   const required = command.positionals.filter((p) => !p.endsWith('?'));
   if (given.length < required.length) throw new UsageError(`${command.name}: missing ${required.slice(given.length).join(' ')}`);
   if (given.length > command.positionals.length) throw new UsageError(`${command.name}: unexpected argument '${given[command.positionals.length]}'`);
@@ -97,7 +91,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       print(helpFor(action, rest[0]));
       return EXIT.ok;
     }
-    if (!isGroup(group)) throw new UsageError(`unknown command '${group}' (expected tenant, key, dlq or webhook; see --help)`);
+    if (!isGroup(group)) throw new UsageError(`unknown command '${group}' (expected tenant, key, operator, dlq or webhook; see --help)`);
     if (action === undefined) {
       io.stderr(`${groupHelp(group, COMMANDS)}\n`);
       return EXIT.usage;
@@ -127,18 +121,15 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     }
     checkPositionals(command, parsed.positionals);
 
-    storeConfig = command.store === false ? undefined : await resolveStoreConfig(io.env);
-    const store = storeConfig ? (io.connect ?? connectStore)(storeConfig) : NO_STORE;
     // No option is declared `multiple`, so every value is a single string or boolean.
     const options = Object.fromEntries(Object.entries(parsed.values).map(([k, v]) => [k, Array.isArray(v) ? v.at(-1) : v]));
-    const output = await command.run({
-      store,
-      args: parsed.positionals,
-      options,
-      now: (io.now ?? Date.now)(),
-      env: io.env,
-      ...(io.fetch ? { fetch: io.fetch } : {}),
-    });
+    const input = { args: parsed.positionals, options, now: (io.now ?? Date.now)(), env: io.env, ...(io.fetch ? { fetch: io.fetch } : {}) };
+    let output: CommandOutput;
+    if (command.storeless) output = await command.run(input);
+    else {
+      storeConfig = await resolveStoreConfig(io.env);
+      output = await command.run({ ...input, store: (io.connect ?? connectStore)(storeConfig) });
+    }
     print(json ? JSON.stringify(output.data, null, 2) : output.text);
     return EXIT.ok;
   } catch (err) {
@@ -152,6 +143,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
 function describeFailure(err: unknown, config: StoreConfig | undefined): Failure {
   if (err instanceof UsageError) return { code: 'USAGE', message: err.message, status: EXIT.usage };
   if (err instanceof TenancyError) return { code: err.code, message: err.message, status: err.code === 'INVALID' ? EXIT.usage : EXIT.failed };
+  if (err instanceof GatewayError) return { code: err.code === 'UNAVAILABLE' ? 'GATEWAY_UNAVAILABLE' : err.code, message: err.message, status: EXIT.failed };
   if (err instanceof StoreConfigError) return { code: 'STORE_CONFIG', message: err.message, status: EXIT.failed };
   const store = config ? describeStoreError(err, config) : undefined;
   if (store) return { code: 'STORE_UNAVAILABLE', message: store, status: EXIT.failed };

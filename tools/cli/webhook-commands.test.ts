@@ -1,7 +1,7 @@
 /**
  * `tenant webhook-secret create|rotate|drop-previous` against the real bridge and Redis: the secret
- * lands on the tenant record as the edge reads it, a rotation keeps both (deliveries verify with
- * either), and `dlq` commands refuse to run without an admin key or a gateway.
+ * lands on the tenant record as the edge reads it, and a rotation keeps both (deliveries verify
+ * with either).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Webhook } from 'standardwebhooks';
@@ -66,14 +66,5 @@ describe('tenant webhook-secret', () => {
     const missing = await gw(env, 'tenant', 'webhook-secret', 'create', tenants.id('missing'));
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/no tenant/);
-  });
-});
-
-describe('dlq', () => {
-  it('needs an admin key and a gateway, and an ID or --all', async () => {
-    expect((await gw(env, 'dlq', 'list')).stderr).toMatch(/GW_ADMIN_KEY/);
-    const withKey = { ...env, GW_ADMIN_KEY: 'gw_test_x', STACK_STATE_DIR: '/nonexistent' };
-    expect((await gw(withKey, 'dlq', 'list')).stderr).toMatch(/no gateway/);
-    expect((await gw({ ...withKey, GW_GATEWAY_URL: 'http://127.0.0.1:1' }, 'dlq', 'redrive')).code).toBe(2);
   });
 });

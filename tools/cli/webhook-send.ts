@@ -14,7 +14,7 @@ import { Webhook } from 'standardwebhooks';
 import { signTimestampSignature } from '../../shared/crypto/hmac';
 import { TenancyError } from '../tenancy/store';
 import { optString, parseDuration, requireString, UsageError } from './args';
-import type { Command, CommandInput } from './command';
+import type { StorelessCommand, StorelessInput } from './command';
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const SCHEMES = ['standard', 'x-signature'] as const;
@@ -32,7 +32,7 @@ interface StackInfo {
   readonly webhook?: { readonly source?: string; readonly scheme?: string; readonly secret?: string; readonly url?: string };
 }
 
-async function readStack(env: CommandInput['env']): Promise<StackInfo> {
+async function readStack(env: StorelessInput['env']): Promise<StackInfo> {
   const path = join(env?.STACK_STATE_DIR || join(REPO_ROOT, '.local'), 'stack.json');
   try {
     const info = JSON.parse(await readFile(path, 'utf8')) as unknown;
@@ -80,7 +80,7 @@ function signatureHeaders(
 }
 
 /** fetch with the CLI's deadline; a transport failure becomes a one-line reason. */
-async function call(input: CommandInput, url: URL, init: RequestInit): Promise<{ status: number; json: unknown; text: string }> {
+async function call(input: StorelessInput, url: URL, init: RequestInit): Promise<{ status: number; json: unknown; text: string }> {
   let res: Response;
   try {
     res = await (input.fetch ?? fetch)(url, { ...init, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
@@ -112,7 +112,7 @@ interface JobView {
   readonly error?: { readonly code?: string; readonly message?: string };
 }
 
-async function waitForJob(input: CommandInput, origin: string, jobId: string, key: string, waitMs: number): Promise<JobView> {
+async function waitForJob(input: StorelessInput, origin: string, jobId: string, key: string, waitMs: number): Promise<JobView> {
   const url = new URL(`/v1/jobs/${encodeURIComponent(jobId)}`, origin);
   const deadline = Date.now() + waitMs;
   for (;;) {
@@ -127,7 +127,7 @@ async function waitForJob(input: CommandInput, origin: string, jobId: string, ke
 }
 
 /** `webhook send`. */
-export const webhookSendCommands: readonly Command[] = [
+export const webhookSendCommands: readonly StorelessCommand[] = [
   {
     name: 'webhook send',
     usage:
@@ -142,7 +142,7 @@ export const webhookSendCommands: readonly Command[] = [
       "with --key (default stack.json's apiKey) until the job succeeds or fails, at most --timeout (default 2m).",
     ],
     positionals: [],
-    store: false,
+    storeless: true,
     options: {
       type: { type: 'string' },
       payload: { type: 'string' },

@@ -64,7 +64,9 @@ Try it:
     -H 'Content-Type: application/json' \\
     -d ${shellQuote(body)}
 
-Component URLs and the key are in ${join(stateDir, 'stack.json')}. STACK_VERBOSE=1 shows every component's log.
+Operator:    npm run gw -- dlq list   (every tenant's dead letters, with this run's operator credential)
+
+Component URLs, the key and the operator credential are in ${join(stateDir, 'stack.json')}. STACK_VERBOSE=1 shows every component's log.
 Press Ctrl-C to stop everything.`);
 }
 

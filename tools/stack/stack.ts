@@ -12,7 +12,7 @@ import { Redis } from '@upstash/redis';
 import { ensureRedis, type RedisHandle } from '../redis/ensure-redis';
 import { startUpstashBridge, type UpstashBridge } from '../upstash-bridge/server';
 import { startModelServer, type ModelServer, type ModelServerConfig } from '../model-server/server';
-import { createApiKey, createTenant } from '../tenancy/keys';
+import { createApiKey, createTenant, generateOperatorToken } from '../tenancy/keys';
 import { freePort, isListening } from '../lib/net';
 import { answersOk, ComponentStartError, spawnChild, waitUntilReady, type Child } from './child';
 import { writeEdgeEnv } from './edge-env';
@@ -119,6 +119,8 @@ export interface StackOptions {
 export interface StackInfo {
   /** Token of the local Upstash bridge (the operator CLI reads it from stack.json). */
   readonly bridgeToken: string;
+  /** The edge's operator credential (OPERATOR_TOKEN) for this run; `gw dlq …` reads it from stack.json. */
+  readonly operatorToken: string;
   /** The edge's URL; undefined when the stack was started without it. */
   readonly gatewayUrl: string | undefined;
   readonly apiKey: string;
@@ -277,6 +279,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     fallbacks: [{ name: 'ecs-local', url: ecsUrl, kind: 'ecs' }],
   };
 
+  // Fresh for every start, like the bridge token: operator routes (every tenant's dead letters) need it.
+  const operatorToken = generateOperatorToken();
   const edgeVars: Record<string, string> = {
     ENVIRONMENT: LOCAL_ENVIRONMENT,
     UPSTASH_REDIS_REST_URL: bridge.url,
@@ -287,6 +291,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     AWS_REGION: REGION,
     METRICS_ENDPOINT: metricsSink.url,
     METRICS_FLUSH_INTERVAL_MS: String(options.metricsFlushIntervalMs ?? 10_000),
+    OPERATOR_TOKEN: operatorToken,
     // Local only: job callbacks may go to http://127.0.0.1 (the SSRF guard refuses loopback otherwise).
     CALLBACK_ALLOW_LOOPBACK: 'true',
   };
@@ -338,6 +343,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
 
   const info: StackInfo = {
     bridgeToken,
+    operatorToken,
     gatewayUrl,
     apiKey,
     tenantId,

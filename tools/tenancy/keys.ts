@@ -7,7 +7,16 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { sha256Hex } from '../../shared/crypto/hash';
-import { ApiKeyRecordSchema, KEY_PREFIXES, storeKeys, type ApiKeyRecord, type KeyMode, type Scope, type TenantRecord } from '../../shared/contracts/tenancy';
+import {
+  ApiKeyRecordSchema,
+  KEY_PREFIXES,
+  OPERATOR_TOKEN_PREFIX,
+  storeKeys,
+  type ApiKeyRecord,
+  type KeyMode,
+  type Scope,
+  type TenantRecord,
+} from '../../shared/contracts/tenancy';
 import { fromStored, TenancyError, toStored, updateJson, type TenancyStore } from './store';
 import { getTenant } from './tenants';
 
@@ -17,6 +26,14 @@ export type { TenancyStore } from './store';
 /** A new API key: readable prefix + 256 random bits, base64url. */
 export function generateApiKey(mode: KeyMode): string {
   return `${KEY_PREFIXES[mode]}${randomBytes(32).toString('base64url')}`;
+}
+
+/**
+ * A new operator credential (the edge's `OPERATOR_TOKEN` secret): its own prefix and 256 random
+ * bits. It is never stored with the tenants: no key a tenant can be issued can ever equal it.
+ */
+export function generateOperatorToken(): string {
+  return `${OPERATOR_TOKEN_PREFIX}${randomBytes(32).toString('base64url')}`;
 }
 
 /** A new key id: `key_<mode>_` and 80 random bits in hex. Public: safe to log and show. */

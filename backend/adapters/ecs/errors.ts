@@ -1,6 +1,8 @@
 /**
  * HTTP failures of the ECS service (vLLM / TGI behind an internal ALB) → adapter errors with public
  * codes, the same classes and reasons the SageMaker adapter uses (table in backend/README.md).
+ * Messages name the service by the model it serves (from config), never by its address: in AWS the
+ * address is the internal ALB's. The address goes to the log line (`target`), with the cause.
  */
 import { REASON } from '../../../shared/contracts/boundary';
 import type { ErrorPhase } from '../../core/backend';
@@ -21,13 +23,18 @@ export class HttpStatusError extends Error {
   }
 }
 
+/** How client messages name the service of `model`: by the model it serves, `the model service for 'llama-chat'`. */
+export function serviceLabel(model: { readonly modelId: string }): string {
+  return `the model service for '${model.modelId}'`;
+}
+
 const WARMING = /load|warm|not ready|starting|initiali[sz]/i;
 
 function retryAfterOf(err: HttpStatusError, fallback: number): number {
   return err.retryAfter !== null && /^\d{1,5}$/.test(err.retryAfter) ? Number(err.retryAfter) : fallback;
 }
 
-function mapStatus(err: HttpStatusError, target: string): AdapterError {
+function mapStatus(err: HttpStatusError, service: string): AdapterError {
   const { status } = err;
   const base = { upstreamStatus: status, cause: err };
   if (status === 400 || status === 413 || status === 422) {
@@ -39,47 +46,47 @@ function mapStatus(err: HttpStatusError, target: string): AdapterError {
     );
   }
   if (status === 429)
-    return new ThrottledError(`the model service ${target} is overloaded`, {
+    return new ThrottledError(`${service} is overloaded`, {
       ...base,
       reason: REASON.model_overloaded,
       retryAfterSeconds: retryAfterOf(err, RETRY_AFTER_S.overloaded),
     });
   if (status === 503) {
     const warming = WARMING.test(err.body);
-    return new UpstreamError(503, warming ? `the model service ${target} is warming up` : `the model service ${target} is unavailable`, {
+    return new UpstreamError(503, warming ? `${service} is warming up` : `${service} is unavailable`, {
       ...base,
       reason: warming ? REASON.model_not_ready : REASON.unavailable,
       retryAfterSeconds: retryAfterOf(err, warming ? RETRY_AFTER_S.warming : RETRY_AFTER_S.overloaded),
     });
   }
-  if (status === 408 || status === 504) return new UpstreamTimeoutError(`the model service ${target} timed out`, { ...base, reason: REASON.timeout });
-  if (status === 404) return new UpstreamError(502, `the model service ${target} does not serve this model`, { ...base, reason: REASON.model_not_found });
-  if (status === 401 || status === 403)
-    return new UpstreamError(502, `the model service ${target} refused the adapter`, { ...base, reason: REASON.upstream_auth });
-  if (status >= 500) return new UpstreamError(502, `the model service ${target} failed (status ${status})`, { ...base, reason: REASON.model_error });
-  return new UpstreamError(502, `the model service ${target} answered HTTP ${status}`, { ...base, reason: REASON.unexpected });
+  if (status === 408 || status === 504) return new UpstreamTimeoutError(`${service} timed out`, { ...base, reason: REASON.timeout });
+  if (status === 404) return new UpstreamError(502, `${service} does not serve this model`, { ...base, reason: REASON.model_not_found });
+  if (status === 401 || status === 403) return new UpstreamError(502, `${service} refused the adapter`, { ...base, reason: REASON.upstream_auth });
+  if (status >= 500) return new UpstreamError(502, `${service} failed (status ${status})`, { ...base, reason: REASON.model_error });
+  return new UpstreamError(502, `${service} answered HTTP ${status}`, { ...base, reason: REASON.unexpected });
 }
 
 /**
  * Maps anything fetch or the response body threw to an AdapterError; `phase` says whether the
  * answer had begun (a dropped connection mid-stream is a broken stream, not an unreachable service).
+ * `service` is what client messages call the service ({@link serviceLabel}): never an address.
  */
-export function mapEcsError(err: unknown, target: string, phase: ErrorPhase = 'request'): AdapterError {
+export function mapEcsError(err: unknown, service: string, phase: ErrorPhase = 'request'): AdapterError {
   if (err instanceof AdapterError) return err;
-  if (err instanceof HttpStatusError) return mapStatus(err, target);
+  if (err instanceof HttpStatusError) return mapStatus(err, service);
   if (err instanceof Error && err.name === 'TimeoutError')
-    return new UpstreamTimeoutError(`the model service ${target} did not answer in time`, { reason: REASON.timeout, cause: err });
+    return new UpstreamTimeoutError(`${service} did not answer in time`, { reason: REASON.timeout, cause: err });
   if (phase === 'stream' || (err instanceof TypeError && err.message === 'terminated')) {
     // The connection dropped after the answer began (undici's error for a cut body).
-    return new UpstreamError(502, `the model stream from ${target} broke`, { reason: REASON.model_stream_error, cause: err });
+    return new UpstreamError(502, `the model stream from ${service} broke`, { reason: REASON.model_stream_error, cause: err });
   }
   if (err instanceof TypeError) {
     // `fetch failed`: refused, reset, DNS, TLS — no HTTP answer at all.
-    return new UpstreamError(503, `the model service ${target} is unreachable`, {
+    return new UpstreamError(503, `${service} is unreachable`, {
       reason: REASON.unreachable,
       retryAfterSeconds: RETRY_AFTER_S.unreachable,
       cause: err,
     });
   }
-  return new UpstreamError(502, `the model service ${target} failed`, { reason: REASON.unexpected, cause: err });
+  return new UpstreamError(502, `${service} failed`, { reason: REASON.unexpected, cause: err });
 }

@@ -7,7 +7,7 @@
  */
 import type { Backend, Transport, UpstreamStream } from '../../core/backend';
 import type { EcsConfig, EcsModel } from '../../config/ecs';
-import { HttpStatusError, mapEcsError } from './errors';
+import { HttpStatusError, mapEcsError, serviceLabel } from './errors';
 
 /** The fetch the transport uses (the global one in production; injectable for tests). */
 export type FetchFn = (input: string, init: RequestInit) => Promise<Response>;
@@ -22,7 +22,7 @@ export function endpointUrl(model: Pick<EcsModel, 'baseUrl' | 'format'>, stream:
   return new URL(path, base).toString();
 }
 
-/** The service host, for logs. */
+/** The service host and port, for logs only: client messages use {@link serviceLabel}. */
 export function targetOf(model: Pick<EcsModel, 'baseUrl'>): string {
   return new URL(model.baseUrl).host;
 }
@@ -71,7 +71,7 @@ export function ecsTransport(fetchFn: FetchFn = fetch): Transport<EcsModel> {
       const res = await post(fetchFn, model, body, signal, true);
       return { contentType: res.headers.get('content-type') ?? undefined, chunks: bodyChunks(res.body) };
     },
-    mapError: (err, model, phase) => mapEcsError(err, targetOf(model), phase),
+    mapError: (err, model, phase) => mapEcsError(err, serviceLabel(model), phase),
   };
 }
 
