@@ -71,7 +71,7 @@ export function createApp(overrides: Partial<AppDeps> = {}) {
   });
   app.use('/v1/*', cors());
   // Issue 4: per-IP flood guard on failed auth (before any key lookup), then Idempotency-Key.
-  app.use('/v1/*', ipLimit(), idempotency());
+  app.use('/v1/*', ipLimit(), idempotency({ now }));
   app.use('/webhooks/*', ipLimit());
   app.route('/', inferenceRoutes(deps));
   app.route('/', modelRoutes(deps));
