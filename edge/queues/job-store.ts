@@ -73,6 +73,11 @@ export async function saveJob(store: Store, job: JobRecord, ttlSeconds: number):
   await store.set(jobKey(job.id), JSON.stringify(job), { ex: ttlSeconds });
 }
 
+/** Deletes the job record (a submission that could not be queued). */
+export async function deleteJob(store: Store, id: string): Promise<void> {
+  await store.del(jobKey(id));
+}
+
 /** A new job id. */
 export function newJobId(): string {
   return `job_${crypto.randomUUID().replaceAll('-', '')}`;
