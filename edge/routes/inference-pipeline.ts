@@ -79,7 +79,7 @@ export async function runInferencePipeline(c: Context<AppEnv>, req: NormalizedRe
   });
   // Issued in the same tick as the limiters' EVALSHAs: the L2 read joins their pipeline. A tenant
   // blocked in the isolate makes no store call at all.
-  const l2 = lookup && !blocked ? l2Get(store, key) : undefined;
+  const l2 = lookup && !blocked ? l2Get(store, key, config.limits.storeTimeoutMs) : undefined;
   const l1 = lookup && !blocked ? l1Get(key) : undefined;
   const admission = await admitting;
   for (const [name, value] of Object.entries(admission.headers)) c.header(name, value);
