@@ -6,6 +6,7 @@
  * reason (sent to the DLQ before the ack, so nothing is lost if that send fails).
  */
 import { getConfig, type Bindings } from '../env';
+import { type IsolateServices, isolateServices } from '../services/isolate';
 import { IsolateMetrics } from '../services/metrics';
 import { describeError, log } from '../services/log';
 import { storeFor } from '../services/store';
@@ -21,8 +22,7 @@ import { forwardWebhook } from './webhook-consumer';
 // Isolate-wide on purpose, like the app's: consumer metrics aggregate across batches.
 const consumerMetrics = new IsolateMetrics();
 
-export interface QueueHandlerDeps {
-  readonly now?: () => number;
+export interface QueueHandlerDeps extends Pick<IsolateServices, 'now' | 'health' | 'quotaGate'> {
   readonly fetch?: typeof fetch;
 }
 
@@ -34,8 +34,8 @@ function maxAttemptsFor(message: LiveMessage, settings: AsyncSettings): number {
 }
 
 /** Builds the `queue()` handler. */
-export function createQueueHandler(deps: QueueHandlerDeps = {}) {
-  const now = deps.now ?? Date.now;
+export function createQueueHandler(deps: QueueHandlerDeps = isolateServices()) {
+  const { now } = deps;
   return async function queue(batch: MessageBatch<unknown>, env: Bindings): Promise<void> {
     const config = getConfig(env);
     const store = storeFor(config);
@@ -64,6 +64,8 @@ export function createQueueHandler(deps: QueueHandlerDeps = {}) {
               settings,
               store,
               metrics: consumerMetrics,
+              health: deps.health,
+              quotaGate: deps.quotaGate,
               now,
               deliver: (delivery) => enqueue(env, delivery),
             });

@@ -8,8 +8,9 @@
  */
 import type { Config } from '../env';
 import { ApiError } from '../errors';
-import { isolateQuotaGate } from '../services/limits/gate';
-import { complete, planCall, type InferenceContext } from '../services/inference';
+import type { QuotaGate } from '../services/limits/gate';
+import type { BackendHealth } from '../services/routing/health';
+import { complete, planCall, type UpstreamContext } from '../services/upstream';
 import type { MetricsRecorder } from '../services/metrics';
 import type { Store } from '../services/store';
 import { fromInfer, toInferResponse } from '../services/translate';
@@ -23,6 +24,8 @@ export interface JobDeps {
   readonly settings: AsyncSettings;
   readonly store: Store;
   readonly metrics: MetricsRecorder;
+  readonly health: BackendHealth;
+  readonly quotaGate: QuotaGate;
   readonly now: () => number;
   /** Puts the delivery of a finished job on the delivery queue. */
   readonly deliver: (message: DeliveryMessage) => Promise<void>;
@@ -57,18 +60,19 @@ export async function runJob(message: JobMessage, attempt: number, maxAttempts: 
   const started = deps.now();
   await saveJob(deps.store, { ...job, status: 'running', attempts: attempt, updatedAt: started }, deps.settings.jobResultTtlSeconds);
 
-  const ctx: InferenceContext = {
+  const ctx: UpstreamContext = {
     config: jobConfig(deps.config),
     auth: { tenantId: job.tenantId, keyId: job.auth.keyId, plan: { ...job.auth.plan, allowedModels: job.auth.plan.allowedModels }, scopes: job.auth.scopes },
     requestId: job.id,
     metrics: deps.metrics,
+    health: deps.health,
     now: deps.now,
   };
   try {
     const { result } = await complete(ctx, planCall(ctx, fromInfer(job.request, false)));
     // Token accounting as for a sync request: the submission's reservation settles to the real usage.
     if (job.reservation)
-      await isolateQuotaGate.settleReservation(deps.store, job.tenantId, job.reservation, result.usage.prompt_tokens + result.usage.completion_tokens);
+      await deps.quotaGate.settleReservation(deps.store, job.tenantId, job.reservation, result.usage.prompt_tokens + result.usage.completion_tokens);
     const response = toInferResponse({ id: job.id, model: job.request.model, created: Math.floor(started / 1000), latencyMs: deps.now() - started }, result);
     await finish({ ...job, status: 'succeeded', attempts: attempt, result: response, updatedAt: deps.now() }, deps);
     return { kind: 'done' };
@@ -80,7 +84,7 @@ export async function runJob(message: JobMessage, attempt: number, maxAttempts: 
       await saveJob(deps.store, { ...job, status: 'queued', attempts: attempt, updatedAt: deps.now() }, deps.settings.jobResultTtlSeconds);
       return { kind: 'retry', reason: `${code}: ${message}` };
     }
-    if (job.reservation) await isolateQuotaGate.settleReservation(deps.store, job.tenantId, job.reservation, 0);
+    if (job.reservation) await deps.quotaGate.settleReservation(deps.store, job.tenantId, job.reservation, 0);
     await finish({ ...job, status: 'failed', attempts: attempt, error: { code, message }, updatedAt: deps.now() }, deps);
     // A job that failed for good is answered (failure delivered) and also kept as a dead letter for redrive.
     return retryable ? { kind: 'dead', reason: `${code}: ${message}` } : { kind: 'done' };

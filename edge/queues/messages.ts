@@ -15,8 +15,6 @@ export const WebhookEventSchema = z
   })
   .strict();
 
-type WebhookEvent = z.infer<typeof WebhookEventSchema>;
-
 export const WebhookMessageSchema = z.object({
   kind: z.literal('webhook'),
   source: z.string(),
