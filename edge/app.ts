@@ -38,7 +38,7 @@ export function createApp(overrides: Partial<IsolateServices> = {}) {
   app.use(requestId(), securityHeaders());
   app.route('/', healthRoutes(deps));
 
-  app.use('/v1/*', resolveConfig(deps), cors(), ipLimit({ directory: deps.directory }), idempotency());
+  app.use('/v1/*', resolveConfig(deps), cors(), ipLimit({ directory: deps.directory }), idempotency({ now: deps.now }));
   app.use('/webhooks/*', resolveConfig(deps), ipLimit());
   app.route('/', completionRoutes(deps));
   app.route('/', modelRoutes(deps));

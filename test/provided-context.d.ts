@@ -17,9 +17,11 @@ declare module 'vitest' {
     jwksServerUrl: string;
     /** Private JWKs (with `kid` and `alg`) of the keys that JWKS publishes: RS256 and ES256. */
     jwtSigningKeys: { rsa: Record<string, string>; ec: Record<string, string> };
-    /** A second Upstash bridge on the stack's Redis (test/setup/outage-bridge.ts) that tests stop and start. */
+    /** A second Upstash bridge on the stack's Redis (test/setup/outage-bridge.ts): fault knobs at `/admin/config`. */
     outageBridgeUrl: string;
-    /** Its admin server: `POST /stop`, `POST /start`. */
+    /** Its token (Redis requests and the knobs). */
+    outageBridgeToken: string;
+    /** Its stop/start admin server: `POST /stop`, `POST /start`. */
     outageBridgeAdminUrl: string;
     /** Local receiver (test/setup/webhook-receiver.ts): webhook forward target and callback URLs. */
     webhookReceiverUrl: string;

@@ -65,12 +65,25 @@ export async function loadJob(store: Store, id: string): Promise<JobRecord | und
   if (!/^job_[A-Za-z0-9]{10,64}$/.test(id)) return undefined;
   const raw = await store.get<unknown>(jobKey(id));
   if (raw === null) return undefined;
-  return JobRecordSchema.safeParse(typeof raw === 'string' ? JSON.parse(raw) : raw).data;
+  return JobRecordSchema.safeParse(typeof raw === 'string' ? parseJson(raw) : raw).data;
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Writes the job with the result TTL. */
 export async function saveJob(store: Store, job: JobRecord, ttlSeconds: number): Promise<void> {
   await store.set(jobKey(job.id), JSON.stringify(job), { ex: ttlSeconds });
+}
+
+/** Deletes the job record (a submission that could not be queued). */
+export async function deleteJob(store: Store, id: string): Promise<void> {
+  await store.del(jobKey(id));
 }
 
 /** A new job id. */

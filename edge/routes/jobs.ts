@@ -3,6 +3,9 @@
  * job and enqueues it on its priority tier's queue before answering 202 `{id, status: "queued"}`;
  * `GET /v1/jobs/{id}` answers status and, when done, the result. Scope `jobs`; another tenant's job
  * is 404. The result is also delivered, signed, to the callback URL (queues/delivery-consumer.ts).
+ * Both need the store: each of their store calls is bounded by the store timeout, and a store that
+ * fails or exceeds it is answered 503 UPSTREAM_ERROR with Retry-After (a job is accepted only once
+ * it is stored and queued).
  */
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { InferRequestSchema } from '../../shared/contracts/infer';
@@ -12,7 +15,7 @@ import type { AppEnv } from '../env';
 import { ApiError } from '../errors';
 import { auth } from '../middleware/auth';
 import { getAsyncSettings } from '../queues/settings';
-import { jobView, loadJob, newJobId, saveJob, type JobRecord } from '../queues/job-store';
+import { deleteJob, jobView, loadJob, newJobId, saveJob, type JobRecord } from '../queues/job-store';
 import { enqueue } from '../queues/producer';
 import { callbackUrlProblem } from '../queues/ssrf';
 import { planCall } from '../services/upstream';
@@ -20,6 +23,7 @@ import { claimIdempotency } from '../middleware/idempotency';
 import { canonicalJson } from '../services/cache/key';
 import { sha256Hex } from '../../shared/crypto/hash';
 import { backgroundFor } from '../services/background';
+import { storeCall } from '../services/store';
 import { tokensToReserve } from '../services/limits/gate';
 import { fromInfer } from '../services/translate';
 import { asRouteResponse, authenticatedJson, BEARER_SECURITY, ERROR_RESPONSES, jsonRequest, type RouteDeps } from './common';
@@ -76,10 +80,10 @@ export function jobRoutes(deps: RouteDeps) {
     // Idempotency-Key as on the inference routes: a retried submission replays the first 202.
     const replay = await claimIdempotency(c, store, who.tenantId, () => sha256Hex(`${c.req.path}\n${canonicalJson(body)}`));
     if (replay) return asRouteResponse(Promise.resolve(replay));
-    // Rate limits as for a sync request (issue 4's gate): the request counts now and the tokens are
+    // Rate limits as for a sync request: the request counts now and the tokens are
     // reserved at submission (prompt estimate + max_tokens), so a 429 reaches the client, not the queue.
     const later = backgroundFor(c);
-    const admission = await deps.quotaGate.admit({
+    const admitting = deps.quotaGate.admit({
       store,
       plan: who.plan,
       tenantId: who.tenantId,
@@ -88,9 +92,22 @@ export function jobRoutes(deps: RouteDeps) {
       background: later,
       metrics: deps.metrics,
     });
+    // The tenant's default callback, read in the same tick as the limiters' EVALSHAs: GETEX (unlike
+    // GET, not a read-only command for the auto-pipeline) rides in their HTTP request, its deadline
+    // running alongside theirs: one round trip and one store timeout for both.
+    const tenantRead =
+      requestedCallback === undefined
+        ? storeCall(store.getex<unknown>(storeKeys.tenant(who.tenantId)), config.limits.storeTimeoutMs, 'the job store')
+        : undefined;
+    // Awaited only after the admission: a denial must not leave it rejecting unobserved.
+    tenantRead?.catch(() => {});
+    const admission = await admitting;
     let callbackUrl = requestedCallback;
-    if (callbackUrl === undefined) {
-      const raw = await store.get<unknown>(storeKeys.tenant(who.tenantId));
+    if (tenantRead) {
+      const raw = await tenantRead.catch((err: unknown) => {
+        later(admission.settle(0));
+        throw err;
+      });
       callbackUrl = raw === null ? undefined : TenantRecordSchema.safeParse(raw).data?.callbackUrl;
     }
     if (callbackUrl !== undefined) {
@@ -118,11 +135,18 @@ export function jobRoutes(deps: RouteDeps) {
       createdAt: now,
       updatedAt: now,
     };
-    await saveJob(store, job, settings.jobResultTtlSeconds);
+    try {
+      await storeCall(saveJob(store, job, settings.jobResultTtlSeconds), config.limits.storeTimeoutMs, 'the job store');
+    } catch (err) {
+      // A write that timed out may still land: remove it, so no record waits for a job never queued.
+      later(deleteJob(store, job.id));
+      later(admission.settle(0));
+      throw err;
+    }
     try {
       await enqueue(c.env, { kind: 'job', jobId: job.id, tenantId: job.tenantId, priority }, { requestId: c.get('requestId') });
     } catch (err) {
-      await store.del(`gw:job:${job.id}`).catch(() => {});
+      later(deleteJob(store, job.id));
       later(admission.settle(0));
       throw err;
     }
@@ -141,7 +165,8 @@ export function jobRoutes(deps: RouteDeps) {
 
   app.openapi(read, async (c) => {
     const { id } = c.req.valid('param');
-    const job = await loadJob(deps.store(c.get('config')), id);
+    const config = c.get('config');
+    const job = await storeCall(loadJob(deps.store(config), id), config.limits.storeTimeoutMs, 'the job store');
     // Another tenant's job is indistinguishable from a missing one.
     if (!job || job.tenantId !== c.get('auth').tenantId) throw new ApiError('NOT_FOUND', `no job '${id.slice(0, 80)}'`);
     return c.json(jobView(job), 200);

@@ -1,9 +1,16 @@
 /**
- * Signed webhook ingest: `POST /webhooks/{source}` (`/webhooks/ingest` is the source named
- * `ingest`). Signature over the raw bytes first (middleware/webhook-signature.ts), then the body
- * `{id, type, payload}`, then dedupe (SET NX per source and id), then the durable enqueue; only then
- * 202. A duplicate gets 200 with the first answer; a failed enqueue 503 + Retry-After and the id
- * is released. The queue consumer forwards events to the source's backend (queues/webhook-consumer.ts).
+ * `POST /webhooks/{source}` (`/webhooks/ingest` is the source named `ingest`): the signature over
+ * the raw bytes first (middleware/webhook-signature.ts), then the body `{id, type, payload}`, then
+ * the delivery's claim (services/claim.ts, per source and signed delivery id — `webhook-id` under
+ * Standard Webhooks, the body's `id` under `t=,v1=` — fingerprinted by the body's hash, waiting up
+ * to 3 s for a concurrent first delivery), then the durable enqueue; only then 202.
+ *
+ * A duplicate gets 200 with the first answer, whatever unsigned headers it carries; the same id
+ * with another body 409. Under `t=,v1=` an `Idempotency-Key` header is accepted only when it equals
+ * the body's id (400 otherwise). A failed enqueue answers 503 + Retry-After and releases the id; so
+ * does a store that fails or exceeds the store timeout: the sender never gets a 2xx for an event
+ * that is not stored. The queue consumer forwards events to the source's backend
+ * (queues/webhook-consumer.ts).
  */
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { sha256Hex } from '../../shared/crypto/hash';
@@ -11,9 +18,11 @@ import { ErrorEnvelopeSchema } from '../../shared/errors';
 import { getConfig, type AppEnv } from '../env';
 import { ApiError } from '../errors';
 import { webhookSignature } from '../middleware/webhook-signature';
-import { claim, dedupeKey, markAccepted, release } from '../queues/dedupe';
 import { WebhookEventSchema } from '../queues/messages';
 import { enqueue } from '../queues/producer';
+import { backgroundFor } from '../services/background';
+import { Claims } from '../services/claim';
+import { describeError, log } from '../services/log';
 import type { RouteDeps } from './common';
 import { validationHook } from './validation';
 
@@ -21,10 +30,29 @@ const AcceptedSchema = z
   .object({ id: z.string(), source: z.string(), status: z.literal('accepted'), received_at: z.number().int() })
   .meta({ id: 'WebhookAccepted' });
 
+type Accepted = z.infer<typeof AcceptedSchema>;
+
+/** How long a delivery id is remembered. */
+const DEDUPE_TTL_S = 24 * 60 * 60;
+/** A claim whose holder died is given up after this long (the enqueue takes far less). */
+const IN_PROGRESS_TTL_S = 60;
+/** Senders retry blindly: a concurrent duplicate waits this long for the first delivery's answer. */
+const IN_FLIGHT_WAIT_MS = 3_000;
+
+/** The Redis key of a source's delivery id. */
+const deliveryKey = (source: string, deliveryId: string) => `gw:wh:seen:${source}:${deliveryId}`;
+
 const envelope = (description: string) => ({ description, content: { 'application/json': { schema: ErrorEnvelopeSchema } } });
 
 export function webhookRoutes(deps: RouteDeps) {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+  const deliveries = new Claims<Accepted>({
+    value: AcceptedSchema,
+    completedTtlS: DEDUPE_TTL_S,
+    inProgressTtlS: IN_PROGRESS_TTL_S,
+    waitMs: IN_FLIGHT_WAIT_MS,
+    now: deps.now,
+  });
 
   const ingest = createRoute({
     method: 'post',
@@ -41,7 +69,7 @@ export function webhookRoutes(deps: RouteDeps) {
     responses: {
       202: { description: 'Stored: will be forwarded', content: { 'application/json': { schema: AcceptedSchema } } },
       200: { description: 'A duplicate: the first acceptance', content: { 'application/json': { schema: AcceptedSchema } } },
-      400: envelope('INVALID_INPUT: body is not {id, type, payload}'),
+      400: envelope("INVALID_INPUT: body is not {id, type, payload}, or (X-Signature scheme) an Idempotency-Key other than the body's id"),
       401: envelope('UNAUTHORIZED: missing, malformed or wrong signature, or timestamp outside the window'),
       404: envelope('NOT_FOUND: unknown source'),
       409: envelope('CONFLICT: the id was used with another body, or its first delivery is still being stored'),
@@ -52,7 +80,7 @@ export function webhookRoutes(deps: RouteDeps) {
   });
 
   app.openapi(ingest, async (c) => {
-    const { source, rawBody, deliveryId: headerId } = c.get('webhook');
+    const { source, rawBody, deliveryId: signedId, idempotencyKey } = c.get('webhook');
     let json: unknown;
     try {
       json = JSON.parse(new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(rawBody));
@@ -65,18 +93,30 @@ export function webhookRoutes(deps: RouteDeps) {
       throw new ApiError('INVALID_INPUT', 'webhook body must be {id, type, payload}', { details: { issues } });
     }
     const event = parsed.data;
-    const deliveryId = headerId ?? event.id;
-    const store = deps.store(c.get('config'));
-    const key = dedupeKey(source.name, deliveryId);
-    const bodyHash = await sha256Hex(rawBody);
-    const claimed = await claim(store, key, bodyHash);
-    if (claimed.kind === 'duplicate') return c.json(AcceptedSchema.parse(claimed.response), 200);
-    if (claimed.kind === 'conflict') throw new ApiError('CONFLICT', `delivery id '${deliveryId}' was already used with another body`);
-    if (claimed.kind === 'in-flight')
-      throw new ApiError('CONFLICT', `delivery '${deliveryId}' is still being stored; retry`, { headers: { 'Retry-After': '1' } });
+    // Dedupe on what is signed: `webhook-id`, else the signed body's id. A replay of a captured
+    // request is a duplicate whatever unsigned headers it carries, and a sender that re-signs a
+    // retry with a new timestamp still sends the same id.
+    const deliveryId = signedId ?? event.id;
+    const config = c.get('config');
+    const claim = await deliveries.claim({
+      store: deps.store(config),
+      key: deliveryKey(source.name, deliveryId),
+      fingerprint: await sha256Hex(rawBody),
+      label: `delivery id '${deliveryId}'`,
+      details: { delivery_id: deliveryId },
+      storeTimeoutMs: config.limits.storeTimeoutMs,
+      background: backgroundFor(c),
+    });
+    if (claim.kind === 'replay') return c.json(claim.value, 200);
+    if (signedId === undefined && idempotencyKey !== undefined && idempotencyKey !== event.id) {
+      await claim.holder.release().catch(() => {});
+      throw new ApiError('INVALID_INPUT', "Idempotency-Key must equal the signed body's id (it is not signed; the body's id is the delivery id)", {
+        details: { issues: [{ path: 'Idempotency-Key', message: `must equal the body's id '${event.id.slice(0, 64)}'` }] },
+      });
+    }
 
     const receivedAt = deps.now();
-    const accepted = { id: event.id, source: source.name, status: 'accepted' as const, received_at: Math.floor(receivedAt / 1000) };
+    const accepted: Accepted = { id: event.id, source: source.name, status: 'accepted', received_at: Math.floor(receivedAt / 1000) };
     try {
       await enqueue(
         c.env,
@@ -84,10 +124,17 @@ export function webhookRoutes(deps: RouteDeps) {
         { requestId: c.get('requestId') },
       );
     } catch (err) {
-      await release(store, key, claimed.token).catch(() => {});
+      await claim.holder.release().catch(() => {});
       throw err;
     }
-    await markAccepted(store, key, claimed.token, bodyHash, accepted);
+    // The event is stored (queued), so it is accepted even if its answer cannot be remembered; a
+    // duplicate then waits out the in-progress record and is enqueued again, which the consumer's
+    // `Idempotency-Key` forward lets the backend dedupe.
+    await claim.holder
+      .complete(accepted)
+      .catch((err: unknown) =>
+        log('warn', 'webhook accepted but its dedupe record was not stored', { request_id: c.get('requestId'), source: source.name, ...describeError(err) }),
+      );
     return c.json(accepted, 202);
   });
 

@@ -38,7 +38,7 @@ export function responseCache(deps: Pick<IsolateServices, 'quotaGate' | 'coalesc
     const later = backgroundFor(c);
     const lookup = key !== undefined && policy.lookup;
     const blocked = deps.quotaGate.blockedStates(state.upstream.auth.tenantId) !== undefined;
-    const l2 = lookup && !blocked ? l2Get(store, key) : undefined;
+    const l2 = lookup && !blocked ? l2Get(store, key, c.get('config').limits.storeTimeoutMs) : undefined;
     const l1 = lookup && !blocked ? l1Get(key) : undefined;
     await state.admission;
 

@@ -37,9 +37,11 @@ export default async function setup(project: TestProject) {
   project.provide('modelServerUrl', stack.modelServer.url);
   project.provide('bridgeUrl', stack.bridge.url);
   project.provide('bridgeToken', stack.bridgeToken);
-  // Store outage tests (issue 4): a second bridge on the same Redis that a test can stop and start.
+  // Store outage tests: a second bridge on the same Redis whose fault knobs a test turns, or that
+  // it stops and starts, while the stack's bridge stays healthy.
   const outageBridge = await startOutageBridge(stack.components.redis, stack.bridgeToken);
   project.provide('outageBridgeUrl', outageBridge.url);
+  project.provide('outageBridgeToken', outageBridge.token);
   project.provide('outageBridgeAdminUrl', outageBridge.adminUrl);
   project.provide('metricsSinkUrl', stack.metricsSink.url);
   const { AWS_ACCESS_KEY_ID: accessKeyId = '', AWS_SECRET_ACCESS_KEY: secretAccessKey = '', AWS_REGION: region = 'us-east-1' } = stack.edgeVars;

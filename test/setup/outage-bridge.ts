@@ -1,7 +1,10 @@
 /**
- * A second Upstash bridge in front of the stack's Redis that edge tests can stop and start, to
- * prove the store outage policy (issue 4). Its admin server answers `POST /stop` (closes the bridge:
- * connections refused), `POST /start` (listens again on the same port) and `GET /` (`{running}`).
+ * A second Upstash bridge in front of the stack's Redis for store outage tests, so the stack's own
+ * bridge stays healthy for every other test. Two ways to break it:
+ * - its fault knobs, `PUT {url}/admin/config` with the bridge token and `{latencyMs?, fault?}`
+ *   (tools/upstash-bridge/faults.ts): a stall, 503s, or dropped connections;
+ * - this module's admin server: `POST /stop` (closes the bridge: connections refused), `POST /start`
+ *   (listens again on the same port, knobs cleared) and `GET /` (`{running}`).
  */
 import { createServer, type Server } from 'node:http';
 import { tsImport } from 'tsx/esm/api';
@@ -9,9 +12,11 @@ import { tsImport } from 'tsx/esm/api';
 type BridgeModule = typeof import('../../tools/upstash-bridge/server');
 
 export interface OutageBridge {
-  /** The bridge's URL (the same across stop/start). */
+  /** The bridge's URL (the same across stop/start); its fault knobs are at `/admin/config`. */
   readonly url: string;
-  /** The admin server's URL. */
+  /** The token of the bridge and of its knobs (the stack's bridge token). */
+  readonly token: string;
+  /** The stop/start admin server's URL. */
   readonly adminUrl: string;
   close(): Promise<void>;
 }
@@ -44,6 +49,7 @@ export async function startOutageBridge(redisUrl: string, token: string): Promis
   const adminPort = typeof address === 'object' && address ? address.port : 0;
   return {
     url,
+    token,
     adminUrl: `http://127.0.0.1:${adminPort}`,
     close: async () => {
       await new Promise((resolve) => admin.close(resolve));

@@ -4,6 +4,8 @@
  *
  * `GET /admin/config`, `PUT /admin/config` (partial merge, validated: 400 on bad values),
  * `GET /admin/stats`, `POST /admin/reset` (configuration back to the start options, counters zeroed).
+ * The admin API answers whatever fault is set (`fault: "reset"` drops every other connection), so
+ * a test can always clear it.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { BodyTooLargeError, readBody } from '../lib/net';

@@ -48,8 +48,13 @@ export interface BehaviourConfig {
   readonly payloadFraming: PayloadFraming;
 }
 
+/** Faults of the whole container: `reset` drops every connection but the admin API's (a dead container). */
+export type ContainerFault = 'reset';
+
 /** The whole configuration. */
 export interface ModelServerConfig extends BehaviourConfig {
+  /** A fault of the whole container. Default null. */
+  readonly fault: ContainerFault | null;
   /** Listed by `GET /v1/models` and used when a request names no model. Default `reference-model`. */
   readonly modelName: string;
   /** Context window: prompt tokens + max tokens above this is a 400 (422 for TGI). Default 4096. */
@@ -80,6 +85,7 @@ export const DEFAULT_CONFIG: ModelServerConfig = {
   retryAfterSeconds: 1,
   format: 'auto',
   payloadFraming: 'event',
+  fault: null,
   modelName: 'reference-model',
   maxModelLen: 4096,
   endpoints: {},
@@ -109,6 +115,7 @@ const behaviourPatchSchema = z.strictObject(behaviourShape).partial();
 const configPatchSchema = z
   .strictObject({
     ...behaviourShape,
+    fault: z.literal('reset').nullable(),
     modelName: z.string().min(1).max(256),
     maxModelLen: z.number().int().min(16).max(1_000_000),
     endpoints: z.record(z.string().min(1).max(256), behaviourPatchSchema.nullable()),

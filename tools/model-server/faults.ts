@@ -1,8 +1,40 @@
 /**
  * Failure injection for the reference model server: which fault, if any, an invocation meets —
- * the warming window, a forced status, or the reproducible error rate.
+ * a dead container (every connection dropped), the warming window, a forced status, or the
+ * reproducible error rate.
  */
-import type { BehaviourConfig, ForcedStatus, WarmingStyle } from './config';
+import type { ServerResponse } from 'node:http';
+import type { BehaviourConfig, ForcedStatus, ModelServerConfig, WarmingStyle } from './config';
+
+/** The admin API stays reachable whatever the fault, so a test can always clear it. */
+const ADMIN_PREFIX = '/admin/';
+
+/** Whether a request to `path` meets a dead container (`fault: "reset"`): its connection is dropped unanswered. */
+export function dropsConnection(config: ModelServerConfig, path: string): boolean {
+  return config.fault === 'reset' && !path.startsWith(ADMIN_PREFIX);
+}
+
+/**
+ * The connections of a container's requests in flight, so that killing the container drops them
+ * mid-answer (a stream stops without its end), as a dead host does.
+ */
+export class LiveConnections {
+  readonly #open = new Set<ServerResponse>();
+
+  /** Tracks `res` until it closes. */
+  add(res: ServerResponse): void {
+    this.#open.add(res);
+    res.once('close', () => this.#open.delete(res));
+  }
+
+  /** Destroys the socket of every tracked request; returns how many were dropped. */
+  dropAll(): number {
+    const dropped = this.#open.size;
+    for (const res of this.#open) res.socket?.destroy();
+    this.#open.clear();
+    return dropped;
+  }
+}
 
 /** A fault decided before the container sees the request. */
 export type FrontFault =

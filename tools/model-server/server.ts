@@ -12,7 +12,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { handleAdmin } from './admin-routes';
 import { applyConfigPatch, DEFAULT_CONFIG, type ModelServerConfig, type ModelServerConfigPatch } from './config';
 import { containerInvocations, handleHealth, handleHttpInference, tgiGenerate, tgiGenerateStream, type HttpInferenceRoute } from './container-routes';
-import { ErrorRateCounter } from './faults';
+import { dropsConnection, ErrorRateCounter, LiveConnections } from './faults';
 import { sendJson } from './io';
 import { handleModels, openAiChatRoute, openAiCompletionsRoute } from './openai-routes';
 import { handleSageMaker } from './sagemaker-routes';
@@ -73,6 +73,7 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
   const stats = new StatsRecorder();
   const errorRate = new ErrorRateCounter();
   const inFlight = new Set<AbortController>();
+  const live = new LiveConnections();
 
   const ctx: ServerContext = {
     config: () => config,
@@ -93,6 +94,7 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
     config: () => config,
     setConfig: (patch: ModelServerConfigPatch) => {
       config = applyConfigPatch(config, patch, Date.now());
+      if (config.fault === 'reset') live.dropAll();
     },
     stats: () => stats.snapshot(),
     reset: () => {
@@ -105,6 +107,11 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const method = req.method ?? 'GET';
     const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+    if (dropsConnection(config, path)) {
+      req.socket.destroy();
+      return;
+    }
+    if (!path.startsWith('/admin/')) live.add(res);
     const sageMaker = SAGEMAKER_PATH.exec(path);
     if (sageMaker) {
       if (method !== 'POST') return sendJson(res, 405, { Message: `${method} is not allowed` });
