@@ -4,7 +4,7 @@
  * same door.
  *
  * Order: request metrics → request id → security headers → /health, /ready → (/v1/*, /webhooks/*:
- * config and store → CORS → per-IP guard → Idempotency-Key) → per route: auth → body guards →
+ * config and store → CORS → per-IP guard) → per route: auth → body guards →
  * schema validation → handler (inference routes: the stages of edge/stages/chain.ts). Errors from
  * anywhere go to one onError.
  */
@@ -12,7 +12,6 @@ import { OpenAPIHono } from '@hono/zod-openapi';
 import type { AppEnv } from './env';
 import { resolveConfig } from './middleware/config';
 import { cors } from './middleware/cors';
-import { idempotency } from './middleware/idempotency';
 import { ipLimit } from './middleware/ip-limit';
 import { requestMetrics } from './middleware/metrics';
 import { requestId } from './middleware/request-id';
@@ -38,7 +37,7 @@ export function createApp(overrides: Partial<IsolateServices> = {}) {
   app.use(requestId(), securityHeaders());
   app.route('/', healthRoutes(deps));
 
-  app.use('/v1/*', resolveConfig(deps), cors(), ipLimit({ directory: deps.directory }), idempotency({ now: deps.now }));
+  app.use('/v1/*', resolveConfig(deps), cors(), ipLimit({ directory: deps.directory }));
   app.use('/webhooks/*', resolveConfig(deps), ipLimit());
   app.route('/', completionRoutes(deps));
   app.route('/', modelRoutes(deps));

@@ -11,7 +11,6 @@ import type { AuthVariables } from './middleware/auth';
 import type { ConfigVariables } from './middleware/config';
 import type { OutcomeVariables } from './middleware/metrics';
 import type { InferenceVariables } from './stages/state';
-import type { IdempotencyVariables } from './middleware/idempotency';
 import { RouteTableSchema } from './services/route-table';
 import type { QueueMessageBody } from './queues/messages';
 import type { WebhookVariables } from './middleware/webhook-signature';
@@ -187,5 +186,5 @@ export function getConfig(env: Bindings): Config {
 /** The app's single typed context. */
 export interface AppEnv {
   Bindings: Bindings;
-  Variables: RequestIdVariables & ConfigVariables & AuthVariables & IdempotencyVariables & WebhookVariables & InferenceVariables & OutcomeVariables;
+  Variables: RequestIdVariables & ConfigVariables & AuthVariables & WebhookVariables & InferenceVariables & OutcomeVariables;
 }

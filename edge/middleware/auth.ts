@@ -14,7 +14,6 @@ import { API_KEY_PATTERN, OPERATOR_TOKEN_PATTERN, type Scope } from '../../share
 import { effectivePlan, type EffectivePlan } from '../../shared/plans';
 import { ApiError } from '../errors';
 import type { AppEnv, Config } from '../env';
-import type { Store } from '../services/store';
 import type { TenantDirectory } from '../services/tenant-directory';
 import { JwtError, looksLikeJwt, verifyJwt, type JwtDeps } from '../services/jwt';
 import { withDeadline } from '../services/deadline';
@@ -33,7 +32,6 @@ export interface AuthVariables {
 export interface AuthOptions {
   /** The scope this route requires. */
   readonly scope: Scope;
-  readonly store: (config: Config) => Store;
   readonly directory: TenantDirectory;
   /** Clock, injectable for tests. */
   readonly now?: () => number;
@@ -104,11 +102,9 @@ export function auth(options: AuthOptions): MiddlewareHandler<AppEnv> {
     const config = c.get('config');
     const hash = await sha256Hex(key);
     // A cold lookup while the store is down is the store's fault, not the client's: 503, never 500.
-    const owner = await withDeadline(options.directory.lookup(options.store(config), hash), config.limits.storeTimeoutMs, 'the key store').catch(
-      (err: unknown) => {
-        throw new ApiError('UPSTREAM_ERROR', 'the key store is unavailable; retry shortly', { status: 503, headers: { 'Retry-After': '5' }, cause: err });
-      },
-    );
+    const owner = await withDeadline(options.directory.lookup(c.get('store'), hash), config.limits.storeTimeoutMs, 'the key store').catch((err: unknown) => {
+      throw new ApiError('UPSTREAM_ERROR', 'the key store is unavailable; retry shortly', { status: 503, headers: { 'Retry-After': '5' }, cause: err });
+    });
     if (owner?.key.status !== 'active') throw new ApiError('UNAUTHORIZED', 'invalid API key', { headers: CHALLENGE });
     if (owner.key.expiresAt !== undefined && owner.key.expiresAt <= now()) {
       throw new ApiError('UNAUTHORIZED', 'API key expired', { headers: CHALLENGE });

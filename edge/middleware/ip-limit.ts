@@ -16,7 +16,7 @@ import type { MiddlewareHandler } from 'hono';
 import { sha256Hex } from '../../shared/crypto/hash';
 import { API_KEY_PATTERN } from '../../shared/contracts/tenancy';
 import { ApiError } from '../errors';
-import { getConfig, type AppEnv, type Config } from '../env';
+import type { AppEnv, Config } from '../env';
 import { isUsableKey, type TenantDirectory } from '../services/tenant-directory';
 import { TtlCache } from '../services/ttl-cache';
 import { isOperatorToken, presentedKey } from './auth';
@@ -53,7 +53,7 @@ export function ipLimit(options: IpLimitOptions = {}): MiddlewareHandler<AppEnv>
   // Outlives a request on purpose: failure counts per IP and minute, bounded in size and age.
   const failures = new TtlCache<number>({ maxEntries: 50_000, ttlMs: WINDOW_MS, now });
   return async function ipLimitMiddleware(c, next) {
-    const config = getConfig(c.env);
+    const config = c.get('config');
     const limit = options.perMinute ?? config.limits.ipFailedAuthPerMinute;
     const t = now();
     const windowEnd = (Math.floor(t / WINDOW_MS) + 1) * WINDOW_MS;

@@ -37,7 +37,7 @@ export const jsonRequest = <S extends ZodType>(schema: S) => ({ body: { content:
 
 /** auth(scope) → content type and size checks; the body schema is validated by the route itself. */
 export function authenticatedJson(deps: RouteDeps, scope: Scope): MiddlewareHandler<AppEnv>[] {
-  return [auth({ scope, store: deps.store, directory: deps.directory, now: deps.now }), jsonGuard()];
+  return [auth({ scope, directory: deps.directory, now: deps.now }), jsonGuard()];
 }
 
 /**

@@ -65,7 +65,7 @@ async function unavailableAs503<T>(operation: Promise<T>): Promise<T> {
 
 export function deadLetterRoutes(deps: RouteDeps) {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
-  const storeOf = (c: Context<AppEnv>) => boundedStore(deps.store(c.get('config')), c.get('config').limits.storeTimeoutMs);
+  const storeOf = (c: Context<AppEnv>) => boundedStore(c.get('store'), c.get('config').limits.storeTimeoutMs);
   const list = (c: Context<AppEnv>, scope: DeadLetterScope) => unavailableAs503(listDeadLetters(storeOf(c), scope));
   const redrive = async (c: Context<AppEnv>, scope: DeadLetterScope, body: z.infer<typeof RedriveRequestSchema>) => {
     const result = await unavailableAs503(redriveDeadLetters(c.env, storeOf(c), scope, 'all' in body ? 'all' : body.ids));
@@ -88,7 +88,7 @@ export function deadLetterRoutes(deps: RouteDeps) {
     method: 'get',
     path: '/v1/admin/dlq',
     summary: "This tenant's dead letters (jobs and deliveries that exhausted their attempts)",
-    middleware: [auth({ scope: 'admin', store: deps.store, directory: deps.directory, now: deps.now })],
+    middleware: [auth({ scope: 'admin', directory: deps.directory, now: deps.now })],
     security: BEARER_SECURITY,
     responses: { 200: { description: 'The dead letters, oldest first', content: { 'application/json': { schema: DeadLettersSchema } } }, ...ERROR_RESPONSES },
   });

@@ -19,7 +19,7 @@ import { deleteJob, jobView, loadJob, newJobId, saveJob, type JobRecord } from '
 import { enqueue } from '../queues/producer';
 import { callbackUrlProblem } from '../queues/ssrf';
 import { planCall } from '../services/upstream';
-import { claimIdempotency } from '../middleware/idempotency';
+import { idempotentHandler } from '../stages/idempotency';
 import { canonicalJson } from '../services/cache/key';
 import { sha256Hex } from '../../shared/crypto/hash';
 import { backgroundFor } from '../services/background';
@@ -64,6 +64,7 @@ export function jobRoutes(deps: RouteDeps) {
     responses: { 202: { description: 'Queued', content: { 'application/json': { schema: JobAcceptedSchema } } }, ...ERROR_RESPONSES },
   });
 
+  const once = idempotentHandler(deps.now);
   app.openapi(submit, async (c) => {
     const body = c.req.valid('json');
     const who = c.get('auth');
@@ -76,88 +77,91 @@ export function jobRoutes(deps: RouteDeps) {
     const { callback_url: requestedCallback, priority: _priority, ...inferBody } = body;
     // The same model, plan and max_tokens checks as a sync request, before anything is stored.
     const call = planCall({ config, auth: who, requestId: c.get('requestId') }, fromInfer(inferBody, false));
-    const store = deps.store(config);
+    const store = c.get('store');
     // Idempotency-Key as on the inference routes: a retried submission replays the first 202.
-    const replay = await claimIdempotency(c, store, who.tenantId, () => sha256Hex(`${c.req.path}\n${canonicalJson(body)}`));
-    if (replay) return asRouteResponse(Promise.resolve(replay));
-    // Rate limits as for a sync request: the request counts now and the tokens are
-    // reserved at submission (prompt estimate + max_tokens), so a 429 reaches the client, not the queue.
-    const later = backgroundFor(c);
-    const admitting = deps.quotaGate.admit({
-      store,
-      plan: who.plan,
-      tenantId: who.tenantId,
-      tokens: tokensToReserve(call.payload),
-      policy: config.limits,
-      background: later,
-      metrics: deps.metrics,
-    });
-    // The tenant's default callback, read in the same tick as the limiters' EVALSHAs: GETEX (unlike
-    // GET, not a read-only command for the auto-pipeline) rides in their HTTP request, its deadline
-    // running alongside theirs: one round trip and one store timeout for both.
-    const tenantRead =
-      requestedCallback === undefined
-        ? storeCall(store.getex<unknown>(storeKeys.tenant(who.tenantId)), config.limits.storeTimeoutMs, 'the job store')
-        : undefined;
-    // Awaited only after the admission: a denial must not leave it rejecting unobserved.
-    tenantRead?.catch(() => {});
-    const admission = await admitting;
-    let callbackUrl = requestedCallback;
-    if (tenantRead) {
-      const raw = await tenantRead.catch((err: unknown) => {
-        later(admission.settle(0));
-        throw err;
-      });
-      callbackUrl = raw === null ? undefined : TenantRecordSchema.safeParse(raw).data?.callbackUrl;
-    }
-    if (callbackUrl !== undefined) {
-      const problem = callbackUrlProblem(callbackUrl, settings.allowLoopbackCallbacks);
-      if (problem) throw new ApiError('INVALID_INPUT', `callback_url ${problem}`, { details: { issues: [{ path: 'callback_url', message: problem }] } });
-    }
-    const now = deps.now();
-    const job: JobRecord = {
-      id: newJobId(),
-      tenantId: who.tenantId,
-      auth: {
-        keyId: who.keyId,
-        plan: { ...who.plan, allowedModels: who.plan.allowedModels ? [...who.plan.allowedModels] : undefined },
-        scopes: [...who.scopes],
-      },
-      priority,
-      request: inferBody,
-      reservation: {
-        reserved: admission.reservation.reserved,
-        windows: admission.reservation.windows.map((w) => ({ window: { ...w.window }, reset: w.reset })),
-      },
-      ...(callbackUrl !== undefined ? { callbackUrl } : {}),
-      status: 'queued',
-      attempts: 0,
-      createdAt: now,
-      updatedAt: now,
-    };
-    try {
-      await storeCall(saveJob(store, job, settings.jobResultTtlSeconds), config.limits.storeTimeoutMs, 'the job store');
-    } catch (err) {
-      // A write that timed out may still land: remove it, so no record waits for a job never queued.
-      later(deleteJob(store, job.id));
-      later(admission.settle(0));
-      throw err;
-    }
-    try {
-      await enqueue(c.env, { kind: 'job', jobId: job.id, tenantId: job.tenantId, priority }, { requestId: c.get('requestId') });
-    } catch (err) {
-      later(deleteJob(store, job.id));
-      later(admission.settle(0));
-      throw err;
-    }
-    return c.json({ id: job.id, status: 'queued' as const }, 202, admission.headers);
+    const fingerprint = () => sha256Hex(`${c.req.path}\n${canonicalJson(body)}`);
+    return asRouteResponse(
+      once(c, fingerprint, async () => {
+        // Rate limits as for a sync request: the request counts now and the tokens are
+        // reserved at submission (prompt estimate + max_tokens), so a 429 reaches the client, not the queue.
+        const later = backgroundFor(c);
+        const admitting = deps.quotaGate.admit({
+          store,
+          plan: who.plan,
+          tenantId: who.tenantId,
+          tokens: tokensToReserve(call.payload),
+          policy: config.limits,
+          background: later,
+          metrics: deps.metrics,
+        });
+        // The tenant's default callback, read in the same tick as the limiters' EVALSHAs: GETEX (unlike
+        // GET, not a read-only command for the auto-pipeline) rides in their HTTP request, its deadline
+        // running alongside theirs: one round trip and one store timeout for both.
+        const tenantRead =
+          requestedCallback === undefined
+            ? storeCall(store.getex<unknown>(storeKeys.tenant(who.tenantId)), config.limits.storeTimeoutMs, 'the job store')
+            : undefined;
+        // Awaited only after the admission: a denial must not leave it rejecting unobserved.
+        tenantRead?.catch(() => {});
+        const admission = await admitting;
+        let callbackUrl = requestedCallback;
+        if (tenantRead) {
+          const raw = await tenantRead.catch((err: unknown) => {
+            later(admission.settle(0));
+            throw err;
+          });
+          callbackUrl = raw === null ? undefined : TenantRecordSchema.safeParse(raw).data?.callbackUrl;
+        }
+        if (callbackUrl !== undefined) {
+          const problem = callbackUrlProblem(callbackUrl, settings.allowLoopbackCallbacks);
+          if (problem) throw new ApiError('INVALID_INPUT', `callback_url ${problem}`, { details: { issues: [{ path: 'callback_url', message: problem }] } });
+        }
+        const now = deps.now();
+        const job: JobRecord = {
+          id: newJobId(),
+          tenantId: who.tenantId,
+          auth: {
+            keyId: who.keyId,
+            plan: { ...who.plan, allowedModels: who.plan.allowedModels ? [...who.plan.allowedModels] : undefined },
+            scopes: [...who.scopes],
+          },
+          priority,
+          request: inferBody,
+          reservation: {
+            reserved: admission.reservation.reserved,
+            windows: admission.reservation.windows.map((w) => ({ window: { ...w.window }, reset: w.reset })),
+          },
+          ...(callbackUrl !== undefined ? { callbackUrl } : {}),
+          status: 'queued',
+          attempts: 0,
+          createdAt: now,
+          updatedAt: now,
+        };
+        try {
+          await storeCall(saveJob(store, job, settings.jobResultTtlSeconds), config.limits.storeTimeoutMs, 'the job store');
+        } catch (err) {
+          // A write that timed out may still land: remove it, so no record waits for a job never queued.
+          later(deleteJob(store, job.id));
+          later(admission.settle(0));
+          throw err;
+        }
+        try {
+          await enqueue(c.env, { kind: 'job', jobId: job.id, tenantId: job.tenantId, priority }, { requestId: c.get('requestId') });
+        } catch (err) {
+          later(deleteJob(store, job.id));
+          later(admission.settle(0));
+          throw err;
+        }
+        return c.json({ id: job.id, status: 'queued' as const }, 202, admission.headers);
+      }),
+    );
   });
 
   const read = createRoute({
     method: 'get',
     path: '/v1/jobs/{id}',
     summary: "A job's status, and its result when done",
-    middleware: [auth({ scope: 'jobs', store: deps.store, directory: deps.directory, now: deps.now })],
+    middleware: [auth({ scope: 'jobs', directory: deps.directory, now: deps.now })],
     security: BEARER_SECURITY,
     request: { params: z.object({ id: z.string().max(80) }) },
     responses: { 200: { description: 'The job', content: { 'application/json': { schema: JobSchema } } }, ...ERROR_RESPONSES },
@@ -166,7 +170,7 @@ export function jobRoutes(deps: RouteDeps) {
   app.openapi(read, async (c) => {
     const { id } = c.req.valid('param');
     const config = c.get('config');
-    const job = await storeCall(loadJob(deps.store(config), id), config.limits.storeTimeoutMs, 'the job store');
+    const job = await storeCall(loadJob(c.get('store'), id), config.limits.storeTimeoutMs, 'the job store');
     // Another tenant's job is indistinguishable from a missing one.
     if (!job || job.tenantId !== c.get('auth').tenantId) throw new ApiError('NOT_FOUND', `no job '${id.slice(0, 80)}'`);
     return c.json(jobView(job), 200);

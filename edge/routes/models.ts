@@ -14,7 +14,7 @@ export function modelRoutes(deps: RouteDeps) {
     method: 'get',
     path: '/v1/models',
     summary: 'Models this tenant may use',
-    middleware: [auth({ scope: 'infer', store: deps.store, directory: deps.directory, now: deps.now })],
+    middleware: [auth({ scope: 'infer', directory: deps.directory, now: deps.now })],
     security: BEARER_SECURITY,
     responses: {
       200: { description: 'The model list', content: { 'application/json': { schema: ModelListSchema } } },

@@ -15,7 +15,7 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { sha256Hex } from '../../shared/crypto/hash';
 import { ErrorEnvelopeSchema } from '../../shared/errors';
-import { getConfig, type AppEnv } from '../env';
+import type { AppEnv } from '../env';
 import { ApiError } from '../errors';
 import { webhookSignature } from '../middleware/webhook-signature';
 import { WebhookEventSchema } from '../queues/messages';
@@ -58,13 +58,7 @@ export function webhookRoutes(deps: RouteDeps) {
     method: 'post',
     path: '/webhooks/{source}',
     summary: 'Signed webhook ingest (Standard Webhooks, or X-Signature t=,v1=); durably enqueued before 2xx',
-    middleware: [
-      async function loadConfig(c, next) {
-        c.set('config', getConfig(c.env));
-        await next();
-      },
-      webhookSignature({ now: deps.now }),
-    ],
+    middleware: [webhookSignature({ now: deps.now })],
     request: { params: z.object({ source: z.string().max(64) }) },
     responses: {
       202: { description: 'Stored: will be forwarded', content: { 'application/json': { schema: AcceptedSchema } } },
@@ -99,7 +93,7 @@ export function webhookRoutes(deps: RouteDeps) {
     const deliveryId = signedId ?? event.id;
     const config = c.get('config');
     const claim = await deliveries.claim({
-      store: deps.store(config),
+      store: c.get('store'),
       key: deliveryKey(source.name, deliveryId),
       fingerprint: await sha256Hex(rawBody),
       label: `delivery id '${deliveryId}'`,

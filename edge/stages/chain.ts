@@ -12,7 +12,10 @@ import { every } from 'hono/combine';
 import type { AppEnv } from '../env';
 import type { IsolateServices } from '../services/isolate';
 import { forward } from './forward';
-import { idempotencyClaim } from './idempotency';
+import { sha256Hex } from '../../shared/crypto/hash';
+import { canonicalJson } from '../services/cache/key';
+import { idempotency } from './idempotency';
+import { inferenceOf } from './state';
 import type { NormalizedRequest } from '../services/translate';
 import { prepare } from './prepare';
 import { quota } from './quota';
@@ -20,7 +23,12 @@ import { responseCache } from './response-cache';
 
 /** Runs a normalised request through the stages; inference routes answer with its result. */
 export function inferenceChain(deps: IsolateServices): (c: Context<AppEnv>, req: NormalizedRequest) => Promise<Response> {
-  const stages = every(idempotencyClaim(), quota(deps), responseCache(deps), forward(deps));
+  const idempotent = idempotency({
+    now: deps.now,
+    fingerprint: (c) => sha256Hex(`${c.req.path}\n${canonicalJson(inferenceOf(c).req)}`),
+    onReplay: (c) => inferenceOf(c).settle({ kind: 'replayed' }),
+  });
+  const stages = every(idempotent, quota(deps), responseCache(deps), forward(deps));
   return async function inference(c, req) {
     await prepare(c, deps, req);
     await stages(c, async () => {});
