@@ -103,7 +103,7 @@ export function webhookTestVars(receiverUrl: string): { vars: Record<string, str
       QUEUE_RETRY_BASE_SECONDS: '1',
       DELIVERY_MAX_ATTEMPTS: '3',
       // A callback that never answers fails in a second, not in the default 30 s.
-      DELIVERY_TIMEOUT_MS: '30000',
+      DELIVERY_TIMEOUT_MS: '1000',
       CALLBACK_ALLOW_LOOPBACK: 'true',
     },
   };
