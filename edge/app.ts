@@ -1,79 +1,46 @@
 /**
- * createApp(deps): the edge's routes, middleware order and error handling. Dependencies come in
- * through `deps` so tests can pass real local services or fakes through the same door.
+ * createApp(deps): the edge's routes, middleware order and error handling. Every isolate service
+ * comes in through `deps` (edge/services/isolate.ts), so tests pass fresh ones or fakes through the
+ * same door.
  *
- * Order: request metrics → request id → security headers → (/v1/*: config → CORS → per route: auth → body guards →
- * schema validation → handler). Errors from anywhere go to one onError.
+ * Order: request metrics → request id → security headers → /health, /ready → (/v1/*, /webhooks/*:
+ * config and store → CORS → per-IP guard → Idempotency-Key) → per route: auth → body guards →
+ * schema validation → handler (inference routes: the stages of edge/stages/chain.ts). Errors from
+ * anywhere go to one onError.
  */
 import { OpenAPIHono } from '@hono/zod-openapi';
-import { getConfig, type AppEnv, type Config } from './env';
+import type { AppEnv } from './env';
+import { resolveConfig } from './middleware/config';
 import { cors } from './middleware/cors';
+import { idempotency } from './middleware/idempotency';
+import { ipLimit } from './middleware/ip-limit';
+import { requestMetrics } from './middleware/metrics';
 import { requestId } from './middleware/request-id';
 import { securityHeaders } from './middleware/security-headers';
 import { notFound, onError } from './on-error';
-import type { RouteDeps } from './routes/common';
-import { healthRoutes } from './routes/health';
-import { inferenceRoutes } from './routes/inference';
-import { modelRoutes } from './routes/models';
-import { jobRoutes } from './routes/jobs';
+import { completionRoutes } from './routes/completions';
 import { deadLetterRoutes } from './routes/dead-letters';
+import { healthRoutes } from './routes/health';
+import { jobRoutes } from './routes/jobs';
+import { modelRoutes } from './routes/models';
 import { webhookRoutes } from './routes/webhooks';
-import { storeFor, type Store } from './services/store';
-import { TenantDirectory } from './services/tenant-directory';
-import { IsolateMetrics } from './services/metrics';
-import { MetricsFlusher } from './services/metrics-flush';
-import { requestMetrics } from './middleware/metrics';
-import { idempotency } from './middleware/idempotency';
-import { ipLimit } from './middleware/ip-limit';
+import { type IsolateServices, isolateServices } from './services/isolate';
 
-export interface AppDeps {
-  /** The store for a config; defaults to the memoised Upstash client. */
-  readonly store: (config: Config) => Store;
-  /** Clock in ms; injectable for tests. */
-  readonly now: () => number;
-  /** Key → tenant lookups with the isolate cache. */
-  readonly directory: TenantDirectory;
-  /** Where the edge records its metrics (flushed off the critical path). */
-  readonly metrics: IsolateMetrics;
-  /**
-   * Flushes `metrics` to CloudWatch from `waitUntil`. Default: the isolate's flusher when `metrics`
-   * is the isolate's; none (record only) when a test passes its own `metrics` without a flusher.
-   */
-  readonly metricsFlusher: MetricsFlusher;
-}
+const API_VERSION = '1.0.0';
 
-// Isolate-wide on purpose: metrics aggregate across requests until a flush drains them.
-const isolateMetrics = new IsolateMetrics();
-// Isolate-wide on purpose: its interval gate and retry buffer span requests.
-const isolateFlusher = new MetricsFlusher({ metrics: isolateMetrics });
-
-export const API_VERSION = '1.0.0';
-
-export function createApp(overrides: Partial<AppDeps> = {}) {
-  const now = overrides.now ?? Date.now;
-  const deps: RouteDeps = {
-    store: overrides.store ?? storeFor,
-    now,
-    directory: overrides.directory ?? new TenantDirectory({ now }),
-    metrics: overrides.metrics ?? isolateMetrics,
-  };
+/** The app; `deps` missing a service get a fresh one (edge/index.ts passes the isolate's). */
+export function createApp(overrides: Partial<IsolateServices> = {}) {
+  const deps = isolateServices(overrides);
   const app = new OpenAPIHono<AppEnv>();
 
   // First in the chain: it sees the final response of every request, errors and 404s included.
-  const metricsFlusher = overrides.metricsFlusher ?? (overrides.metrics ? undefined : isolateFlusher);
-  app.use(requestMetrics({ recorder: deps.metrics, now: Date.now, ...(metricsFlusher ? { flusher: metricsFlusher } : {}) }));
+  app.use(requestMetrics({ recorder: deps.metrics, now: Date.now, ...(deps.metricsFlusher ? { flusher: deps.metricsFlusher } : {}) }));
   app.use(requestId(), securityHeaders());
   app.route('/', healthRoutes(deps));
 
-  app.use('/v1/*', async function loadConfig(c, next) {
-    c.set('config', getConfig(c.env));
-    await next();
-  });
-  app.use('/v1/*', cors());
-  // Issue 4: per-IP flood guard on failed auth (before any key lookup), then Idempotency-Key.
-  app.use('/v1/*', ipLimit(), idempotency({ now }));
-  app.use('/webhooks/*', ipLimit());
-  app.route('/', inferenceRoutes(deps));
+  app.use('/v1/*', resolveConfig(deps), cors(), ipLimit(), idempotency({ now: deps.now }));
+  app.use('/webhooks/*', resolveConfig(deps), ipLimit());
+  app.route('/', completionRoutes(deps));
   app.route('/', modelRoutes(deps));
   app.route('/', jobRoutes(deps));
   app.route('/', deadLetterRoutes(deps));

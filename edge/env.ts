@@ -7,6 +7,9 @@ import * as z from 'zod';
 import { describeIssues, jsonString } from '../shared/settings';
 import type { RequestIdVariables } from './middleware/request-id';
 import type { AuthVariables } from './middleware/auth';
+import type { ConfigVariables } from './middleware/config';
+import type { OutcomeVariables } from './middleware/metrics';
+import type { InferenceVariables } from './stages/state';
 import type { IdempotencyVariables } from './middleware/idempotency';
 import { RouteTableSchema } from './services/route-table';
 import type { QueueMessageBody } from './queues/messages';
@@ -181,5 +184,5 @@ export function getConfig(env: Bindings): Config {
 /** The app's single typed context. */
 export interface AppEnv {
   Bindings: Bindings;
-  Variables: RequestIdVariables & AuthVariables & IdempotencyVariables & WebhookVariables & { config: Config };
+  Variables: RequestIdVariables & ConfigVariables & AuthVariables & IdempotencyVariables & WebhookVariables & InferenceVariables & OutcomeVariables;
 }

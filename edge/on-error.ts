@@ -17,6 +17,8 @@ const OPENAI_PATHS = /^\/v1\/(chat\/completions|completions|models)\/?$/;
 
 function respond(c: Context<AppEnv>, status: ContentfulStatusCode, error: ErrorObject, headers: Record<string, string> = {}) {
   const requestId = c.get('requestId') ?? 'unknown';
+  const outcome = c.get('outcome');
+  if (outcome) outcome.code = error.code;
   for (const [name, value] of Object.entries(headers)) c.header(name, value);
   const body = OPENAI_PATHS.test(new URL(c.req.url).pathname) ? openAiError(error) : error;
   return c.json(errorEnvelope(body, requestId), status);

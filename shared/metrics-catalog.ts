@@ -135,7 +135,7 @@ export const SagemakerMetric = {
 } as const;
 
 /** Lambda metric names (namespace `AWS/Lambda`, dimension FunctionName). */
-const LambdaMetric = {
+const _LambdaMetric = {
   Invocations: 'Invocations',
   Duration: 'Duration',
   ConcurrentExecutions: 'ConcurrentExecutions',

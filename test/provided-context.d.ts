@@ -25,6 +25,10 @@ declare module 'vitest' {
     outageBridgeAdminUrl: string;
     /** Local receiver (test/setup/webhook-receiver.ts): webhook forward target and callback URLs. */
     webhookReceiverUrl: string;
+    /** Local EventBridge stand-in (tools/eventbridge/server.ts) accepting the edge's credentials; bus `inference-gateway-local-events`. */
+    eventBridgeUrl: string;
+    /** Bearer token of its `/admin/*` routes (received events, fault knobs). */
+    eventBridgeAdminToken: string;
     /** Secrets of the test webhook sources `ingest` (current, previous), `stripe`, `legacy`. */
     webhookSecrets: { ingest: readonly [string, string]; stripe: string; legacy: string };
   }

@@ -3,13 +3,15 @@
  * machine-readable reason the edge can route on and, for transient failures, a Retry-After.
  * Messages are safe for clients; causes (SDK exceptions, container bodies) stay in logs.
  */
-import type { ErrorCode, ErrorObject } from '../../shared/errors';
+import type { BackendErrorDetails, BackendErrorObject } from '../../shared/contracts/backend';
+import { REASON, type BackendReason } from '../../shared/contracts/boundary';
+import type { ErrorCode } from '../../shared/errors';
 
 /** Optional parts of an adapter error. */
 export interface AdapterErrorOptions {
   readonly retryAfterSeconds?: number;
   /** A machine-readable reason the edge can route on, e.g. `no_capacity`, `model_not_ready`. */
-  readonly reason?: string;
+  readonly reason?: BackendReason;
   /** The status the upstream (container, SageMaker, ALB) answered with, when there was one. */
   readonly upstreamStatus?: number;
   readonly cause?: unknown;
@@ -19,7 +21,7 @@ export interface AdapterErrorOptions {
 export class AdapterError extends Error {
   override readonly name: string = 'AdapterError';
   readonly retryAfterSeconds: number | undefined;
-  readonly reason: string | undefined;
+  readonly reason: BackendReason | undefined;
   readonly upstreamStatus: number | undefined;
 
   constructor(
@@ -35,11 +37,11 @@ export class AdapterError extends Error {
   }
 
   /** The envelope's error object: code, message and the details a client or the edge acts on. */
-  toErrorObject(): ErrorObject {
-    const details: Record<string, unknown> = {};
-    if (this.reason !== undefined) details['reason'] = this.reason;
-    if (this.retryAfterSeconds !== undefined) details['retry_after'] = this.retryAfterSeconds;
-    if (this.upstreamStatus !== undefined) details['upstream_status'] = this.upstreamStatus;
+  toErrorObject(): BackendErrorObject {
+    const details: BackendErrorDetails = {};
+    if (this.reason !== undefined) details.reason = this.reason;
+    if (this.retryAfterSeconds !== undefined) details.retry_after = this.retryAfterSeconds;
+    if (this.upstreamStatus !== undefined) details.upstream_status = this.upstreamStatus;
     return { code: this.code, message: this.message, ...(Object.keys(details).length > 0 ? { details } : {}) };
   }
 }
@@ -91,7 +93,7 @@ export class UpstreamTimeoutError extends AdapterError {
 export class ClientClosedError extends AdapterError {
   override readonly name = 'ClientClosedError';
   constructor(options?: AdapterErrorOptions) {
-    super('INTERNAL_ERROR', 499, 'the caller closed the connection', { reason: 'client_closed', ...options });
+    super('INTERNAL_ERROR', 499, 'the caller closed the connection', { reason: REASON.client_closed, ...options });
   }
 }
 

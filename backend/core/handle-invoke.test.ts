@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { BackendErrorSchema, BackendInferResponseSchema } from '../../shared/contracts/backend';
+import { SSE_HEADERS } from '../../shared/contracts/boundary';
 import { estimateTokens } from '../../shared/tokens';
 import { MemorySink } from '../testing/memory-sink';
 import { bytes, invokeEvent, scriptedBackend, untilAborted, type TransportScript } from '../testing/fakes';
@@ -95,7 +96,7 @@ describe('streams', () => {
       },
       body({ stream: true }),
     );
-    expect(sink.headers['content-type']).toBe('text/event-stream');
+    expect(sink.headers).toMatchObject(SSE_HEADERS);
     expect(sink.events().map((e) => [e.event, JSON.parse(e.data)])).toEqual([
       ['token', { text: 'Hel' }],
       ['token', { text: 'lo' }],
@@ -233,6 +234,6 @@ describe('streams', () => {
   it('maps a failure to open the stream through the transport, as JSON', async () => {
     const { sink } = await run({ streamError: new Error('socket hang up') }, body({ stream: true }));
     expect(sink.statusCode).toBe(502);
-    expect(BackendErrorSchema.parse(sink.json()).error.details).toMatchObject({ reason: 'mapped' });
+    expect(BackendErrorSchema.parse(sink.json()).error.details).toMatchObject({ reason: 'unexpected' });
   });
 });

@@ -6,6 +6,7 @@
  */
 import type { LambdaFunctionURLEvent } from 'aws-lambda';
 import type { BackendInferRequest, FinishReason } from '../../shared/contracts/backend';
+import { REASON } from '../../shared/contracts/boundary';
 import type { Usage } from '../../shared/contracts/infer';
 import { modelFor, type Backend } from './backend';
 import { ClientClosedError, NotFoundError, asAdapterError, type AdapterError } from './errors';
@@ -74,7 +75,7 @@ export async function handleInvoke<M extends ContainerModel>(
   try {
     req = parseInvokeEvent(event);
     model = modelFor(backend, req.model);
-    if (!model) throw new NotFoundError(`model '${req.model}' is not configured on this adapter`, { reason: 'unknown_model' });
+    if (!model) throw new NotFoundError(`model '${req.model}' is not configured on this adapter`, { reason: REASON.unknown_model });
     if (!req.stream) {
       const result = await invokeSync(backend, model, req, ctx.signal, now);
       await writeJson(sink, 200, result);

@@ -9,14 +9,14 @@
  * After it, failures become an `error` event and the stream ends. Whenever this returns or throws
  * before the upstream finished, the upstream call is aborted (the model stops generating).
  */
-import type { BackendInferRequest, BackendStreamEvent, FinishReason } from '../../shared/contracts/backend';
+import { encodeBackendStreamEvent, type BackendInferRequest, type FinishReason } from '../../shared/contracts/backend';
+import { REASON, SSE_HEADERS } from '../../shared/contracts/boundary';
 import type { Usage } from '../../shared/contracts/infer';
-import { sseBytes } from '../../shared/sse';
 import type { Backend, ErrorPhase } from './backend';
 import { AdapterError, ClientClosedError, UpstreamError, UpstreamTimeoutError } from './errors';
 import { FORMATS, type ContainerModel, type StreamPiece } from './formats';
 import { stopList } from './formats/common';
-import { SSE_HEADERS, type ResponseSink } from './sink';
+import type { ResponseSink } from './sink';
 import { StopSequenceTrimmer } from './stop-sequences';
 import { ContainerStreamDecoder } from './stream-decoder';
 import { UpstreamAbort } from './upstream-abort';
@@ -36,10 +36,6 @@ export interface StreamResult {
 
 const encoder = new TextEncoder();
 
-function eventBytes(e: BackendStreamEvent): Uint8Array {
-  return sseBytes(e.event, e.data);
-}
-
 /** Streams `req` on `model` into `sink`; throws AdapterError when it fails before the first byte. */
 export async function streamInference<M extends ContainerModel>(
   backend: Backend<M>,
@@ -53,8 +49,8 @@ export async function streamInference<M extends ContainerModel>(
   const { firstTokenMs, idleMs } = backend.timeouts;
   const trimmer = new StopSequenceTrimmer(codec.includesStopSequence ? stopList(req.params.stop) : []);
   const abort = new UpstreamAbort(signal);
-  const idleTimeout = () => new UpstreamTimeoutError(`the model stream stalled for ${idleMs} ms`, { reason: 'idle_timeout' });
-  abort.arm(firstTokenMs, () => new UpstreamTimeoutError(`the model sent no token within ${firstTokenMs} ms`, { reason: 'first_token_timeout' }));
+  const idleTimeout = () => new UpstreamTimeoutError(`the model stream stalled for ${idleMs} ms`, { reason: REASON.idle_timeout });
+  abort.arm(firstTokenMs, () => new UpstreamTimeoutError(`the model sent no token within ${firstTokenMs} ms`, { reason: REASON.first_token_timeout }));
   const started = now();
   let output = '';
   let tokenEvents = 0;
@@ -72,12 +68,12 @@ export async function streamInference<M extends ContainerModel>(
     }
     output += text;
     tokenEvents += 1;
-    await sink.write(eventBytes({ event: 'token', data: { text } }));
+    await sink.write(encodeBackendStreamEvent({ event: 'token', data: { text } }));
   };
   const handle = async (piece: StreamPiece) => {
     if (piece.kind === 'text') return emit(trimmer.push(piece.text));
     if (piece.kind === 'error') {
-      throw new UpstreamError(502, 'the model container failed while streaming', { reason: 'model_stream_error', cause: new Error(piece.message) });
+      throw new UpstreamError(502, 'the model container failed while streaming', { reason: REASON.model_stream_error, cause: new Error(piece.message) });
     }
     sawFinal = true;
     counts = {
@@ -99,14 +95,14 @@ export async function streamInference<M extends ContainerModel>(
     }
     for (const piece of decoder.end()) await handle(piece);
     await emit(trimmer.end());
-    if (!sawFinal) throw new UpstreamError(502, 'the model stream ended before the generation completed', { reason: 'stream_truncated' });
+    if (!sawFinal) throw new UpstreamError(502, 'the model stream ended before the generation completed', { reason: REASON.stream_truncated });
     completed = true;
   } catch (err) {
     const error = abort.reason ?? (err instanceof AdapterError ? err : backend.transport.mapError(err, model, phase));
     if (!sink.started && !(error instanceof ClientClosedError)) throw error;
     const result = { error, output, tokenEvents, ttftMs, modelLatencyMs: Math.round(now() - started), usage: usageFor(req, model, output, {}) };
     if (!(error instanceof ClientClosedError)) {
-      await sink.end(eventBytes({ event: 'error', data: error.toErrorObject() })).catch(() => {});
+      await sink.end(encodeBackendStreamEvent({ event: 'error', data: error.toErrorObject() })).catch(() => {});
     }
     return result;
   } finally {
@@ -118,6 +114,8 @@ export async function streamInference<M extends ContainerModel>(
   const usage = usageFor(req, model, output, counts);
   if (!sink.started) sink.start(200, SSE_HEADERS);
   const finishReason = counts.finishReason;
-  await sink.end(eventBytes({ event: 'done', data: { usage, model_latency_ms: modelLatencyMs, ...(finishReason ? { finish_reason: finishReason } : {}) } }));
+  await sink.end(
+    encodeBackendStreamEvent({ event: 'done', data: { usage, model_latency_ms: modelLatencyMs, ...(finishReason ? { finish_reason: finishReason } : {}) } }),
+  );
   return { output, tokenEvents, ttftMs, modelLatencyMs, usage, finishReason };
 }

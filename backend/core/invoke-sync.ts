@@ -3,6 +3,7 @@
  * the request timeout, the answer parsed and normalised (stop sequence trimmed, usage completed).
  */
 import type { BackendInferRequest, BackendInferResponse } from '../../shared/contracts/backend';
+import { REASON } from '../../shared/contracts/boundary';
 import { stopList } from './formats/common';
 import type { Backend } from './backend';
 import { UpstreamError, UpstreamTimeoutError } from './errors';
@@ -26,7 +27,7 @@ export async function invokeSync<M extends ContainerModel>(
   const body = encoder.encode(JSON.stringify(codec.request({ ...req, stream: false }, model)));
   const abort = new UpstreamAbort(signal);
   const { requestMs } = backend.timeouts;
-  abort.arm(requestMs, () => new UpstreamTimeoutError(`the model did not answer within ${requestMs} ms`, { reason: 'timeout' }));
+  abort.arm(requestMs, () => new UpstreamTimeoutError(`the model did not answer within ${requestMs} ms`, { reason: REASON.timeout }));
   const started = now();
   let raw: Uint8Array;
   try {
@@ -41,10 +42,11 @@ export async function invokeSync<M extends ContainerModel>(
   try {
     parsed = JSON.parse(decoder.decode(raw));
   } catch (err) {
-    throw new UpstreamError(502, 'the model container answered with invalid JSON', { reason: 'bad_response', cause: err });
+    throw new UpstreamError(502, 'the model container answered with invalid JSON', { reason: REASON.bad_response, cause: err });
   }
   const completion = codec.response(parsed);
-  if (!completion) throw new UpstreamError(502, `the model container answered in an unexpected shape for format '${model.format}'`, { reason: 'bad_response' });
+  if (!completion)
+    throw new UpstreamError(502, `the model container answered in an unexpected shape for format '${model.format}'`, { reason: REASON.bad_response });
   const output = codec.includesStopSequence ? StopSequenceTrimmer.trim(completion.output, stopList(req.params.stop)) : completion.output;
   return {
     output,

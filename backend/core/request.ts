@@ -1,15 +1,13 @@
 /**
- * The adapter's one route, `POST /invoke`, as a Function URL event: method and path checked, body
+ * The adapter's one route, `POST` {@link INVOKE_PATH}, as a Function URL event: method and path checked, body
  * decoded (base64 when the URL says so) and validated against the edge↔backend contract.
  */
 import type { LambdaFunctionURLEvent } from 'aws-lambda';
 import { BackendInferRequestSchema, type BackendInferRequest } from '../../shared/contracts/backend';
+import { INVOKE_PATH, REQUEST_ID_HEADER } from '../../shared/contracts/boundary';
 import { BadRequestError, NotFoundError } from './errors';
 
-/** Path on every adapter's Function URL that runs one inference. */
-export const INVOKE_PATH = '/invoke';
-
-/** Decodes and validates an `/invoke` call; throws AdapterError (404, 405, 400) otherwise. */
+/** Decodes and validates an invoke call; throws AdapterError (404, 405, 400) otherwise. */
 export function parseInvokeEvent(event: LambdaFunctionURLEvent): BackendInferRequest {
   const method = event.requestContext.http.method;
   if (event.rawPath !== INVOKE_PATH) throw new NotFoundError(`no route for ${method} ${event.rawPath}`);
@@ -36,8 +34,8 @@ function describeProblem(json: unknown): string {
   return issue ? `${issue.path.join('.') || '(root)'}: ${issue.message}` : 'unexpected shape';
 }
 
-/** The request id for logs before (or without) a valid body: the edge's `x-request-id` header. */
+/** The request id for logs before (or without) a valid body: the edge's request-id header. */
 export function headerRequestId(event: LambdaFunctionURLEvent): string | undefined {
-  const value = event.headers?.['x-request-id'];
+  const value = event.headers?.[REQUEST_ID_HEADER];
   return value && value.length <= 128 ? value : undefined;
 }

@@ -24,9 +24,6 @@ const encoder = new TextEncoder();
 /** Headers of every JSON answer. */
 export const JSON_HEADERS: Readonly<Record<string, string>> = { 'content-type': 'application/json' };
 
-/** Headers of a streamed answer. */
-export const SSE_HEADERS: Readonly<Record<string, string>> = { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' };
-
 /** Writes a whole JSON answer. */
 export async function writeJson(sink: ResponseSink, statusCode: number, body: unknown, headers: Readonly<Record<string, string>> = {}): Promise<void> {
   sink.start(statusCode, { ...JSON_HEADERS, ...headers });

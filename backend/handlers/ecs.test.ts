@@ -7,6 +7,7 @@ import '../../tools/lambda-host/register';
 import { createServer, connect, type Server } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { BackendErrorSchema, BackendInferResponseSchema, BackendStreamEventSchemas } from '../../shared/contracts/backend';
+import { SSE_HEADERS } from '../../shared/contracts/boundary';
 import { estimateTokens } from '../../shared/tokens';
 import { freePort } from '../../tools/lib/net';
 import { generate, renderChatPrompt } from '../../tools/model-server/generator';
@@ -102,7 +103,7 @@ describe('ECS adapter', () => {
 
   it.each(NAMES)('streams %s as token events then done', async (model) => {
     const res = await adapters.call('ecs', request(model, { stream: true }, 20));
-    expect(res.headers.get('content-type')).toBe('text/event-stream');
+    expect(res.headers.get('content-type')).toBe(SSE_HEADERS['content-type']);
     const events = await new SseReader(res).rest();
     expect(tokenText(events)).toBe(expectedFor(model, 20).text);
     expect(events.at(-1)?.event).toBe('done');

@@ -7,6 +7,7 @@ import '../../tools/lambda-host/register';
 import { SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { BackendErrorSchema, BackendInferResponseSchema, BackendStreamEventSchemas, type ChatMessage } from '../../shared/contracts/backend';
+import { SSE_HEADERS } from '../../shared/contracts/boundary';
 import { estimateTokens } from '../../shared/tokens';
 import { generate, renderChatPrompt } from '../../tools/model-server/generator';
 import { startModelServer, type ModelServer } from '../../tools/model-server/server';
@@ -123,7 +124,7 @@ describe('streaming', () => {
       server.setConfig({ payloadFraming });
       const res = await adapters.call('sagemaker', request(model, { stream: true }, 24));
       expect(res.status).toBe(200);
-      expect(res.headers.get('content-type')).toBe('text/event-stream');
+      expect(res.headers.get('content-type')).toBe(SSE_HEADERS['content-type']);
       const events = await new SseReader(res).rest();
       expect(tokenText(events)).toBe(expectedFor(model, 24).text);
       const last = events.at(-1)!;

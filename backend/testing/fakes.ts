@@ -3,25 +3,26 @@
  * (whole answers, byte chunks, hangs until aborted), recording the signals it was given.
  */
 import type { LambdaFunctionURLEvent } from 'aws-lambda';
+import { INVOKE_PATH, REASON, REQUEST_ID_HEADER } from '../../shared/contracts/boundary';
 import type { Backend, Timeouts, UpstreamResponse, UpstreamStream } from '../core/backend';
 import { AdapterError, UpstreamError } from '../core/errors';
 import type { ContainerModel } from '../core/formats';
 
-/** A Function URL (payload 2.0) event for `/invoke`. */
+/** A Function URL (payload 2.0) event for the invoke path. */
 export function invokeEvent(body: unknown, over: { path?: string; method?: string; base64?: boolean } = {}): LambdaFunctionURLEvent {
   const text = typeof body === 'string' ? body : JSON.stringify(body);
   return {
     version: '2.0',
     routeKey: '$default',
-    rawPath: over.path ?? '/invoke',
+    rawPath: over.path ?? INVOKE_PATH,
     rawQueryString: '',
-    headers: { 'content-type': 'application/json', 'x-request-id': 'hdr-req' },
+    headers: { 'content-type': 'application/json', [REQUEST_ID_HEADER]: 'hdr-req' },
     requestContext: {
       accountId: '123456789012',
       apiId: 'local',
       domainName: 'local',
       domainPrefix: 'local',
-      http: { method: over.method ?? 'POST', path: over.path ?? '/invoke', protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: 'test' },
+      http: { method: over.method ?? 'POST', path: over.path ?? INVOKE_PATH, protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: 'test' },
       requestId: 'req',
       routeKey: '$default',
       stage: '$default',
@@ -77,7 +78,7 @@ export function scriptedBackend(script: TransportScript, timeouts: Partial<Timeo
         if (!script.stream) throw new Error('no stream scripted');
         return { contentType: script.streamContentType ?? 'application/jsonlines', chunks: script.stream(signal) };
       },
-      mapError: (err) => (err instanceof AdapterError ? err : new UpstreamError(502, 'mapped by the transport', { reason: 'mapped', cause: err })),
+      mapError: (err) => (err instanceof AdapterError ? err : new UpstreamError(502, 'mapped by the transport', { reason: REASON.unexpected, cause: err })),
     },
   };
 }

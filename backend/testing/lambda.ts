@@ -7,6 +7,7 @@ import '../../tools/lambda-host/register';
 import { AwsClient } from 'aws4fetch';
 import { SseParser, type SseMessage } from '../../shared/sse';
 import type { BackendInferRequestInput } from '../../shared/contracts/backend';
+import { INVOKE_PATH } from '../../shared/contracts/boundary';
 import { startLambdaHost, type FunctionSpec, type LambdaHandler, type LambdaHost } from '../../tools/lambda-host/server';
 import type { Powertools } from '../handlers/powertools';
 import { createPowertools } from '../handlers/powertools';
@@ -51,7 +52,7 @@ export async function startAdapterHost(handlers: Record<string, LambdaHandler>, 
   return {
     host,
     call: (name, body, init = {}) =>
-      aws.fetch(new URL(init.path ?? '/invoke', host.urls[name]).toString(), {
+      aws.fetch(new URL(init.path ?? INVOKE_PATH, host.urls[name]).toString(), {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: typeof body === 'string' ? body : JSON.stringify(body),

@@ -89,6 +89,12 @@ export interface AlarmsEnvironmentConfig {
   readonly email?: string;
 }
 
+/** The environment's event bus (webhook `eventbridge` actions). */
+export interface EventsEnvironmentConfig {
+  /** Days the replay archive keeps every gateway event. */
+  readonly archiveRetentionDays: number;
+}
+
 /** One deployable environment. */
 export interface EnvironmentConfig {
   readonly name: EnvironmentName;
@@ -104,6 +110,7 @@ export interface EnvironmentConfig {
   readonly ecs: EcsEnvironmentConfig;
   readonly adapters: AdaptersEnvironmentConfig;
   readonly alarms: AlarmsEnvironmentConfig;
+  readonly events: EventsEnvironmentConfig;
 }
 
 /** Retention periods CloudWatch Logs accepts (a subset). */
@@ -143,6 +150,7 @@ export const ENVIRONMENTS: Readonly<Record<EnvironmentName, EnvironmentConfig>> 
     },
     adapters: { memorySize: 512, timeoutSeconds: 120 },
     alarms: DEFAULT_ALARM_THRESHOLDS,
+    events: { archiveRetentionDays: 7 },
   },
   staging: {
     name: 'staging',
@@ -172,6 +180,7 @@ export const ENVIRONMENTS: Readonly<Record<EnvironmentName, EnvironmentConfig>> 
     },
     adapters: { reservedConcurrency: 50, memorySize: 1024, timeoutSeconds: 300 },
     alarms: DEFAULT_ALARM_THRESHOLDS,
+    events: { archiveRetentionDays: 30 },
   },
   prod: {
     name: 'prod',
@@ -201,6 +210,7 @@ export const ENVIRONMENTS: Readonly<Record<EnvironmentName, EnvironmentConfig>> 
     },
     adapters: { reservedConcurrency: 200, memorySize: 1024, timeoutSeconds: 300 },
     alarms: DEFAULT_ALARM_THRESHOLDS,
+    events: { archiveRetentionDays: 365 },
   },
 };
 

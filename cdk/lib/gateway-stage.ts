@@ -5,7 +5,6 @@
  * into any Stage, including the App itself when `-c env=NAME` selects one environment, so that
  * `cdk deploy -c env=NAME --all` finds them (the CLI's `--all` only deploys top-level stacks).
  */
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Stage, type StageProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
@@ -19,8 +18,6 @@ export interface GatewayStacksOptions {
   readonly config: EnvironmentConfig;
   /** Repository root: the adapters' entries are `backend/handlers/*.ts` below it. */
   readonly repoRoot: string;
-  /** ECS adapter handler, or false for none. @default `backend/handlers/ecs.ts` if that file exists, else none */
-  readonly ecsAdapterEntry?: string | false;
 }
 
 /** The stacks of one environment. */
@@ -44,9 +41,6 @@ export function addGatewayStacks(scope: Construct, options: GatewayStacksOptions
     description,
     terminationProtection: config.name === 'prod',
   });
-  const defaultEcsEntry = join(repoRoot, 'backend/handlers/ecs.ts');
-  const ecsAdapterEntry = options.ecsAdapterEntry ?? (existsSync(defaultEcsEntry) ? defaultEcsEntry : false);
-
   const serving = new ServingStack(scope, `${prefix}-serving`, {
     ...stackProps('serving', `Inference gateway ${config.name}: SageMaker endpoint and ECS GPU service`),
     config,
@@ -58,7 +52,7 @@ export function addGatewayStacks(scope: Construct, options: GatewayStacksOptions
     ...(serving.gpuService ? { gpuService: serving.gpuService } : {}),
     projectRoot: repoRoot,
     sagemakerAdapterEntry: join(repoRoot, 'backend/handlers/sagemaker.ts'),
-    ...(ecsAdapterEntry ? { ecsAdapterEntry } : {}),
+    ecsAdapterEntry: join(repoRoot, 'backend/handlers/ecs.ts'),
   });
   adapters.addStackDependency(serving, 'adapters call the endpoint and the GPU service');
   const observability = new ObservabilityStack(scope, `${prefix}-observability`, {

@@ -9,9 +9,9 @@ import { describe, expect, it } from 'vitest';
 import { loadEcsConfig } from '../../backend/config/ecs';
 import { loadSagemakerConfig } from '../../backend/config/sagemaker';
 import { RouteTableSchema } from '../../edge/services/route-table';
-import { ENVIRONMENTS } from '../lib/environments';
+import { ENVIRONMENT_NAMES, ENVIRONMENTS } from '../lib/environments';
 import { addGatewayStacks } from '../lib/gateway-stage';
-import { actionsOf, nagFindings, REPO_ROOT, statementsFor, testApp } from './helpers';
+import { actionsOf, REPO_ROOT, statementsFor, testApp } from './helpers';
 
 type FunctionResource = { Properties: { FunctionName: string; Environment: { Variables: Record<string, unknown> } } };
 
@@ -112,15 +112,15 @@ describe('an environment without ECS (dev)', () => {
   });
 });
 
-describe('an environment with ECS but no ECS adapter handler', () => {
+describe.each(ENVIRONMENT_NAMES)('the %s environment', (name) => {
   const app = testApp();
-  const stacks = addGatewayStacks(new Stage(app, 'prod'), { config: ENVIRONMENTS.prod, repoRoot: REPO_ROOT, ecsAdapterEntry: false });
+  const stacks = addGatewayStacks(new Stage(app, name), { config: ENVIRONMENTS[name], repoRoot: REPO_ROOT });
 
-  it('still deploys the GPU service, skips the ECS adapter and says so', () => {
-    Template.fromStack(stacks.serving).resourceCountIs('AWS::ECS::Service', 1);
-    expect(stacks.adapters.ecsAdapter).toBeUndefined();
-    const infos = stacks.adapters.node.metadata.filter((m) => m.type === 'aws:cdk:info').map((m) => String(m.data));
-    expect(infos.join()).toContain('ECS adapter not created');
-    expect(nagFindings(app)).toEqual([]);
+  it('has an ECS adapter exactly when it has a GPU service, routed in the edge route table', () => {
+    const services = Object.keys(Template.fromStack(stacks.serving).findResources('AWS::ECS::Service')).length;
+    expect(services).toBe(ENVIRONMENTS[name].ecs.enabled ? 1 : 0);
+    expect(stacks.adapters.ecsAdapter !== undefined).toBe(services === 1);
+    const outputs = Template.fromStack(stacks.adapters).findOutputs('*');
+    expect(Object.keys(outputs).includes('EcsAdapterUrl')).toBe(services === 1);
   });
 });

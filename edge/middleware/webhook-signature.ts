@@ -16,8 +16,14 @@ export interface VerifiedWebhook {
   readonly source: WebhookSource;
   /** The exact bytes that were signed. */
   readonly rawBody: Uint8Array;
-  /** `webhook-id`, else `Idempotency-Key`; the route falls back to the body's id. */
+  /**
+   * The signed delivery id: `webhook-id` under Standard Webhooks (it is part of what is signed).
+   * Undefined under the `t=,v1=` scheme, whose signature covers only the body: the route dedupes
+   * on the body's `id` there, never on an unsigned header.
+   */
   readonly deliveryId: string | undefined;
+  /** The unsigned `Idempotency-Key` header, if any: under the `t=,v1=` scheme it must equal the body's `id`. */
+  readonly idempotencyKey: string | undefined;
   readonly timestamp: number;
 }
 
@@ -92,8 +98,9 @@ export function webhookSignature(options: WebhookSignatureOptions = {}): Middlew
     if (!result.ok) {
       throw new ApiError('UNAUTHORIZED', `webhook signature refused: ${MESSAGES[result.reason]}`, { details: { reason: result.reason } });
     }
-    const deliveryId = (source.scheme === 'standard' ? c.req.header('webhook-id') : undefined) ?? c.req.header('idempotency-key');
-    c.set('webhook', { source, rawBody, deliveryId: deliveryId?.slice(0, 256) || undefined, timestamp: result.timestamp });
+    const deliveryId = source.scheme === 'standard' ? c.req.header('webhook-id')?.slice(0, 256) || undefined : undefined;
+    const idempotencyKey = c.req.header('idempotency-key');
+    c.set('webhook', { source, rawBody, deliveryId, idempotencyKey, timestamp: result.timestamp });
     await next();
   };
 }

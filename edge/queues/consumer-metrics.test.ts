@@ -4,6 +4,7 @@
  */
 import { env } from 'cloudflare:test';
 import { describe, expect, inject, it } from 'vitest';
+import { isolateServices } from '../services/isolate';
 import { IsolateMetrics, type Dimensions } from '../services/metrics';
 import { MetricsFlusher } from '../services/metrics-flush';
 import { consumer, seedJob, storedJob } from '../testing/queue-consumer';
@@ -38,7 +39,7 @@ class TalliedMetrics extends IsolateMetrics {
 describe('consumer metrics', () => {
   it("flushes a job's backend metrics to the sink from the batch's waitUntil", async () => {
     const metrics = new TalliedMetrics();
-    const attempt = consumer({ metrics, flusher: new MetricsFlusher({ metrics }) });
+    const attempt = consumer(isolateServices({ metrics, metricsFlusher: new MetricsFlusher({ metrics }) }));
     const environment = `queue-${crypto.randomUUID().slice(0, 8)}`;
     const bindings = { ...(env as Record<string, unknown>), ENVIRONMENT: environment, METRICS_FLUSH_INTERVAL_MS: '100' };
     const { job, message } = await seedJob();

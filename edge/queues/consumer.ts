@@ -11,9 +11,9 @@
  * be dead-lettered again on every redelivery.
  */
 import { getConfig, type Bindings, type Config } from '../env';
+import { type IsolateServices, isolateServices } from '../services/isolate';
 import { describeError, log } from '../services/log';
-import { IsolateMetrics } from '../services/metrics';
-import { flushTargetFor, MetricsFlusher } from '../services/metrics-flush';
+import { flushTargetFor } from '../services/metrics-flush';
 import { storeFor, type Store } from '../services/store';
 import { consumerStore } from './consumer-store';
 import { DLQ_KEY, recordDeadLetters } from './dead-letters';
@@ -26,21 +26,12 @@ import { PLATFORM_ATTEMPTS } from './platform-attempts';
 import { getAsyncSettings, MAX_ATTEMPTS, retryDelaySeconds, storeOutageMaxAttempts, type AsyncSettings } from './settings';
 import { forwardWebhook } from './webhook-consumer';
 
-// Isolate-wide on purpose, like the app's: consumer metrics (the jobs' backend calls) aggregate across
-// batches until the flusher, whose interval gate and retry buffer span batches too, drains them.
-const isolateMetrics = new IsolateMetrics();
-const isolateFlusher = new MetricsFlusher({ metrics: isolateMetrics });
-
 /** How long a batch waits when the edge's settings are invalid (a deployment error, not the messages'). */
 const MISCONFIGURED_RETRY_SECONDS = 60;
 
-export interface QueueHandlerDeps {
-  readonly now?: () => number;
+/** The isolate services the consumers use: the jobs' backend calls record into `metrics`, flushed from `waitUntil`. */
+export interface QueueHandlerDeps extends Pick<IsolateServices, 'now' | 'health' | 'quotaGate' | 'metrics' | 'metricsFlusher'> {
   readonly fetch?: typeof fetch;
-  /** Where the consumers record their metrics; default: the isolate's. */
-  readonly metrics?: IsolateMetrics;
-  /** Flushes `metrics` from `waitUntil`; default: the isolate's flusher when `metrics` is the isolate's, else none. */
-  readonly flusher?: MetricsFlusher;
 }
 
 /** Whether a queue name is one of the dead-letter queues (`gw-dlq-<env>`). */
@@ -95,16 +86,13 @@ interface BatchContext {
   readonly config: Config;
   readonly settings: AsyncSettings;
   readonly store: Store;
-  readonly metrics: IsolateMetrics;
-  readonly now: () => number;
+  readonly deps: QueueHandlerDeps;
   readonly fetch: typeof fetch;
 }
 
 /** Builds the `queue()` handler. */
-export function createQueueHandler(deps: QueueHandlerDeps = {}) {
-  const now = deps.now ?? Date.now;
-  const metrics = deps.metrics ?? isolateMetrics;
-  const flusher = deps.flusher ?? (deps.metrics ? undefined : isolateFlusher);
+export function createQueueHandler(deps: QueueHandlerDeps = isolateServices()) {
+  const { now, metricsFlusher: flusher } = deps;
   return async function queue(batch: MessageBatch<unknown>, env: Bindings, ctx: ExecutionContext): Promise<void> {
     let config: Config;
     let settings: AsyncSettings;
@@ -125,8 +113,7 @@ export function createQueueHandler(deps: QueueHandlerDeps = {}) {
         config,
         settings,
         store,
-        metrics,
-        now,
+        deps,
         fetch: deps.fetch ?? ((input, init) => fetch(input, init)),
       };
       await Promise.all(batch.messages.map((message) => handle(message, context)));
@@ -139,7 +126,8 @@ export function createQueueHandler(deps: QueueHandlerDeps = {}) {
 
 /** Runs one attempt at a message: store failures become their own outcome. */
 async function attempt(body: LiveMessage, platformAttempt: number, context: BatchContext): Promise<Outcome> {
-  const { config, settings, store, now } = context;
+  const { config, settings, store } = context;
+  const { now } = context.deps;
   try {
     if (body.kind === 'webhook') return await forwardWebhook(body, platformAttempt, config, settings);
     if (body.kind === 'job') {
@@ -147,7 +135,9 @@ async function attempt(body: LiveMessage, platformAttempt: number, context: Batc
         config,
         settings,
         store,
-        metrics: context.metrics,
+        metrics: context.deps.metrics,
+        health: context.deps.health,
+        quotaGate: context.deps.quotaGate,
         now,
         deliver: (delivery) => enqueue(context.env, delivery),
       });
@@ -194,7 +184,7 @@ async function deadLetter(message: Message<unknown>, body: LiveMessage, reason: 
       original: body,
       reason,
       attempts: message.attempts,
-      failedAt: context.now(),
+      failedAt: context.deps.now(),
       messageId: message.id,
       queue: context.queue,
     });
@@ -215,7 +205,7 @@ async function keepUnparseable(message: Message<unknown>, context: BatchContext)
     kind: 'unparseable',
     queue: context.queue,
     body: JSON.stringify(message.body ?? null).slice(0, 4096),
-    failedAt: context.now(),
+    failedAt: context.deps.now(),
   };
   try {
     await context.store.hset(DLQ_KEY, { [message.id]: JSON.stringify(record) });

@@ -9,8 +9,9 @@
  */
 import type { Config } from '../env';
 import { ApiError } from '../errors';
-import { isolateQuotaGate } from '../services/limits/gate';
-import { complete, planCall, type InferenceContext } from '../services/inference';
+import type { QuotaGate } from '../services/limits/gate';
+import type { BackendHealth } from '../services/routing/health';
+import { complete, planCall, type UpstreamContext } from '../services/upstream';
 import type { MetricsRecorder } from '../services/metrics';
 import type { Store } from '../services/store';
 import { fromInfer, toInferResponse } from '../services/translate';
@@ -25,6 +26,8 @@ export interface JobDeps {
   /** The consumers' store: its failures are StoreUnavailableError. */
   readonly store: Store;
   readonly metrics: MetricsRecorder;
+  readonly health: BackendHealth;
+  readonly quotaGate: QuotaGate;
   readonly now: () => number;
   /** Puts the delivery of a finished job on the delivery queue. */
   readonly deliver: (message: DeliveryMessage) => Promise<void>;
@@ -73,11 +76,12 @@ export async function runJob(message: JobMessage, attempt: number, deps: JobDeps
   const ttl = deps.settings.jobResultTtlSeconds;
   await saveJob(deps.store, { ...job, status: 'running', attempts: attempt, runs: run, updatedAt: started }, ttl);
 
-  const ctx: InferenceContext = {
+  const ctx: UpstreamContext = {
     config: jobConfig(deps.config),
     auth: { tenantId: job.tenantId, keyId: job.auth.keyId, plan: { ...job.auth.plan, allowedModels: job.auth.plan.allowedModels }, scopes: job.auth.scopes },
     requestId: job.id,
     metrics: deps.metrics,
+    health: deps.health,
     now: deps.now,
   };
   let result: Awaited<ReturnType<typeof complete>>['result'];
@@ -92,14 +96,14 @@ export async function runJob(message: JobMessage, attempt: number, deps: JobDeps
       await saveJob(deps.store, { ...job, status: 'queued', attempts: attempt, runs: run, updatedAt: deps.now() }, ttl);
       return { kind: 'retry', cause: 'backend', attempt: run, reason: `${code}: ${reason}` };
     }
-    if (job.reservation) await isolateQuotaGate.settleReservation(deps.store, job.tenantId, job.reservation, 0);
+    if (job.reservation) await deps.quotaGate.settleReservation(deps.store, job.tenantId, job.reservation, 0);
     await finish({ ...job, status: 'failed', attempts: attempt, runs: run, error: { code, message: reason }, updatedAt: deps.now() }, deps);
     // A job that failed for good is answered (failure delivered) and also kept as a dead letter for redrive.
     return retryable ? { kind: 'dead', reason: `${code}: ${reason}` } : { kind: 'done' };
   }
   // Token accounting as for a sync request: the submission's reservation settles to the real usage.
   if (job.reservation)
-    await isolateQuotaGate.settleReservation(deps.store, job.tenantId, job.reservation, result.usage.prompt_tokens + result.usage.completion_tokens);
+    await deps.quotaGate.settleReservation(deps.store, job.tenantId, job.reservation, result.usage.prompt_tokens + result.usage.completion_tokens);
   const response = toInferResponse({ id: job.id, model: job.request.model, created: Math.floor(started / 1000), latencyMs: deps.now() - started }, result);
   await finish({ ...job, status: 'succeeded', attempts: attempt, runs: run, result: response, updatedAt: deps.now() }, deps);
   return { kind: 'done' };

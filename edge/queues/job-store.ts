@@ -68,7 +68,15 @@ export async function loadJob(store: Store, id: string): Promise<JobRecord | und
   if (!/^job_[A-Za-z0-9]{10,64}$/.test(id)) return undefined;
   const raw = await store.get<unknown>(jobKey(id));
   if (raw === null) return undefined;
-  return JobRecordSchema.safeParse(typeof raw === 'string' ? JSON.parse(raw) : raw).data;
+  return JobRecordSchema.safeParse(typeof raw === 'string' ? parseJson(raw) : raw).data;
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Writes the job with the result TTL. */

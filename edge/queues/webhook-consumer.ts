@@ -1,10 +1,12 @@
 /**
  * Forwards a verified webhook event to its source's backend: a SigV4-signed POST (service `lambda`,
  * the edge's AWS identity, as the adapters are called) to the source's `forwardUrl`, a Lambda
- * Function URL in the cloud. The body is `{source, delivery_id, id, type, payload, received_at}` with
- * `Idempotency-Key: <delivery id>`, so the backend can dedupe a redelivery too. 2xx is done;
+ * Function URL in the cloud. The body is a {@link WebhookForward} (shared/contracts/webhook-forward.ts)
+ * with `Idempotency-Key: <delivery id>`, so the backend can dedupe a redelivery too. 2xx is done;
  * 408/425/429/5xx and network failures are retried; other 4xx are dead letters at once.
  */
+import { REQUEST_ID_HEADER } from '../../shared/contracts/boundary';
+import { IDEMPOTENCY_KEY_HEADER, type WebhookForward } from '../../shared/contracts/webhook-forward';
 import { signerFor } from '../services/backend-client';
 import type { Config } from '../env';
 import type { WebhookMessage } from './messages';
@@ -24,12 +26,12 @@ export async function forwardWebhook(message: WebhookMessage, attempt: number, c
     type: message.event.type,
     payload: message.event.payload,
     received_at: Math.floor(message.receivedAt / 1000),
-  });
+  } satisfies WebhookForward);
   let response: Response;
   try {
     response = await signerFor(config.aws).fetch(source.forwardUrl, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'idempotency-key': message.deliveryId, 'x-request-id': message.requestId },
+      headers: { 'content-type': 'application/json', [IDEMPOTENCY_KEY_HEADER]: message.deliveryId, [REQUEST_ID_HEADER]: message.requestId },
       body,
       signal: AbortSignal.timeout(config.backendTimeoutMs),
     });

@@ -6,19 +6,13 @@ import type { MiddlewareHandler } from 'hono';
 import type { ZodType } from 'zod';
 import { ErrorEnvelopeSchema } from '../../shared/errors';
 import type { Scope } from '../../shared/contracts/tenancy';
-import type { AppEnv, Config } from '../env';
+import type { AppEnv } from '../env';
 import { auth } from '../middleware/auth';
 import { jsonGuard } from '../middleware/json-body';
-import type { Store } from '../services/store';
-import type { TenantDirectory } from '../services/tenant-directory';
-import type { IsolateMetrics } from '../services/metrics';
+import type { IsolateServices } from '../services/isolate';
 
-export interface RouteDeps {
-  readonly store: (config: Config) => Store;
-  readonly directory: TenantDirectory;
-  readonly now: () => number;
-  readonly metrics: IsolateMetrics;
-}
+/** What routes receive: the isolate's services. */
+export type RouteDeps = IsolateServices;
 
 const envelope = (description: string) => ({ description, content: { 'application/json': { schema: ErrorEnvelopeSchema } } });
 

@@ -18,13 +18,13 @@ import { getAsyncSettings } from '../queues/settings';
 import { deleteJob, jobView, loadJob, newJobId, saveJob, type JobRecord } from '../queues/job-store';
 import { enqueue } from '../queues/producer';
 import { callbackUrlProblem } from '../queues/ssrf';
-import { planCall } from '../services/inference';
+import { planCall } from '../services/upstream';
 import { claimIdempotency } from '../middleware/idempotency';
 import { canonicalJson } from '../services/cache/key';
 import { sha256Hex } from '../../shared/crypto/hash';
 import { backgroundFor } from '../services/background';
 import { storeCall } from '../services/store';
-import { isolateQuotaGate, tokensToReserve } from '../services/limits/gate';
+import { tokensToReserve } from '../services/limits/gate';
 import { fromInfer } from '../services/translate';
 import { asRouteResponse, authenticatedJson, BEARER_SECURITY, ERROR_RESPONSES, jsonRequest, type RouteDeps } from './common';
 import { validationHook } from './validation';
@@ -75,7 +75,7 @@ export function jobRoutes(deps: RouteDeps) {
     }
     const { callback_url: requestedCallback, priority: _priority, ...inferBody } = body;
     // The same model, plan and max_tokens checks as a sync request, before anything is stored.
-    const call = planCall({ config, auth: who, requestId: c.get('requestId'), metrics: deps.metrics }, fromInfer(inferBody, false));
+    const call = planCall({ config, auth: who, requestId: c.get('requestId') }, fromInfer(inferBody, false));
     const store = deps.store(config);
     // Idempotency-Key as on the inference routes: a retried submission replays the first 202.
     const replay = await claimIdempotency(c, store, who.tenantId, () => sha256Hex(`${c.req.path}\n${canonicalJson(body)}`));
@@ -83,7 +83,7 @@ export function jobRoutes(deps: RouteDeps) {
     // Rate limits as for a sync request: the request counts now and the tokens are
     // reserved at submission (prompt estimate + max_tokens), so a 429 reaches the client, not the queue.
     const later = backgroundFor(c);
-    const admitting = isolateQuotaGate.admit({
+    const admitting = deps.quotaGate.admit({
       store,
       plan: who.plan,
       tenantId: who.tenantId,

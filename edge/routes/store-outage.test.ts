@@ -84,6 +84,20 @@ describe.each(STORE_OUTAGES)('store $name', ({ name, faults }) => {
     expect((await infer('after the outage')).res.status).toBe(200);
   });
 
+  it('keeps serving a cacheable inference request, sync and streamed (the L2 lookup is bounded too)', async () => {
+    const gw = gateway();
+    const { key } = await seedTenantKey();
+    const infer = (path: string, prompt: string) => gw.send(path, json(key, { model, prompt, params: { max_tokens: 2, temperature: 0 } }));
+    expect((await infer('/v1/infer', 'warm the key cache')).res.status).toBe(200);
+    await setStoreFaults(faults);
+    for (const path of ['/v1/infer', '/v1/infer/stream']) {
+      const during = await infer(path, `cacheable ${crypto.randomUUID()}`);
+      report(`POST ${path} (cacheable)`, during);
+      expect(during.res.status).toBe(200);
+      expect(during.ms).toBeLessThan(STORE_TIMEOUT_MS + 1_500);
+    }
+  });
+
   it('answers POST /v1/infer with an Idempotency-Key 503 without calling the backend, and runs it once the store is back', async () => {
     const gw = gateway();
     const { key } = await seedTenantKey();

@@ -2,7 +2,8 @@
  * Webhook ingest in workerd against the real local stack (Redis through the bridge, Cloudflare
  * Queues in miniflare, the receiver as forward target): senders of both schemes are accepted and
  * forwarded once; every bad input is refused with the envelope and never forwarded; duplicates and
- * concurrent duplicates enqueue once; a failed enqueue answers 503 and releases the id.
+ * concurrent duplicates enqueue once; a failed enqueue answers 503 and releases the id; a replay of
+ * a signed request is deduplicated on what is signed, whatever unsigned headers it carries.
  */
 import { env, SELF } from 'cloudflare:test';
 import { Webhook } from 'standardwebhooks';
@@ -147,6 +148,83 @@ describe('POST /webhooks/{source}', () => {
     expect(retried.status).toBe(202);
   });
 });
+
+describe('replays of signed requests', () => {
+  it('answers a captured X-Signature request replayed with a new Idempotency-Key and other unsigned headers changed with the first result, and forwards it once', async () => {
+    const event = newEvent('payment.captured');
+    const body = JSON.stringify(event);
+    const t = Math.floor(Date.now() / 1000);
+    const captured = { 'x-signature': await xSignature(body, t) };
+    const first = await post('/webhooks/legacy', body, { ...captured, 'idempotency-key': event.id, 'user-agent': 'sender/1.0' });
+    expect(first.status).toBe(202);
+    const firstBody = await first.json();
+
+    const replays: Record<string, string>[] = [
+      { 'idempotency-key': `replay-${crypto.randomUUID()}`, 'user-agent': 'replayer/6.6', 'x-request-id': crypto.randomUUID() },
+      { 'idempotency-key': `replay-${crypto.randomUUID()}`, 'x-forwarded-for': '203.0.113.9', 'x-timestamp': String(t + 100) },
+      {},
+    ];
+    const statuses: number[] = [];
+    for (const extra of replays) {
+      const again = await post('/webhooks/legacy', body, { ...captured, ...extra });
+      statuses.push(again.status);
+      expect(await again.json()).toEqual(firstBody);
+    }
+    // The sender's own retry, re-signed with a new timestamp, is the same delivery.
+    const resigned = await post('/webhooks/legacy', body, { 'x-signature': await xSignature(body, t + 30) });
+    statuses.push(resigned.status);
+    expect(await resigned.json()).toEqual(firstBody);
+
+    await waitFor(async () => (await forwardedIds('/events/legacy')).includes(event.id));
+    // Give a wrongly enqueued second copy time to arrive before counting.
+    await new Promise((r) => setTimeout(r, 2_500));
+    const forwarded = (await receivedAt('/events/legacy')).received.filter((r) => JSON.parse(r.body).id === event.id);
+    console.warn(`X-Signature replays: statuses ${JSON.stringify(statuses)}, forwarded ${forwarded.length} time(s)`);
+    expect(statuses).toEqual([200, 200, 200, 200]);
+    expect(forwarded).toHaveLength(1);
+    expect(forwarded[0]!.headers['idempotency-key']).toBe(event.id);
+  });
+
+  it("refuses an X-Signature delivery whose Idempotency-Key is not the body's id with 400 naming it, and accepts the delivery without it", async () => {
+    const event = newEvent();
+    const body = JSON.stringify(event);
+    const signature = { 'x-signature': await xSignature(body, Math.floor(Date.now() / 1000)) };
+    const refused = await post('/webhooks/legacy', body, { ...signature, 'idempotency-key': 'some-other-id' });
+    expect(refused.status).toBe(400);
+    const envelope = ErrorEnvelopeSchema.parse(await refused.json());
+    expect(envelope.error.code).toBe('INVALID_INPUT');
+    expect(envelope.error.message).toMatch(/Idempotency-Key/);
+    expect(envelope.error.details?.issues).toEqual([{ path: 'Idempotency-Key', message: `must equal the body's id '${event.id}'` }]);
+    // The refused attempt left nothing behind: the same delivery goes through at once.
+    const accepted = await post('/webhooks/legacy', body, signature);
+    expect(accepted.status).toBe(202);
+    await waitFor(async () => (await forwardedIds('/events/legacy')).includes(event.id));
+    await new Promise((r) => setTimeout(r, 2_500));
+    expect((await forwardedIds('/events/legacy')).filter((id) => id === event.id)).toHaveLength(1);
+  });
+
+  it('keeps the signed webhook-id as the Standard Webhooks delivery id, whatever Idempotency-Key a replay adds', async () => {
+    const event = newEvent();
+    const body = JSON.stringify(event);
+    const at = new Date();
+    const first = await sendStandard(body, { msgId: `msg_${event.id}`, at });
+    expect(first.status).toBe(202);
+    const firstBody = await first.json();
+    const replay = await sendStandard(body, { msgId: `msg_${event.id}`, at, headers: { 'idempotency-key': `replay-${crypto.randomUUID()}` } });
+    expect(replay.status).toBe(200);
+    expect(await replay.json()).toEqual(firstBody);
+    await waitFor(async () => (await forwardedIds('/events/ingest')).includes(event.id));
+    await new Promise((r) => setTimeout(r, 2_500));
+    expect((await forwardedIds('/events/ingest')).filter((id) => id === event.id)).toHaveLength(1);
+  });
+});
+
+/** `X-Signature: t=<t>,v1=<hex HMAC-SHA256 of "t.body">` with the legacy source's secret, written independently of shared/crypto. */
+async function xSignature(body: string, t: number, secret = secrets.legacy): Promise<string> {
+  const key = await crypto.subtle.importKey('raw', new TextEncoder().encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
+  const mac = new Uint8Array(await crypto.subtle.sign('HMAC', key, new TextEncoder().encode(`${t}.${body}`)));
+  return `t=${t},v1=${[...mac].map((b) => b.toString(16).padStart(2, '0')).join('')}`;
+}
 
 function post(path: string, body: string, headers: Record<string, string>) {
   return SELF.fetch(`${BASE}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', 'cf-connecting-ip': senderIp(), ...headers }, body });

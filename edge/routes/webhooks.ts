@@ -1,12 +1,16 @@
 /**
  * `POST /webhooks/{source}` (`/webhooks/ingest` is the source named `ingest`): the signature over
  * the raw bytes first (middleware/webhook-signature.ts), then the body `{id, type, payload}`, then
- * the delivery's claim (services/claim.ts, per source and delivery id, fingerprinted by the body's
- * hash, waiting up to 3 s for a concurrent first delivery), then the durable enqueue; only then
- * 202. A duplicate gets 200 with the first answer; the same id with another body 409. A failed
- * enqueue answers 503 + Retry-After and releases the id; so does a store that fails or exceeds the
- * store timeout: the sender never gets a 2xx for an event that is not stored. The queue consumer
- * forwards events to the source's backend (queues/webhook-consumer.ts).
+ * the delivery's claim (services/claim.ts, per source and signed delivery id — `webhook-id` under
+ * Standard Webhooks, the body's `id` under `t=,v1=` — fingerprinted by the body's hash, waiting up
+ * to 3 s for a concurrent first delivery), then the durable enqueue; only then 202.
+ *
+ * A duplicate gets 200 with the first answer, whatever unsigned headers it carries; the same id
+ * with another body 409. Under `t=,v1=` an `Idempotency-Key` header is accepted only when it equals
+ * the body's id (400 otherwise). A failed enqueue answers 503 + Retry-After and releases the id; so
+ * does a store that fails or exceeds the store timeout: the sender never gets a 2xx for an event
+ * that is not stored. The queue consumer forwards events to the source's backend
+ * (queues/webhook-consumer.ts).
  */
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { sha256Hex } from '../../shared/crypto/hash';
@@ -65,7 +69,7 @@ export function webhookRoutes(deps: RouteDeps) {
     responses: {
       202: { description: 'Stored: will be forwarded', content: { 'application/json': { schema: AcceptedSchema } } },
       200: { description: 'A duplicate: the first acceptance', content: { 'application/json': { schema: AcceptedSchema } } },
-      400: envelope('INVALID_INPUT: body is not {id, type, payload}'),
+      400: envelope("INVALID_INPUT: body is not {id, type, payload}, or (X-Signature scheme) an Idempotency-Key other than the body's id"),
       401: envelope('UNAUTHORIZED: missing, malformed or wrong signature, or timestamp outside the window'),
       404: envelope('NOT_FOUND: unknown source'),
       409: envelope('CONFLICT: the id was used with another body, or its first delivery is still being stored'),
@@ -76,7 +80,7 @@ export function webhookRoutes(deps: RouteDeps) {
   });
 
   app.openapi(ingest, async (c) => {
-    const { source, rawBody, deliveryId: headerId } = c.get('webhook');
+    const { source, rawBody, deliveryId: signedId, idempotencyKey } = c.get('webhook');
     let json: unknown;
     try {
       json = JSON.parse(new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(rawBody));
@@ -89,7 +93,10 @@ export function webhookRoutes(deps: RouteDeps) {
       throw new ApiError('INVALID_INPUT', 'webhook body must be {id, type, payload}', { details: { issues } });
     }
     const event = parsed.data;
-    const deliveryId = headerId ?? event.id;
+    // Dedupe on what is signed: `webhook-id`, else the signed body's id. A replay of a captured
+    // request is a duplicate whatever unsigned headers it carries, and a sender that re-signs a
+    // retry with a new timestamp still sends the same id.
+    const deliveryId = signedId ?? event.id;
     const config = c.get('config');
     const claim = await deliveries.claim({
       store: deps.store(config),
@@ -101,6 +108,12 @@ export function webhookRoutes(deps: RouteDeps) {
       background: backgroundFor(c),
     });
     if (claim.kind === 'replay') return c.json(claim.value, 200);
+    if (signedId === undefined && idempotencyKey !== undefined && idempotencyKey !== event.id) {
+      await claim.holder.release().catch(() => {});
+      throw new ApiError('INVALID_INPUT', "Idempotency-Key must equal the signed body's id (it is not signed; the body's id is the delivery id)", {
+        details: { issues: [{ path: 'Idempotency-Key', message: `must equal the body's id '${event.id.slice(0, 64)}'` }] },
+      });
+    }
 
     const receivedAt = deps.now();
     const accepted: Accepted = { id: event.id, source: source.name, status: 'accepted', received_at: Math.floor(receivedAt / 1000) };

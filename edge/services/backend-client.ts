@@ -8,11 +8,12 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import {
   BackendErrorSchema,
   BackendInferResponseSchema,
-  BackendStreamEventSchemas,
+  parseBackendStreamEvent,
   type BackendInferRequestInput,
   type BackendInferResponse,
   type BackendStreamEvent,
 } from '../../shared/contracts/backend';
+import { INVOKE_PATH, REASON, REQUEST_ID_HEADER, isEventStream } from '../../shared/contracts/boundary';
 import { SseParser } from '../../shared/sse';
 import { ApiError } from '../errors';
 import type { Config } from '../env';
@@ -39,9 +40,6 @@ export function signerFor(aws: Config['aws']): AwsClient {
   return signer;
 }
 
-/** Path on every adapter's Function URL that runs one inference. */
-export const ADAPTER_INVOKE_PATH = '/invoke';
-
 export interface InvokeOptions {
   readonly aws: Config['aws'];
   /** Bound of the whole call; omit when `signal` carries the caller's own timers. */
@@ -53,8 +51,6 @@ export interface InvokeOptions {
   readonly signal?: AbortSignal;
 }
 
-/** `details.reason` of a backend that could not be reached at all (refused, reset, DNS, TLS). */
-export const UNREACHABLE = 'unreachable';
 /** `details.reason` when the client went away before the backend answered. */
 export const CANCELLED = 'cancelled';
 
@@ -65,24 +61,28 @@ function abortError(backend: Backend, signal: AbortSignal, cause?: unknown): Api
 }
 
 async function post(backend: Backend, payload: BackendInferRequestInput, options: InvokeOptions): Promise<Response> {
-  const url = new URL(ADAPTER_INVOKE_PATH, backend.url).toString();
+  const url = new URL(INVOKE_PATH, backend.url).toString();
   const timeout = options.timeoutMs !== undefined ? AbortSignal.timeout(options.timeoutMs) : undefined;
   const signals = [options.signal, timeout].filter((s): s is AbortSignal => s !== undefined);
   const signal = signals.length > 1 ? AbortSignal.any(signals) : signals[0];
   try {
     return await signerFor(options.aws).fetch(url, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-request-id': payload.request_id },
+      headers: { 'content-type': 'application/json', [REQUEST_ID_HEADER]: payload.request_id },
       body: JSON.stringify(payload),
       signal,
     });
   } catch (err) {
     if (timeout?.aborted)
-      throw new ApiError('TIMEOUT', `backend ${backend.name} did not answer within ${options.timeoutMs} ms`, { details: { reason: 'timeout' }, cause: err });
+      throw new ApiError('TIMEOUT', `backend ${backend.name} did not answer within ${options.timeoutMs} ms`, {
+        details: { reason: REASON.timeout },
+        cause: err,
+      });
     if (options.signal?.aborted) throw abortError(backend, options.signal, err);
     throw new ApiError('UPSTREAM_ERROR', `backend ${backend.name} is unreachable`, {
       status: 503,
-      details: { reason: UNREACHABLE },
+      // The adapter's own word for a model service it cannot reach: the routing policy retries both.
+      details: { reason: REASON.unreachable },
       headers: { 'Retry-After': '1' },
       cause: err,
     });
@@ -112,8 +112,7 @@ export async function streamBackend(
   options: InvokeOptions,
 ): Promise<AsyncGenerator<BackendStreamEvent, void, undefined>> {
   const response = await post(backend, { ...payload, stream: true }, options);
-  const type = response.headers.get('content-type') ?? '';
-  if (!response.ok || !type.startsWith('text/event-stream') || !response.body) {
+  if (!response.ok || !isEventStream(response.headers.get('content-type')) || !response.body) {
     const body = await response.json().catch(() => undefined);
     if (options.signal?.aborted) throw abortError(backend, options.signal);
     throw backendFailure(backend, response, body, response.ok);
@@ -140,7 +139,7 @@ async function* readEvents(backend: Backend, body: ReadableStream<Uint8Array>, s
       }
       const messages = chunk.done ? parser.end() : parser.push(chunk.value);
       for (const message of messages) {
-        const event = parseEvent(message.event, message.data);
+        const event = parseBackendStreamEvent(message);
         if (!event) {
           yield { event: 'error', data: { code: 'UPSTREAM_ERROR', message: `backend ${backend.name} sent an invalid stream event` } };
           return;
@@ -157,28 +156,6 @@ async function* readEvents(backend: Backend, body: ReadableStream<Uint8Array>, s
     // Runs on normal end and when the consumer stops early (client gone): release the upstream.
     await reader.cancel().catch(() => {});
   }
-}
-
-function parseEvent(name: string, data: string): BackendStreamEvent | undefined {
-  let json: unknown;
-  try {
-    json = JSON.parse(data);
-  } catch {
-    return undefined;
-  }
-  if (name === 'token') {
-    const r = BackendStreamEventSchemas.token.safeParse(json);
-    return r.success ? { event: 'token', data: r.data } : undefined;
-  }
-  if (name === 'done') {
-    const r = BackendStreamEventSchemas.done.safeParse(json);
-    return r.success ? { event: 'done', data: r.data } : undefined;
-  }
-  if (name === 'error') {
-    const r = BackendStreamEventSchemas.error.safeParse(json);
-    return r.success ? { event: 'error', data: r.data } : undefined;
-  }
-  return undefined;
 }
 
 /** Maps an adapter's error answer to an ApiError, keeping its code and Retry-After but no raw body. */

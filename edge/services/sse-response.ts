@@ -4,6 +4,7 @@
  * fails mid-stream ends the client's stream with an error event, never a hang.
  */
 import type { BackendStreamEvent } from '../../shared/contracts/backend';
+import { SSE_HEADERS } from '../../shared/contracts/boundary';
 import type { StreamEncoder } from './translate';
 
 export interface SseResponseOptions {
@@ -11,52 +12,38 @@ export interface SseResponseOptions {
   /** Milliseconds since the request started, for the `done` event's latency. */
   readonly elapsedMs: () => number;
   readonly headers?: Record<string, string>;
-  /** Called once with the final event (`done` or `error`), or `cancelled` when the client left. */
-  readonly onEnd?: (outcome: BackendStreamEvent | 'cancelled') => void;
   /** Aborts the upstream call at once (a pending read would otherwise delay the cancellation). */
   readonly abortUpstream?: () => void;
 }
 
 const encoder = new TextEncoder();
 
-export const SSE_HEADERS = {
-  'content-type': 'text/event-stream; charset=utf-8',
-  'cache-control': 'no-cache, no-transform',
-  'x-accel-buffering': 'no',
-} as const;
-
 export function sseResponse(events: AsyncGenerator<BackendStreamEvent, void, undefined>, options: SseResponseOptions): Response {
-  let ended = false;
-  const end = (outcome: BackendStreamEvent | 'cancelled') => {
-    if (ended) return;
-    ended = true;
-    options.onEnd?.(outcome);
-  };
+  let last: BackendStreamEvent | undefined;
+  const failed: BackendStreamEvent = { event: 'error', data: { code: 'UPSTREAM_ERROR', message: 'the backend stream failed' } };
   const body = new ReadableStream<Uint8Array>({
     start(controller) {
       const first = options.encoder.start();
       if (first) controller.enqueue(encoder.encode(first));
     },
+    // The stream ends when `events` does (upstream.ts ends it after its final event); a throw
+    // becomes a final error event.
     async pull(controller) {
-      const next = await events.next().catch(
-        (): IteratorResult<BackendStreamEvent, void> => ({
-          done: false,
-          value: { event: 'error', data: { code: 'UPSTREAM_ERROR', message: 'the backend stream failed' } },
-        }),
-      );
-      if (next.done) {
+      let next: IteratorResult<BackendStreamEvent, void>;
+      try {
+        next = await events.next();
+      } catch {
+        next = { done: false, value: failed };
+        await events.return(undefined);
+      }
+      if (next.done || last?.event === 'error') {
         controller.close();
         return;
       }
+      last = next.value;
       controller.enqueue(encoder.encode(options.encoder.event(next.value, options.elapsedMs())));
-      if (next.value.event !== 'token') {
-        end(next.value);
-        controller.close();
-        await events.return(undefined);
-      }
     },
     async cancel() {
-      end('cancelled');
       options.abortUpstream?.();
       await events.return(undefined);
     },

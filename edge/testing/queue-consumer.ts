@@ -15,6 +15,7 @@ import { createQueueHandler, type QueueHandlerDeps } from '../queues/consumer';
 import { DLQ_KEY } from '../queues/dead-letters';
 import { jobKey, newJobId, type JobRecord } from '../queues/job-store';
 import type { JobMessage } from '../queues/messages';
+import { isolateServices } from '../services/isolate';
 import { IsolateMetrics } from '../services/metrics';
 import { seedTenantKey, store } from './seed';
 import type { StoreFaults } from './store-faults';
@@ -62,7 +63,7 @@ export interface AttemptResult {
  * A consumer of its own (by default its own metrics and no flush) for driving attempts by hand. An
  * attempt resolves once the handler and its `waitUntil` work are done; a handler that rejected fails it.
  */
-export function consumer(deps: QueueHandlerDeps = { metrics: new IsolateMetrics() }) {
+export function consumer(deps: QueueHandlerDeps = isolateServices({ metrics: new IsolateMetrics() })) {
   const handler = createQueueHandler(deps);
   /** Delivers `body` once as message `id` on its attempt `attempts`. */
   return async (queue: string, id: string, attempts: number, body: unknown, bindings: Record<string, unknown>): Promise<AttemptResult> => {

@@ -9,6 +9,7 @@ import { inject } from 'vitest';
 import { createApp } from '../app';
 import { IsolateMetrics, type MetricSeries } from '../services/metrics';
 import { RouteTableSchema } from '../services/route-table';
+import { BackendHealth } from '../services/routing/health';
 import { TenantDirectory } from '../services/tenant-directory';
 
 const edgeVars = inject('edgeVars');
@@ -70,10 +71,13 @@ export function gateway(table: unknown) {
   let now = Date.now();
   const clock = () => now;
   const metrics = new IsolateMetrics();
-  const app = createApp({ now: clock, directory: new TenantDirectory({ now: clock }), metrics });
+  const health = new BackendHealth();
+  const app = createApp({ now: clock, directory: new TenantDirectory({ now: clock }), metrics, health });
   const bindings = { ...env, ROUTE_TABLE: JSON.stringify(table) };
   return {
     metrics,
+    /** This app's breaker and warming state. */
+    health,
     advance: (ms: number) => (now += ms),
     /** Moves the injected clock to real time (after a real wait). */
     sync: () => (now = Math.max(now, Date.now())),

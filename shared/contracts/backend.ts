@@ -1,17 +1,20 @@
 /**
- * The edge ↔ backend payloads: what the edge POSTs to a Lambda adapter's Function URL (`POST
- * /invoke`) and what the adapter answers. One shape for every adapter; container formats are the
- * adapter's business.
+ * The edge ↔ backend payloads: what the edge POSTs to a Lambda adapter's Function URL and what the
+ * adapter answers. One shape for every adapter; container formats are the adapter's business. The
+ * path (`INVOKE_PATH`), the headers and the error reasons are in ./boundary.ts.
  *
  * Non-streaming (`stream: false`): 200 with {@link BackendInferResponse}, or an error status with
  * {@link BackendError}.
- * Streaming (`stream: true`): 200 `text/event-stream` with the events of {@link BACKEND_STREAM_EVENTS}
- * (see shared/sse.ts): any number of `token`, then exactly one `done` or one `error`. Failures
- * found before the first byte are answered like non-streaming ones (status + BackendError).
+ * Streaming (`stream: true`): 200 with `SSE_HEADERS` and the events of
+ * {@link BackendStreamEventSchemas}, written with {@link encodeBackendStreamEvent} and read with
+ * {@link parseBackendStreamEvent}: any number of `token`, then exactly one `done` or one `error`.
+ * Failures found before the first byte are answered like non-streaming ones (status + BackendError).
  */
 import * as z from 'zod';
 import { GenerationParamsSchema, ModelNameSchema, UsageSchema, MAX_PROMPT_CHARS } from './infer';
+import { BackendReasonSchema } from './boundary';
 import { ErrorObjectSchema } from '../errors';
+import { sseBytes, type SseMessage } from '../sse';
 
 /** One chat turn, as the OpenAI-compatible routes receive it (text content only). */
 export const ChatMessageSchema = z
@@ -53,20 +56,61 @@ export const BackendInferResponseSchema = z.object({
 
 export type BackendInferResponse = z.infer<typeof BackendInferResponseSchema>;
 
-/** A backend failure: the envelope's error object; the HTTP status carries the rest. */
-export const BackendErrorSchema = z.object({ error: ErrorObjectSchema });
+/** `details` of an adapter's error: what the edge routes on, and what it relays to the client. */
+const BackendErrorDetailsSchema = z.object({
+  // An adapter deployed before its edge may give a reason this edge does not know yet: the reason
+  // is dropped and the status alone decides (SPEC §7), rather than the whole answer being refused.
+  reason: BackendReasonSchema.optional().catch(undefined),
+  retry_after: z.number().int().nonnegative().optional(),
+  upstream_status: z.number().int().optional(),
+});
+
+/** An adapter's error object: the envelope's, with the details the adapters give. */
+const BackendErrorObjectSchema = ErrorObjectSchema.extend({ details: BackendErrorDetailsSchema.optional() });
+
+/** An adapter's error object. */
+export type BackendErrorObject = z.infer<typeof BackendErrorObjectSchema>;
+
+/** `details` of an adapter's error object. */
+export type BackendErrorDetails = z.infer<typeof BackendErrorDetailsSchema>;
+
+/** A backend failure: the error object; the HTTP status (and Retry-After) carries the rest. */
+export const BackendErrorSchema = z.object({ error: BackendErrorObjectSchema });
 export type BackendError = z.infer<typeof BackendErrorSchema>;
 
-/** Stream events from an adapter, by SSE event name. */
+/** Stream events from an adapter, by SSE event name: the names are declared here and nowhere else. */
 export const BackendStreamEventSchemas = {
   token: z.object({ text: z.string() }),
   done: z.object({ usage: UsageSchema, model_latency_ms: z.number().nonnegative(), finish_reason: FinishReasonSchema.optional() }),
-  error: ErrorObjectSchema,
+  error: BackendErrorObjectSchema,
 } as const;
 
-export const BACKEND_STREAM_EVENTS = ['token', 'done', 'error'] as const;
-type BackendStreamEventName = (typeof BACKEND_STREAM_EVENTS)[number];
-export type BackendStreamEvent =
-  | { event: 'token'; data: z.infer<typeof BackendStreamEventSchemas.token> }
-  | { event: 'done'; data: z.infer<typeof BackendStreamEventSchemas.done> }
-  | { event: 'error'; data: z.infer<typeof BackendStreamEventSchemas.error> };
+type BackendStreamEventName = keyof typeof BackendStreamEventSchemas;
+
+/** One stream event, discriminated by its SSE event name. */
+export type BackendStreamEvent = {
+  [E in BackendStreamEventName]: { event: E; data: z.infer<(typeof BackendStreamEventSchemas)[E]> };
+}[BackendStreamEventName];
+
+/** One stream event as SSE bytes: how an adapter writes it. */
+export function encodeBackendStreamEvent(e: BackendStreamEvent): Uint8Array {
+  return sseBytes(e.event, e.data);
+}
+
+/**
+ * One parsed SSE message as a stream event: how the edge (and a contract test) reads it. Undefined
+ * for an event name the contract does not have, data that is not JSON, or data off its schema.
+ */
+export function parseBackendStreamEvent(message: SseMessage): BackendStreamEvent | undefined {
+  if (!Object.hasOwn(BackendStreamEventSchemas, message.event)) return undefined;
+  const name = message.event as BackendStreamEventName;
+  let json: unknown;
+  try {
+    json = JSON.parse(message.data);
+  } catch {
+    return undefined;
+  }
+  const parsed = BackendStreamEventSchemas[name].safeParse(json);
+  // The name and the schema that parsed the data go together, which TypeScript cannot follow.
+  return parsed.success ? ({ event: name, data: parsed.data } as BackendStreamEvent) : undefined;
+}

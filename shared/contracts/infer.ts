@@ -68,5 +68,5 @@ export const InferResponseSchema = z
 export type InferResponse = z.infer<typeof InferResponseSchema>;
 
 /** `POST /v1/infer/stream` events: `token` per chunk, then `done`, or `error` if it fails mid-stream. */
-const InferStreamTokenSchema = z.object({ text: z.string() }).meta({ id: 'InferStreamToken' });
-const InferStreamDoneSchema = z.object({ id: z.string(), usage: UsageSchema, latency_ms: z.number().nonnegative() }).meta({ id: 'InferStreamDone' });
+const _InferStreamTokenSchema = z.object({ text: z.string() }).meta({ id: 'InferStreamToken' });
+const _InferStreamDoneSchema = z.object({ id: z.string(), usage: UsageSchema, latency_ms: z.number().nonnegative() }).meta({ id: 'InferStreamDone' });

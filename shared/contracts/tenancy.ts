@@ -60,7 +60,6 @@ export const TenantRecordSchema = z.object({
 });
 
 export type TenantRecord = z.infer<typeof TenantRecordSchema>;
-type TenantRecordInput = z.input<typeof TenantRecordSchema>;
 
 /** Redis key layout shared by the edge and the operator tooling. */
 export const storeKeys = {

@@ -2,9 +2,10 @@
  * Global setup of the `edge` test project: the real local stack without `wrangler dev` (Redis, the
  * Upstash bridge, the reference model server, the Lambda host with the SageMaker adapter). The
  * worker under test runs in the pool's own workerd with the same bindings `npm start` gives it.
- * Also a local JWKS server with an RSA and an EC signing key generated here, for the JWT mode.
+ * Also a local JWKS server with an RSA and an EC signing key generated here, for the JWT mode, and
+ * the local EventBridge stand-in verifying the edge's credentials.
  */
-import { generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -13,6 +14,8 @@ import { tsImport } from 'tsx/esm/api';
 import type { TestProject } from 'vitest/node';
 import { startWebhookReceiver, webhookTestVars } from './webhook-receiver';
 import { startOutageBridge } from './outage-bridge';
+import { eventBusName } from '../../shared/contracts/events';
+import { startEventBridgeStandIn } from '../../tools/eventbridge/server';
 
 // Loaded through tsx, not through this project's Vite pipeline: the edge project resolves packages
 // with workerd's export conditions, which would hand Node-only packages (ioredis) their wrong build.
@@ -41,11 +44,23 @@ export default async function setup(project: TestProject) {
   project.provide('outageBridgeToken', outageBridge.token);
   project.provide('outageBridgeAdminUrl', outageBridge.adminUrl);
   project.provide('metricsSinkUrl', stack.metricsSink.url);
+  const { AWS_ACCESS_KEY_ID: accessKeyId = '', AWS_SECRET_ACCESS_KEY: secretAccessKey = '', AWS_REGION: region = 'us-east-1' } = stack.edgeVars;
+  const eventBridgeAdminToken = randomBytes(16).toString('hex');
+  const eventBridge = await startEventBridgeStandIn({
+    port: 0,
+    region,
+    credentials: [{ accessKeyId, secretAccessKey }],
+    adminToken: eventBridgeAdminToken,
+    buses: [eventBusName(stack.edgeVars.ENVIRONMENT ?? 'local')],
+  });
+  project.provide('eventBridgeUrl', eventBridge.url);
+  project.provide('eventBridgeAdminToken', eventBridgeAdminToken);
   const jwks = await startJwksServer();
   project.provide('jwksServerUrl', jwks.url);
   project.provide('jwtSigningKeys', jwks.signingKeys);
   return async () => {
     await outageBridge.close();
+    await eventBridge.close();
     await new Promise((resolve) => jwks.server.close(resolve));
     await new Promise((resolve) => receiver.server.close(resolve));
     await stack.stop();

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { Redis } from '@upstash/redis';
 import { AwsClient } from 'aws4fetch';
 import type { BackendInferRequestInput } from '../../shared/contracts/backend';
+import { INVOKE_PATH, REQUEST_ID_HEADER } from '../../shared/contracts/boundary';
 import { createApiKey, createTenant } from '../tenancy/keys';
 import { updateTenant } from '../tenancy/tenants';
 import { startStack, type Stack } from '../stack/stack';
@@ -129,13 +130,13 @@ async function signAdapterRequest(stack: Stack): Promise<BenchEnvironment['adapt
     messages: [{ role: 'user', content: 'Benchmark prompt for the adapter.' }],
   };
   const body = JSON.stringify(payload);
-  const url = `${stack.components.lambdaHost.ecs}/invoke`;
+  const url = new URL(INVOKE_PATH, stack.components.lambdaHost.ecs).toString();
   const signer = new AwsClient({
     accessKeyId: stack.edgeVars['AWS_ACCESS_KEY_ID']!,
     secretAccessKey: stack.edgeVars['AWS_SECRET_ACCESS_KEY']!,
     region: stack.edgeVars['AWS_REGION']!,
     service: 'lambda',
   });
-  const signed = await signer.sign(url, { method: 'POST', headers: { 'content-type': 'application/json', 'x-request-id': payload.request_id }, body });
+  const signed = await signer.sign(url, { method: 'POST', headers: { 'content-type': 'application/json', [REQUEST_ID_HEADER]: payload.request_id }, body });
   return { url, headers: Object.fromEntries(signed.headers), body };
 }

@@ -39,5 +39,7 @@ export interface Command {
   /** Names of the positional arguments; a trailing `?` marks an optional one (only at the end). */
   readonly positionals: readonly string[];
   readonly options: NonNullable<ParseArgsConfig['options']>;
+  /** `false` for commands that only call the gateway: the runner then neither needs nor connects a store. */
+  readonly store?: false;
   run(input: CommandInput): Promise<CommandOutput>;
 }

@@ -13,9 +13,17 @@ import { commandHelp, globalHelp, groupHelp } from './help';
 import { keyCommands } from './key-commands';
 import { tenantCommands } from './tenant-commands';
 import { dlqCommands, webhookSecretCommands } from './webhook-commands';
+import { webhookSendCommands } from './webhook-send';
 
 /** Every command, in the order help lists them. */
-export const COMMANDS: readonly Command[] = [...tenantCommands, ...webhookSecretCommands, ...keyCommands, ...dlqCommands];
+export const COMMANDS: readonly Command[] = [...tenantCommands, ...webhookSecretCommands, ...keyCommands, ...dlqCommands, ...webhookSendCommands];
+
+/** What commands declaring `store: false` get as their store: touching it is a bug, and says so. */
+const NO_STORE = new Proxy({} as TenancyStore, {
+  get: (_target, name) => {
+    throw new Error(`a command declared store: false but used store.${String(name)}`);
+  },
+});
 
 /** The process around the CLI, injectable for tests. */
 export interface CliIo {
@@ -89,7 +97,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       print(helpFor(action, rest[0]));
       return EXIT.ok;
     }
-    if (!isGroup(group)) throw new UsageError(`unknown command '${group}' (expected tenant, key or dlq; see --help)`);
+    if (!isGroup(group)) throw new UsageError(`unknown command '${group}' (expected tenant, key, dlq or webhook; see --help)`);
     if (action === undefined) {
       io.stderr(`${groupHelp(group, COMMANDS)}\n`);
       return EXIT.usage;
@@ -119,8 +127,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     }
     checkPositionals(command, parsed.positionals);
 
-    storeConfig = await resolveStoreConfig(io.env);
-    const store = (io.connect ?? connectStore)(storeConfig);
+    storeConfig = command.store === false ? undefined : await resolveStoreConfig(io.env);
+    const store = storeConfig ? (io.connect ?? connectStore)(storeConfig) : NO_STORE;
     // No option is declared `multiple`, so every value is a single string or boolean.
     const options = Object.fromEntries(Object.entries(parsed.values).map(([k, v]) => [k, Array.isArray(v) ? v.at(-1) : v]));
     const output = await command.run({

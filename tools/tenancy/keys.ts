@@ -12,7 +12,7 @@ import { fromStored, TenancyError, toStored, updateJson, type TenancyStore } fro
 import { getTenant } from './tenants';
 
 export { createTenant } from './tenants';
-export { type TenancyStore } from './store';
+export type { TenancyStore } from './store';
 
 /** A new API key: readable prefix + 256 random bits, base64url. */
 export function generateApiKey(mode: KeyMode): string {

@@ -2,6 +2,7 @@
  * HTTP failures of the ECS service (vLLM / TGI behind an internal ALB) → adapter errors with public
  * codes, the same classes and reasons the SageMaker adapter uses (table in backend/README.md).
  */
+import { REASON } from '../../../shared/contracts/boundary';
 import type { ErrorPhase } from '../../core/backend';
 import { AdapterError, BadRequestError, ThrottledError, UpstreamError, UpstreamTimeoutError, sanitiseUpstreamMessage } from '../../core/errors';
 
@@ -33,29 +34,30 @@ function mapStatus(err: HttpStatusError, target: string): AdapterError {
     const why = sanitiseUpstreamMessage(err.body);
     return new BadRequestError(
       `the model rejected the request${why ? `: ${why}` : ''}`,
-      { ...base, reason: 'model_rejected_input' },
+      { ...base, reason: REASON.model_rejected_input },
       status === 413 ? 413 : 400,
     );
   }
   if (status === 429)
     return new ThrottledError(`the model service ${target} is overloaded`, {
       ...base,
-      reason: 'model_overloaded',
+      reason: REASON.model_overloaded,
       retryAfterSeconds: retryAfterOf(err, RETRY_AFTER_S.overloaded),
     });
   if (status === 503) {
     const warming = WARMING.test(err.body);
     return new UpstreamError(503, warming ? `the model service ${target} is warming up` : `the model service ${target} is unavailable`, {
       ...base,
-      reason: warming ? 'model_not_ready' : 'unavailable',
+      reason: warming ? REASON.model_not_ready : REASON.unavailable,
       retryAfterSeconds: retryAfterOf(err, warming ? RETRY_AFTER_S.warming : RETRY_AFTER_S.overloaded),
     });
   }
-  if (status === 408 || status === 504) return new UpstreamTimeoutError(`the model service ${target} timed out`, { ...base, reason: 'timeout' });
-  if (status === 404) return new UpstreamError(502, `the model service ${target} does not serve this model`, { ...base, reason: 'model_not_found' });
-  if (status === 401 || status === 403) return new UpstreamError(502, `the model service ${target} refused the adapter`, { ...base, reason: 'upstream_auth' });
-  if (status >= 500) return new UpstreamError(502, `the model service ${target} failed (status ${status})`, { ...base, reason: 'model_error' });
-  return new UpstreamError(502, `the model service ${target} answered HTTP ${status}`, { ...base, reason: 'unexpected' });
+  if (status === 408 || status === 504) return new UpstreamTimeoutError(`the model service ${target} timed out`, { ...base, reason: REASON.timeout });
+  if (status === 404) return new UpstreamError(502, `the model service ${target} does not serve this model`, { ...base, reason: REASON.model_not_found });
+  if (status === 401 || status === 403)
+    return new UpstreamError(502, `the model service ${target} refused the adapter`, { ...base, reason: REASON.upstream_auth });
+  if (status >= 500) return new UpstreamError(502, `the model service ${target} failed (status ${status})`, { ...base, reason: REASON.model_error });
+  return new UpstreamError(502, `the model service ${target} answered HTTP ${status}`, { ...base, reason: REASON.unexpected });
 }
 
 /**
@@ -66,18 +68,18 @@ export function mapEcsError(err: unknown, target: string, phase: ErrorPhase = 'r
   if (err instanceof AdapterError) return err;
   if (err instanceof HttpStatusError) return mapStatus(err, target);
   if (err instanceof Error && err.name === 'TimeoutError')
-    return new UpstreamTimeoutError(`the model service ${target} did not answer in time`, { reason: 'timeout', cause: err });
+    return new UpstreamTimeoutError(`the model service ${target} did not answer in time`, { reason: REASON.timeout, cause: err });
   if (phase === 'stream' || (err instanceof TypeError && err.message === 'terminated')) {
     // The connection dropped after the answer began (undici's error for a cut body).
-    return new UpstreamError(502, `the model stream from ${target} broke`, { reason: 'model_stream_error', cause: err });
+    return new UpstreamError(502, `the model stream from ${target} broke`, { reason: REASON.model_stream_error, cause: err });
   }
   if (err instanceof TypeError) {
     // `fetch failed`: refused, reset, DNS, TLS — no HTTP answer at all.
     return new UpstreamError(503, `the model service ${target} is unreachable`, {
-      reason: 'unreachable',
+      reason: REASON.unreachable,
       retryAfterSeconds: RETRY_AFTER_S.unreachable,
       cause: err,
     });
   }
-  return new UpstreamError(502, `the model service ${target} failed`, { reason: 'unexpected', cause: err });
+  return new UpstreamError(502, `the model service ${target} failed`, { reason: REASON.unexpected, cause: err });
 }

@@ -62,6 +62,13 @@ describe('mapSagemakerError', () => {
     expect(mapSagemakerError(reset, 'ep', 'request')).toMatchObject({ status: 503, reason: 'unreachable', retryAfterSeconds: 1 });
     expect(mapSagemakerError(reset, 'ep', 'stream')).toMatchObject({ status: 502, reason: 'model_stream_error' });
   });
+
+  it('maps a connection dropped while the SDK reads a 200 answer to a broken stream, not a failure "with HTTP 200"', () => {
+    // What the SDK throws when the container resets the connection right after its 200 headers.
+    const cut = Object.assign(new Error('aborted'), { code: 'ECONNRESET', $metadata: { httpStatusCode: 200 } });
+    expect(mapSagemakerError(cut, 'ep', 'request')).toMatchObject({ status: 502, reason: 'model_stream_error' });
+    expect(mapSagemakerError(cut, 'ep', 'request').message).not.toMatch(/HTTP 200/);
+  });
 });
 
 describe('SageMaker transport', () => {

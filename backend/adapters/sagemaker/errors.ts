@@ -13,6 +13,7 @@ import {
   ServiceUnavailable,
   ValidationError,
 } from '@aws-sdk/client-sagemaker-runtime';
+import { REASON } from '../../../shared/contracts/boundary';
 import type { ErrorPhase } from '../../core/backend';
 import { AdapterError, BadRequestError, ThrottledError, UpstreamError, UpstreamTimeoutError, sanitiseUpstreamMessage } from '../../core/errors';
 
@@ -45,25 +46,25 @@ function mapModelError(err: ModelError, endpointName: string): AdapterError {
   if (status === 429)
     return new ThrottledError(`endpoint ${endpointName} is overloaded`, {
       ...details,
-      reason: 'model_overloaded',
+      reason: REASON.model_overloaded,
       retryAfterSeconds: retryAfter ?? RETRY_AFTER_S.overloaded,
     });
   if (status === 503)
     return new UpstreamError(503, `the model on endpoint ${endpointName} is not ready`, {
       ...details,
-      reason: 'model_not_ready',
+      reason: REASON.model_not_ready,
       retryAfterSeconds: retryAfter ?? RETRY_AFTER_S.warming,
     });
-  if (status === 408) return new UpstreamTimeoutError(`the model on endpoint ${endpointName} timed out`, { ...details, reason: 'model_timeout' });
+  if (status === 408) return new UpstreamTimeoutError(`the model on endpoint ${endpointName} timed out`, { ...details, reason: REASON.model_timeout });
   if (status !== undefined && status >= 400 && status < 500) {
     const why = sanitiseUpstreamMessage(err.OriginalMessage);
     return new BadRequestError(
       `the model rejected the request${why ? `: ${why}` : ''}`,
-      { ...details, reason: 'model_rejected_input' },
+      { ...details, reason: REASON.model_rejected_input },
       status === 413 ? 413 : 400,
     );
   }
-  return new UpstreamError(502, `the model container failed${status ? ` (status ${status})` : ''}`, { ...details, reason: 'model_error' });
+  return new UpstreamError(502, `the model container failed${status ? ` (status ${status})` : ''}`, { ...details, reason: REASON.model_error });
 }
 
 /**
@@ -76,32 +77,32 @@ export function mapSagemakerError(err: unknown, endpointName: string, phase: Err
   if (err instanceof ModelError) return mapModelError(err, endpointName);
   if (err instanceof ModelStreamError) {
     if (err.ErrorCode === 'ModelInvocationTimeExceeded')
-      return new UpstreamTimeoutError(`the model on endpoint ${endpointName} exceeded its invocation time`, { reason: 'model_timeout', cause: err });
-    return new UpstreamError(502, `the model stream from endpoint ${endpointName} broke`, { reason: 'model_stream_error', cause: err });
+      return new UpstreamTimeoutError(`the model on endpoint ${endpointName} exceeded its invocation time`, { reason: REASON.model_timeout, cause: err });
+    return new UpstreamError(502, `the model stream from endpoint ${endpointName} broke`, { reason: REASON.model_stream_error, cause: err });
   }
   if (err instanceof InternalStreamFailure)
-    return new UpstreamError(502, `SageMaker failed while streaming from endpoint ${endpointName}`, { reason: 'internal_stream_failure', cause: err });
+    return new UpstreamError(502, `SageMaker failed while streaming from endpoint ${endpointName}`, { reason: REASON.internal_stream_failure, cause: err });
   if (err instanceof ValidationError) {
     if (NO_CAPACITY.test(err.message)) {
       return new UpstreamError(503, `endpoint ${endpointName} has no capacity yet; it is scaling up`, {
         retryAfterSeconds: retryAfter ?? RETRY_AFTER_S.warming,
-        reason: 'no_capacity',
+        reason: REASON.no_capacity,
         upstreamStatus: status,
         cause: err,
       });
     }
     if (NOT_FOUND.test(err.message))
       return new UpstreamError(502, `endpoint ${endpointName} is not deployed as configured`, {
-        reason: 'endpoint_not_found',
+        reason: REASON.endpoint_not_found,
         upstreamStatus: status,
         cause: err,
       });
-    return new BadRequestError('SageMaker rejected the request as invalid', { reason: 'validation', upstreamStatus: status, cause: err });
+    return new BadRequestError('SageMaker rejected the request as invalid', { reason: REASON.validation, upstreamStatus: status, cause: err });
   }
   if (err instanceof ModelNotReadyException) {
     return new UpstreamError(503, `endpoint ${endpointName} is not ready; it is warming up`, {
       retryAfterSeconds: retryAfter ?? RETRY_AFTER_S.warming,
-      reason: 'model_not_ready',
+      reason: REASON.model_not_ready,
       upstreamStatus: status,
       cause: err,
     });
@@ -109,36 +110,43 @@ export function mapSagemakerError(err: unknown, endpointName: string, phase: Err
   if (err instanceof ServiceUnavailable) {
     return new UpstreamError(503, `endpoint ${endpointName} is unavailable`, {
       retryAfterSeconds: retryAfter ?? RETRY_AFTER_S.overloaded,
-      reason: 'unavailable',
+      reason: REASON.unavailable,
       upstreamStatus: status,
       cause: err,
     });
   }
   if (err instanceof InternalFailure || err instanceof InternalDependencyException) {
-    return new UpstreamError(502, `SageMaker failed to serve endpoint ${endpointName}`, { reason: 'internal_failure', upstreamStatus: status, cause: err });
+    return new UpstreamError(502, `SageMaker failed to serve endpoint ${endpointName}`, {
+      reason: REASON.internal_failure,
+      upstreamStatus: status,
+      cause: err,
+    });
   }
   const name = err instanceof Error ? err.name : '';
   if (name === 'ThrottlingException' || status === 429) {
     return new ThrottledError(`endpoint ${endpointName} is throttling requests`, {
       retryAfterSeconds: retryAfter ?? RETRY_AFTER_S.overloaded,
-      reason: 'throttled',
+      reason: REASON.throttled,
       upstreamStatus: status,
       cause: err,
     });
   }
   if (name === 'TimeoutError' || (err as { code?: string } | null)?.code === 'ETIMEDOUT') {
-    return new UpstreamTimeoutError(`endpoint ${endpointName} did not answer in time`, { reason: 'timeout', cause: err });
+    return new UpstreamTimeoutError(`endpoint ${endpointName} did not answer in time`, { reason: REASON.timeout, cause: err });
   }
-  if (status === undefined && phase === 'stream') {
-    return new UpstreamError(502, `the model stream from endpoint ${endpointName} broke`, { reason: 'model_stream_error', cause: err });
+  // A 2xx status means the answer had begun even while the SDK was still reading its first bytes:
+  // a connection dropped then is a broken stream too, not a failure "with HTTP 200".
+  const answerBegun = status === undefined ? phase === 'stream' : status >= 200 && status < 300;
+  if (answerBegun) {
+    return new UpstreamError(502, `the model stream from endpoint ${endpointName} broke`, { reason: REASON.model_stream_error, cause: err });
   }
   if (status === undefined) {
     // No HTTP answer at all: connection refused or reset, DNS, TLS.
     return new UpstreamError(503, `endpoint ${endpointName} is unreachable`, {
       retryAfterSeconds: RETRY_AFTER_S.unreachable,
-      reason: 'unreachable',
+      reason: REASON.unreachable,
       cause: err,
     });
   }
-  return new UpstreamError(502, `endpoint ${endpointName} failed (HTTP ${status})`, { reason: 'unexpected', upstreamStatus: status, cause: err });
+  return new UpstreamError(502, `endpoint ${endpointName} failed (HTTP ${status})`, { reason: REASON.unexpected, upstreamStatus: status, cause: err });
 }

@@ -1,10 +1,12 @@
 /**
  * The edge Worker's AWS identity. Cloudflare Workers cannot assume an IAM role, so the edge signs
- * with the long-lived key of a dedicated IAM user that may do two things only: call the adapters'
- * Function URLs, and put metrics into the edge's CloudWatch namespace. The key lives in Secrets
+ * with the long-lived key of a dedicated IAM user that may do three things only: call the adapters'
+ * Function URLs, put metrics into the edge's CloudWatch namespace, and put events on the
+ * environment's event bus (`allowPutEvents`). The key lives in Secrets
  * Manager; stack outputs print the commands that copy it into the Worker's secrets, never the key.
  */
 import { CfnOutput, SecretValue, Stack, Validations } from 'aws-cdk-lib';
+import type * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
@@ -88,5 +90,10 @@ export class EdgePrincipal extends Construct {
   /** Lets the edge call `adapter`'s Function URL. */
   public allowInvoke(adapter: IUrlInvokable): iam.Grant {
     return adapter.grantInvokeUrl(this.user);
+  }
+
+  /** Lets the edge put events on `bus`, and on no other bus. */
+  public allowPutEvents(bus: events.IEventBus): iam.Grant {
+    return bus.grantPutEventsTo(this.user);
   }
 }

@@ -1,14 +1,16 @@
 /**
  * The backend adapters of one environment and the edge's identity: the SageMaker adapter (always),
- * the ECS adapter (when the environment runs the GPU service and its handler exists), each behind a
- * SigV4-only Function URL, and the IAM user the edge signs with. Outputs are everything the edge
- * needs: the adapter URLs, a ROUTE_TABLE value, and the `wrangler secret put` commands.
+ * the ECS adapter (when the environment runs the GPU service), each behind a SigV4-only Function URL,
+ * the IAM user the edge signs with, and the event bus the edge may put webhook events on. Outputs
+ * are everything the edge needs: the adapter URLs, a ROUTE_TABLE value, the bus's name and ARN, and
+ * the `wrangler secret put` commands.
  */
-import { Annotations, CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import type { EnvironmentConfig } from '../environments';
 import { AdapterFunction } from '../constructs/adapter-function';
 import { EdgePrincipal } from '../constructs/edge-principal';
+import { GatewayEventBus } from '../constructs/event-bus';
 import type { GpuService } from '../constructs/gpu-service';
 import type { SagemakerEndpoint } from '../constructs/sagemaker-endpoint';
 import { logRetention } from './log-retention';
@@ -23,8 +25,8 @@ export interface AdaptersStackProps extends StackProps {
   readonly projectRoot: string;
   /** Handler file of the SageMaker adapter. */
   readonly sagemakerAdapterEntry: string;
-  /** Handler file of the ECS adapter; without it no ECS adapter is created. */
-  readonly ecsAdapterEntry?: string;
+  /** Handler file of the ECS adapter, used when the environment has a GPU service. */
+  readonly ecsAdapterEntry: string;
 }
 
 /** Adapter functions + the edge principal. */
@@ -32,6 +34,7 @@ export class AdaptersStack extends Stack {
   public readonly sagemakerAdapter: AdapterFunction;
   public readonly ecsAdapter?: AdapterFunction;
   public readonly edgePrincipal: EdgePrincipal;
+  public readonly eventBus: GatewayEventBus;
 
   constructor(scope: Construct, id: string, props: AdaptersStackProps) {
     super(scope, id, props);
@@ -66,7 +69,7 @@ export class AdaptersStack extends Stack {
     });
     sagemaker.grantInvoke(this.sagemakerAdapter.role);
 
-    if (props.gpuService && props.ecsAdapterEntry) {
+    if (props.gpuService) {
       const gpu = props.gpuService;
       this.ecsAdapter = new AdapterFunction(this, 'EcsAdapter', {
         ...common,
@@ -82,8 +85,6 @@ export class AdaptersStack extends Stack {
         },
       });
       gpu.allowInvokeFrom(this.ecsAdapter.function);
-    } else if (props.gpuService) {
-      Annotations.of(this).addInfo('ECS adapter not created: its handler (backend/handlers/ecs.ts) does not exist yet');
     }
 
     const adapters = [this.sagemakerAdapter, ...(this.ecsAdapter ? [this.ecsAdapter] : [])];
@@ -108,5 +109,20 @@ export class AdaptersStack extends Stack {
       value: this.toJsonString({ models }),
     });
     new CfnOutput(this, 'EdgeAwsRegion', { description: 'AWS_REGION for the edge', value: this.region });
+
+    this.eventBus = new GatewayEventBus(this, 'EventBus', {
+      environmentName: config.name,
+      archiveRetention: Duration.days(config.events.archiveRetentionDays),
+    });
+    this.edgePrincipal.allowPutEvents(this.eventBus.bus);
+    new CfnOutput(this, 'EdgeEventBusName', {
+      description: `The bus the ${config.name} edge puts eventbridge actions on`,
+      value: this.eventBus.bus.eventBusName,
+    });
+    new CfnOutput(this, 'EdgeEventBusArn', { description: 'Its ARN, for rules of AWS-side consumers', value: this.eventBus.bus.eventBusArn });
+    new CfnOutput(this, 'EventDeadLetterQueueUrl', {
+      description: 'Dead letters of the bus and of its rule targets',
+      value: this.eventBus.deadLetterQueue.queueUrl,
+    });
   }
 }

@@ -2,7 +2,7 @@
  * Request coalescing within an isolate: the first cache-eligible miss for a key leads (calls the
  * backend), identical misses arriving while it runs follow (wait for its answer instead of calling
  * the backend). A leader that fails or is cancelled rejects its followers at once; a follower then
- * makes its own call (see handle-inference), so a failed leader never poisons or hangs anyone.
+ * makes its own call (see edge/stages/response-cache.ts), so a failed leader never poisons or hangs anyone.
  */
 import type { CacheEntry } from './entry';
 
@@ -60,10 +60,5 @@ export class Coalescer {
         reject(reason);
       },
     };
-  }
-
-  /** Requests leading right now. */
-  get size(): number {
-    return this.#inflight.size;
   }
 }

@@ -44,7 +44,7 @@ export async function* replayEvents(entry: CacheEntry): AsyncGenerator<BackendSt
 }
 
 /**
- * Passes a backend stream through unchanged while recording it: `onComplete` gets the entry when
+ * Passes a backend stream (which ends after its final event, see upstream.ts) through unchanged while recording it: `onComplete` gets the entry when
  * `done` arrives (before it is forwarded), `onIncomplete` when the stream errs, is cut or the
  * client leaves first. Exactly one of them is called.
  */
@@ -63,7 +63,6 @@ export async function* recordStream(
         onComplete({ v: 1, chunks, usage: event.data.usage, finishReason: event.data.finish_reason, modelLatencyMs: event.data.model_latency_ms });
       }
       yield event;
-      if (event.event !== 'token') return;
     }
   } finally {
     if (!settled) onIncomplete();

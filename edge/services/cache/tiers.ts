@@ -3,6 +3,7 @@
  * synthetic internal URL, never reachable from outside). L2: Upstash Redis, global. Reads from L2
  * fill L1; writes go to both. Every failure is a miss (the cache is never a reason to fail a request).
  */
+import { withDeadline } from '../deadline';
 import type { Store } from '../store';
 import { CacheEntrySchema, MAX_ENTRY_BYTES, type CacheEntry } from './entry';
 
@@ -50,10 +51,12 @@ export async function l1Put(key: string, entry: CacheEntry, ttlS: number): Promi
  * L2 lookup with GETEX (no options: a plain read). GETEX, unlike GET, is not a read-only command
  * for @upstash/redis's auto-pipeline, so when it is issued in the same tick as the rate limiter's
  * EVALSHAs it rides in the same HTTP request: one store round trip for limits and lookup together.
+ * Past `timeoutMs` (the store timeout, as the limiters' own) it is a miss: a stalled store never
+ * holds a request that the limits let through.
  */
-export async function l2Get(store: Store, key: string): Promise<CacheEntry | undefined> {
+export async function l2Get(store: Store, key: string, timeoutMs: number): Promise<CacheEntry | undefined> {
   try {
-    return parse(await store.getex<unknown>(`${L2_PREFIX}${key}`));
+    return parse(await withDeadline(store.getex<unknown>(`${L2_PREFIX}${key}`), timeoutMs, 'the L2 cache'));
   } catch {
     return undefined;
   }

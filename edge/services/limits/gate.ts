@@ -36,11 +36,6 @@ export interface TokenReservation {
 
 /** A request that passed every window. */
 export interface Admission {
-  /** `store`: counted in Redis; `local`: counted by the in-isolate fallback during an outage. */
-  readonly source: 'store' | 'local';
-  readonly states: readonly WindowState[];
-  /** Tokens reserved in each token window. */
-  readonly reserved: number;
   /** The limit headers for the response. */
   readonly headers: Record<string, string>;
   /** Moves the reservation to the real usage (0 refunds it all). Never rejects. */
@@ -117,9 +112,6 @@ export class QuotaGate {
       windows: states.filter((s) => s.window.kind === 'tokens').map((s) => ({ window: s.window, reset: s.reset })),
     };
     return {
-      source: 'store',
-      states,
-      reserved: input.tokens,
       headers: limitHeaders(states, this.#now()),
       settle: (actual) => this.settleReservation(input.store, input.tenantId, reservation, actual),
       reservation,
@@ -178,9 +170,6 @@ export class QuotaGate {
     const states = this.#local.admit(input.tenantId, windows, input.tokens);
     if (states.some((s) => !s.success)) throw this.#denied(states, input, false);
     return {
-      source: 'local',
-      states,
-      reserved: input.tokens,
       headers: limitHeaders(states, this.#now()),
       settle: () => Promise.resolve(),
       reservation: { reserved: input.tokens, windows: [] },
@@ -193,6 +182,3 @@ export function tokensToReserve(payload: BackendInferRequestInput): number {
   const text = 'prompt' in payload ? payload.prompt : payload.messages.map((m) => m.content).join('\n');
   return estimateTokens(text) + (payload.params?.max_tokens ?? 0);
 }
-
-// One gate per isolate on purpose: its block list and fallback counters serve every request.
-export const isolateQuotaGate = new QuotaGate();

@@ -7,6 +7,7 @@
  * so nothing a client has seen is ever retried.
  */
 import { ApiError } from '../../errors';
+import { REASON } from '../../../shared/contracts/boundary';
 import type { Priority } from '../../../shared/plans';
 import { log } from '../log';
 import type { MetricsRecorder } from '../metrics';
@@ -122,7 +123,7 @@ export async function runRouted<T>(req: RouteRequest, deps: RoutingDeps, attempt
           controller.abort(
             bound === remaining
               ? deadlineError()
-              : new ApiError('TIMEOUT', `backend ${backend.name} did not answer within ${backendTimeout} ms`, { details: { reason: 'timeout' } }),
+              : new ApiError('TIMEOUT', `backend ${backend.name} did not answer within ${backendTimeout} ms`, { details: { reason: REASON.timeout } }),
           ),
         bound,
       );

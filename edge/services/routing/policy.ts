@@ -7,19 +7,9 @@
 import { ApiError } from '../../errors';
 import type { RetrySettings } from '../route-table';
 import type { Outcome } from './health';
-import { CANCELLED, UNREACHABLE } from '../backend-client';
+import { REASON } from '../../../shared/contracts/boundary';
+import { CANCELLED } from '../backend-client';
 
-/**
- * `details.reason` of the adapter's "scaled to zero" answer (SageMaker NoCapacityInvocationFailures):
- * the backend is held (not called) until its Retry-After, so one request triggers the scale-out.
- */
-export const NO_CAPACITY = 'no_capacity';
-/**
- * "Model not ready": a loading model, but also what a container's transient 503 maps to, so it is
- * not held (one transient answer must not black-hole a backend for the adapter's 30 s Retry-After):
- * the request falls back, or gets 503 with Retry-After, and the breaker ignores it.
- */
-export const MODEL_NOT_READY = 'model_not_ready';
 /** `details.reason` of the edge's own deadline. */
 export const DEADLINE = 'deadline';
 
@@ -50,9 +40,14 @@ export function classify(error: ApiError): Verdict {
   const retryAfterMs = header !== undefined && /^\d{1,5}$/.test(header) ? Number(header) * 1000 : undefined;
   if (reason === CANCELLED) return { kind: 'client', breaker: 'neutral', retryAfterMs: undefined };
   if (reason === DEADLINE) return { kind: 'deadline', breaker: 'failure', retryAfterMs: undefined };
-  if (reason === UNREACHABLE) return { kind: 'retry', breaker: 'failure', retryAfterMs: undefined };
-  if (error.status === 503 && reason === NO_CAPACITY) return { kind: 'warming', breaker: 'neutral', retryAfterMs };
-  if (error.status === 503 && reason === MODEL_NOT_READY) return { kind: 'fallback', breaker: 'neutral', retryAfterMs };
+  if (reason === REASON.unreachable) return { kind: 'retry', breaker: 'failure', retryAfterMs: undefined };
+  // "Scaled to zero" (SageMaker NoCapacityInvocationFailures): hold the backend (do not call it)
+  // until its Retry-After, so one request triggers the scale-out.
+  if (error.status === 503 && reason === REASON.no_capacity) return { kind: 'warming', breaker: 'neutral', retryAfterMs };
+  // A loading model, but also what a container's transient 503 maps to: not held (one transient
+  // answer must not black-hole a backend for the adapter's 30 s Retry-After); the request falls
+  // back, or gets 503 with Retry-After, and the breaker ignores it.
+  if (error.status === 503 && reason === REASON.model_not_ready) return { kind: 'fallback', breaker: 'neutral', retryAfterMs };
   // Overload is not a fault of the backend's health: retry after its Retry-After, keep the breaker out of it.
   if (error.status === 429) return { kind: 'retry', breaker: 'neutral', retryAfterMs };
   if (error.status === 503) return { kind: 'retry', breaker: 'failure', retryAfterMs };

@@ -7,7 +7,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ErrorEnvelopeSchema } from '../../../shared/errors';
 import { seedTenantKey } from '../../testing/seed';
-import { isolateHealth } from '../inference';
 import {
   counted,
   dead,
@@ -56,9 +55,9 @@ describe('backend down (connection refused)', () => {
     expect(ms).toBeLessThan(5_000);
     // Each request counts once toward the breaker, however many retries it made: open after the 5th.
     for (let i = 2; i <= 4; i++) await gw.send(key, '/v1/infer', infer);
-    expect(isolateHealth.state(`${down.name}|${FAULT_MODEL}`)).toBe('closed');
+    expect(gw.health.state(`${down.name}|${FAULT_MODEL}`)).toBe('closed');
     await gw.send(key, '/v1/infer', infer);
-    expect(isolateHealth.state(`${down.name}|${FAULT_MODEL}`)).toBe('open');
+    expect(gw.health.state(`${down.name}|${FAULT_MODEL}`)).toBe('open');
   });
 });
 

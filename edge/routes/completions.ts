@@ -1,5 +1,5 @@
 /**
- * Inference routes: the seed contract (`/v1/infer`, `/v1/infer/stream`) and the OpenAI-compatible
+ * The completion routes: the seed contract (`/v1/infer`, `/v1/infer/stream`) and the OpenAI-compatible
  * `/v1/chat/completions` and `/v1/completions`, documented in OpenAPI from the shared schemas.
  */
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
@@ -7,14 +7,16 @@ import { InferRequestSchema, InferResponseSchema } from '../../shared/contracts/
 import { ChatCompletionRequestSchema, ChatCompletionSchema, CompletionRequestSchema, CompletionSchema } from '../../shared/contracts/openai';
 import type { AppEnv } from '../env';
 import { fromChat, fromCompletion, fromInfer } from '../services/translate';
-import { asRouteResponse, BEARER_SECURITY, ERROR_RESPONSES, authenticatedJson, jsonRequest, type RouteDeps } from './common';
-import { handleInference } from './handle-inference';
+import { asRouteResponse, BEARER_SECURITY, ERROR_RESPONSES, authenticatedJson, jsonRequest } from './common';
+import type { IsolateServices } from '../services/isolate';
+import { inferenceChain } from '../stages/chain';
 import { validationHook } from './validation';
 
 const SSE = (description: string) => ({ description, content: { 'text/event-stream': { schema: z.string() } } });
 
-export function inferenceRoutes(deps: RouteDeps) {
+export function completionRoutes(deps: IsolateServices) {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+  const inference = inferenceChain(deps);
 
   const infer = createRoute({
     method: 'post',
@@ -25,7 +27,7 @@ export function inferenceRoutes(deps: RouteDeps) {
     request: jsonRequest(InferRequestSchema),
     responses: { 200: { description: 'The model output', content: { 'application/json': { schema: InferResponseSchema } } }, ...ERROR_RESPONSES },
   });
-  app.openapi(infer, (c) => asRouteResponse(handleInference(c, fromInfer(c.req.valid('json'), false), deps)));
+  app.openapi(infer, (c) => asRouteResponse(inference(c, fromInfer(c.req.valid('json'), false))));
 
   const inferStream = createRoute({
     method: 'post',
@@ -36,7 +38,7 @@ export function inferenceRoutes(deps: RouteDeps) {
     request: jsonRequest(InferRequestSchema),
     responses: { 200: SSE('`event: token` / `data: {"text"}` per chunk, then `event: done` with {id, usage, latency_ms}'), ...ERROR_RESPONSES },
   });
-  app.openapi(inferStream, (c) => asRouteResponse(handleInference(c, fromInfer(c.req.valid('json'), true), deps)));
+  app.openapi(inferStream, (c) => asRouteResponse(inference(c, fromInfer(c.req.valid('json'), true))));
 
   const chat = createRoute({
     method: 'post',
@@ -53,7 +55,7 @@ export function inferenceRoutes(deps: RouteDeps) {
       ...ERROR_RESPONSES,
     },
   });
-  app.openapi(chat, (c) => asRouteResponse(handleInference(c, fromChat(c.req.valid('json')), deps)));
+  app.openapi(chat, (c) => asRouteResponse(inference(c, fromChat(c.req.valid('json')))));
 
   const completions = createRoute({
     method: 'post',
@@ -70,7 +72,7 @@ export function inferenceRoutes(deps: RouteDeps) {
       ...ERROR_RESPONSES,
     },
   });
-  app.openapi(completions, (c) => asRouteResponse(handleInference(c, fromCompletion(c.req.valid('json')), deps)));
+  app.openapi(completions, (c) => asRouteResponse(inference(c, fromCompletion(c.req.valid('json')))));
 
   return app;
 }

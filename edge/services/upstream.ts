@@ -1,7 +1,8 @@
 /**
- * The inference pipeline between a validated request and the backend: route the model, enforce the
- * tenant's plan (allowed models, max_tokens cap), build the backend payload, call the adapter. Rate
- * limits, the cache and resilience plug in here, so every public surface gets them alike.
+ * The upstream call of an inference request: check the model against the route table and the
+ * tenant's plan (allowed models, max_tokens cap), build the backend payload, then call the adapter
+ * through routing/ (weighted pick, retries, breakers, fallbacks, shadow). Limits and the cache run
+ * before this, in edge/stages/.
  */
 import type { BackendInferRequestInput, BackendInferResponse, BackendStreamEvent } from '../../shared/contracts/backend';
 import { DEFAULT_MAX_TOKENS } from '../../shared/contracts/infer';
@@ -13,30 +14,27 @@ import type { AuthContext } from '../middleware/auth';
 import { invokeBackend, streamBackend } from './backend-client';
 import { resolveRoute, type Backend, type ModelRoute } from './route-table';
 import { runRouted, type Attempt, type RouteRequest, type RoutingDeps } from './routing/execute';
-import { BackendHealth } from './routing/health';
+import type { BackendHealth } from './routing/health';
 import { runShadow } from './routing/shadow';
 import type { NormalizedRequest } from './translate';
 import type { MetricsRecorder } from './metrics';
 
-export interface InferenceContext {
+export interface UpstreamContext {
   readonly config: Config;
   readonly auth: AuthContext;
   readonly requestId: string;
   /** Aborted when the client goes away. */
   readonly signal?: AbortSignal;
   readonly metrics: MetricsRecorder;
-  /** Clock of the circuit breakers and warming holds (the app's injectable clock); default Date.now. */
-  readonly now?: () => number;
+  /** The isolate's breaker and warming state (routing/health.ts). */
+  readonly health: BackendHealth;
+  /** Clock of the circuit breakers and warming holds (the app's injectable clock). */
+  readonly now: () => number;
   /** Background work that must outlive the response (shadow calls): the request's `waitUntil`. */
   readonly waitUntil?: (promise: Promise<unknown>) => void;
 }
 
-// Isolate-wide on purpose: breaker and warming state must outlive a request (see routing/health.ts).
-export const isolateHealth = new BackendHealth();
-
 export interface PlannedCall {
-  /** The backend the route table lists first for this model (the weighted pick happens per call). */
-  readonly backend: Backend;
   /** The model's whole route: weighted backends, fallbacks, shadow. */
   readonly route: ModelRoute;
   readonly payload: BackendInferRequestInput;
@@ -50,10 +48,9 @@ export interface Served {
 }
 
 /** Checks the request against the route table and the tenant's plan; builds the backend payload. */
-export function planCall(ctx: InferenceContext, req: NormalizedRequest): PlannedCall {
+export function planCall(ctx: Pick<UpstreamContext, 'config' | 'auth' | 'requestId'>, req: NormalizedRequest): PlannedCall {
   const route = resolveRoute(ctx.config.routes, req.model);
-  const backend = route?.backends[0];
-  if (!route || !backend) throw new ApiError('NOT_FOUND', `model '${req.model}' does not exist`, { details: { model: req.model } });
+  if (!route || route.backends.length === 0) throw new ApiError('NOT_FOUND', `model '${req.model}' does not exist`, { details: { model: req.model } });
   const { plan } = ctx.auth;
   if (plan.allowedModels && !plan.allowedModels.includes(req.model)) {
     throw new ApiError('FORBIDDEN', `model '${req.model}' is not enabled for this tenant`, { details: { model: req.model } });
@@ -67,11 +64,11 @@ export function planCall(ctx: InferenceContext, req: NormalizedRequest): Planned
   const params = { ...req.params, max_tokens: requested ?? Math.min(DEFAULT_MAX_TOKENS, plan.maxTokens) };
   const common = { request_id: ctx.requestId, tenant_id: ctx.auth.tenantId, model: req.model, params, stream: req.stream };
   const payload: BackendInferRequestInput = 'prompt' in req.input ? { ...common, prompt: req.input.prompt } : { ...common, messages: [...req.input.messages] };
-  return { backend, route, payload };
+  return { route, payload };
 }
 
 /** Runs a non-streaming request to completion, with retries, breakers and fallbacks (routing/). */
-export async function complete(ctx: InferenceContext, call: PlannedCall): Promise<{ result: BackendInferResponse; served: Served }> {
+export async function complete(ctx: UpstreamContext, call: PlannedCall): Promise<{ result: BackendInferResponse; served: Served }> {
   startShadow(ctx, call);
   const routed = await runRouted(routeRequest(ctx, call), routingDeps(ctx), ({ backend, signal }) =>
     invokeBackend(backend, call.payload, { aws: ctx.config.aws, signal }),
@@ -84,7 +81,7 @@ export async function complete(ctx: InferenceContext, call: PlannedCall): Promis
  * is read before answering, so a backend failing before it can still be retried or fallen back on.
  */
 export async function openStream(
-  ctx: InferenceContext,
+  ctx: UpstreamContext,
   call: PlannedCall,
 ): Promise<{ events: AsyncGenerator<BackendStreamEvent, void, undefined>; served: Served }> {
   startShadow(ctx, call);
@@ -107,7 +104,7 @@ export async function openStream(
   return { events: guardIdle(first, events, attempt), served: { backend: routed.backend, variant: routed.variant, attempts: routed.attempts } };
 }
 
-function routeRequest(ctx: InferenceContext, call: PlannedCall): RouteRequest {
+function routeRequest(ctx: UpstreamContext, call: PlannedCall): RouteRequest {
   return {
     table: ctx.config.routes,
     route: call.route,
@@ -120,12 +117,12 @@ function routeRequest(ctx: InferenceContext, call: PlannedCall): RouteRequest {
   };
 }
 
-function routingDeps(ctx: InferenceContext): RoutingDeps {
-  return { health: isolateHealth, now: ctx.now ?? Date.now };
+function routingDeps(ctx: UpstreamContext): RoutingDeps {
+  return { health: ctx.health, now: ctx.now };
 }
 
 /** Sends the shadow copy in the background; the client's call does not wait for it. */
-function startShadow(ctx: InferenceContext, call: PlannedCall): void {
+function startShadow(ctx: UpstreamContext, call: PlannedCall): void {
   const shadow = call.route.shadow;
   if (!shadow) return;
   const task = runShadow(
@@ -144,8 +141,11 @@ function startShadow(ctx: InferenceContext, call: PlannedCall): void {
 }
 
 /**
- * Replays the first event, then the rest; a gap longer than the backend's tier timeout between
- * events ends the stream with a TIMEOUT error event (the timer runs only while waiting upstream).
+ * The one place a backend stream's end is decided: it replays the first event, then the rest, and
+ * ends right after the first `done` or `error` (closing the upstream), so everything downstream
+ * (cache recording, coalescing, the SSE encoder) only ever sees a stream that ends once, on a final
+ * event or when cut. A gap longer than the backend's tier timeout between events ends the stream
+ * with a TIMEOUT error event (the timer runs only while waiting upstream).
  */
 async function* guardIdle(
   first: BackendStreamEvent,

@@ -1,0 +1,52 @@
+/**
+ * The services one isolate keeps across requests, built once in edge/index.ts and handed to
+ * createApp(deps) and the queue handler. Each outlives a request on purpose:
+ * - `quotaGate`: the ephemeral block list that answers blocked tenants without a store round trip,
+ *   and the fallback counters of a store outage;
+ * - `health`: circuit breakers and warming holds, which only mean something across requests;
+ * - `coalescer`: identical misses in flight in this isolate share one backend call;
+ * - `directory`: the key → tenant cache that bounds revocation to its TTL;
+ * - `metrics` + `metricsFlusher`: the aggregate between two flushes and the flush interval gate.
+ * Tests build their own (`isolateServices()`), so no state leaks between them.
+ */
+import type { Config } from '../env';
+import { Coalescer } from './cache/coalesce';
+import { QuotaGate } from './limits/gate';
+import { IsolateMetrics } from './metrics';
+import { MetricsFlusher } from './metrics-flush';
+import { BackendHealth } from './routing/health';
+import { type Store, storeFor } from './store';
+import { TenantDirectory } from './tenant-directory';
+
+export interface IsolateServices {
+  /** The store for a config (the memoised Upstash client by default). */
+  readonly store: (config: Config) => Store;
+  /** Clock in ms. */
+  readonly now: () => number;
+  readonly directory: TenantDirectory;
+  readonly quotaGate: QuotaGate;
+  readonly health: BackendHealth;
+  readonly coalescer: Coalescer;
+  /** Where the edge records its metrics (flushed off the critical path). */
+  readonly metrics: IsolateMetrics;
+  /** Flushes `metrics` to CloudWatch from `waitUntil`; none: record only. */
+  readonly metricsFlusher?: MetricsFlusher;
+}
+
+/** A fresh set of isolate services; `overrides` replace single ones (tests inject clocks and fakes). */
+export function isolateServices(overrides: Partial<IsolateServices> = {}): IsolateServices {
+  const now = overrides.now ?? Date.now;
+  const metrics = overrides.metrics ?? new IsolateMetrics();
+  return {
+    store: overrides.store ?? storeFor,
+    now,
+    directory: overrides.directory ?? new TenantDirectory({ now }),
+    // The gate compares its windows with the store's own reset times: it keeps the real clock.
+    quotaGate: overrides.quotaGate ?? new QuotaGate(),
+    health: overrides.health ?? new BackendHealth(),
+    coalescer: overrides.coalescer ?? new Coalescer(),
+    metrics,
+    // A test that brings its own metrics records only, unless it brings a flusher too.
+    metricsFlusher: 'metricsFlusher' in overrides ? overrides.metricsFlusher : overrides.metrics ? undefined : new MetricsFlusher({ metrics }),
+  };
+}

@@ -1,0 +1,51 @@
+/**
+ * What an inference route does before its stages, after auth and schema validation: plan the
+ * upstream call of the normalised request (model, plan checks, payload), decide the cache policy
+ * and key, and put it all in the context for the stages after it.
+ */
+import type { Context } from 'hono';
+import type { AppEnv } from '../env';
+import { cacheKey, cachePolicy } from '../services/cache/key';
+import type { IsolateServices } from '../services/isolate';
+import { backgroundFor } from '../services/background';
+import type { Flavour, NormalizedRequest } from '../services/translate';
+import { planCall } from '../services/upstream';
+import { type InferenceState, settlementHub } from './state';
+
+const ID_PREFIX: Record<Flavour, string> = { infer: 'inf_', chat: 'chatcmpl-', completion: 'cmpl-' };
+
+/** Plans the request and sets its {@link InferenceState} on the context. */
+export async function prepare(c: Context<AppEnv>, deps: IsolateServices, req: NormalizedRequest): Promise<void> {
+  const started = deps.now();
+  const config = c.get('config');
+  const auth = c.get('auth');
+  const abort = new AbortController();
+  const upstream = {
+    config,
+    auth,
+    requestId: c.get('requestId'),
+    signal: abort.signal,
+    metrics: deps.metrics,
+    health: deps.health,
+    now: deps.now,
+    waitUntil: backgroundFor(c),
+  };
+  const call = planCall(upstream, req);
+  const policy = cachePolicy(c.req.header('cache-control'), call.payload.params, config.cache);
+  const key = policy.eligible ? await cacheKey(auth.tenantId, call.payload, config.cache) : undefined;
+  const state: InferenceState = {
+    req,
+    call,
+    upstream,
+    abort,
+    meta: { id: `${ID_PREFIX[req.flavour]}${crypto.randomUUID().replaceAll('-', '')}`, model: req.model, created: Math.floor(started / 1000) },
+    started,
+    cache: { policy, key },
+    headers: {},
+    ...settlementHub(),
+  };
+  // The request metrics count the tokens of an answer once it settles (a stream's at its end).
+  const outcome = c.get('outcome');
+  if (outcome) outcome.usage = new Promise((resolve) => state.onSettled((s) => resolve(s.kind === 'answered' ? s.entry.usage : undefined)));
+  c.set('inference', state);
+}

@@ -1,0 +1,48 @@
+/**
+ * The quota stage: every request window counts the request and every token window reserves its
+ * estimate (services/limits/gate.ts). It does not wait for the store before calling `next()`: the
+ * response cache's L2 read is issued in the same tick, so both share one pipelined round trip; the
+ * stages after it await `admission` before answering. Once the request settles, the reservation
+ * moves to the real usage: a backend answer's tokens; 0 for a cache hit or a failure; a cut stream
+ * keeps it (the GPU time was spent, and its real usage is unknown).
+ */
+import type { MiddlewareHandler } from 'hono';
+import type { Usage } from '../../shared/contracts/infer';
+import type { AppEnv } from '../env';
+import { backgroundFor } from '../services/background';
+import type { IsolateServices } from '../services/isolate';
+import { tokensToReserve } from '../services/limits/gate';
+import { inferenceOf } from './state';
+
+const total = (u: Usage) => u.prompt_tokens + u.completion_tokens;
+
+export function quota(deps: Pick<IsolateServices, 'quotaGate' | 'metrics'>): MiddlewareHandler<AppEnv> {
+  return async function quota(c, next) {
+    const state = inferenceOf(c);
+    const { auth, config } = state.upstream;
+    const later = backgroundFor(c);
+    const admission = deps.quotaGate
+      .admit({
+        store: c.get('store'),
+        plan: auth.plan,
+        tenantId: auth.tenantId,
+        tokens: tokensToReserve(state.call.payload),
+        policy: config.limits,
+        background: later,
+        metrics: deps.metrics,
+      })
+      .then((admitted) => {
+        Object.assign(state.headers, admitted.headers);
+        // Error answers after admission (an upstream failure) carry the limit headers too.
+        for (const [name, value] of Object.entries(admitted.headers)) c.header(name, value);
+        return admitted;
+      });
+    state.admission = admission;
+    state.onSettled((settlement) => {
+      if (settlement.kind === 'cut' || settlement.kind === 'replayed') return;
+      const tokens = settlement.kind === 'answered' && settlement.source === 'backend' ? total(settlement.entry.usage) : 0;
+      later(admission.then((admitted) => admitted.settle(tokens)));
+    });
+    await next();
+  };
+}

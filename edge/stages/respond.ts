@@ -1,0 +1,37 @@
+/**
+ * How an inference request is answered once its content is known, in the request's flavour: JSON
+ * for a sync request, SSE for a stream (live from the backend, or replayed from a cache entry).
+ */
+import type { Context } from 'hono';
+import type { BackendInferResponse, BackendStreamEvent } from '../../shared/contracts/backend';
+import type { AppEnv } from '../env';
+import { sseResponse } from '../services/sse-response';
+import { streamEncoder, toResponse } from '../services/translate';
+import type { InferenceState } from './state';
+
+/** The JSON answer of a sync request. */
+export function jsonAnswer(
+  c: Context<AppEnv>,
+  state: InferenceState,
+  result: BackendInferResponse,
+  now: () => number,
+  headers: Record<string, string>,
+): Response {
+  const body = toResponse(state.req.flavour, { ...state.meta, latencyMs: now() - state.started }, result);
+  return c.json(body, 200, { ...state.headers, ...headers });
+}
+
+/** The SSE answer of a streaming request; a client that leaves aborts the upstream call. */
+export function streamAnswer(
+  state: InferenceState,
+  events: AsyncGenerator<BackendStreamEvent, void, undefined>,
+  now: () => number,
+  headers: Record<string, string>,
+): Response {
+  return sseResponse(events, {
+    encoder: streamEncoder(state.req.flavour, state.meta, state.req.includeUsage),
+    elapsedMs: () => now() - state.started,
+    headers: { ...state.headers, ...headers },
+    abortUpstream: () => state.abort.abort(),
+  });
+}
