@@ -61,6 +61,8 @@ export interface Bindings {
   /** First retry delay (s) of queue consumers; doubles per attempt. */
   QUEUE_RETRY_BASE_SECONDS?: string;
   DELIVERY_MAX_ATTEMPTS?: string;
+  /** Timeout of one outbound delivery to a tenant's callback URL (ms, default 30000). */
+  DELIVERY_TIMEOUT_MS?: string;
   JOB_RESULT_TTL_SECONDS?: string;
   /** `true` only on the local stack: callback URLs may be http://127.0.0.1 / localhost. */
   CALLBACK_ALLOW_LOOPBACK?: string;

@@ -1,107 +1,217 @@
 /**
  * The Worker's `queue()` handler: one entry for every queue the edge consumes. Messages on a
  * dead-letter queue (`…-dlq-…`) are recorded in Redis (dead-letters.ts); every other message is
- * dispatched by its `kind` (webhook forward, job, delivery). Each outcome becomes an ack, a retry
- * with exponential backoff and jitter, or — after the last attempt — an explicit dead letter with its
- * reason (sent to the DLQ before the ack, so nothing is lost if that send fails).
+ * dispatched by its `kind` (webhook forward, job, delivery). Each outcome becomes an ack, a retry on
+ * the schedule of its cause (settings.ts), or an explicit dead letter with its reason (sent to the DLQ
+ * before the ack, so nothing is lost if that send fails).
+ *
+ * Every message is settled on its own and the handler never rejects: when a queue handler throws,
+ * the platform retries the whole batch, and miniflare (`wrangler dev`, the test pool) then ignores
+ * the messages' own `ack()` calls, so a message already dead-lettered and acked would come back and
+ * be dead-lettered again on every redelivery.
  */
-import { getConfig, type Bindings } from '../env';
+import { getConfig, type Bindings, type Config } from '../env';
 import { type IsolateServices, isolateServices } from '../services/isolate';
-import { IsolateMetrics } from '../services/metrics';
 import { describeError, log } from '../services/log';
-import { storeFor } from '../services/store';
+import { flushTargetFor } from '../services/metrics-flush';
+import { storeFor, type Store } from '../services/store';
+import { consumerStore } from './consumer-store';
 import { DLQ_KEY, recordDeadLetters } from './dead-letters';
 import { deliverResult } from './delivery-consumer';
 import { runJob } from './job-consumer';
 import { LiveMessageSchema, type LiveMessage } from './messages';
-import type { Outcome } from './outcome';
+import { StoreUnavailableError, type Outcome } from './outcome';
 import { enqueue } from './producer';
-import { backoffSeconds, getAsyncSettings, MAX_ATTEMPTS, type AsyncSettings } from './settings';
+import { PLATFORM_ATTEMPTS } from './platform-attempts';
+import { getAsyncSettings, MAX_ATTEMPTS, retryDelaySeconds, storeOutageMaxAttempts, type AsyncSettings } from './settings';
 import { forwardWebhook } from './webhook-consumer';
 
-// Isolate-wide on purpose, like the app's: consumer metrics aggregate across batches.
-const consumerMetrics = new IsolateMetrics();
+/** How long a batch waits when the edge's settings are invalid (a deployment error, not the messages'). */
+const MISCONFIGURED_RETRY_SECONDS = 60;
 
-export interface QueueHandlerDeps extends Pick<IsolateServices, 'now' | 'health' | 'quotaGate'> {
+/** The isolate services the consumers use: the jobs' backend calls record into `metrics`, flushed from `waitUntil`. */
+export interface QueueHandlerDeps extends Pick<IsolateServices, 'now' | 'health' | 'quotaGate' | 'metrics' | 'metricsFlusher'> {
   readonly fetch?: typeof fetch;
 }
 
 /** Whether a queue name is one of the dead-letter queues (`gw-dlq-<env>`). */
 export const isDeadLetterQueue = (name: string) => /(^|-)dlq(-|$)/.test(name);
 
-function maxAttemptsFor(message: LiveMessage, settings: AsyncSettings): number {
-  return message.kind === 'delivery' ? settings.deliveryMaxAttempts : MAX_ATTEMPTS;
+/** What to do with a message after an attempt. */
+export type Settlement =
+  | { readonly action: 'ack' }
+  | { readonly action: 'retry'; readonly delaySeconds: number }
+  | { readonly action: 'dead'; readonly reason: string };
+
+/** The work's own attempts for a message kind: a job's or a forward's three, a delivery's setting. */
+function workAttemptsFor(kind: LiveMessage['kind'], settings: AsyncSettings): number {
+  return kind === 'delivery' ? settings.deliveryMaxAttempts : MAX_ATTEMPTS;
+}
+
+function platformAttemptsFor(kind: LiveMessage['kind']): number {
+  if (kind === 'delivery') return PLATFORM_ATTEMPTS.deliveries;
+  if (kind === 'job') return PLATFORM_ATTEMPTS.jobs;
+  return PLATFORM_ATTEMPTS.webhooks;
+}
+
+/**
+ * Decides what becomes of a message whose attempt `platformAttempt` (the queue's count) came to
+ * `outcome`. A backend failure is retried while the work has attempts left; a store failure while
+ * the store-outage budget lasts; neither past the queue's own last attempt, so the platform never
+ * moves a message to the DLQ behind the consumer's back.
+ */
+export function settlementOf(
+  outcome: Outcome,
+  platformAttempt: number,
+  kind: LiveMessage['kind'],
+  settings: AsyncSettings,
+  random: () => number = Math.random,
+): Settlement {
+  if (outcome.kind === 'done') return { action: 'ack' };
+  if (outcome.kind === 'dead') return { action: 'dead', reason: outcome.reason };
+  const work = workAttemptsFor(kind, settings);
+  const lastOfQueue = platformAttempt >= platformAttemptsFor(kind);
+  if (outcome.cause === 'backend') {
+    if (outcome.attempt >= work || lastOfQueue) return { action: 'dead', reason: outcome.reason };
+    return { action: 'retry', delaySeconds: retryDelaySeconds('backend', outcome.attempt, settings.retryBaseSeconds, random) };
+  }
+  if (platformAttempt >= storeOutageMaxAttempts(work, settings.retryBaseSeconds) || lastOfQueue)
+    return { action: 'dead', reason: `the store stayed unavailable through ${platformAttempt} attempts: ${outcome.reason}` };
+  return { action: 'retry', delaySeconds: retryDelaySeconds('store', platformAttempt, settings.retryBaseSeconds, random) };
+}
+
+interface BatchContext {
+  readonly env: Bindings;
+  readonly queue: string;
+  readonly config: Config;
+  readonly settings: AsyncSettings;
+  readonly store: Store;
+  readonly deps: QueueHandlerDeps;
+  readonly fetch: typeof fetch;
 }
 
 /** Builds the `queue()` handler. */
 export function createQueueHandler(deps: QueueHandlerDeps = isolateServices()) {
-  const { now } = deps;
-  return async function queue(batch: MessageBatch<unknown>, env: Bindings): Promise<void> {
-    const config = getConfig(env);
-    const store = storeFor(config);
-    if (isDeadLetterQueue(batch.queue)) return recordDeadLetters(batch, store, now());
-    const settings = getAsyncSettings(env);
-    const fetcher = deps.fetch ?? ((input, init) => fetch(input, init));
-
-    await Promise.all(
-      batch.messages.map(async (message) => {
-        const parsed = LiveMessageSchema.safeParse(message.body);
-        if (!parsed.success) {
-          // Nothing of ours writes such a body; keep it visible in the dead letters rather than drop it.
-          log('error', 'malformed queue message', { queue: batch.queue, message_id: message.id });
-          await store.hset(DLQ_KEY, { [message.id]: JSON.stringify({ id: message.id, kind: 'unparseable', queue: batch.queue, failedAt: now() }) });
-          message.ack();
-          return;
-        }
-        const body = parsed.data;
-        const max = maxAttemptsFor(body, settings);
-        let outcome: Outcome;
-        try {
-          if (body.kind === 'webhook') outcome = await forwardWebhook(body, config, settings);
-          else if (body.kind === 'job') {
-            outcome = await runJob(body, message.attempts, max, {
-              config,
-              settings,
-              store,
-              metrics: consumerMetrics,
-              health: deps.health,
-              quotaGate: deps.quotaGate,
-              now,
-              deliver: (delivery) => enqueue(env, delivery),
-            });
-          } else outcome = await deliverResult(body, message.attempts, max, { settings, store, now, fetch: fetcher });
-        } catch (err) {
-          outcome = { kind: 'retry', reason: describeError(err).error_message };
-        }
-        await settle(env, message, body, outcome, max, settings, now);
-      }),
-    );
+  const { now, metricsFlusher: flusher } = deps;
+  return async function queue(batch: MessageBatch<unknown>, env: Bindings, ctx: ExecutionContext): Promise<void> {
+    let config: Config;
+    let settings: AsyncSettings;
+    try {
+      config = getConfig(env);
+      settings = getAsyncSettings(env);
+    } catch (err) {
+      log('error', 'queue consumer cannot start: invalid settings', { queue: batch.queue, ...describeError(err) });
+      batch.retryAll({ delaySeconds: MISCONFIGURED_RETRY_SECONDS });
+      return;
+    }
+    const store = consumerStore(storeFor(config), config.limits.storeTimeoutMs);
+    if (isDeadLetterQueue(batch.queue)) await recordDeadLetters(batch, store, now(), settings.retryBaseSeconds);
+    else {
+      const context: BatchContext = {
+        env,
+        queue: batch.queue,
+        config,
+        settings,
+        store,
+        deps,
+        fetch: deps.fetch ?? ((input, init) => fetch(input, init)),
+      };
+      await Promise.all(batch.messages.map((message) => handle(message, context)));
+    }
+    const target = flushTargetFor(config);
+    const flight = flusher && target ? flusher.maybeFlush(target) : undefined;
+    if (flight) ctx.waitUntil(flight);
   };
 }
 
-async function settle(env: Bindings, message: Message<unknown>, body: LiveMessage, outcome: Outcome, max: number, settings: AsyncSettings, now: () => number) {
-  if (outcome.kind === 'done') {
-    message.ack();
-    return;
-  }
-  if (outcome.kind === 'retry' && message.attempts < max) {
-    const delaySeconds = backoffSeconds(message.attempts, settings.retryBaseSeconds);
-    log('warn', 'queue message will be retried', {
-      kind: body.kind,
-      message_id: message.id,
-      attempt: message.attempts,
-      delay_s: delaySeconds,
-      reason: outcome.reason,
-    });
-    message.retry({ delaySeconds });
-    return;
-  }
+/** Runs one attempt at a message: store failures become their own outcome. */
+async function attempt(body: LiveMessage, platformAttempt: number, context: BatchContext): Promise<Outcome> {
+  const { config, settings, store } = context;
+  const { now } = context.deps;
   try {
-    await enqueue(env, { kind: 'dead-letter', original: body, reason: outcome.reason, attempts: message.attempts, failedAt: now() });
-    log('warn', 'queue message dead-lettered', { kind: body.kind, message_id: message.id, attempts: message.attempts, reason: outcome.reason });
-    message.ack();
-  } catch {
-    // The DLQ could not take it: keep it on its queue (the platform's own DLQ catches it eventually).
-    message.retry({ delaySeconds: backoffSeconds(message.attempts, settings.retryBaseSeconds) });
+    if (body.kind === 'webhook') return await forwardWebhook(body, platformAttempt, config, settings);
+    if (body.kind === 'job') {
+      return await runJob(body, platformAttempt, {
+        config,
+        settings,
+        store,
+        metrics: context.deps.metrics,
+        health: context.deps.health,
+        quotaGate: context.deps.quotaGate,
+        now,
+        deliver: (delivery) => enqueue(context.env, delivery),
+      });
+    }
+    return await deliverResult(body, platformAttempt, { settings, store, now, fetch: context.fetch });
+  } catch (err) {
+    if (err instanceof StoreUnavailableError) return { kind: 'retry', cause: 'store', reason: err.message };
+    return { kind: 'retry', cause: 'backend', attempt: platformAttempt, reason: describeError(err).error_message };
   }
+}
+
+/** Handles one message to an ack, a retry or a dead letter; never rejects. */
+async function handle(message: Message<unknown>, context: BatchContext): Promise<void> {
+  try {
+    const parsed = LiveMessageSchema.safeParse(message.body);
+    if (!parsed.success) return await keepUnparseable(message, context);
+    const body = parsed.data;
+    const outcome = await attempt(body, message.attempts, context);
+    const settlement = settlementOf(outcome, message.attempts, body.kind, context.settings);
+    if (settlement.action === 'ack') message.ack();
+    else if (settlement.action === 'retry') {
+      log('warn', 'queue message will be retried', {
+        kind: body.kind,
+        message_id: message.id,
+        attempt: message.attempts,
+        cause: outcome.kind === 'retry' ? outcome.cause : undefined,
+        delay_s: settlement.delaySeconds,
+        reason: outcome.kind === 'retry' ? outcome.reason : undefined,
+      });
+      message.retry({ delaySeconds: settlement.delaySeconds });
+    } else await deadLetter(message, body, settlement.reason, context);
+  } catch (err) {
+    // Only a bug gets here; retry this message alone rather than fail (and redeliver) the batch.
+    log('error', 'queue message handling failed', { queue: context.queue, message_id: message.id, ...describeError(err) });
+    message.retry({ delaySeconds: retryDelaySeconds('backend', message.attempts, context.settings.retryBaseSeconds) });
+  }
+}
+
+/** Sends the dead letter, then acks; keeps the message when the DLQ cannot take it. */
+async function deadLetter(message: Message<unknown>, body: LiveMessage, reason: string, context: BatchContext): Promise<void> {
+  try {
+    await enqueue(context.env, {
+      kind: 'dead-letter',
+      original: body,
+      reason,
+      attempts: message.attempts,
+      failedAt: context.deps.now(),
+      messageId: message.id,
+      queue: context.queue,
+    });
+  } catch {
+    // The DLQ could not take it: keep it on its queue and try again.
+    message.retry({ delaySeconds: retryDelaySeconds('backend', message.attempts, context.settings.retryBaseSeconds) });
+    return;
+  }
+  log('warn', 'queue message dead-lettered', { kind: body.kind, message_id: message.id, attempts: message.attempts, reason });
+  message.ack();
+}
+
+/** Nothing of ours writes such a body; it is kept visible in the dead letters rather than dropped. */
+async function keepUnparseable(message: Message<unknown>, context: BatchContext): Promise<void> {
+  log('error', 'malformed queue message', { queue: context.queue, message_id: message.id });
+  const record = {
+    id: message.id,
+    kind: 'unparseable',
+    queue: context.queue,
+    body: JSON.stringify(message.body ?? null).slice(0, 4096),
+    failedAt: context.deps.now(),
+  };
+  try {
+    await context.store.hset(DLQ_KEY, { [message.id]: JSON.stringify(record) });
+  } catch {
+    message.retry({ delaySeconds: retryDelaySeconds('store', message.attempts, context.settings.retryBaseSeconds) });
+    return;
+  }
+  message.ack();
 }

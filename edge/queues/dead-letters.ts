@@ -7,9 +7,11 @@
  * came from.
  */
 import type { Bindings } from '../env';
+import { describeError, log } from '../services/log';
 import type { Store } from '../services/store';
 import { DeadLetterMessageSchema, LiveMessageSchema, type DeadLetterMessage } from './messages';
 import { enqueue } from './producer';
+import { deadLetterRetryDelaySeconds } from './settings';
 
 /** Redis hash of recorded dead letters. */
 export const DLQ_KEY = 'gw:dlq';
@@ -51,14 +53,24 @@ function toRecord(id: string, letter: DeadLetterMessage): DeadLetterRecord {
   return { id, ...(tenantId !== undefined ? { tenantId } : {}), ...letter };
 }
 
-/** Records a batch of the DLQ; unparseable bodies are recorded as such so nothing vanishes silently. */
-export async function recordDeadLetters(batch: MessageBatch<unknown>, store: Store, now: number): Promise<void> {
+/**
+ * Records a batch of the DLQ, one field per dead message (its own id: a message dead-lettered twice
+ * is recorded once); unparseable bodies are recorded as such so nothing vanishes silently. A letter
+ * is acked only once recorded: while the store is unavailable it is retried with backoff, for as long
+ * as the queue keeps it (settings.ts).
+ */
+export async function recordDeadLetters(batch: MessageBatch<unknown>, store: Store, now: number, retryBaseSeconds: number): Promise<void> {
   for (const message of batch.messages) {
     const letter = asDeadLetter(message.body, message.attempts, now);
-    const record = letter
-      ? toRecord(message.id, letter)
-      : { id: message.id, kind: 'unparseable', body: JSON.stringify(message.body ?? null).slice(0, 4096), failedAt: now };
-    await store.hset(DLQ_KEY, { [message.id]: JSON.stringify(record) });
+    const key = letter?.messageId ?? message.id;
+    const record = letter ? toRecord(key, letter) : { id: key, kind: 'unparseable', body: JSON.stringify(message.body ?? null).slice(0, 4096), failedAt: now };
+    try {
+      await store.hset(DLQ_KEY, { [key]: JSON.stringify(record) });
+    } catch (err) {
+      log('warn', 'dead letter not recorded yet; will retry', { message_id: message.id, attempt: message.attempts, ...describeError(err) });
+      message.retry({ delaySeconds: deadLetterRetryDelaySeconds(message.attempts, retryBaseSeconds) });
+      continue;
+    }
     message.ack();
   }
 }

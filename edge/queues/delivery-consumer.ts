@@ -3,7 +3,8 @@
  * headers (`webhook-id` stable across retries, `webhook-timestamp`, `webhook-signature` with one
  * `v1,` entry per tenant secret). 2xx is delivered; 410 Gone stops retrying at once; anything else
  * (including redirects, which are never followed) is retried with exponential backoff and jitter,
- * then dead-lettered. The URL passes the SSRF guard again at delivery time.
+ * then dead-lettered; each POST has the `DELIVERY_TIMEOUT_MS` deadline. The URL passes the SSRF
+ * guard again at delivery time.
  */
 import { storeKeys, TenantRecordSchema } from '../../shared/contracts/tenancy';
 import { signStandardWebhook } from '../../shared/crypto/hmac';
@@ -16,23 +17,38 @@ import { callbackUrlProblem } from './ssrf';
 
 export interface DeliveryDeps {
   readonly settings: AsyncSettings;
+  /** The consumers' store: its failures are StoreUnavailableError. */
   readonly store: Store;
   readonly now: () => number;
   /** The fetch used for callbacks (the Worker's global fetch). */
   readonly fetch: typeof fetch;
 }
 
-const DELIVERY_TIMEOUT_MS = 30_000;
-
 async function record(deps: DeliveryDeps, job: JobRecord, status: NonNullable<JobRecord['delivery']>['status'], attempts: number, lastStatus?: number) {
   await saveJob(deps.store, { ...job, delivery: { status, attempts, ...(lastStatus !== undefined ? { lastStatus } : {}) } }, deps.settings.jobResultTtlSeconds);
 }
 
-/** Delivers one job result; attempt `attempt` of `maxAttempts`. */
-export async function deliverResult(message: DeliveryMessage, attempt: number, maxAttempts: number, deps: DeliveryDeps): Promise<Outcome> {
+/**
+ * Delivers one job result on the queue's attempt `platformAttempt`. The callback attempts are
+ * counted in the job record (`delivery.attempts`), so retries of a store outage do not use them up.
+ */
+export async function deliverResult(message: DeliveryMessage, platformAttempt: number, deps: DeliveryDeps): Promise<Outcome> {
   const job = await loadJob(deps.store, message.jobId);
   if (!job || job.tenantId !== message.tenantId) return { kind: 'dead', reason: `job ${message.jobId} is not in the store (expired?)` };
-  if (!job.callbackUrl || job.delivery?.status === 'delivered') return { kind: 'done' };
+  const previous = job.delivery;
+  if (!job.callbackUrl || previous?.status === 'delivered' || previous?.status === 'gone') return { kind: 'done' };
+  // A first attempt at a dead-lettered delivery is a redrive (a fresh budget); a later one is a
+  // redelivery of the message already dead-lettered, which stays dead (recorded once, by message id).
+  const redrive = previous?.status === 'dead-lettered' && platformAttempt === 1;
+  if (previous?.status === 'dead-lettered' && !redrive)
+    return { kind: 'dead', reason: `callback failed ${previous.attempts} times${previous.lastStatus ? ` (last answer ${previous.lastStatus})` : ''}` };
+  const attempt = (redrive ? 0 : (previous?.attempts ?? 0)) + 1;
+  const last = attempt >= deps.settings.deliveryMaxAttempts;
+  const failed = async (reason: string, lastStatus?: number): Promise<Outcome> => {
+    await record(deps, job, last ? 'dead-lettered' : 'pending', attempt, lastStatus);
+    return last ? { kind: 'dead', reason } : { kind: 'retry', cause: 'backend', attempt, reason };
+  };
+
   const problem = callbackUrlProblem(job.callbackUrl, deps.settings.allowLoopbackCallbacks);
   if (problem) {
     await record(deps, job, 'dead-lettered', attempt);
@@ -40,8 +56,7 @@ export async function deliverResult(message: DeliveryMessage, attempt: number, m
   }
   const rawTenant = await deps.store.get<unknown>(storeKeys.tenant(job.tenantId));
   const secrets = rawTenant === null ? undefined : TenantRecordSchema.safeParse(rawTenant).data?.webhookSecrets;
-  if (!secrets || secrets.length === 0)
-    return { kind: attempt < maxAttempts ? 'retry' : 'dead', reason: `tenant ${job.tenantId} has no webhook secret (gw tenant webhook-secret create)` };
+  if (!secrets || secrets.length === 0) return failed(`tenant ${job.tenantId} has no webhook secret (gw tenant webhook-secret create)`);
 
   const body = JSON.stringify({
     type: job.status === 'succeeded' ? 'job.succeeded' : 'job.failed',
@@ -56,13 +71,12 @@ export async function deliverResult(message: DeliveryMessage, attempt: number, m
       headers: { ...headers, 'content-type': 'application/json', 'user-agent': 'inference-gateway-webhooks/1' },
       body,
       redirect: 'manual',
-      signal: AbortSignal.timeout(DELIVERY_TIMEOUT_MS),
+      signal: AbortSignal.timeout(deps.settings.deliveryTimeoutMs),
     });
     status = response.status;
     await response.body?.cancel().catch(() => {});
   } catch (err) {
-    if (attempt >= maxAttempts) await record(deps, job, 'dead-lettered', attempt);
-    return { kind: 'retry', reason: `callback unreachable: ${err instanceof Error ? err.message.slice(0, 200) : 'error'}` };
+    return failed(`callback unreachable: ${err instanceof Error ? err.message.slice(0, 200) : 'error'}`);
   }
   if (status >= 200 && status < 300) {
     await record(deps, job, 'delivered', attempt, status);
@@ -72,6 +86,5 @@ export async function deliverResult(message: DeliveryMessage, attempt: number, m
     await record(deps, job, 'gone', attempt, status);
     return { kind: 'done' };
   }
-  await record(deps, job, attempt >= maxAttempts ? 'dead-lettered' : 'pending', attempt, status);
-  return { kind: 'retry', reason: `callback answered ${status}` };
+  return failed(`callback answered ${status}`, status);
 }

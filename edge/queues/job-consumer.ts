@@ -2,9 +2,10 @@
  * Runs one async job from its tier's queue: the same `planCall` → `complete()` path as a sync
  * `/v1/infer` (routing, retries, breakers, fallbacks) but with the tier's long job timeout, then
  * stores the result with the TTL and enqueues the signed delivery to the callback URL. A job that is
- * already finished is not run again (queues deliver at least once). Transient failures (429, 5xx,
- * timeouts) are retried; on the last attempt, and on permanent errors, the job fails and the failure
- * is delivered.
+ * already finished is not run again (queues deliver at least once). Transient backend failures (429,
+ * 5xx, timeouts) are retried; on the last of {@link MAX_ATTEMPTS} runs, and on permanent errors, the
+ * job fails and the failure is delivered. The store being unavailable is not a run: its
+ * StoreUnavailableError goes up to the consumer, which retries it on the store-outage schedule.
  */
 import type { Config } from '../env';
 import { ApiError } from '../errors';
@@ -16,12 +17,13 @@ import type { Store } from '../services/store';
 import { fromInfer, toInferResponse } from '../services/translate';
 import { loadJob, saveJob, type JobRecord } from './job-store';
 import type { DeliveryMessage, JobMessage } from './messages';
-import type { Outcome } from './outcome';
-import { JOB_TIMEOUT_MS, type AsyncSettings } from './settings';
+import { StoreUnavailableError, type Outcome } from './outcome';
+import { JOB_TIMEOUT_MS, MAX_ATTEMPTS, type AsyncSettings } from './settings';
 
 export interface JobDeps {
   readonly config: Config;
   readonly settings: AsyncSettings;
+  /** The consumers' store: its failures are StoreUnavailableError. */
   readonly store: Store;
   readonly metrics: MetricsRecorder;
   readonly health: BackendHealth;
@@ -45,20 +47,34 @@ function jobConfig(config: Config): Config {
 
 const RETRYABLE_CODES = new Set(['RATE_LIMITED', 'UPSTREAM_ERROR', 'TIMEOUT']);
 
+const deliveryOf = (job: JobRecord): DeliveryMessage => ({ kind: 'delivery', deliveryId: `msg_${job.id.slice(4)}`, jobId: job.id, tenantId: job.tenantId });
+
 async function finish(job: JobRecord, deps: JobDeps): Promise<void> {
   const withDelivery: JobRecord = job.callbackUrl ? { ...job, delivery: { status: 'pending', attempts: 0 } } : job;
   await saveJob(deps.store, withDelivery, deps.settings.jobResultTtlSeconds);
-  if (job.callbackUrl) await deps.deliver({ kind: 'delivery', deliveryId: `msg_${job.id.slice(4)}`, jobId: job.id, tenantId: job.tenantId });
+  if (job.callbackUrl) await deps.deliver(deliveryOf(job));
 }
 
-/** Runs the job of `message` (attempt `attempt` of `maxAttempts`). */
-export async function runJob(message: JobMessage, attempt: number, maxAttempts: number, deps: JobDeps): Promise<Outcome> {
+/** A redelivered message of a job that already ended: nothing runs again. */
+async function ended(job: JobRecord, deps: JobDeps): Promise<Outcome> {
+  // Its delivery may not have reached the queue (the send failed after the result was stored); the
+  // receiver dedupes on the delivery's stable webhook-id if it had.
+  if (job.callbackUrl && job.delivery?.status === 'pending' && job.delivery.attempts === 0) await deps.deliver(deliveryOf(job));
+  if (job.status === 'failed' && job.error && RETRYABLE_CODES.has(job.error.code)) return { kind: 'dead', reason: `${job.error.code}: ${job.error.message}` };
+  return { kind: 'done' };
+}
+
+/** Runs the job of `message` on the queue's attempt `attempt`. */
+export async function runJob(message: JobMessage, attempt: number, deps: JobDeps): Promise<Outcome> {
   const job = await loadJob(deps.store, message.jobId);
   if (!job || job.tenantId !== message.tenantId) return { kind: 'dead', reason: `job ${message.jobId} is not in the store (expired?)` };
-  // Finished jobs are not run again; a first attempt at a failed job is a redrive from the dead letters.
-  if (job.status === 'succeeded' || (job.status === 'failed' && attempt > 1)) return { kind: 'done' };
+  // A first attempt at a failed job is a redrive from the dead letters: it gets a fresh budget.
+  const redrive = job.status === 'failed' && attempt === 1;
+  if (job.status === 'succeeded' || (job.status === 'failed' && !redrive)) return ended(job, deps);
+  const run = (redrive ? 0 : (job.runs ?? 0)) + 1;
   const started = deps.now();
-  await saveJob(deps.store, { ...job, status: 'running', attempts: attempt, updatedAt: started }, deps.settings.jobResultTtlSeconds);
+  const ttl = deps.settings.jobResultTtlSeconds;
+  await saveJob(deps.store, { ...job, status: 'running', attempts: attempt, runs: run, updatedAt: started }, ttl);
 
   const ctx: UpstreamContext = {
     config: jobConfig(deps.config),
@@ -68,25 +84,27 @@ export async function runJob(message: JobMessage, attempt: number, maxAttempts: 
     health: deps.health,
     now: deps.now,
   };
+  let result: Awaited<ReturnType<typeof complete>>['result'];
   try {
-    const { result } = await complete(ctx, planCall(ctx, fromInfer(job.request, false)));
-    // Token accounting as for a sync request: the submission's reservation settles to the real usage.
-    if (job.reservation)
-      await deps.quotaGate.settleReservation(deps.store, job.tenantId, job.reservation, result.usage.prompt_tokens + result.usage.completion_tokens);
-    const response = toInferResponse({ id: job.id, model: job.request.model, created: Math.floor(started / 1000), latencyMs: deps.now() - started }, result);
-    await finish({ ...job, status: 'succeeded', attempts: attempt, result: response, updatedAt: deps.now() }, deps);
-    return { kind: 'done' };
+    ({ result } = await complete(ctx, planCall(ctx, fromInfer(job.request, false))));
   } catch (err) {
+    if (err instanceof StoreUnavailableError) throw err;
     const code = err instanceof ApiError ? err.code : 'INTERNAL_ERROR';
-    const message = err instanceof ApiError ? err.message : 'internal error';
+    const reason = err instanceof ApiError ? err.message : 'internal error';
     const retryable = RETRYABLE_CODES.has(code) || !(err instanceof ApiError);
-    if (retryable && attempt < maxAttempts) {
-      await saveJob(deps.store, { ...job, status: 'queued', attempts: attempt, updatedAt: deps.now() }, deps.settings.jobResultTtlSeconds);
-      return { kind: 'retry', reason: `${code}: ${message}` };
+    if (retryable && run < MAX_ATTEMPTS) {
+      await saveJob(deps.store, { ...job, status: 'queued', attempts: attempt, runs: run, updatedAt: deps.now() }, ttl);
+      return { kind: 'retry', cause: 'backend', attempt: run, reason: `${code}: ${reason}` };
     }
     if (job.reservation) await deps.quotaGate.settleReservation(deps.store, job.tenantId, job.reservation, 0);
-    await finish({ ...job, status: 'failed', attempts: attempt, error: { code, message }, updatedAt: deps.now() }, deps);
+    await finish({ ...job, status: 'failed', attempts: attempt, runs: run, error: { code, message: reason }, updatedAt: deps.now() }, deps);
     // A job that failed for good is answered (failure delivered) and also kept as a dead letter for redrive.
-    return retryable ? { kind: 'dead', reason: `${code}: ${message}` } : { kind: 'done' };
+    return retryable ? { kind: 'dead', reason: `${code}: ${reason}` } : { kind: 'done' };
   }
+  // Token accounting as for a sync request: the submission's reservation settles to the real usage.
+  if (job.reservation)
+    await deps.quotaGate.settleReservation(deps.store, job.tenantId, job.reservation, result.usage.prompt_tokens + result.usage.completion_tokens);
+  const response = toInferResponse({ id: job.id, model: job.request.model, created: Math.floor(started / 1000), latencyMs: deps.now() - started }, result);
+  await finish({ ...job, status: 'succeeded', attempts: attempt, runs: run, result: response, updatedAt: deps.now() }, deps);
+  return { kind: 'done' };
 }

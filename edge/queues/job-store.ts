@@ -33,7 +33,10 @@ export const JobRecordSchema = z.object({
   request: InferRequestSchema,
   callbackUrl: z.string().optional(),
   status: z.enum(JOB_STATUSES),
+  /** Deliveries of the job's queue message so far (store-outage retries included). */
   attempts: z.number().int().default(0),
+  /** Runs through the backend so far: what the job's attempt budget counts. */
+  runs: z.number().int().optional(),
   createdAt: z.number().int(),
   updatedAt: z.number().int(),
   result: InferResponseSchema.optional(),

@@ -48,6 +48,10 @@ export const DeadLetterMessageSchema = z.object({
   reason: z.string(),
   attempts: z.number().int(),
   failedAt: z.number().int(),
+  /** The dead message's own id: a message dead-lettered twice (a redelivery) is recorded once. */
+  messageId: z.string().optional(),
+  /** The queue it died on. */
+  queue: z.string().optional(),
 });
 
 export type WebhookMessage = z.infer<typeof WebhookMessageSchema>;

@@ -8,6 +8,7 @@ import * as z from 'zod';
 import { describeIssues, jsonString } from '../../shared/settings';
 import { ConfigError, type Bindings } from '../env';
 import type { Priority } from '../../shared/plans';
+import { PLATFORM_ATTEMPTS } from './platform-attempts';
 
 export const SOURCE_NAME = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 
@@ -43,11 +44,88 @@ export const JOB_TIMEOUT_MS: Readonly<Record<Priority, number>> = { vip: 60_000,
 /** Attempts of a webhook forward or a job before its message goes to the dead-letter queue. */
 export const MAX_ATTEMPTS = 3;
 
+/**
+ * Retry schedules of the queue consumers, all in one place. A failed attempt is retried with
+ * exponential backoff from `QUEUE_RETRY_BASE_SECONDS`, with full jitter in the upper half of each
+ * step so a burst of failures does not retry in lockstep. How long it is retried depends on what
+ * failed:
+ * - the work itself (the backend, a forward target, a callback): {@link MAX_ATTEMPTS} attempts
+ *   (deliveries: `DELIVERY_MAX_ATTEMPTS`), steps capped at an hour;
+ * - the store (Redis behind the Upstash REST API): until the retries' delays add up to at least
+ *   {@link STORE_OUTAGE_RETRY_SECONDS}, steps capped at {@link STORE_RETRY_CAP_SECONDS} so a recovery
+ *   is noticed soon;
+ * - recording a dead letter (the store again): for days, as long as the platform keeps the letter.
+ * The queues' `max_retries` in wrangler.toml is {@link PLATFORM_ATTEMPTS} minus one, so the platform
+ * never gives up before the consumer does.
+ */
+
+/** Least total delay for which a store outage is retried before the message is dead-lettered. */
+export const STORE_OUTAGE_RETRY_SECONDS = 600;
+/** Longest step of the store-outage schedule. */
+export const STORE_RETRY_CAP_SECONDS = 300;
+/** Longest step of the backend and dead-letter schedules. */
+const BACKEND_RETRY_CAP_SECONDS = 3600;
+
+/** What made an attempt fail; decides which schedule retries it. */
+export type FailureCause = 'backend' | 'store';
+
+/** The step of attempt `attempt` (1-based): exponential from the base, capped. */
+function stepSeconds(attempt: number, baseSeconds: number, capSeconds: number): number {
+  return Math.min(capSeconds, baseSeconds * 2 ** Math.max(0, attempt - 1));
+}
+
+/** Whole seconds (the queue's unit) in the upper half of the step; never below half of it. */
+function jittered(step: number, random: () => number): number {
+  return Math.ceil(step / 2 + random() * (step / 2));
+}
+
+/** Delay before retrying attempt `attempt` of work whose backend (forward target, callback) failed. */
+export function backoffSeconds(attempt: number, baseSeconds: number, random: () => number = Math.random): number {
+  return jittered(stepSeconds(attempt, baseSeconds, BACKEND_RETRY_CAP_SECONDS), random);
+}
+
+/** Delay before retrying attempt `attempt` of work that failed for `cause`. */
+export function retryDelaySeconds(cause: FailureCause, attempt: number, baseSeconds: number, random: () => number = Math.random): number {
+  // A zero base (retry at once) is fine for the backend but would spin through a store outage.
+  if (cause === 'store') return jittered(stepSeconds(attempt, Math.max(1, baseSeconds), STORE_RETRY_CAP_SECONDS), random);
+  return backoffSeconds(attempt, baseSeconds, random);
+}
+
+/** Delay before retrying to record dead letter attempt `attempt`: the store was unavailable. */
+export function deadLetterRetryDelaySeconds(attempt: number, baseSeconds: number, random: () => number = Math.random): number {
+  return jittered(stepSeconds(attempt, Math.max(1, baseSeconds), BACKEND_RETRY_CAP_SECONDS), random);
+}
+
+/**
+ * Store-outage retries a message gets: the fewest whose shortest delays add up to
+ * {@link STORE_OUTAGE_RETRY_SECONDS}. Counted from the first attempt, the cheapest place for them
+ * (the steps grow), so however backend failures interleave, the outage is retried at least that long.
+ */
+export function storeOutageRetries(baseSeconds: number): number {
+  let total = 0;
+  let retries = 0;
+  while (total < STORE_OUTAGE_RETRY_SECONDS) {
+    retries++;
+    total += retryDelaySeconds('store', retries, baseSeconds, () => 0);
+  }
+  return retries;
+}
+
+/**
+ * Attempts after which a store failure dead-letters the message: the work's own attempts (each may
+ * fail for the backend once) plus the store-outage retries.
+ */
+export function storeOutageMaxAttempts(workAttempts: number, baseSeconds: number): number {
+  return workAttempts + storeOutageRetries(baseSeconds);
+}
+
 export interface AsyncSettings {
   readonly sources: ReadonlyMap<string, WebhookSource>;
   readonly toleranceSeconds: number;
   readonly retryBaseSeconds: number;
   readonly deliveryMaxAttempts: number;
+  /** How long one outbound delivery (a POST to a callback URL) may take before it counts as failed. */
+  readonly deliveryTimeoutMs: number;
   readonly jobResultTtlSeconds: number;
   readonly allowLoopbackCallbacks: boolean;
 }
@@ -55,7 +133,8 @@ export interface AsyncSettings {
 const NumbersSchema = z.object({
   toleranceSeconds: z.coerce.number().int().min(1).max(3600).default(300),
   retryBaseSeconds: z.coerce.number().int().min(0).max(3600).default(30),
-  deliveryMaxAttempts: z.coerce.number().int().min(1).max(100).default(12),
+  deliveryMaxAttempts: z.coerce.number().int().min(1).max(PLATFORM_ATTEMPTS.deliveries).default(12),
+  deliveryTimeoutMs: z.coerce.number().int().min(100).max(300_000).default(30_000),
   jobResultTtlSeconds: z.coerce.number().int().min(60).default(86_400),
 });
 
@@ -88,6 +167,7 @@ export function getAsyncSettings(env: Bindings): AsyncSettings {
     toleranceSeconds: env.WEBHOOK_TOLERANCE_SECONDS || undefined,
     retryBaseSeconds: env.QUEUE_RETRY_BASE_SECONDS || undefined,
     deliveryMaxAttempts: env.DELIVERY_MAX_ATTEMPTS || undefined,
+    deliveryTimeoutMs: env.DELIVERY_TIMEOUT_MS || undefined,
     jobResultTtlSeconds: env.JOB_RESULT_TTL_SECONDS || undefined,
   });
   if (!sources.success || !numbers.success) {
@@ -98,16 +178,26 @@ export function getAsyncSettings(env: Bindings): AsyncSettings {
   for (const [name, s] of Object.entries(sources.data)) {
     map.set(name, { name, scheme: s.scheme, header: s.header, secrets: secretsOf(env, s.secrets, name), forwardUrl: s.forwardUrl });
   }
+  const budgets = [
+    {
+      setting: 'QUEUE_RETRY_BASE_SECONDS',
+      attempts: storeOutageMaxAttempts(MAX_ATTEMPTS, numbers.data.retryBaseSeconds),
+      platform: PLATFORM_ATTEMPTS.jobs,
+      queue: 'jobs',
+    },
+    {
+      setting: 'DELIVERY_MAX_ATTEMPTS',
+      attempts: storeOutageMaxAttempts(numbers.data.deliveryMaxAttempts, numbers.data.retryBaseSeconds),
+      platform: PLATFORM_ATTEMPTS.deliveries,
+      queue: 'deliveries',
+    },
+  ];
+  const over = budgets.find((b) => b.attempts > b.platform);
+  if (over)
+    throw new ConfigError(
+      `invalid edge configuration: ${over.setting}: the ${over.queue} consumer would need ${over.attempts} attempts (its work plus ${STORE_OUTAGE_RETRY_SECONDS} s of store-outage retries); the queue allows ${over.platform}`,
+    );
   const settings: AsyncSettings = { sources: map, ...numbers.data, allowLoopbackCallbacks: env.CALLBACK_ALLOW_LOOPBACK === 'true' };
   parsed.set(env, settings);
   return settings;
-}
-
-/**
- * Delay before the next attempt: exponential from the base, capped at an hour, with full jitter in
- * its upper half so a burst of failures does not retry in lockstep. Whole seconds (the queue's unit).
- */
-export function backoffSeconds(attempt: number, baseSeconds: number, random: () => number = Math.random): number {
-  const ceiling = Math.min(3600, baseSeconds * 2 ** Math.max(0, attempt - 1));
-  return Math.round(ceiling / 2 + random() * (ceiling / 2));
 }

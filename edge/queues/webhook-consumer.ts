@@ -15,8 +15,8 @@ import type { AsyncSettings } from './settings';
 
 const RETRYABLE = new Set([408, 425, 429]);
 
-/** Forwards one event; the outcome says whether to ack, retry or dead-letter it. */
-export async function forwardWebhook(message: WebhookMessage, config: Config, settings: AsyncSettings): Promise<Outcome> {
+/** Forwards one event on its attempt `attempt`; the outcome says whether to ack, retry or dead-letter it. */
+export async function forwardWebhook(message: WebhookMessage, attempt: number, config: Config, settings: AsyncSettings): Promise<Outcome> {
   const source = settings.sources.get(message.source);
   if (!source?.forwardUrl) return { kind: 'dead', reason: `source '${message.source}' has no forwardUrl` };
   const body = JSON.stringify({
@@ -36,10 +36,11 @@ export async function forwardWebhook(message: WebhookMessage, config: Config, se
       signal: AbortSignal.timeout(config.backendTimeoutMs),
     });
   } catch (err) {
-    return { kind: 'retry', reason: `forward target unreachable: ${err instanceof Error ? err.message.slice(0, 200) : 'error'}` };
+    return { kind: 'retry', cause: 'backend', attempt, reason: `forward target unreachable: ${err instanceof Error ? err.message.slice(0, 200) : 'error'}` };
   }
   await response.body?.cancel().catch(() => {});
   if (response.ok) return { kind: 'done' };
-  if (response.status >= 500 || RETRYABLE.has(response.status)) return { kind: 'retry', reason: `forward target answered ${response.status}` };
+  if (response.status >= 500 || RETRYABLE.has(response.status))
+    return { kind: 'retry', cause: 'backend', attempt, reason: `forward target answered ${response.status}` };
   return { kind: 'dead', reason: `forward target refused the event (${response.status})` };
 }

@@ -7,6 +7,7 @@
  */
 import { AwsClient } from 'aws4fetch';
 import { EDGE_NAMESPACE } from '../../shared/metrics-catalog';
+import type { Config } from '../env';
 import type { IsolateMetrics } from './metrics';
 import { batchPutMetricData, PUT_METRIC_DATA_LIMITS, toDatums, type MetricDatum, type PutMetricDataLimits } from './put-metric-data';
 import { log } from './log';
@@ -28,6 +29,18 @@ export interface FlushTarget {
   readonly credentials: { readonly accessKeyId: string; readonly secretAccessKey: string; readonly sessionToken?: string | undefined };
   /** Minimum time between two flushes of this isolate. */
   readonly intervalMs: number;
+}
+
+/** Where this config publishes: CloudWatch in its region unless `METRICS_ENDPOINT` names another; none when `off`. */
+export function flushTargetFor(config: Config): FlushTarget | undefined {
+  if (config.metrics.endpoint === 'off') return undefined;
+  return {
+    endpoint: config.metrics.endpoint ?? `https://monitoring.${config.aws.region}.amazonaws.com/`,
+    environment: config.environment,
+    region: config.aws.region,
+    credentials: config.aws,
+    intervalMs: config.metrics.flushIntervalMs,
+  };
 }
 
 /** Sends one request body; rejects on a transport error or a non-2xx answer. */

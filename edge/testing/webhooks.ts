@@ -61,8 +61,8 @@ export async function receivedAt(path: string): Promise<{ hits: number; received
   return (await fetch(`${receiver}/_admin?path=${encodeURIComponent(path)}`)).json();
 }
 
-/** Makes `path` answer `status`, or drop connections (`reset`), until reset with {}. */
-export async function receiverBehaves(path: string, how: { status?: number; reset?: boolean }): Promise<void> {
+/** Makes `path` answer `status`, drop connections (`reset`) or never answer (`hang`), until reset with {}. */
+export async function receiverBehaves(path: string, how: { status?: number; reset?: boolean; hang?: boolean }): Promise<void> {
   await fetch(`${receiver}/_admin?path=${encodeURIComponent(path)}`, { method: 'PUT', body: JSON.stringify(how) });
 }
 

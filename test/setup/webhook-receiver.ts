@@ -1,12 +1,21 @@
 /**
  * A local HTTP receiver for the edge tests: stands in for a webhook forward target (the events
  * backend) and for tenants' callback URLs. Every path records what it receives (headers and raw
- * body) and answers 200. `PUT /_admin?path=P` with `{status?, reset?}` makes P answer that status, or
- * drop the connection (a dead backend), until changed; `GET /_admin?path=P` answers
+ * body) and answers 200. `PUT /_admin?path=P` with `{status?, reset?, hang?}` makes P answer that status,
+ * drop the connection (a dead backend), or never answer (a stalled one), until changed; `GET /_admin?path=P` answers
  * `{hits, received: [{headers, body}]}`; `DELETE /_admin?path=P` forgets P.
  */
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+
+/** What a path does instead of answering 200. */
+interface Behaviour {
+  readonly status?: number;
+  readonly reset?: boolean;
+  readonly hang?: boolean;
+}
+
+const HANG_CAP_MS = 120_000;
 
 interface Received {
   readonly headers: IncomingHttpHeaders;
@@ -17,7 +26,7 @@ interface Received {
 export async function startWebhookReceiver(): Promise<{ server: Server; url: string }> {
   const received = new Map<string, Received[]>();
   const hits = new Map<string, number>();
-  const behaviour = new Map<string, { status?: number; reset?: boolean }>();
+  const behaviour = new Map<string, Behaviour>();
 
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
@@ -28,7 +37,7 @@ export async function startWebhookReceiver(): Promise<{ server: Server; url: str
       const json = (status: number, value: unknown) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(value));
       if (url.pathname === '/_admin') {
         const path = url.searchParams.get('path') ?? '';
-        if (req.method === 'PUT') behaviour.set(path, JSON.parse(body || '{}') as { status?: number; reset?: boolean });
+        if (req.method === 'PUT') behaviour.set(path, JSON.parse(body || '{}') as Behaviour);
         if (req.method === 'DELETE') {
           behaviour.delete(path);
           received.delete(path);
@@ -40,6 +49,12 @@ export async function startWebhookReceiver(): Promise<{ server: Server; url: str
       const how = behaviour.get(url.pathname) ?? {};
       if (how.reset) {
         req.socket.destroy();
+        return;
+      }
+      if (how.hang) {
+        // No answer; the caller's timeout ends the exchange. The cap only keeps a forgotten socket from
+        // holding the server open at teardown.
+        setTimeout(() => req.socket.destroy(), HANG_CAP_MS).unref();
         return;
       }
       const status = how.status ?? 200;
@@ -63,7 +78,7 @@ export interface WebhookTestSecrets {
 /**
  * Worker settings for the edge tests: three sources forwarding to the receiver (`ingest`: Standard
  * Webhooks with two secrets mid-rotation; `stripe`: Stripe-Signature; `legacy`: X-Signature), fast
- * retries, few delivery attempts, and loopback callbacks allowed (as on the local stack).
+ * retries, few delivery attempts with a short timeout, and loopback callbacks allowed (as on the local stack).
  */
 export function webhookTestVars(receiverUrl: string): { vars: Record<string, string>; secrets: WebhookTestSecrets } {
   const whsec = () => `whsec_${randomBytes(32).toString('base64')}`;
@@ -87,6 +102,8 @@ export function webhookTestVars(receiverUrl: string): { vars: Record<string, str
       WEBHOOK_SECRET_LEGACY: secrets.legacy,
       QUEUE_RETRY_BASE_SECONDS: '1',
       DELIVERY_MAX_ATTEMPTS: '3',
+      // A callback that never answers fails in a second, not in the default 30 s.
+      DELIVERY_TIMEOUT_MS: '1000',
       CALLBACK_ALLOW_LOOPBACK: 'true',
     },
   };
