@@ -36,12 +36,12 @@ export interface Bindings {
   JWT_JWKS_URL?: string;
   /** The operator credential (`gw_op_…`, a Worker secret): operator routes, every tenant's data. Unset: operator routes refuse everyone. */
   OPERATOR_TOKEN?: string;
-  // Edge metrics (issue 8): PutMetricData target and flush interval; signed with the AWS_* credentials.
+  // Edge metrics: PutMetricData target and flush interval; signed with the AWS_* credentials.
   /** CloudWatch endpoint URL (default `https://monitoring.<AWS_REGION>.amazonaws.com/`; locally the metrics sink); `off` disables flushing. */
   METRICS_ENDPOINT?: string;
   /** Least time between two flushes of one isolate (ms, default 60000). */
   METRICS_FLUSH_INTERVAL_MS?: string;
-  // Rate limits, response cache and idempotency (issue 4).
+  // Rate limits, response cache and idempotency.
   /** `open` (default: a local in-isolate limiter while Redis is down) or `closed` (503 + Retry-After). */
   STORE_OUTAGE_POLICY?: string;
   /** Bound on the rate-limit round trip before the outage policy applies (ms, default 1000). */
@@ -54,7 +54,7 @@ export interface Bindings {
   CACHE_SHAREABLE_MODELS?: string;
   /** Failed authentications per IP per minute before the isolate answers 429 without a lookup (default 30). */
   IP_FAILED_AUTH_PER_MINUTE?: string;
-  // Webhooks, async jobs and outbound delivery (issue 7; parsed in edge/queues/settings.ts).
+  // Webhooks, async jobs and outbound delivery (parsed in edge/queues/settings.ts).
   /** JSON `{source: {scheme, secrets: [binding names], forwardUrl?, header?}}`; secrets are Worker secrets. */
   WEBHOOK_SOURCES?: string;
   WEBHOOK_TOLERANCE_SECONDS?: string;
@@ -140,8 +140,8 @@ const ConfigSchema = z.object({
 export type Config = z.infer<typeof ConfigSchema>;
 
 /** Raised when the bindings do not form a valid config; the message names each bad setting. */
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
+export class EdgeConfigError extends Error {
+  override readonly name = 'EdgeConfigError';
 }
 
 // One parse per bindings object: workerd hands the same env to every request of an isolate.
@@ -179,7 +179,7 @@ export function getConfig(env: Bindings): Config {
     jwt: env.JWT_ISSUER ? { issuer: env.JWT_ISSUER, audience: env.JWT_AUDIENCE, jwksUrl: env.JWT_JWKS_URL } : undefined,
   });
   if (!result.success) {
-    throw new ConfigError(`invalid edge configuration: ${describeIssues(result.error).join('; ')}`);
+    throw new EdgeConfigError(`invalid edge configuration: ${describeIssues(result.error).join('; ')}`);
   }
   parsed.set(env, result.data);
   return result.data;

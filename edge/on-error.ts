@@ -8,7 +8,7 @@ import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { errorEnvelope, type ErrorObject } from '../shared/errors';
 import { ApiError, codeForStatus } from './errors';
-import { ConfigError, type AppEnv } from './env';
+import { EdgeConfigError, type AppEnv } from './env';
 import { openAiError } from './services/translate';
 import { describeError, log } from './services/log';
 
@@ -45,7 +45,7 @@ export function onError(): ErrorHandler<AppEnv> {
       log('info', 'request failed', { request_id: requestId, code, status, reason: err.message });
       return respond(c, status, { code, message: status < 500 ? err.message : 'internal error' });
     }
-    if (err instanceof ConfigError) {
+    if (err instanceof EdgeConfigError) {
       log('error', 'gateway misconfigured', { request_id: requestId, reason: err.message });
       return respond(c, 500, { code: 'INTERNAL_ERROR', message: 'the gateway is misconfigured' });
     }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from './env';
+import { AdapterConfigError } from './env';
 import { loadEcsConfig } from './ecs';
 import { loadSagemakerConfig } from './sagemaker';
 
@@ -24,7 +24,7 @@ describe('loadSagemakerConfig', () => {
         SAGEMAKER_REQUEST_TIMEOUT_MS: 'soon',
         LOG_PAYLOADS: 'yes',
       });
-    expect(attempt).toThrow(ConfigError);
+    expect(attempt).toThrow(AdapterConfigError);
     for (const name of ['SAGEMAKER_MODELS.llama.endpointName', 'SAGEMAKER_MODELS.llama.format', 'SAGEMAKER_REQUEST_TIMEOUT_MS', 'LOG_PAYLOADS']) {
       expect(attempt).toThrow(name);
     }
@@ -40,7 +40,7 @@ describe('loadSagemakerConfig', () => {
     expect(() => loadSagemakerConfig({ SAGEMAKER_MODELS: JSON.stringify({ m: { endpointName: 'e', format: 'tgi', targetVarient: 'x' } }) })).toThrow(
       /targetVarient/,
     );
-    expect(() => loadSagemakerConfig({ SAGEMAKER_MODELS: JSON.stringify({ 'bad model': { endpointName: 'e', format: 'tgi' } }) })).toThrow(ConfigError);
+    expect(() => loadSagemakerConfig({ SAGEMAKER_MODELS: JSON.stringify({ 'bad model': { endpointName: 'e', format: 'tgi' } }) })).toThrow(AdapterConfigError);
   });
 });
 

@@ -16,7 +16,7 @@
 import * as z from 'zod';
 import type { Timeouts } from '../core/backend';
 import type { ContainerModel } from '../core/formats';
-import { CommonEnvShape, ConfigError, millis, modelSettings, modelsSetting, parseEnv, type ObservabilityConfig } from './env';
+import { CommonEnvShape, AdapterConfigError, millis, modelSettings, modelsSetting, parseEnv, type ObservabilityConfig } from './env';
 
 const httpUrl = z.url({ protocol: /^https?$/ });
 
@@ -49,7 +49,7 @@ export interface EcsConfig {
   readonly observability: ObservabilityConfig;
 }
 
-/** Parses the ECS adapter's settings; throws ConfigError naming every bad one. */
+/** Parses the ECS adapter's settings; throws AdapterConfigError naming every bad one. */
 export function loadEcsConfig(env: NodeJS.ProcessEnv = process.env): EcsConfig {
   const e = parseEnv('ECS', EcsEnvShape, env);
   const models: Record<string, EcsModel> = {};
@@ -59,7 +59,8 @@ export function loadEcsConfig(env: NodeJS.ProcessEnv = process.env): EcsConfig {
     if (baseUrl === undefined) missing.push(name);
     else models[name] = { ...m, baseUrl, modelId: m.modelId ?? name };
   }
-  if (missing.length > 0) throw new ConfigError(`invalid ECS adapter configuration: ECS_BASE_URL: required for ${missing.join(', ')} (or give each a baseUrl)`);
+  if (missing.length > 0)
+    throw new AdapterConfigError(`invalid ECS adapter configuration: ECS_BASE_URL: required for ${missing.join(', ')} (or give each a baseUrl)`);
   return {
     models,
     timeouts: { requestMs: e.ECS_REQUEST_TIMEOUT_MS, firstTokenMs: e.ECS_FIRST_TOKEN_TIMEOUT_MS, idleMs: e.ECS_STREAM_IDLE_TIMEOUT_MS },

@@ -1,6 +1,6 @@
 /**
  * Shared pieces of the adapters' configuration: parsing `process.env` once at cold start with zod,
- * failing with one ConfigError that names every bad setting, and the settings both adapters read.
+ * failing with one AdapterConfigError that names every bad setting, and the settings both adapters read.
  */
 import * as z from 'zod';
 import { describeIssues, jsonString } from '../../shared/settings';
@@ -8,8 +8,8 @@ import { ModelNameSchema } from '../../shared/contracts/infer';
 import { CHAT_TEMPLATES } from '../core/chat-template';
 
 /** A missing or malformed setting; the message names each one. */
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
+export class AdapterConfigError extends Error {
+  override readonly name = 'AdapterConfigError';
 }
 
 /** A duration in ms, from a string. */
@@ -50,7 +50,7 @@ export interface ObservabilityConfig {
 }
 
 /**
- * Validates the keys of `shape` in `env` (empty strings count as unset); throws ConfigError naming
+ * Validates the keys of `shape` in `env` (empty strings count as unset); throws AdapterConfigError naming
  * every problem, e.g. `SAGEMAKER_MODELS.llama.format: Invalid option`.
  */
 export function parseEnv<S extends z.ZodRawShape>(adapter: string, shape: S, env: NodeJS.ProcessEnv): z.infer<z.ZodObject<S>> {
@@ -58,7 +58,7 @@ export function parseEnv<S extends z.ZodRawShape>(adapter: string, shape: S, env
   for (const key of Object.keys(shape)) input[key] = env[key] === '' ? undefined : env[key];
   const result = z.object(shape).safeParse(input);
   if (!result.success) {
-    throw new ConfigError(`invalid ${adapter} adapter configuration: ${describeIssues(result.error).join('; ')}`);
+    throw new AdapterConfigError(`invalid ${adapter} adapter configuration: ${describeIssues(result.error).join('; ')}`);
   }
   return result.data;
 }

@@ -56,7 +56,7 @@ export interface SagemakerConfig {
   readonly observability: ObservabilityConfig;
 }
 
-/** Parses the SageMaker adapter's settings; throws ConfigError naming every bad one. */
+/** Parses the SageMaker adapter's settings; throws AdapterConfigError naming every bad one. */
 export function loadSagemakerConfig(env: NodeJS.ProcessEnv = process.env): SagemakerConfig {
   const e = parseEnv('SageMaker', SagemakerEnvShape, env);
   return {

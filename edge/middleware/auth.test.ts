@@ -9,6 +9,7 @@ import { createApp } from '../app';
 import { ErrorEnvelopeSchema } from '../../shared/errors';
 import { ModelListSchema } from '../../shared/contracts/openai';
 import { REVOCATION_BOUND_MS, TenantDirectory } from '../services/tenant-directory';
+import { bridgeQuiet, bridgeStats, resetBridgeStats } from '../testing/gateway-client';
 import { revokeKey, seedTenantKey } from '../testing/seed';
 
 const model = inject('model');
@@ -26,6 +27,21 @@ function appWithClock(start = Date.now()) {
 }
 
 const codeOf = async (res: Response) => ErrorEnvelopeSchema.parse(await res.json()).error.code;
+
+describe('key lookups', () => {
+  it('serves a burst of requests with a cold key from one store read of the key and its tenant', async () => {
+    const seeded = await seedTenantKey();
+    const gw = appWithClock();
+    await bridgeQuiet();
+    await resetBridgeStats();
+    const statuses = await Promise.all(Array.from({ length: 40 }, () => gw.get(seeded.key, '/v1/models').then((r) => r.status)));
+    const stats = await bridgeStats();
+    console.warn(`40 concurrent requests with a cold key: ${JSON.stringify(stats.commandsByName)} commands in ${stats.httpRequests} store round trips`);
+    expect(statuses.every((s) => s === 200)).toBe(true);
+    // One GET of the key record and one of its tenant, however many requests arrived at once.
+    expect(stats.commandsByName).toEqual({ get: 2 });
+  });
+});
 
 describe('API key revocation', () => {
   it(`takes effect within ${REVOCATION_BOUND_MS / 1000} s even for a warm isolate`, async () => {

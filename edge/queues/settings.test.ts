@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, type Bindings } from '../env';
+import { EdgeConfigError, type Bindings } from '../env';
 import { settlementOf } from './consumer';
 import type { Outcome } from './outcome';
 import { PLATFORM_ATTEMPTS } from './platform-attempts';
@@ -20,10 +20,10 @@ function configErrorOf(vars: Record<string, string>): string {
   try {
     settingsOf(vars);
   } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
+    expect(err).toBeInstanceOf(EdgeConfigError);
     return (err as Error).message;
   }
-  throw new Error('expected a ConfigError');
+  throw new Error('expected a EdgeConfigError');
 }
 
 describe('getAsyncSettings', () => {

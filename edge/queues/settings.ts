@@ -6,7 +6,7 @@
  */
 import * as z from 'zod';
 import { describeIssues, jsonString } from '../../shared/settings';
-import { ConfigError, type Bindings } from '../env';
+import { EdgeConfigError, type Bindings } from '../env';
 import type { Priority } from '../../shared/plans';
 import { PLATFORM_ATTEMPTS } from './platform-attempts';
 
@@ -147,7 +147,7 @@ function secretsOf(env: Bindings, names: readonly string[], source: string): str
   for (const name of names) {
     const raw = values[name];
     if (typeof raw !== 'string' || raw.trim() === '')
-      throw new ConfigError(`invalid edge configuration: WEBHOOK_SOURCES.${source}: secret binding ${name} is not set`);
+      throw new EdgeConfigError(`invalid edge configuration: WEBHOOK_SOURCES.${source}: secret binding ${name} is not set`);
     out.push(
       ...raw
         .split(',')
@@ -158,7 +158,7 @@ function secretsOf(env: Bindings, names: readonly string[], source: string): str
   return out;
 }
 
-/** Parses (once) the async settings of these bindings; throws ConfigError naming the bad setting. */
+/** Parses (once) the async settings of these bindings; throws EdgeConfigError naming the bad setting. */
 export function getAsyncSettings(env: Bindings): AsyncSettings {
   const cached = parsed.get(env);
   if (cached) return cached;
@@ -172,7 +172,7 @@ export function getAsyncSettings(env: Bindings): AsyncSettings {
   });
   if (!sources.success || !numbers.success) {
     const issues = [...(sources.error ? describeIssues(sources.error, 'WEBHOOK_SOURCES.') : []), ...(numbers.error ? describeIssues(numbers.error) : [])];
-    throw new ConfigError(`invalid edge configuration: ${issues.join('; ')}`);
+    throw new EdgeConfigError(`invalid edge configuration: ${issues.join('; ')}`);
   }
   const map = new Map<string, WebhookSource>();
   for (const [name, s] of Object.entries(sources.data)) {
@@ -194,7 +194,7 @@ export function getAsyncSettings(env: Bindings): AsyncSettings {
   ];
   const over = budgets.find((b) => b.attempts > b.platform);
   if (over)
-    throw new ConfigError(
+    throw new EdgeConfigError(
       `invalid edge configuration: ${over.setting}: the ${over.queue} consumer would need ${over.attempts} attempts (its work plus ${STORE_OUTAGE_RETRY_SECONDS} s of store-outage retries); the queue allows ${over.platform}`,
     );
   const settings: AsyncSettings = { sources: map, ...numbers.data, allowLoopbackCallbacks: env.CALLBACK_ALLOW_LOOPBACK === 'true' };

@@ -10,7 +10,7 @@ import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { ErrorEnvelopeSchema } from '../../shared/errors';
 import { OPERATOR_TOKEN_PATTERN } from '../../shared/contracts/tenancy';
 import { createApp } from '../app';
-import { ConfigError, getConfig, type Bindings } from '../env';
+import { EdgeConfigError, getConfig, type Bindings } from '../env';
 import { DLQ_KEY } from '../queues/dead-letters';
 import type { DeadLetterMessage, LiveMessage } from '../queues/messages';
 import { seedTenantKey, store, type SeededKey } from '../testing/seed';
@@ -175,7 +175,7 @@ describe('the operator credential', () => {
   });
 
   it('cannot be configured as something shaped like an API key, and without one the operator routes refuse everyone', async () => {
-    expect(() => getConfig({ ...bindings, OPERATOR_TOKEN: b.key })).toThrow(ConfigError);
+    expect(() => getConfig({ ...bindings, OPERATOR_TOKEN: b.key })).toThrow(EdgeConfigError);
     expect(() => getConfig({ ...bindings, OPERATOR_TOKEN: 'short' })).toThrow(/OPERATOR_TOKEN|operatorToken/);
     const unconfigured = { ...bindings, OPERATOR_TOKEN: undefined };
     const res = await createApp().request(

@@ -30,6 +30,8 @@ export interface TenantDirectoryOptions {
 
 export class TenantDirectory {
   readonly #cache: TtlCache<KeyOwner | null>;
+  // In flight only: concurrent lookups of one cold key share one store read.
+  readonly #loading = new Map<string, Promise<KeyOwner | null>>();
 
   constructor(options: TenantDirectoryOptions = {}) {
     this.#cache = new TtlCache({ maxEntries: options.maxEntries ?? 10_000, ttlMs: KEY_CACHE_TTL_MS, now: options.now });
@@ -38,14 +40,22 @@ export class TenantDirectory {
   /**
    * The owner of the key with this SHA-256, or null when the key or its tenant does not exist or
    * is malformed in the store. Misses are cached briefly (5 s) so a flood of one bad key stays cheap
-   * while a freshly created key works almost at once.
+   * while a freshly created key works almost at once. Concurrent lookups of a cold key share one
+   * store read (a burst of requests with a new key costs one round trip, not one each).
    */
-  async lookup(store: Store, keyHash: string): Promise<KeyOwner | null> {
+  lookup(store: Store, keyHash: string): Promise<KeyOwner | null> {
     const cached = this.#cache.get(keyHash);
-    if (cached !== undefined) return cached;
-    const owner = await this.#load(store, keyHash);
-    this.#cache.set(keyHash, owner, owner ? KEY_CACHE_TTL_MS : 5_000);
-    return owner;
+    if (cached !== undefined) return Promise.resolve(cached);
+    const inflight = this.#loading.get(keyHash);
+    if (inflight) return inflight;
+    const loading = this.#load(store, keyHash)
+      .then((owner) => {
+        this.#cache.set(keyHash, owner, owner ? KEY_CACHE_TTL_MS : 5_000);
+        return owner;
+      })
+      .finally(() => this.#loading.delete(keyHash));
+    this.#loading.set(keyHash, loading);
+    return loading;
   }
 
   /**

@@ -25,7 +25,7 @@ export default async function setup(project: TestProject) {
   const { startStack } = (await tsImport('../../tools/stack/stack.ts', import.meta.url)) as StackModule;
   const stateDir = await mkdtemp(join(tmpdir(), 'gw-edge-test-'));
   const stack = await startStack({ ports: { gateway: 0, bridge: 0, modelServer: 0, lambdaHost: 0 }, stateDir, edge: false });
-  // Webhook ingest and async jobs (issue 7): a receiver for forwards and callbacks, and test sources.
+  // Webhook ingest and async jobs: a receiver for forwards and callbacks, and test sources.
   const receiver = await startWebhookReceiver();
   const webhooks = webhookTestVars(receiver.url);
   project.provide('edgeVars', { ...stack.edgeVars, ...webhooks.vars });

@@ -6,7 +6,7 @@ import * as z from 'zod';
 import type { BackendInferRequest, ChatMessage, FinishReason } from '../../../shared/contracts/backend';
 import { renderChat, type ChatTemplateName } from '../chat-template';
 
-/** Completion length when the client sets none. */
+/** ContainerCompletion length when the client sets none. */
 export const DEFAULT_MAX_TOKENS = 256;
 
 /** `stop` as a list. */

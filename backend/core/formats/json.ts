@@ -6,7 +6,7 @@
  */
 import * as z from 'zod';
 import { DEFAULT_MAX_TOKENS, OpenAiUsageSchema, inBandError, normaliseFinishReason, promptText } from './common';
-import type { Completion, FormatCodec, StreamPiece } from './types';
+import type { ContainerCompletion, FormatCodec, StreamPiece } from './types';
 
 const WholeResponse = z.object({ output: z.string(), usage: OpenAiUsageSchema.nullish(), finish_reason: z.string().nullish() }).loose();
 const TextLine = z.object({ text: z.string() }).loose();
@@ -23,7 +23,7 @@ export const json: FormatCodec = {
       ...(req.stream ? { stream: true } : {}),
     };
   },
-  response(body): Completion | undefined {
+  response(body): ContainerCompletion | undefined {
     const parsed = WholeResponse.safeParse(body);
     if (!parsed.success) return undefined;
     const { output, usage, finish_reason: finish } = parsed.data;

@@ -12,7 +12,7 @@
 import * as z from 'zod';
 import type { BackendInferRequest } from '../../../shared/contracts/backend';
 import { DEFAULT_MAX_TOKENS, OpenAiUsageSchema, chatMessages, inBandError, normaliseFinishReason, promptText, stopList } from './common';
-import type { Completion, ContainerModel, FormatCodec, StreamPiece } from './types';
+import type { ContainerCompletion, ContainerModel, FormatCodec, StreamPiece } from './types';
 
 function samplingFields(req: BackendInferRequest, model: ContainerModel): Record<string, unknown> {
   const p = req.params;
@@ -77,7 +77,7 @@ export const openAiChat: FormatCodec = {
   name: 'openai-chat',
   includesStopSequence: false,
   request: (req, model) => ({ messages: chatMessages(req), ...samplingFields(req, model) }),
-  response(body): Completion | undefined {
+  response(body): ContainerCompletion | undefined {
     const parsed = ChatResponse.safeParse(body);
     if (!parsed.success) return undefined;
     const choice = parsed.data.choices[0]!;
@@ -91,7 +91,7 @@ export const openAiCompletions: FormatCodec = {
   name: 'openai-completions',
   includesStopSequence: false,
   request: (req, model) => ({ prompt: promptText(req, model.chatTemplate), ...samplingFields(req, model) }),
-  response(body): Completion | undefined {
+  response(body): ContainerCompletion | undefined {
     const parsed = CompletionResponse.safeParse(body);
     if (!parsed.success) return undefined;
     const choice = parsed.data.choices[0]!;

@@ -10,7 +10,7 @@
  */
 import * as z from 'zod';
 import { DEFAULT_MAX_TOKENS, inBandError, normaliseFinishReason, promptText, stopList } from './common';
-import type { Completion, FormatCodec, StreamPiece } from './types';
+import type { ContainerCompletion, FormatCodec, StreamPiece } from './types';
 
 const Details = z.object({ finish_reason: z.string().optional(), generated_tokens: z.number().int().nonnegative().optional() }).loose();
 const Generated = z.object({ generated_text: z.string(), details: Details.nullish() }).loose();
@@ -45,7 +45,7 @@ export const tgi: FormatCodec = {
       ...(req.stream ? { stream: true } : {}),
     };
   },
-  response(body): Completion | undefined {
+  response(body): ContainerCompletion | undefined {
     const parsed = WholeResponse.safeParse(body);
     if (!parsed.success) return undefined;
     const first = Array.isArray(parsed.data) ? parsed.data[0]! : parsed.data;

@@ -20,7 +20,7 @@ export interface ContainerModel {
 }
 
 /** A container's whole answer, normalised. Token counts are absent when the container gave none. */
-export interface Completion {
+export interface ContainerCompletion {
   readonly output: string;
   readonly promptTokens?: number | undefined;
   readonly completionTokens?: number | undefined;
@@ -46,7 +46,7 @@ export interface FormatCodec {
   /** The container request body; with `req.stream` the format's streaming flags are set. */
   request(req: BackendInferRequest, model: ContainerModel): Record<string, unknown>;
   /** A whole (non-streamed) answer; undefined when it does not have this format's shape. */
-  response(body: unknown): Completion | undefined;
+  response(body: unknown): ContainerCompletion | undefined;
   /** The pieces one streamed event (a parsed SSE `data` payload or JSON line) carries. */
   event(data: unknown): StreamPiece[];
   /** The container's text includes a matched stop sequence (TGI), which the adapter trims off. */

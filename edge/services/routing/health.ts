@@ -23,12 +23,12 @@ export interface Transition {
 }
 
 /** What the routing loop may do with a backend now. */
-export type Admission =
+export type BreakerAdmission =
   | { readonly allowed: true; readonly probe: boolean; readonly transition?: Transition }
   | { readonly allowed: false; readonly reason: 'open' | 'warming'; readonly retryAfterMs: number; readonly detail: string };
 
 /** How an attempt ended, as far as the breaker is concerned. */
-export type Outcome = 'success' | 'failure' | 'neutral';
+export type AttemptVerdict = 'success' | 'failure' | 'neutral';
 
 interface Entry {
   state: BreakerState;
@@ -61,7 +61,7 @@ export class BackendHealth {
   }
 
   /** May a request use `name` now? Grants the single half-open probe to the first caller after the cool-down. */
-  admit(name: string, settings: BreakerSettings, now: number): Admission {
+  admit(name: string, settings: BreakerSettings, now: number): BreakerAdmission {
     const e = this.#entry(name);
     if (now < e.warmingUntil) return { allowed: false, reason: 'warming', retryAfterMs: e.warmingUntil - now, detail: e.warmingReason };
     if (e.state === 'closed') return { allowed: true, probe: false };
@@ -80,7 +80,7 @@ export class BackendHealth {
   }
 
   /** Records how an attempt ended; returns the transition it caused, if any. */
-  record(name: string, outcome: Outcome, settings: BreakerSettings, now: number): Transition | undefined {
+  record(name: string, outcome: AttemptVerdict, settings: BreakerSettings, now: number): Transition | undefined {
     const e = this.#entry(name);
     if (e.state === 'half-open') {
       if (outcome === 'neutral') {

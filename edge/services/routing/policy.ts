@@ -6,7 +6,7 @@
  */
 import { ApiError } from '../../errors';
 import type { RetrySettings } from '../route-table';
-import type { Outcome } from './health';
+import type { AttemptVerdict } from './health';
 import { REASON } from '../../../shared/contracts/boundary';
 import { CANCELLED } from '../backend-client';
 
@@ -17,7 +17,7 @@ export const DEADLINE = 'deadline';
 export interface Verdict {
   /** `client`: the request itself is at fault (or the client left): answer now, try nothing else. */
   readonly kind: 'retry' | 'fallback' | 'warming' | 'client' | 'deadline';
-  readonly breaker: Outcome;
+  readonly breaker: AttemptVerdict;
   /** The backend's Retry-After in ms, when it sent one that applies. */
   readonly retryAfterMs: number | undefined;
 }
