@@ -104,6 +104,8 @@ export class Lease {
   #storeRemaining: number | undefined;
   /** End of the bucket of the last refused take, for Retry-After. */
   #refusedReset = 0;
+  /** End of the bucket in which this lease last refused a request (0: none). */
+  #refusedIn = 0;
   #queue: Waiter[] = [];
   #busy = false;
   #refill = false;
@@ -191,8 +193,16 @@ export class Lease {
     return grant;
   }
 
+  /**
+   * Units the lease should hold ahead of demand. None once it refused a request in this bucket,
+   * until the store says the window is far from its limit again: near the limit a refusal may have
+   * been caused by other locations' takes in flight, and units taken after it could sit unused here
+   * while those locations refuse their own requests.
+   */
   #target(now: number, need: number): number {
-    return leaseTarget(this.#policy, this.#meter, now, this.remaining(), need);
+    const target = leaseTarget(this.#policy, this.#meter, now, this.remaining(), need);
+    if (this.#refusedIn !== 0 && this.#refusedIn === this.#reset && target < this.#policy.minRequests * this.#meter.meanNeed(need)) return 0;
+    return target;
   }
 
   /** A new bucket began: the units on hand belonged to the old one. */
@@ -285,6 +295,8 @@ export class Lease {
   /** Refuses every queued request missing more than `ceiling` units: a take of `ceiling + 1` was just refused. */
   #refuseAbove(ceiling: number): void {
     const reset = this.#refusedReset;
+    this.#refusedIn = this.#reset;
+    this.#refill = false;
     this.#queue = this.#queue.filter((w) => {
       if (w.need - this.#available <= ceiling) return true;
       w.state = 'done';
