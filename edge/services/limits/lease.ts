@@ -162,6 +162,7 @@ export class Lease {
     if (grant.epoch === this.#epoch && now < this.#reset) {
       // Queued takes may fit now: the pump, busy while anyone waits, serves them at its next turn.
       this.#available += units;
+      this.#armIdleWatch(now, io);
       return Promise.resolve();
     }
     return this.#direct(io, -units, grant.reset);
@@ -256,8 +257,9 @@ export class Lease {
         if (!head) {
           if (!this.#refill) break;
           this.#refill = false;
-          const size = this.#target(now, 1) - this.#available;
-          if (size > 0) await this.#takeFromStore(io, size);
+          // Hand-outs during the last command asked again; a lease still over half its target needs nothing yet.
+          const target = this.#target(now, 1);
+          if (this.#available * 2 < target) await this.#takeFromStore(io, target - this.#available);
           continue;
         }
         const first = head.need - this.#available;
