@@ -5,7 +5,8 @@
  * on its critical path, ≤ 0.2 per admitted request at steady load) and that idle leases go back;
  * at most L and at least L − K + 1 of a burst over K = 3 locations, for a request and a token
  * window; never more than L under staggered waves over six locations with refills and returns; a
- * plan change within 10 s, the lease taken under the old plan retired.
+ * refused location asking again soon enough to use units given back elsewhere; a plan change
+ * within 10 s, the lease taken under the old plan retired.
  */
 import { createExecutionContext, env } from 'cloudflare:test';
 import { Redis } from '@upstash/redis/cloudflare';
@@ -20,6 +21,7 @@ import { seedTenantKey, store } from '../../testing/seed';
 import type { IsolateServices } from '../isolate';
 import { TenantDirectory, TENANT_RECORD_TTL_MS } from '../tenant-directory';
 import { type AdmitInput, type Admission, QuotaGate, type QuotaGateOptions } from './gate';
+import { BLOCK_RECHECK_MS } from './block-list';
 import { DEFAULT_LEASE_POLICY } from './lease-sizing';
 
 const model = inject('model');
@@ -251,6 +253,43 @@ describe('many locations over time', () => {
     expect(admitted).toBeLessThanOrEqual(limit);
     // Every unused unit went back: the counter is what was admitted.
     expect(counts).toEqual([admitted]);
+  });
+});
+
+describe('block list', () => {
+  it(`lets a refused location ask again within ${BLOCK_RECHECK_MS / 1000} s, so units another location gives back idle are not lost`, {
+    timeout: 60_000,
+  }, async () => {
+    await insideMinute(25_000);
+    // A's idle watch wakes when the test says, so A keeps its lease through B's burst.
+    let wake: Array<() => void> = [];
+    const a = location({ lease: { idleMs: 100 }, sleep: () => new Promise<void>((resolve) => wake.push(resolve)) });
+    const b = location({ lease: { idleMs: 60_000 } });
+    const { key, tenant } = await seedTenantKey({ overrides: { requestsPerMinute: 100 } });
+    // A serves one request and keeps the rest of its lease; B takes everything else and is refused.
+    expect((await a.send(key, 'a lease')).status).toBe(200);
+    const burst = await Promise.all(Array.from({ length: 100 }, (_, i) => b.send(key, `b ${i}`)));
+    const admittedB = burst.filter((r) => r.status === 200).length;
+    expect(admittedB).toBe(100 - DEFAULT_LEASE_POLICY.minRequests);
+    // Right after its refusal B answers from its block list, without the store.
+    await bridgeQuiet();
+    await resetBridgeStats();
+    const blocked = await b.send(key, 'still blocked');
+    const stats = await bridgeStats();
+    expect(blocked.status).toBe(429);
+    expect(stats.httpRequests).toBe(0);
+    // A goes idle and gives back what it did not use.
+    const woken = wake;
+    wake = [];
+    for (const w of woken) w();
+    await bridgeQuiet();
+    expect(await windowCounts('requests', 'minute', tenant.tenantId)).toEqual([1 + admittedB]);
+    await sleep(BLOCK_RECHECK_MS);
+    const again = await b.send(key, 'asks again');
+    console.warn(
+      `block recheck: B admitted ${admittedB} of 100, then blocked (${blocked.status}, ${stats.httpRequests} round trips); after A gave back and ${BLOCK_RECHECK_MS} ms: ${again.status}`,
+    );
+    expect(again.status).toBe(200);
   });
 });
 
