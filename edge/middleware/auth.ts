@@ -1,6 +1,7 @@
 /**
  * Authentication: an API key (`Authorization: Bearer <key>` or `x-api-key`, looked up by SHA-256
- * through the isolate-cached tenant directory, checked for status, expiry and tenant suspension) or,
+ * through the isolate-cached tenant directory — key records for at most 30 s, tenant records with
+ * the plan for at most 10 s — checked for status, expiry and tenant suspension) or,
  * when JWT mode is configured, a bearer JWT from the OIDC issuer (tenant, plan and scopes from its
  * claims). Either way the route's scope is enforced and `auth` is set on the context.
  *
@@ -16,6 +17,7 @@ import { ApiError } from '../errors';
 import type { AppEnv, Config } from '../env';
 import type { TenantDirectory } from '../services/tenant-directory';
 import { JwtError, looksLikeJwt, verifyJwt, type JwtDeps } from '../services/jwt';
+import { backgroundFor } from '../services/background';
 import { withDeadline } from '../services/deadline';
 
 export interface AuthContext {
@@ -102,9 +104,11 @@ export function auth(options: AuthOptions): MiddlewareHandler<AppEnv> {
     const config = c.get('config');
     const hash = await sha256Hex(key);
     // A cold lookup while the store is down is the store's fault, not the client's: 503, never 500.
-    const owner = await withDeadline(options.directory.lookup(c.get('store'), hash), config.limits.storeTimeoutMs, 'the key store').catch((err: unknown) => {
-      throw new ApiError('UPSTREAM_ERROR', 'the key store is unavailable; retry shortly', { status: 503, headers: { 'Retry-After': '5' }, cause: err });
-    });
+    const owner = await withDeadline(options.directory.lookup(c.get('store'), hash, backgroundFor(c)), config.limits.storeTimeoutMs, 'the key store').catch(
+      (err: unknown) => {
+        throw new ApiError('UPSTREAM_ERROR', 'the key store is unavailable; retry shortly', { status: 503, headers: { 'Retry-After': '5' }, cause: err });
+      },
+    );
     if (owner?.key.status !== 'active') throw new ApiError('UNAUTHORIZED', 'invalid API key', { headers: CHALLENGE });
     if (owner.key.expiresAt !== undefined && owner.key.expiresAt <= now()) {
       throw new ApiError('UNAUTHORIZED', 'API key expired', { headers: CHALLENGE });

@@ -1,8 +1,9 @@
 /**
  * The services one isolate keeps across requests, built once in edge/index.ts and handed to
  * createApp(deps) and the queue handler. Each outlives a request on purpose:
- * - `quotaGate`: the ephemeral block list that answers blocked tenants without a store round trip,
- *   and the fallback counters of a store outage;
+ * - `quotaGate`: the quota leases that admit a warm tenant without a store round trip, the
+ *   ephemeral block list that answers blocked tenants without one, and the fallback counters of a
+ *   store outage;
  * - `health`: circuit breakers and warming holds, which only mean something across requests;
  * - `coalescer`: identical misses in flight in this isolate share one backend call;
  * - `directory`: the key → tenant cache that bounds revocation to its TTL;

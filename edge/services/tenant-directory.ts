@@ -1,17 +1,30 @@
 /**
  * Who a key belongs to: key record and tenant record from the store, cached in the isolate so a warm
- * request does not touch Redis for auth. The cache TTL bounds how long a revoked key, an expired key
- * or a changed plan can still be served from an isolate: {@link REVOCATION_BOUND_MS}.
+ * request does not touch Redis for auth. Two bounds:
+ * - a key change (revoked, expired, rotated) takes effect within {@link REVOCATION_BOUND_MS}: key
+ *   records are cached for half of it;
+ * - a tenant change (plan, overrides, suspension) takes effect within {@link TENANT_RECORD_TTL_MS}:
+ *   a tenant record older than that is never used for a decision. Past half its age a request
+ *   refreshes it in the background, so a busy tenant rarely waits for the store.
+ * The quota leases follow the plan in force (services/limits/lease.ts), so a new limit holds as
+ * soon as the record carrying it does.
  */
 import { ApiKeyRecordSchema, TenantRecordSchema, storeKeys, type ApiKeyRecord, type TenantRecord } from '../../shared/contracts/tenancy';
-import { TtlCache } from './ttl-cache';
+import { describeError, log } from './log';
 import type { Store } from './store';
+import { TtlCache } from './ttl-cache';
 
-/** A revocation (or any key/tenant change) takes effect at every edge location within this bound. */
+/** A revocation (or any key change) takes effect at every edge location within this bound. */
 export const REVOCATION_BOUND_MS = 60_000;
 
-/** Entries live for half the bound, leaving the rest for clock skew and in-flight requests. */
+/** Key entries live for half the bound, leaving the rest for clock skew and in-flight requests. */
 export const KEY_CACHE_TTL_MS = REVOCATION_BOUND_MS / 2;
+
+/** A plan or override change (any tenant record change) takes effect at every edge location within this bound. */
+export const TENANT_RECORD_TTL_MS = 10_000;
+
+/** Misses are cached briefly, so a flood of one bad key stays cheap while a new key works almost at once. */
+const MISS_TTL_MS = 5_000;
 
 export interface KeyOwner {
   readonly key: ApiKeyRecord;
@@ -28,50 +41,98 @@ export interface TenantDirectoryOptions {
   readonly maxEntries?: number;
 }
 
+interface TenantEntry {
+  readonly record: TenantRecord | null;
+  /** When the read that returned it was issued: the record is at least this fresh. */
+  readonly asOf: number;
+}
+
 export class TenantDirectory {
-  readonly #cache: TtlCache<KeyOwner | null>;
-  // In flight only: concurrent lookups of one cold key share one store read.
-  readonly #loading = new Map<string, Promise<KeyOwner | null>>();
+  readonly #now: () => number;
+  // Both outlive a request on purpose: they are what spares the store on a warm request.
+  readonly #keys: TtlCache<ApiKeyRecord | null>;
+  // Kept up to the key TTL so `cached` can still vouch for a key; lookups use a record only while it is young enough.
+  readonly #tenants: TtlCache<TenantEntry>;
+  readonly #refreshing = new Set<string>();
+  // In flight only: concurrent lookups of one cold key (or tenant) share one store read.
+  readonly #inflight = new Map<string, Promise<unknown>>();
 
   constructor(options: TenantDirectoryOptions = {}) {
-    this.#cache = new TtlCache({ maxEntries: options.maxEntries ?? 10_000, ttlMs: KEY_CACHE_TTL_MS, now: options.now });
+    this.#now = options.now ?? Date.now;
+    const maxEntries = options.maxEntries ?? 10_000;
+    this.#keys = new TtlCache({ maxEntries, ttlMs: KEY_CACHE_TTL_MS, now: this.#now });
+    this.#tenants = new TtlCache({ maxEntries, ttlMs: KEY_CACHE_TTL_MS, now: this.#now });
   }
 
   /**
    * The owner of the key with this SHA-256, or null when the key or its tenant does not exist or
-   * is malformed in the store. Misses are cached briefly (5 s) so a flood of one bad key stays cheap
-   * while a freshly created key works almost at once. Concurrent lookups of a cold key share one
-   * store read (a burst of requests with a new key costs one round trip, not one each).
+   * is malformed in the store. `background` (a request's `waitUntil`) lets a tenant record past
+   * half its lifetime be refreshed off the request's path; without it the record simply ages out.
+   * Concurrent lookups of a cold key share one store read of the key and one of its tenant.
    */
-  lookup(store: Store, keyHash: string): Promise<KeyOwner | null> {
-    const cached = this.#cache.get(keyHash);
-    if (cached !== undefined) return Promise.resolve(cached);
-    const inflight = this.#loading.get(keyHash);
-    if (inflight) return inflight;
-    const loading = this.#load(store, keyHash)
-      .then((owner) => {
-        this.#cache.set(keyHash, owner, owner ? KEY_CACHE_TTL_MS : 5_000);
-        return owner;
-      })
-      .finally(() => this.#loading.delete(keyHash));
-    this.#loading.set(keyHash, loading);
-    return loading;
+  async lookup(store: Store, keyHash: string, background?: (work: Promise<unknown>) => void): Promise<KeyOwner | null> {
+    let key = this.#keys.get(keyHash);
+    if (key === undefined) {
+      key = await this.#once(`key:${keyHash}`, async () => {
+        const loaded = await this.#loadKey(store, keyHash);
+        this.#keys.set(keyHash, loaded, loaded ? KEY_CACHE_TTL_MS : MISS_TTL_MS);
+        return loaded;
+      });
+    }
+    if (!key) return null;
+    const tenant = await this.#tenant(store, key.tenantId, background);
+    return tenant ? { key, tenant } : null;
   }
 
   /**
    * What the isolate already knows about the key with this SHA-256, without asking the store:
-   * its owner, null for a cached miss, undefined when the key is cold here.
+   * its owner (with the last tenant record read), null for a cached miss, undefined when cold here.
    */
   cached(keyHash: string): KeyOwner | null | undefined {
-    return this.#cache.get(keyHash);
+    const key = this.#keys.get(keyHash);
+    if (key === null) return null;
+    if (key === undefined) return undefined;
+    const tenant = this.#tenants.get(key.tenantId)?.record;
+    return tenant ? { key, tenant } : tenant === null ? null : undefined;
   }
 
-  async #load(store: Store, keyHash: string): Promise<KeyOwner | null> {
-    const rawKey = await store.get<unknown>(storeKeys.apiKey(keyHash));
-    const key = rawKey === null ? undefined : ApiKeyRecordSchema.safeParse(rawKey).data;
-    if (!key) return null;
-    const rawTenant = await store.get<unknown>(storeKeys.tenant(key.tenantId));
-    const tenant = rawTenant === null ? undefined : TenantRecordSchema.safeParse(rawTenant).data;
-    return tenant ? { key, tenant } : null;
+  async #tenant(store: Store, tenantId: string, background: ((work: Promise<unknown>) => void) | undefined): Promise<TenantRecord | null> {
+    const now = this.#now();
+    const entry = this.#tenants.get(tenantId);
+    const age = entry ? now - entry.asOf : Number.POSITIVE_INFINITY;
+    if (entry && age < TENANT_RECORD_TTL_MS) {
+      if (background && age >= TENANT_RECORD_TTL_MS / 2 && !this.#refreshing.has(tenantId)) {
+        this.#refreshing.add(tenantId);
+        background(
+          this.#refreshTenant(store, tenantId)
+            .catch((err: unknown) => log('warn', 'tenant record refresh failed', { tenant_id: tenantId, ...describeError(err) }))
+            .finally(() => this.#refreshing.delete(tenantId)),
+        );
+      }
+      return entry.record;
+    }
+    return this.#once(`tenant:${tenantId}`, () => this.#refreshTenant(store, tenantId));
+  }
+
+  /** Runs `load` once for concurrent callers of the same `id`. */
+  #once<T>(id: string, load: () => Promise<T>): Promise<T> {
+    const running = this.#inflight.get(id);
+    if (running) return running as Promise<T>;
+    const started = load().finally(() => this.#inflight.delete(id));
+    this.#inflight.set(id, started);
+    return started;
+  }
+
+  async #refreshTenant(store: Store, tenantId: string): Promise<TenantRecord | null> {
+    const asOf = this.#now();
+    const raw = await store.get<unknown>(storeKeys.tenant(tenantId));
+    const record = raw === null ? null : (TenantRecordSchema.safeParse(raw).data ?? null);
+    this.#tenants.set(tenantId, { record, asOf }, record ? KEY_CACHE_TTL_MS : MISS_TTL_MS);
+    return record;
+  }
+
+  async #loadKey(store: Store, keyHash: string): Promise<ApiKeyRecord | null> {
+    const raw = await store.get<unknown>(storeKeys.apiKey(keyHash));
+    return raw === null ? null : (ApiKeyRecordSchema.safeParse(raw).data ?? null);
   }
 }

@@ -1,7 +1,8 @@
 /**
  * The quota stage: every request window counts the request and every token window reserves its
- * estimate (services/limits/gate.ts). It does not wait for the store before calling `next()`: the
- * response cache's L2 read is issued in the same tick, so both share one pipelined round trip; the
+ * estimate (services/limits/gate.ts), from the isolate's quota leases when they have the units (no
+ * store round trip), else from the store. It does not wait before calling `next()`: when the store
+ * is needed, the response cache's L2 read is issued in the same tick, so both share one pipelined round trip; the
  * stages after it await `admission` before answering. Once the request settles, the reservation
  * moves to the real usage: a backend answer's tokens; 0 for a cache hit or a failure; a cut stream
  * keeps it (the GPU time was spent, and its real usage is unknown).

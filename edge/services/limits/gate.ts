@@ -1,13 +1,16 @@
 /**
- * The per-tenant quota gate: request limits and two-phase token limits over @upstash/ratelimit.
+ * The per-tenant quota gate: request limits and two-phase token limits over @upstash/ratelimit,
+ * admitted from the isolate's quota leases (lease.ts).
  *
- * - `admit` first asks the isolate's ephemeral block list (a tenant already over a request limit is
- *   answered 429 with no Redis round trip), then checks all five windows with one pipelined round
- *   trip (the limiters' EVALSHAs are issued in the same tick and auto-pipelined by @upstash/redis).
+ * - `admit` first asks the isolate's ephemeral block list (block-list.ts: a tenant already over a
+ *   request limit is answered 429 with no store round trip), then takes the request's units from
+ *   the lease of each of the five windows: a warm tenant's request is admitted without touching the
+ *   store; a window that lacks units asks the store, and the windows that do so issue their
+ *   commands in the same tick (auto-pipelined by @upstash/redis into one round trip).
  * - Tokens are reserved up front (prompt estimate + `max_tokens`) and settled to the backend's real
- *   usage afterwards (`Admission.settle`): a refund or a charge of the difference, in the same window.
- * - A denied request leaves no trace: every window it incremented is refunded in the background, so
- *   denials never eat the hour or day allowance.
+ *   usage afterwards (`Admission.settle`): unused tokens go back to the lease (or to the store once
+ *   the lease has moved on), extra usage is charged, always in the window it was reserved in.
+ * - A denied request leaves no trace: the units it took from other windows go back to their leases.
  * - When the store fails or exceeds `storeTimeoutMs`: a warning, the `StoreUnavailable` metric, then
  *   the outage policy (open: the in-isolate {@link LocalLimiter}; closed: 503 with Retry-After).
  */
@@ -16,14 +19,17 @@ import { EdgeMetric } from '../../../shared/metrics-catalog';
 import type { EffectivePlan } from '../../../shared/plans';
 import { estimateTokens } from '../../../shared/tokens';
 import { ApiError } from '../../errors';
+import { withDeadline } from '../deadline';
 import { describeError, log } from '../log';
 import type { MetricsRecorder } from '../metrics';
 import type { Store } from '../store';
-import { TtlCache } from '../ttl-cache';
-import { withDeadline } from '../deadline';
+import { BlockList } from './block-list';
 import { limitHeaders, retryAfterSeconds } from './headers';
+import { type Grant, isGrant, type LeaseClock, type LeaseIo, type PendingTake, realClock, type TakeOutcome } from './lease';
+import { LeaseBook } from './lease-book';
+import { checkLeasePolicy, DEFAULT_LEASE_POLICY, type LeasePolicy } from './lease-sizing';
 import { LocalLimiter } from './local-limiter';
-import { identifierOf, limiterFor, windowsFor, type LimitWindow, type WindowState } from './windows';
+import { identifierOf, limiterFor, type LimitWindow, type WindowState, windowsFor } from './windows';
 
 /**
  * A token reservation in a form that survives a queue: what was reserved and in which token windows
@@ -38,10 +44,12 @@ export interface TokenReservation {
 export interface Admission {
   /** The limit headers for the response. */
   readonly headers: Record<string, string>;
-  /** Moves the reservation to the real usage (0 refunds it all). Never rejects. */
+  /** Moves the reservation to the real usage (0 refunds it all). Never rejects; only the first call counts. */
   settle(actualTokens: number): Promise<void>;
   /** The reservation, for {@link QuotaGate.settleReservation} after the request itself has ended. */
   readonly reservation: TokenReservation;
+  /** Where the decision came from: this isolate's leases alone, a store round trip, or the outage limiter. */
+  readonly source: 'lease' | 'store' | 'local';
 }
 
 export interface AdmitInput {
@@ -51,97 +59,109 @@ export interface AdmitInput {
   /** Tokens to reserve: prompt estimate + max_tokens. */
   readonly tokens: number;
   readonly policy: { readonly outagePolicy: 'open' | 'closed'; readonly storeTimeoutMs: number };
-  /** Where background work (refunds) goes: `executionCtx.waitUntil`. */
+  /** Where background work (refills, returns, refunds) goes: `executionCtx.waitUntil`. */
   readonly background: (work: Promise<unknown>) => void;
   readonly metrics: MetricsRecorder;
 }
 
 export interface QuotaGateOptions {
+  /** Clock in ms; the store derives its buckets from the real one, so only tests change it. */
   readonly now?: () => number;
+  /** Timer for the leases' idle watch. */
+  readonly sleep?: (ms: number) => Promise<void>;
+  /** Lease sizing and idle return; {@link DEFAULT_LEASE_POLICY} for what is not given. */
+  readonly lease?: Partial<LeasePolicy>;
 }
 
 export class QuotaGate {
   readonly #now: () => number;
-  // Outlives a request on purpose: the ephemeral block list that spares Redis for blocked tenants.
-  readonly #blocked: TtlCache<readonly WindowState[]>;
+  readonly #blocked: BlockList;
+  // Both outlive a request on purpose: the leases are what spares the store, the local limiter is
+  // the limit while the store is down.
+  readonly #leases: LeaseBook;
   readonly #local: LocalLimiter;
 
   constructor(options: QuotaGateOptions = {}) {
-    this.#now = options.now ?? Date.now;
-    this.#blocked = new TtlCache({ maxEntries: 10_000, ttlMs: 86_400_000, now: this.#now });
+    this.#now = options.now ?? realClock.now;
+    const clock: LeaseClock = { now: this.#now, sleep: options.sleep ?? realClock.sleep };
+    this.#blocked = new BlockList(this.#now);
+    this.#leases = new LeaseBook(checkLeasePolicy({ ...DEFAULT_LEASE_POLICY, ...options.lease }), clock);
     this.#local = new LocalLimiter(this.#now);
   }
 
   /** The stored denial while a tenant is blocked in this isolate, else undefined. */
   blockedStates(tenantId: string): readonly WindowState[] | undefined {
-    return this.#blocked.get(tenantId);
+    return this.#blocked.peek(tenantId);
   }
 
   /**
-   * Admits or rejects (ApiError 429, or 503 under the closed outage policy). The Redis commands are
-   * issued synchronously, before this returns, so a caller may add commands to the same pipeline.
+   * Admits or rejects (ApiError 429, or 503 under the closed outage policy). Resolves at once when
+   * the leases have the units; any store command is issued synchronously, before this returns, so a
+   * caller may add commands to the same pipeline.
    */
   admit(input: AdmitInput): Promise<Admission> {
-    const blocked = this.#blocked.get(input.tenantId);
-    if (blocked) return Promise.reject(this.#denied(blocked, input, true));
     const windows = windowsFor(input.plan);
-    const calls = windows.map((w) => limiterFor(input.store, w).limit(identifierOf(w, input.tenantId), { rate: w.kind === 'requests' ? 1 : input.tokens }));
-    return this.#decide(input, windows, calls);
+    const blocked = this.#blocked.get(input.tenantId, windows);
+    if (blocked) return Promise.reject(this.#denied(blocked, input, true));
+    const io = ioFor(input);
+    const takes = windows.map((window) => this.#leases.lease(input.store, input.tenantId, window).take(window, unitsOf(window, input.tokens), io));
+    const grants = takes.filter(isGrant);
+    if (grants.length === takes.length) return Promise.resolve(this.#admitted(input, windows, grants, io, 'lease'));
+    return this.#await(input, windows, takes, io);
   }
 
-  async #decide(
-    input: AdmitInput,
-    windows: ReturnType<typeof windowsFor>,
-    calls: Promise<{ success: boolean; remaining: number; reset: number }>[],
-  ): Promise<Admission> {
-    let results: Awaited<(typeof calls)[number]>[];
+  async #await(input: AdmitInput, windows: readonly LimitWindow[], takes: ReadonlyArray<Grant | PendingTake>, io: LeaseIo): Promise<Admission> {
+    let outcomes: TakeOutcome[];
     try {
-      results = await withDeadline(Promise.all(calls), input.policy.storeTimeoutMs, 'the rate-limit store');
+      const all = Promise.all(takes.map((t): TakeOutcome | Promise<TakeOutcome> => (isGrant(t) ? { granted: true, grant: t } : t.outcome)));
+      outcomes = await withDeadline(all, input.policy.storeTimeoutMs, 'the rate-limit store');
     } catch (err) {
+      // Nothing taken stays taken: a withdrawn take gives back what it may have been handed meanwhile.
+      for (const t of takes) {
+        if (isGrant(t)) input.background(t.lease.giveBack(t, t.units, io));
+        else t.cancel();
+      }
       return this.#outage(input, windows, err);
     }
-    const states = windows.map((window, i) => ({ window, success: results[i]!.success, remaining: results[i]!.remaining, reset: results[i]!.reset }));
-    if (states.some((s) => !s.success)) {
-      input.background(this.#adjust(input, states, -1, -input.tokens));
-      const requestDenials = states.filter((s) => s.window.kind === 'requests' && !s.success);
-      if (requestDenials.length > 0) this.#blocked.set(input.tenantId, states, Math.max(...requestDenials.map((s) => s.reset)) - this.#now());
-      throw this.#denied(states, input, false);
-    }
-    const reservation: TokenReservation = {
-      reserved: input.tokens,
-      windows: states.filter((s) => s.window.kind === 'tokens').map((s) => ({ window: s.window, reset: s.reset })),
-    };
+    const grants = outcomes.flatMap((o) => (o.granted ? [o.grant] : []));
+    if (grants.length === outcomes.length) return this.#admitted(input, windows, grants, io, 'store');
+    for (const g of grants) input.background(g.lease.giveBack(g, g.units, io));
+    const states = windows.map((window, i): WindowState => {
+      const o = outcomes[i]!;
+      return o.granted
+        ? { window, success: true, remaining: o.grant.lease.remaining(), reset: o.grant.reset }
+        : { window, success: false, remaining: 0, reset: o.reset };
+    });
+    this.#blocked.refuse(input.tenantId, states);
+    throw this.#denied(states, input, false);
+  }
+
+  #admitted(input: AdmitInput, windows: readonly LimitWindow[], grants: readonly Grant[], io: LeaseIo, source: Admission['source']): Admission {
+    const states = windows.map((window, i): WindowState => ({ window, success: true, remaining: grants[i]!.lease.remaining(), reset: grants[i]!.reset }));
+    const tokens = windows.flatMap((window, i) => (window.kind === 'tokens' ? [{ window, grant: grants[i]! }] : []));
+    const reservation: TokenReservation = { reserved: input.tokens, windows: tokens.map(({ window, grant }) => ({ window, reset: grant.reset })) };
+    let settled = false;
     return {
       headers: limitHeaders(states, this.#now()),
-      settle: (actual) => this.settleReservation(input.store, input.tenantId, reservation, actual),
       reservation,
+      source,
+      settle: async (actual) => {
+        if (settled || actual === input.tokens) return;
+        settled = true;
+        const delta = actual - input.tokens;
+        await Promise.all(tokens.map(({ grant: g }) => (delta < 0 ? g.lease.giveBack(g, -delta, io) : g.lease.charge(g, delta, io))));
+      },
     };
   }
 
-  /** Moves a reservation to the real usage (0 refunds it) in the windows that have not reset since; never rejects. */
-  settleReservation(store: Store, tenantId: string, reservation: TokenReservation, actualTokens: number): Promise<void> {
-    if (actualTokens === reservation.reserved) return Promise.resolve();
-    return this.#adjustWindows(store, tenantId, reservation.windows, 0, actualTokens - reservation.reserved);
-  }
-
-  /** Adds `requestDelta` / `tokenDelta` to each window that has not reset since; never rejects. */
-  #adjust(input: AdmitInput, states: readonly WindowState[], requestDelta: number, tokenDelta: number): Promise<void> {
-    return this.#adjustWindows(input.store, input.tenantId, states, requestDelta, tokenDelta);
-  }
-
-  async #adjustWindows(
-    store: Store,
-    tenantId: string,
-    entries: ReadonlyArray<{ readonly window: LimitWindow; readonly reset: number }>,
-    requestDelta: number,
-    tokenDelta: number,
-  ): Promise<void> {
+  /** Moves a reservation to the real usage (0 refunds it) in the store, in the windows that have not reset since; never rejects. */
+  async settleReservation(store: Store, tenantId: string, reservation: TokenReservation, actualTokens: number): Promise<void> {
+    const delta = actualTokens - reservation.reserved;
+    if (delta === 0) return;
     const now = this.#now();
-    const work = entries
+    const work = reservation.windows
       .filter((s) => s.reset > now)
-      .map((s) => ({ s, rate: s.window.kind === 'requests' ? requestDelta : tokenDelta }))
-      .filter(({ rate }) => rate !== 0)
-      .map(({ s, rate }) => limiterFor(store, s.window).limit(identifierOf(s.window, tenantId), { rate }));
+      .map((s) => limiterFor(store, s.window).limit(identifierOf(s.window, tenantId), { rate: delta }));
     await Promise.all(work).catch((err: unknown) => log('warn', 'rate limit adjustment failed', { tenant_id: tenantId, ...describeError(err) }));
   }
 
@@ -156,7 +176,7 @@ export class QuotaGate {
     });
   }
 
-  #outage(input: AdmitInput, windows: ReturnType<typeof windowsFor>, err: unknown): Admission {
+  #outage(input: AdmitInput, windows: readonly LimitWindow[], err: unknown): Admission {
     input.metrics.count(EdgeMetric.StoreUnavailable);
     log('warn', 'rate limit store unavailable', { tenant_id: input.tenantId, policy: input.policy.outagePolicy, ...describeError(err) });
     if (input.policy.outagePolicy === 'closed') {
@@ -173,8 +193,21 @@ export class QuotaGate {
       headers: limitHeaders(states, this.#now()),
       settle: () => Promise.resolve(),
       reservation: { reserved: input.tokens, windows: [] },
+      source: 'local',
     };
   }
+}
+
+/** Units a request takes in a window: 1 in a request window, its reservation in a token window. */
+const unitsOf = (window: LimitWindow, tokens: number): number => (window.kind === 'requests' ? 1 : tokens);
+
+/** The store as one request's leases reach it: its store, deadline and background sink. */
+function ioFor(input: AdmitInput): LeaseIo {
+  return {
+    change: (window, rate) => limiterFor(input.store, window).limit(identifierOf(window, input.tenantId), { rate }),
+    timeoutMs: input.policy.storeTimeoutMs,
+    background: input.background,
+  };
 }
 
 /** Tokens a call reserves: the prompt's estimate plus the completion's `max_tokens`. */

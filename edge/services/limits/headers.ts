@@ -3,7 +3,9 @@
  * ratelimit-headers draft syntax (structured fields: `"minute";q=60;w=60` and `"minute";r=59;t=30`),
  * the familiar `X-RateLimit-Limit/Remaining/Reset` (Reset in seconds from now, like `t`) for the
  * most restrictive request window, and `X-TokenLimit-Limit/Remaining` for the most restrictive
- * token window.
+ * token window. A remaining count is what this isolate knows: the store's remaining at its last
+ * contact plus the units its lease has not handed out yet: it may lag other locations' use since
+ * that contact, never this isolate's own.
  */
 import type { WindowState } from './windows';
 

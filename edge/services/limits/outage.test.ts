@@ -73,7 +73,8 @@ describe('store outage', () => {
 
   it('fails closed with 503 and Retry-After when so configured', async () => {
     const { send, unavailable } = setup('closed');
-    const { key } = await seedTenantKey();
+    // 3 a minute: too few to lease ahead, so every request needs the store.
+    const { key } = await seedTenantKey({ overrides: { requestsPerMinute: 3 } });
     expect((await send(key, 'warm')).status).toBe(200);
     await admin('stop');
     const res = await send(key, 'closed');
@@ -83,5 +84,21 @@ describe('store outage', () => {
     console.warn(`fail-closed: ${res.status} ${body.error.code} retry_after=${String(body.error.details?.retry_after)}`);
     expect(body.error.details?.retry_after).toBe(5);
     expect(unavailable()).toBe(1);
+  });
+
+  it('keeps admitting from units the store already leased to the isolate, even when failing closed', async () => {
+    const { send, unavailable } = setup('closed');
+    const { key } = await seedTenantKey({ overrides: { requestsPerMinute: 600 } });
+    // The first request leases a few requests' worth of every window.
+    const warm = await send(key, 'warm');
+    expect(warm.status).toBe(200);
+    await admin('stop');
+    const during = await send(key, 'from the lease');
+    console.warn(
+      `fail-closed with a warm lease: ${during.status}, remaining ${during.headers.get('x-ratelimit-remaining')}, StoreUnavailable ${unavailable()}`,
+    );
+    expect(during.status).toBe(200);
+    expect(Number(during.headers.get('x-ratelimit-remaining'))).toBe(Number(warm.headers.get('x-ratelimit-remaining')) - 1);
+    expect(unavailable()).toBe(0);
   });
 });

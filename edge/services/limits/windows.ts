@@ -1,8 +1,9 @@
 /**
  * The windows a tenant is limited by (SPEC §3/§4: requests per minute, hour and day; tokens per
  * minute and day) and the @upstash/ratelimit limiter behind each one. Every window is a fixed
- * window: its Lua script increments and compares in one atomic step, so N parallel requests against
- * a remaining allowance of L admit exactly L, across every isolate and location.
+ * window: its Lua script increments by the given rate and compares in one atomic step (a negative
+ * rate gives units back), so takes against a remaining allowance of L never admit more than L,
+ * across every isolate and location. Isolates take those units in leases (lease.ts).
  */
 import { Ratelimit } from '@upstash/ratelimit';
 import type { Redis } from '@upstash/redis/cloudflare';
@@ -42,6 +43,12 @@ export function windowsFor(plan: EffectivePlan): LimitWindow[] {
   ];
 }
 
+/** End of the window's current bucket (epoch ms), as the library's fixed window computes it from the clock. */
+export function bucketEnd(window: LimitWindow, now: number): number {
+  const ms = window.seconds * 1000;
+  return (Math.floor(now / ms) + 1) * ms;
+}
+
 /** The Redis identifier of a tenant's window (the limiter appends the window's bucket number). */
 export function identifierOf(window: LimitWindow, tenantId: string): string {
   return `${window.kind}:${window.name}:${tenantId}`;
@@ -56,7 +63,7 @@ const limiters = new WeakMap<Store, Map<string, Ratelimit>>();
 
 /**
  * The limiter for a window. The ephemeral cache of the library is off: a tenant's block spans
- * several windows and carries its headers, so the gate keeps its own (edge/services/limits/gate.ts).
+ * several windows and carries its headers, so the gate keeps its own (edge/services/limits/block-list.ts).
  * The library's own timeout is off too (it would let requests pass silently): the gate applies the
  * configured outage policy instead.
  */

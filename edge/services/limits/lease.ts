@@ -1,0 +1,419 @@
+/**
+ * A quota lease: units of one tenant window that this isolate took from the store ahead of demand
+ * and hands out to its requests without a store round trip. The store side is @upstash/ratelimit's
+ * fixed window: `limit(id, { rate: n })` is one atomic `INCRBY n` on the bucket of the current
+ * window (derived from the clock at call time), admitted when the result is ≤ L; a negative rate
+ * gives units back to the same bucket.
+ *
+ * Why the limits still hold (edge/services/limits/leases.test.ts proves each against the store):
+ * - Every unit handed out was counted by a take that the store admitted, in the bucket it is handed
+ *   out in, and is handed out once; a refused take is refunded. So the store's counter always covers
+ *   every unit handed out anywhere, and a window never admits more than L across all isolates.
+ * - A lease's store commands are serial: a refused take is refunded before the next, smaller one is
+ *   sent, and a request is refused only after a take of exactly its own missing units was refused.
+ *   From one location that is exact: L are admitted when demand exceeds L. Across K locations the
+ *   only quota left unused is what other locations' last refused takes briefly held (at most one
+ *   request's units each) plus each location's leftover below one request: at least L − K·u + 1
+ *   units are handed out, u being the largest request (L − K + 1 requests for a request window).
+ * - No unit is handed out, and no refund sent, at or after the bucket's reset: the library derives
+ *   the bucket from the clock, so a late refund would credit the next window.
+ * - Units the isolate does not use go back to the store: after `idleMs` without a request, and at
+ *   once when the plan's limit changes (a lease never outlives the plan it was taken under).
+ */
+import { withDeadline } from '../deadline';
+import { describeError, log } from '../log';
+import { DemandMeter, leaseTarget, type LeasePolicy } from './lease-sizing';
+import { bucketEnd, type LimitWindow } from './windows';
+
+/** What the store answered to one change of a window's counter. */
+export interface CounterReply {
+  readonly success: boolean;
+  /** The window's limit minus its counter after the change, at least 0. */
+  readonly remaining: number;
+  /** End of the bucket the change went to (epoch ms). */
+  readonly reset: number;
+}
+
+/** How a lease reaches the store on behalf of one request: its deadline and its background sink. */
+export interface LeaseIo {
+  /** Adds `rate` to the tenant's counter of `window` in the current bucket; negative gives units back. */
+  readonly change: (window: LimitWindow, rate: number) => Promise<CounterReply>;
+  readonly timeoutMs: number;
+  /** Where work that outlives the caller goes (`executionCtx.waitUntil`). */
+  readonly background: (work: Promise<unknown>) => void;
+}
+
+/** Units of a lease handed out to one request. */
+export interface Grant {
+  readonly lease: Lease;
+  /** The lease's epoch at hand-out: units of an older epoch go back to the store, not to the lease. */
+  readonly epoch: number;
+  readonly units: number;
+  /** End of the bucket the units were counted in. */
+  readonly reset: number;
+}
+
+/** How a queued take ended: units, or a refusal with the end of the window that refused. */
+export type TakeOutcome = { readonly granted: true; readonly grant: Grant } | { readonly granted: false; readonly reset: number };
+
+/** A take that waits for the store. */
+export interface PendingTake {
+  readonly outcome: Promise<TakeOutcome>;
+  /** Withdraws the take; units already handed out for it go back. */
+  cancel(): void;
+}
+
+/** Clock and timer of a lease (tests inject them). */
+export interface LeaseClock {
+  readonly now: () => number;
+  readonly sleep: (ms: number) => Promise<void>;
+}
+
+export const realClock: LeaseClock = { now: Date.now, sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)) };
+
+/** A request re-arms the idle watch when the current one is older than this; a watch lives at most twice as long (Workers end `waitUntil` work 30 s after the response). */
+const IDLE_WATCH_REARM_MS = 10_000;
+
+interface Waiter {
+  readonly need: number;
+  readonly io: LeaseIo;
+  readonly resolve: (outcome: TakeOutcome) => void;
+  readonly reject: (err: unknown) => void;
+  state: 'waiting' | 'done' | 'cancelled';
+  grant?: Grant;
+}
+
+type TakeResult = 'granted' | 'refused' | 'stale';
+
+export const isGrant = (take: Grant | PendingTake): take is Grant => 'units' in take;
+
+export class Lease {
+  readonly #policy: LeasePolicy;
+  readonly #clock: LeaseClock;
+  readonly #meter = new DemandMeter();
+  #window: LimitWindow;
+  /** Bumped when the units on hand stop being valid: a new bucket, or a new limit. */
+  #epoch = 0;
+  /** End of the bucket the units on hand belong to; 0 while none is known. */
+  #reset = 0;
+  /** Units counted in the store for this lease and not handed out. */
+  #available = 0;
+  /** Units taken off `#available` that go back to the store at the next turn of the pump. */
+  #returning = 0;
+  /** The store's remaining at the last reply, this lease's unused units included; undefined: unknown. */
+  #storeRemaining: number | undefined;
+  /** End of the bucket of the last refused take, for Retry-After. */
+  #refusedReset = 0;
+  /** End of the bucket in which this lease last refused a request (0: none). */
+  #refusedIn = 0;
+  #queue: Waiter[] = [];
+  #busy = false;
+  #refill = false;
+  #lastUse = 0;
+  #idleWatch: { readonly armedAt: number } | undefined;
+
+  constructor(window: LimitWindow, policy: LeasePolicy, clock: LeaseClock = realClock) {
+    this.#window = window;
+    this.#policy = policy;
+    this.#clock = clock;
+  }
+
+  /**
+   * What the window has left as this isolate knows it: the store's remaining at the last contact
+   * plus the units this lease has not handed out yet (other isolates' use since then is not in it).
+   */
+  remaining(): number {
+    return Math.min(this.#window.limit, Math.max(0, (this.#storeRemaining ?? this.#window.limit) + this.#available));
+  }
+
+  /**
+   * Takes `need` units for one request under `window` (the plan in force). Synchronous when the
+   * lease has them; otherwise a {@link PendingTake} whose store command, when the lease is idle, is
+   * issued before this returns (so a caller's own commands can join its pipelined round trip).
+   */
+  take(window: LimitWindow, need: number, io: LeaseIo): Grant | PendingTake {
+    const now = this.#clock.now();
+    this.#roll(now);
+    if (window.limit !== this.#window.limit) this.#retire(window);
+    if (need <= 0) return { lease: this, epoch: this.#epoch, units: 0, reset: this.#reset > now ? this.#reset : bucketEnd(window, now) };
+    if (this.#queue.length === 0 && this.#available >= need && now < this.#reset) return this.#handOut(need, now, io);
+    let resolve!: (outcome: TakeOutcome) => void;
+    let reject!: (err: unknown) => void;
+    const outcome = new Promise<TakeOutcome>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    // A withdrawn take's failure has no listener left; this one keeps it from surfacing as unhandled.
+    outcome.catch(() => {});
+    const waiter: Waiter = { need, io, resolve, reject, state: 'waiting' };
+    this.#queue.push(waiter);
+    this.#run(io);
+    return { outcome, cancel: () => this.#cancel(waiter) };
+  }
+
+  /**
+   * Gives back `units` of a grant (a denied request's, or reserved tokens it did not use): to the
+   * lease while its epoch lasts, else to the store while the grant's window lasts. Never rejects.
+   */
+  giveBack(grant: Grant, units: number, io: LeaseIo): Promise<void> {
+    if (units <= 0) return Promise.resolve();
+    const now = this.#clock.now();
+    this.#roll(now);
+    if (grant.epoch === this.#epoch && now < this.#reset) {
+      // Queued takes may fit now: the pump, busy while anyone waits, serves them at its next turn.
+      this.#available += units;
+      this.#armIdleWatch(now, io);
+      return Promise.resolve();
+    }
+    return this.#direct(io, -units, grant.reset);
+  }
+
+  /** Charges `units` beyond a grant (tokens used above the reservation): from the lease when it has them, else from the store. Never rejects. */
+  charge(grant: Grant, units: number, io: LeaseIo): Promise<void> {
+    if (units <= 0) return Promise.resolve();
+    const now = this.#clock.now();
+    this.#roll(now);
+    if (grant.epoch === this.#epoch && now < this.#reset && this.#available >= units) {
+      this.#available -= units;
+      return Promise.resolve();
+    }
+    return this.#direct(io, units, grant.reset);
+  }
+
+  #handOut(need: number, now: number, io: LeaseIo): Grant {
+    this.#available -= need;
+    this.#meter.record(need, now);
+    this.#lastUse = now;
+    const grant: Grant = { lease: this, epoch: this.#epoch, units: need, reset: this.#reset };
+    // Refill before the lease runs dry, in the background, so the next requests find units on hand.
+    if (this.#available * 2 < this.#target(now, need)) {
+      this.#refill = true;
+      this.#run(io);
+    }
+    this.#armIdleWatch(now, io);
+    return grant;
+  }
+
+  /**
+   * Units the lease should hold ahead of demand. None once it refused a request in this bucket,
+   * until the store says the window is far from its limit again: near the limit a refusal may have
+   * been caused by other locations' takes in flight, and units taken after it could sit unused here
+   * while those locations refuse their own requests.
+   */
+  #target(now: number, need: number): number {
+    const target = leaseTarget(this.#policy, this.#meter, now, this.remaining(), need);
+    if (this.#refusedIn !== 0 && this.#refusedIn === this.#reset && target < this.#policy.minRequests * this.#meter.meanNeed(need)) return 0;
+    return target;
+  }
+
+  /** A new bucket began: the units on hand belonged to the old one. */
+  #roll(now: number): void {
+    if (this.#reset !== 0 && now >= this.#reset) this.#enter(0);
+  }
+
+  #enter(reset: number): void {
+    this.#epoch += 1;
+    this.#available = 0;
+    this.#returning = 0;
+    this.#storeRemaining = undefined;
+    this.#reset = reset;
+  }
+
+  /** The plan's limit changed: the units on hand were taken under the old one and go back. */
+  #retire(window: LimitWindow): void {
+    this.#returning += this.#available;
+    this.#available = 0;
+    this.#epoch += 1;
+    this.#storeRemaining = undefined;
+    this.#window = window;
+  }
+
+  #run(io: LeaseIo): void {
+    if (this.#busy) return;
+    this.#busy = true;
+    io.background(this.#pump(io));
+  }
+
+  /**
+   * The lease's only path to the store, one command at a time: returns first, then takes for the
+   * queued requests (their missing units, or the lease target when larger, capped by what the store
+   * said remains), a refused take refunded and retried smaller down to the head's missing units,
+   * then a background refill. Runs synchronously up to its first store command.
+   */
+  async #pump(io: LeaseIo): Promise<void> {
+    let ceiling = Number.POSITIVE_INFINITY;
+    try {
+      for (;;) {
+        const now = this.#clock.now();
+        this.#roll(now);
+        this.#serve(now);
+        if (this.#returning > 0) {
+          const units = this.#returning;
+          this.#returning = 0;
+          await this.#returnUnits(io, units);
+          continue;
+        }
+        const head = this.#queue[0];
+        if (!head) {
+          if (!this.#refill) break;
+          this.#refill = false;
+          // Hand-outs during the last command asked again; a lease still over half its target needs nothing yet.
+          const target = this.#target(now, 1);
+          if (this.#available * 2 < target) await this.#takeFromStore(io, target - this.#available);
+          continue;
+        }
+        const first = head.need - this.#available;
+        if (first > ceiling) {
+          this.#refuseAbove(ceiling);
+          continue;
+        }
+        const wanted = this.#queue.reduce((sum, w) => sum + w.need, 0) - this.#available;
+        let size = Math.max(wanted, this.#target(now, head.need) - this.#available);
+        if (this.#storeRemaining !== undefined) size = Math.min(size, Math.max(first, this.#storeRemaining));
+        size = Math.max(first, Math.min(size, ceiling));
+        const result = await this.#takeFromStore(io, size);
+        if (result === 'granted') ceiling = Number.POSITIVE_INFINITY;
+        else if (result === 'refused') ceiling = size - 1;
+      }
+    } catch (err) {
+      this.#fail(err);
+    } finally {
+      this.#busy = false;
+    }
+  }
+
+  /** Hands units on hand to queued requests, first come first served. */
+  #serve(now: number): void {
+    while (this.#queue.length > 0) {
+      const head = this.#queue[0]!;
+      if (this.#available < head.need || now >= this.#reset) return;
+      this.#queue.shift();
+      head.state = 'done';
+      head.grant = this.#handOut(head.need, now, head.io);
+      head.resolve({ granted: true, grant: head.grant });
+    }
+  }
+
+  /** Refuses every queued request missing more than `ceiling` units: a take of `ceiling + 1` was just refused. */
+  #refuseAbove(ceiling: number): void {
+    const reset = this.#refusedReset;
+    this.#refusedIn = this.#reset;
+    this.#refill = false;
+    this.#queue = this.#queue.filter((w) => {
+      if (w.need - this.#available <= ceiling) return true;
+      w.state = 'done';
+      w.resolve({ granted: false, reset });
+      return false;
+    });
+  }
+
+  async #takeFromStore(io: LeaseIo, size: number): Promise<TakeResult> {
+    const reply = await this.#apply(io, size);
+    const now = this.#clock.now();
+    if (reply.success) {
+      // Units counted in a bucket that is already over are worth nothing.
+      if (now >= reply.reset || reply.reset < this.#reset) return 'stale';
+      if (reply.reset > this.#reset) this.#enter(reply.reset);
+      this.#available += size;
+      this.#storeRemaining = reply.remaining;
+      this.#armIdleWatch(now, io);
+      return 'granted';
+    }
+    this.#refusedReset = reply.reset;
+    // After the reset the refused units died with their bucket; a refund now would credit the next one.
+    if (now >= reply.reset) return 'stale';
+    const back = await this.#apply(io, -size);
+    if (back.reset > this.#reset) this.#enter(back.reset);
+    if (back.reset === this.#reset) this.#storeRemaining = back.remaining;
+    return 'refused';
+  }
+
+  async #returnUnits(io: LeaseIo, units: number): Promise<void> {
+    if (this.#clock.now() >= this.#reset) return;
+    const reply = await this.#apply(io, -units);
+    if (reply.reset === this.#reset) this.#storeRemaining = reply.remaining;
+  }
+
+  /** One store command under the request's deadline. A take that answers after it still counted its units: they go back when it lands. */
+  async #apply(io: LeaseIo, rate: number): Promise<CounterReply> {
+    const window = this.#window;
+    const call = io.change(window, rate);
+    try {
+      return await withDeadline(call, io.timeoutMs, 'the rate-limit store');
+    } catch (err) {
+      if (rate > 0) {
+        const refund = (reply: CounterReply) =>
+          this.#clock.now() < reply.reset
+            ? io.change(window, -rate).catch((refundErr: unknown) => log('warn', 'late quota lease refund failed', describeError(refundErr)))
+            : undefined;
+        // A take that never landed needs no refund.
+        io.background(call.then(refund, () => undefined));
+      }
+      throw err;
+    }
+  }
+
+  /** A change outside the lease (an old epoch's units, a charge the lease cannot cover), while the grant's window lasts. */
+  async #direct(io: LeaseIo, rate: number, reset: number): Promise<void> {
+    if (this.#clock.now() >= reset) return;
+    await withDeadline(io.change(this.#window, rate), io.timeoutMs, 'the rate-limit store').catch((err: unknown) =>
+      log('warn', 'rate limit adjustment failed', { window: `${this.#window.kind} per ${this.#window.name}`, ...describeError(err) }),
+    );
+  }
+
+  /** The store failed: every queued request learns it (its caller applies the outage policy). */
+  #fail(err: unknown): void {
+    const waiters = this.#queue;
+    this.#queue = [];
+    this.#refill = false;
+    if (waiters.length === 0) log('warn', 'quota lease refill or return failed', describeError(err));
+    for (const w of waiters) {
+      w.state = 'done';
+      w.reject(err);
+    }
+  }
+
+  #cancel(waiter: Waiter): void {
+    if (waiter.state === 'waiting') {
+      waiter.state = 'cancelled';
+      this.#queue = this.#queue.filter((w) => w !== waiter);
+      return;
+    }
+    const grant = waiter.grant;
+    waiter.grant = undefined;
+    if (grant) waiter.io.background(this.giveBack(grant, grant.units, waiter.io));
+  }
+
+  /**
+   * Watches for idleness from a request's background work: after `idleMs` without a hand-out the
+   * unused units go back. A hand-out re-arms the watch when it is old, so one always runs from a
+   * recent request, within the runtime's limit for background work.
+   */
+  #armIdleWatch(now: number, io: LeaseIo): void {
+    if (this.#idleWatch && now - this.#idleWatch.armedAt < IDLE_WATCH_REARM_MS) return;
+    const watch = { armedAt: now };
+    this.#idleWatch = watch;
+    io.background(this.#watchIdle(watch, io));
+  }
+
+  async #watchIdle(watch: { readonly armedAt: number }, io: LeaseIo): Promise<void> {
+    let wait = this.#policy.idleMs;
+    for (;;) {
+      await this.#clock.sleep(wait);
+      if (this.#idleWatch !== watch) return;
+      const now = this.#clock.now();
+      const idleFor = now - this.#lastUse;
+      if (idleFor >= this.#policy.idleMs || now - watch.armedAt >= 2 * IDLE_WATCH_REARM_MS) {
+        this.#idleWatch = undefined;
+        this.#roll(now);
+        if (this.#available > 0 && this.#queue.length === 0) {
+          this.#returning += this.#available;
+          this.#available = 0;
+          this.#run(io);
+        }
+        return;
+      }
+      wait = this.#policy.idleMs - idleFor;
+    }
+  }
+}
