@@ -10,6 +10,7 @@ import type { RequestIdVariables } from './middleware/request-id';
 import type { AuthVariables } from './middleware/auth';
 import type { ConfigVariables } from './middleware/config';
 import type { OutcomeVariables } from './middleware/metrics';
+import type { ServerTimingVariables } from './middleware/server-timing';
 import type { InferenceVariables } from './stages/state';
 import type { IdempotencyVariables } from './middleware/idempotency';
 import { RouteTableSchema } from './services/route-table';
@@ -53,6 +54,8 @@ export interface Bindings {
   CACHE_MAX_TTL_S?: string;
   /** Comma-separated models whose cached answers are shared across tenants. */
   CACHE_SHAREABLE_MODELS?: string;
+  /** Memory budget of the response cache's in-isolate tier, L0 (bytes of stored entries, default 4194304; 0 turns L0 off). */
+  CACHE_L0_BYTES?: string;
   /** Failed authentications per IP per minute before the isolate answers 429 without a lookup (default 30). */
   IP_FAILED_AUTH_PER_MINUTE?: string;
   // Webhooks, async jobs and outbound delivery (issue 7; parsed in edge/queues/settings.ts).
@@ -124,6 +127,11 @@ const ConfigSchema = z.object({
   cache: z.object({
     defaultTtlS: z.coerce.number().int().positive().default(3_600),
     maxTtlS: z.coerce.number().int().positive().default(86_400),
+    l0Bytes: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .default(4 * 1024 * 1024),
     shareableModels: z
       .string()
       .default('')
@@ -171,6 +179,7 @@ export function getConfig(env: Bindings): Config {
     cache: {
       defaultTtlS: env.CACHE_DEFAULT_TTL_S || undefined,
       maxTtlS: env.CACHE_MAX_TTL_S || undefined,
+      l0Bytes: env.CACHE_L0_BYTES || undefined,
       shareableModels: env.CACHE_SHAREABLE_MODELS || undefined,
     },
     metrics: { endpoint: env.METRICS_ENDPOINT || undefined, flushIntervalMs: env.METRICS_FLUSH_INTERVAL_MS || undefined },
@@ -187,5 +196,12 @@ export function getConfig(env: Bindings): Config {
 /** The app's single typed context. */
 export interface AppEnv {
   Bindings: Bindings;
-  Variables: RequestIdVariables & ConfigVariables & AuthVariables & IdempotencyVariables & WebhookVariables & InferenceVariables & OutcomeVariables;
+  Variables: RequestIdVariables &
+    ConfigVariables &
+    AuthVariables &
+    IdempotencyVariables &
+    WebhookVariables &
+    InferenceVariables &
+    OutcomeVariables &
+    ServerTimingVariables;
 }
