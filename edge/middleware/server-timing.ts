@@ -21,9 +21,11 @@ export type StopTimer = (desc?: string, endedAt?: number) => void;
 /** The clock of every phase (ms). */
 export const timingClock = (): number => performance.now();
 
+const ORDER: readonly TimedPhase[] = ['auth', 'limits', 'cache', 'upstream'];
+
 /** The phases of one request, as their owners measured them. */
 export class ServerTiming {
-  readonly #entries: string[] = [];
+  readonly #entries = new Map<TimedPhase, string>();
 
   /** Starts timing `phase`; the returned function ends it (only its first call counts). */
   start(phase: TimedPhase): StopTimer {
@@ -36,14 +38,20 @@ export class ServerTiming {
     };
   }
 
-  /** Records a phase measured elsewhere. */
+  /** Records a phase measured elsewhere (the first record of a phase counts). */
   record(phase: TimedPhase, ms: number, desc?: string): void {
-    this.#entries.push(entry(phase, ms, desc));
+    if (!this.#entries.has(phase)) this.#entries.set(phase, entry(phase, ms, desc));
   }
 
-  /** The header value, with `total` last. */
+  /** The header value: the phases in request order, `total` last. */
   header(totalMs: number): string {
-    return [...this.#entries, entry('total', totalMs)].join(', ');
+    const parts: string[] = [];
+    for (const phase of ORDER) {
+      const recorded = this.#entries.get(phase);
+      if (recorded) parts.push(recorded);
+    }
+    parts.push(entry('total', totalMs));
+    return parts.join(', ');
   }
 }
 
