@@ -13,6 +13,7 @@ import type { OutcomeVariables } from './middleware/metrics';
 import type { ServerTimingVariables } from './middleware/server-timing';
 import type { InferenceVariables } from './stages/state';
 import type { IdempotencyVariables } from './middleware/idempotency';
+import { setLogLevel } from './services/log';
 import { RouteTableSchema } from './services/route-table';
 import type { QueueMessageBody } from './queues/messages';
 import type { WebhookVariables } from './middleware/webhook-signature';
@@ -56,6 +57,8 @@ export interface Bindings {
   CACHE_SHAREABLE_MODELS?: string;
   /** Memory budget of the response cache's in-isolate tier, L0 (bytes of stored entries, default 4194304; 0 turns L0 off). */
   CACHE_L0_BYTES?: string;
+  /** Lowest log level written: `debug` (also every refused request), `info` (default), `warn` or `error`. */
+  LOG_LEVEL?: string;
   /** Failed authentications per IP per minute before the isolate answers 429 without a lookup (default 30). */
   IP_FAILED_AUTH_PER_MINUTE?: string;
   // Webhooks, async jobs and outbound delivery (issue 7; parsed in edge/queues/settings.ts).
@@ -87,6 +90,7 @@ export type JwtConfig = z.infer<typeof JwtConfigSchema>;
 
 const ConfigSchema = z.object({
   environment: z.string().min(1).default('local'),
+  logLevel: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
   store: z.object({
     url: z.url({ protocol: /^https?$/ }),
     token: z.string().min(1),
@@ -160,6 +164,7 @@ export function getConfig(env: Bindings): Config {
   if (cached) return cached;
   const result = ConfigSchema.safeParse({
     environment: env.ENVIRONMENT,
+    logLevel: env.LOG_LEVEL || undefined,
     store: { url: env.UPSTASH_REDIS_REST_URL, token: env.UPSTASH_REDIS_REST_TOKEN },
     routes: env.ROUTE_TABLE,
     aws: {
@@ -190,6 +195,7 @@ export function getConfig(env: Bindings): Config {
     throw new ConfigError(`invalid edge configuration: ${describeIssues(result.error).join('; ')}`);
   }
   parsed.set(env, result.data);
+  setLogLevel(result.data.logLevel);
   return result.data;
 }
 

@@ -4,8 +4,12 @@
  * `upstream` from below, `total` bounds every phase from above), on a miss, a hit, a stream (set
  * with the headers, before the first token) and errors.
  */
-import { SELF } from 'cloudflare:test';
+import { createExecutionContext, env, SELF } from 'cloudflare:test';
 import { afterEach, describe, expect, inject, it } from 'vitest';
+import { createApp } from '../app';
+import type { Bindings } from '../env';
+import { IsolateMetrics } from '../services/metrics';
+import { BackendHealth } from '../services/routing/health';
 import { BASE, modelConfig, modelReset, post } from '../testing/gateway-client';
 import { seedTenantKey } from '../testing/seed';
 
@@ -38,6 +42,15 @@ function expectSane(p: Record<string, Phase>, clientMs: number) {
   for (const [name, phase] of Object.entries(p)) expect(phase.dur, name).toBeLessThanOrEqual(p.total!.dur);
   expect(p.total!.dur).toBeLessThanOrEqual(clientMs + 1);
 }
+
+const isolated = createApp({ health: new BackendHealth(), metrics: new IsolateMetrics() });
+const isolatedPost = (key: string, body: unknown) =>
+  isolated.request(
+    '/v1/infer',
+    { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify(body) },
+    env as unknown as Bindings,
+    createExecutionContext(),
+  );
 
 afterEach(async () => {
   await modelReset();
@@ -92,7 +105,8 @@ describe('Server-Timing', () => {
     const { key } = await seedTenantKey({ overrides: { requestsPerMinute: 1 } });
     await modelConfig({ forcedStatus: 503, ttftMs: 30 });
     let started = Date.now();
-    const failed = await post('/v1/infer', key, { model, prompt: unique('timing error'), params: { max_tokens: 4 } });
+    // An app with breakers of its own: the failures must not open the shared worker's circuit.
+    const failed = await isolatedPost(key, { model, prompt: unique('timing error'), params: { max_tokens: 4 } });
     await failed.text();
     expect(failed.status).toBe(503);
     const f = phases(failed);
@@ -103,7 +117,7 @@ describe('Server-Timing', () => {
     expectSane(f, Date.now() - started);
 
     started = Date.now();
-    const limited = await post('/v1/infer', key, { model, prompt: unique('timing limited'), params: { max_tokens: 4 } });
+    const limited = await isolatedPost(key, { model, prompt: unique('timing limited'), params: { max_tokens: 4 } });
     await limited.text();
     expect(limited.status).toBe(429);
     const l = phases(limited);

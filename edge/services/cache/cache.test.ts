@@ -153,7 +153,9 @@ describe('coalescing', () => {
       acc[r.cache] = (acc[r.cache] ?? 0) + 1;
       return acc;
     }, {});
-    console.warn(`coalescing: 100 identical concurrent requests → ${calls} model call(s); answers by X-Cache: ${JSON.stringify(byCache)}`);
+    console.warn(
+      `coalescing: 100 identical concurrent requests → ${calls} model call(s); answers by X-Cache: ${JSON.stringify(byCache)}, statuses ${JSON.stringify([...new Set(responses.map((r) => r.status))])}`,
+    );
     expect(responses.every((r) => r.status === 200 && r.out === responses[0]!.out)).toBe(true);
     expect(calls).toBe(1);
   });
@@ -172,5 +174,16 @@ describe('coalescing', () => {
     );
     console.warn(`failed leader: statuses ${JSON.stringify(statuses)}`);
     expect(statuses.every((s) => s === 503)).toBe(true);
+  });
+
+  it('answers streaming followers of a leader that fails before its first token with their own status', { timeout: 60_000 }, async () => {
+    const { key } = await seedTenantKey();
+    await modelConfig({ forcedStatus: 503, ttftMs: 200 });
+    const body = { model, prompt: unique('stream leader fails'), params: { temperature: 0, max_tokens: 5 } };
+    // One isolate of its own, so its open breaker stays its own.
+    const gateway = isolate();
+    const answers = await Promise.all(Array.from({ length: 5 }, () => gateway.send(key, '/v1/infer/stream', body)));
+    console.warn(`failed streaming leader: statuses ${JSON.stringify(answers.map((a) => a.status))}`);
+    expect(answers.every((a) => a.status === 503 && a.json<{ error: { code: string } }>().error.code === 'UPSTREAM_ERROR')).toBe(true);
   });
 });
