@@ -10,7 +10,9 @@ import type { RequestIdVariables } from './middleware/request-id';
 import type { AuthVariables } from './middleware/auth';
 import type { ConfigVariables } from './middleware/config';
 import type { OutcomeVariables } from './middleware/metrics';
+import type { ServerTimingVariables } from './middleware/server-timing';
 import type { InferenceVariables } from './stages/state';
+import { setLogLevel } from './services/log';
 import { RouteTableSchema } from './services/route-table';
 import type { QueueMessageBody } from './queues/messages';
 import type { WebhookVariables } from './middleware/webhook-signature';
@@ -52,6 +54,10 @@ export interface Bindings {
   CACHE_MAX_TTL_S?: string;
   /** Comma-separated models whose cached answers are shared across tenants. */
   CACHE_SHAREABLE_MODELS?: string;
+  /** Memory budget of the response cache's in-isolate tier, L0 (bytes of stored entries, default 4194304; 0 turns L0 off). */
+  CACHE_L0_BYTES?: string;
+  /** Lowest log level written: `debug` (also every refused request), `info` (default), `warn` or `error`. */
+  LOG_LEVEL?: string;
   /** Failed authentications per IP per minute before the isolate answers 429 without a lookup (default 30). */
   IP_FAILED_AUTH_PER_MINUTE?: string;
   // Webhooks, async jobs and outbound delivery (parsed in edge/queues/settings.ts).
@@ -85,6 +91,7 @@ export type JwtConfig = z.infer<typeof JwtConfigSchema>;
 
 const ConfigSchema = z.object({
   environment: z.string().min(1).default('local'),
+  logLevel: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
   store: z.object({
     url: z.url({ protocol: /^https?$/ }),
     token: z.string().min(1),
@@ -125,6 +132,11 @@ const ConfigSchema = z.object({
   cache: z.object({
     defaultTtlS: z.coerce.number().int().positive().default(3_600),
     maxTtlS: z.coerce.number().int().positive().default(86_400),
+    l0Bytes: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .default(4 * 1024 * 1024),
     shareableModels: z
       .string()
       .default('')
@@ -153,6 +165,7 @@ export function getConfig(env: Bindings): Config {
   if (cached) return cached;
   const result = ConfigSchema.safeParse({
     environment: env.ENVIRONMENT,
+    logLevel: env.LOG_LEVEL || undefined,
     store: { url: env.UPSTASH_REDIS_REST_URL, token: env.UPSTASH_REDIS_REST_TOKEN },
     routes: env.ROUTE_TABLE,
     aws: {
@@ -172,6 +185,7 @@ export function getConfig(env: Bindings): Config {
     cache: {
       defaultTtlS: env.CACHE_DEFAULT_TTL_S || undefined,
       maxTtlS: env.CACHE_MAX_TTL_S || undefined,
+      l0Bytes: env.CACHE_L0_BYTES || undefined,
       shareableModels: env.CACHE_SHAREABLE_MODELS || undefined,
     },
     metrics: { endpoint: env.METRICS_ENDPOINT || undefined, flushIntervalMs: env.METRICS_FLUSH_INTERVAL_MS || undefined },
@@ -182,11 +196,12 @@ export function getConfig(env: Bindings): Config {
     throw new EdgeConfigError(`invalid edge configuration: ${describeIssues(result.error).join('; ')}`);
   }
   parsed.set(env, result.data);
+  setLogLevel(result.data.logLevel);
   return result.data;
 }
 
 /** The app's single typed context. */
 export interface AppEnv {
   Bindings: Bindings;
-  Variables: RequestIdVariables & ConfigVariables & AuthVariables & WebhookVariables & InferenceVariables & OutcomeVariables;
+  Variables: RequestIdVariables & ConfigVariables & AuthVariables & WebhookVariables & InferenceVariables & OutcomeVariables & ServerTimingVariables;
 }

@@ -20,7 +20,7 @@ function respond(c: Context<AppEnv>, status: ContentfulStatusCode, error: ErrorO
   const outcome = c.get('outcome');
   if (outcome) outcome.code = error.code;
   for (const [name, value] of Object.entries(headers)) c.header(name, value);
-  const body = OPENAI_PATHS.test(new URL(c.req.url).pathname) ? openAiError(error) : error;
+  const body = OPENAI_PATHS.test(c.req.path) ? openAiError(error) : error;
   return c.json(errorEnvelope(body, requestId), status);
 }
 
@@ -28,7 +28,8 @@ export function onError(): ErrorHandler<AppEnv> {
   return function onError(err, c) {
     const requestId = c.get('requestId');
     if (err instanceof ApiError) {
-      const level = err.status >= 500 ? 'warn' : 'info';
+      // A refused request is the client's business and already counted by code in the metrics.
+      const level = err.status >= 500 ? 'warn' : 'debug';
       log(level, 'request failed', {
         request_id: requestId,
         code: err.code,
@@ -42,7 +43,7 @@ export function onError(): ErrorHandler<AppEnv> {
       // Hono built-ins (e.g. the JSON validator's "Malformed JSON in request body").
       const status = (err.status >= 400 ? err.status : 500) as ContentfulStatusCode;
       const code = codeForStatus(status);
-      log('info', 'request failed', { request_id: requestId, code, status, reason: err.message });
+      log(status >= 500 ? 'warn' : 'debug', 'request failed', { request_id: requestId, code, status, reason: err.message });
       return respond(c, status, { code, message: status < 500 ? err.message : 'internal error' });
     }
     if (err instanceof EdgeConfigError) {
@@ -56,6 +57,6 @@ export function onError(): ErrorHandler<AppEnv> {
 
 export function notFound(): NotFoundHandler<AppEnv> {
   return function notFound(c) {
-    return respond(c, 404, { code: 'NOT_FOUND', message: `no route for ${c.req.method} ${new URL(c.req.url).pathname}` });
+    return respond(c, 404, { code: 'NOT_FOUND', message: `no route for ${c.req.method} ${c.req.path}` });
   };
 }

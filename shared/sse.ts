@@ -7,9 +7,11 @@ const encoder = new TextEncoder();
 
 /** Encodes one event; `data` is JSON-serialised unless it is already a string. */
 export function sseEvent(event: string | undefined, data: unknown): string {
-  const payload = typeof data === 'string' ? data : JSON.stringify(data);
-  const lines = payload.split(/\r\n|\r|\n/).map((l) => `data: ${l}`);
-  return `${event ? `event: ${event}\n` : ''}${lines.join('\n')}\n\n`;
+  const head = event ? `event: ${event}\n` : '';
+  // JSON escapes every line break, so only string data needs splitting (this runs once per token).
+  if (typeof data !== 'string') return `${head}data: ${JSON.stringify(data)}\n\n`;
+  const lines = data.split(/\r\n|\r|\n/).map((l) => `data: ${l}`);
+  return `${head}${lines.join('\n')}\n\n`;
 }
 
 /** {@link sseEvent} as bytes. */

@@ -8,7 +8,7 @@
  * Operator routes use {@link operatorAuth} instead: only the operator credential (`OPERATOR_TOKEN`,
  * a Worker secret, compared in constant time) passes there, never an API key, whatever its scopes.
  */
-import type { MiddlewareHandler } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
 import { sha256Hex } from '../../shared/crypto/hash';
 import { timingSafeEqual } from '../../shared/crypto/hmac';
 import { API_KEY_PATTERN, OPERATOR_TOKEN_PATTERN, type Scope } from '../../shared/contracts/tenancy';
@@ -19,6 +19,7 @@ import type { TenantDirectory } from '../services/tenant-directory';
 import { JwtError, looksLikeJwt, verifyJwt, type JwtDeps } from '../services/jwt';
 import { backgroundFor } from '../services/background';
 import { withDeadline } from '../services/deadline';
+import { timePhase } from './server-timing';
 
 export interface AuthContext {
   readonly tenantId: string;
@@ -68,22 +69,45 @@ export function isOperatorToken(presented: string | undefined, config: Pick<Conf
  */
 export function operatorAuth(): MiddlewareHandler<AppEnv> {
   return async function operatorAuthMiddleware(c, next) {
-    const config = c.get('config');
-    if (config.operatorToken === undefined) throw new ApiError('FORBIDDEN', 'operator access is disabled: this deployment has no OPERATOR_TOKEN');
-    const presented = presentedKey(c.req.header('authorization'), c.req.header('x-api-key'));
-    if (!presented) throw new ApiError('UNAUTHORIZED', 'missing operator credential: send Authorization: Bearer <OPERATOR_TOKEN>', { headers: CHALLENGE });
-    if (!isOperatorToken(presented, config)) {
-      const hint = API_KEY_PATTERN.test(presented) ? ': an API key is never an operator credential, whatever its scopes' : '';
-      throw new ApiError('UNAUTHORIZED', `invalid operator credential${hint}`, { headers: CHALLENGE });
+    const stop = timePhase(c, 'auth');
+    try {
+      checkOperator(c);
+    } finally {
+      stop();
     }
     await next();
   };
 }
 
+function checkOperator(c: Context<AppEnv>): void {
+  const config = c.get('config');
+  if (config.operatorToken === undefined) throw new ApiError('FORBIDDEN', 'operator access is disabled: this deployment has no OPERATOR_TOKEN');
+  const presented = presentedKey(c.req.header('authorization'), c.req.header('x-api-key'));
+  if (!presented) throw new ApiError('UNAUTHORIZED', 'missing operator credential: send Authorization: Bearer <OPERATOR_TOKEN>', { headers: CHALLENGE });
+  if (!isOperatorToken(presented, config)) {
+    const hint = API_KEY_PATTERN.test(presented) ? ': an API key is never an operator credential, whatever its scopes' : '';
+    throw new ApiError('UNAUTHORIZED', `invalid operator credential${hint}`, { headers: CHALLENGE });
+  }
+}
+
 /** Tenant routes: an API key (or a JWT in JWT mode) with `options.scope`; sets `auth` on the context. */
 export function auth(options: AuthOptions): MiddlewareHandler<AppEnv> {
-  const now = options.now ?? Date.now;
+  const authenticate = authenticator(options);
   return async function authMiddleware(c, next) {
+    const stop = timePhase(c, 'auth');
+    try {
+      await authenticate(c);
+    } finally {
+      stop();
+    }
+    await next();
+  };
+}
+
+/** Checks the presented credential and sets `auth`; throws the ApiError a client sees. */
+function authenticator(options: AuthOptions): (c: Context<AppEnv>) => Promise<void> {
+  const now = options.now ?? Date.now;
+  return async function authenticate(c) {
     const key = presentedKey(c.req.header('authorization'), c.req.header('x-api-key'));
     if (!key) throw new ApiError('UNAUTHORIZED', 'missing API key: send Authorization: Bearer <key> or x-api-key', { headers: CHALLENGE });
     const jwtConfig = c.get('config').jwt;
@@ -96,7 +120,7 @@ export function auth(options: AuthOptions): MiddlewareHandler<AppEnv> {
       });
       if (!principal.scopes.includes(options.scope)) throw new ApiError('FORBIDDEN', `this token lacks the '${options.scope}' scope`);
       c.set('auth', { tenantId: principal.tenantId, keyId: `jwt:${principal.subject}`, plan: effectivePlan(principal.plan), scopes: principal.scopes });
-      return next();
+      return;
     }
     // A key that cannot exist never costs a store round trip.
     if (!API_KEY_PATTERN.test(key)) throw new ApiError('UNAUTHORIZED', 'invalid API key', { headers: CHALLENGE });
@@ -122,6 +146,5 @@ export function auth(options: AuthOptions): MiddlewareHandler<AppEnv> {
       plan: effectivePlan(owner.tenant.plan, owner.tenant.overrides),
       scopes: owner.key.scopes,
     });
-    await next();
   };
 }

@@ -13,6 +13,8 @@ const EXPOSE_HEADERS = [
   'X-Variant',
   'X-Attempts',
   'X-Cache',
+  'X-Cache-Tier',
+  'Server-Timing',
   'Retry-After',
   'RateLimit',
   'RateLimit-Policy',

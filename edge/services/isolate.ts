@@ -6,12 +6,14 @@
  *   store outage;
  * - `health`: circuit breakers and warming holds, which only mean something across requests;
  * - `coalescer`: identical misses in flight in this isolate share one backend call;
+ * - `l0`: the response cache's in-isolate tier, byte-bounded (`CACHE_L0_BYTES`), for hot entries;
  * - `directory`: the key → tenant cache that bounds revocation to its TTL;
  * - `metrics` + `metricsFlusher`: the aggregate between two flushes and the flush interval gate.
  * Tests build their own (`isolateServices()`), so no state leaks between them.
  */
 import type { Config } from '../env';
 import { Coalescer } from './cache/coalesce';
+import { MemoryTier } from './cache/memory-tier';
 import { QuotaGate } from './limits/gate';
 import { IsolateMetrics } from './metrics';
 import { MetricsFlusher } from './metrics-flush';
@@ -28,6 +30,8 @@ export interface IsolateServices {
   readonly quotaGate: QuotaGate;
   readonly health: BackendHealth;
   readonly coalescer: Coalescer;
+  /** The response cache's L0: hot entries held in this isolate, within the configured byte budget. */
+  readonly l0: MemoryTier;
   /** Where the edge records its metrics (flushed off the critical path). */
   readonly metrics: IsolateMetrics;
   /** Flushes `metrics` to CloudWatch from `waitUntil`; none: record only. */
@@ -46,6 +50,7 @@ export function isolateServices(overrides: Partial<IsolateServices> = {}): Isola
     quotaGate: overrides.quotaGate ?? new QuotaGate(),
     health: overrides.health ?? new BackendHealth(),
     coalescer: overrides.coalescer ?? new Coalescer(),
+    l0: overrides.l0 ?? new MemoryTier(),
     metrics,
     // A test that brings its own metrics records only, unless it brings a flusher too.
     metricsFlusher: 'metricsFlusher' in overrides ? overrides.metricsFlusher : overrides.metrics ? undefined : new MetricsFlusher({ metrics }),

@@ -132,6 +132,14 @@ export interface StreamEncoder {
   event(event: BackendStreamEvent, latencyMs: number): string;
 }
 
+/** A chat chunk's delta; built field by field rather than with `defined`, as it runs once per streamed token. */
+function deltaOf(choice: { readonly text?: string; readonly role?: boolean }): { role?: 'assistant'; content?: string } {
+  const delta: { role?: 'assistant'; content?: string } = {};
+  if (choice.role) delta.role = 'assistant';
+  if (choice.text !== undefined) delta.content = choice.text;
+  return delta;
+}
+
 export function streamEncoder(flavour: Flavour, meta: Omit<AnswerMeta, 'latencyMs'>, includeUsage: boolean): StreamEncoder {
   if (flavour === 'infer') {
     return {
@@ -155,7 +163,7 @@ export function streamEncoder(flavour: Flavour, meta: Omit<AnswerMeta, 'latencyM
           : [
               {
                 index: 0,
-                delta: defined({ role: choice.role ? ('assistant' as const) : undefined, content: choice.text }),
+                delta: deltaOf(choice),
                 finish_reason: choice.finish ?? null,
                 logprobs: null,
               },

@@ -10,6 +10,7 @@
 import type { MiddlewareHandler } from 'hono';
 import type { Usage } from '../../shared/contracts/infer';
 import type { AppEnv } from '../env';
+import { timePhase } from '../middleware/server-timing';
 import { backgroundFor } from '../services/background';
 import type { IsolateServices } from '../services/isolate';
 import { tokensToReserve } from '../services/limits/gate';
@@ -22,6 +23,7 @@ export function quota(deps: Pick<IsolateServices, 'quotaGate' | 'metrics'>): Mid
     const state = inferenceOf(c);
     const { auth, config } = state.upstream;
     const later = backgroundFor(c);
+    const stopTimer = timePhase(c, 'limits');
     const admission = deps.quotaGate
       .admit({
         store: c.get('store'),
@@ -32,6 +34,7 @@ export function quota(deps: Pick<IsolateServices, 'quotaGate' | 'metrics'>): Mid
         background: later,
         metrics: deps.metrics,
       })
+      .finally(() => stopTimer())
       .then((admitted) => {
         Object.assign(state.headers, admitted.headers);
         // Error answers after admission (an upstream failure) carry the limit headers too.

@@ -18,10 +18,11 @@ export function jsonAnswer(
   headers: Record<string, string>,
 ): Response {
   const body = toResponse(state.req.flavour, { ...state.meta, latencyMs: now() - state.started }, result);
-  return c.json(body, 200, { ...state.headers, ...headers });
+  // `state.headers` are on the context already (the quota and cache stages set them with c.header).
+  return c.json(body, 200, headers);
 }
 
-/** The SSE answer of a streaming request; a client that leaves aborts the upstream call. */
+/** The SSE answer of a streaming request (a Response of its own, so it carries `state.headers` itself); a client that leaves aborts the upstream call. */
 export function streamAnswer(
   state: InferenceState,
   events: AsyncGenerator<BackendStreamEvent, void, undefined>,

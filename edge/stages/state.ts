@@ -1,9 +1,10 @@
 /**
  * What one `/v1` inference request carries through its stages (edge/stages/chain.ts): the
  * normalised request and planned call, set by `prepare`; the admission in flight, set by `quota`;
- * the headers every answer carries; and one settlement, announced once when the request's answer is
- * known, so each stage finishes its own work (settle tokens, store the cache entry, release
- * coalesced followers) from the same fact instead of re-reading a response body.
+ * the headers every answer carries; each token of a live backend stream as it passes (for coalesced
+ * followers); and one settlement, announced once when the request's answer is known, so each stage
+ * finishes its own work (settle tokens, store the cache entry, release coalesced followers) from the
+ * same fact instead of re-reading a response body.
  */
 import type { Context } from 'hono';
 import type { AppEnv } from '../env';
@@ -14,7 +15,7 @@ import type { AnswerMeta, NormalizedRequest } from '../services/translate';
 import type { PlannedCall, UpstreamContext } from '../services/upstream';
 
 /** Where an answer came from. */
-export type AnswerSource = 'backend' | 'L1' | 'L2' | 'COALESCED';
+export type AnswerSource = 'backend' | 'L0' | 'L1' | 'L2' | 'COALESCED';
 
 /** How a request ended, announced once to every stage that listens. */
 export type Settlement =
@@ -25,7 +26,9 @@ export type Settlement =
   /** A stream that ended without its `done` event (cut upstream, or the client left). */
   | { readonly kind: 'cut' }
   /** The stored answer of an earlier request with the same Idempotency-Key. */
-  | { readonly kind: 'replayed' };
+  | { readonly kind: 'replayed' }
+  /** The client of a coalesced stream left before its end: no backend work was spent for it. */
+  | { readonly kind: 'left' };
 
 export interface InferenceState {
   readonly req: NormalizedRequest;
@@ -46,6 +49,10 @@ export interface InferenceState {
   onSettled(listener: (settlement: Settlement) => void): void;
   /** Announces the settlement; only the first call counts. */
   settle(settlement: Settlement): void;
+  /** Registers a listener for each token of the live backend stream, as it passes. */
+  onToken(listener: (text: string) => void): void;
+  /** Announces a token of the live backend stream. */
+  emitToken(text: string): void;
 }
 
 export interface InferenceVariables {
@@ -55,9 +62,10 @@ export interface InferenceVariables {
 /** The request's inference state; `prepare` set it. */
 export const inferenceOf = (c: Context<AppEnv>): InferenceState => c.get('inference');
 
-/** A settlement announcer: listeners run once, in order, for the first settlement only. */
-export function settlementHub(): Pick<InferenceState, 'onSettled' | 'settle'> {
+/** A settlement announcer (listeners run once, in order, for the first settlement only) and a token announcer. */
+export function settlementHub(): Pick<InferenceState, 'onSettled' | 'settle' | 'onToken' | 'emitToken'> {
   const listeners: Array<(s: Settlement) => void> = [];
+  const tokenListeners: Array<(text: string) => void> = [];
   let settled = false;
   return {
     onSettled: (listener) => {
@@ -67,6 +75,12 @@ export function settlementHub(): Pick<InferenceState, 'onSettled' | 'settle'> {
       if (settled) return;
       settled = true;
       for (const listener of listeners) listener(settlement);
+    },
+    onToken: (listener) => {
+      tokenListeners.push(listener);
+    },
+    emitToken: (text) => {
+      for (const listener of tokenListeners) listener(text);
     },
   };
 }

@@ -1,9 +1,13 @@
 /**
- * The response cache through the worker in workerd, with Redis (bridge) as L2 and the Workers Cache
- * API as L1: HIT/MISS/BYPASS and tiers, no cross-tenant hits, stream replay in both SSE flavours,
+ * The response cache through the worker in workerd, with Redis (bridge) as L2, the Workers Cache
+ * API as L1 and each isolate's memory as L0: HIT/MISS/BYPASS and tiers, no cross-tenant hits, stream replay in both SSE flavours,
  * sync ↔ stream reuse, Cache-Control, and coalescing (counted at the model server).
  */
+import { createExecutionContext, env, waitOnExecutionContext } from 'cloudflare:test';
 import { afterEach, describe, expect, inject, it } from 'vitest';
+import { createApp } from '../../app';
+import type { Bindings } from '../../env';
+import { IsolateMetrics } from '../metrics';
 import { cacheKey } from './key';
 import { l1Url } from './tiers';
 import { modelConfig, modelReset, modelStats, post, sseMessages } from '../../testing/gateway-client';
@@ -19,24 +23,49 @@ afterEach(async () => {
 const unique = (label: string) => `${label} ${crypto.randomUUID()}`;
 const output = (res: Response) => res.json() as Promise<{ output: string; id: string }>;
 
+/** A fresh isolate of the worker (its own L0, coalescer and metrics) in this location (the shared L1). */
+function isolate() {
+  const app = createApp({ metrics: new IsolateMetrics() });
+  return {
+    async send(key: string, path: string, body: unknown) {
+      const ctx = createExecutionContext();
+      const res = await app.request(
+        path,
+        { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify(body) },
+        env as unknown as Bindings,
+        ctx,
+      );
+      const text = await res.text();
+      // The cache writes run in waitUntil: done before the next isolate looks.
+      await waitOnExecutionContext(ctx);
+      return { status: res.status, headers: res.headers, json: <T>() => JSON.parse(text) as T };
+    },
+  };
+}
+
 describe('response cache', () => {
-  it('misses, then hits L1; after L1 is gone, hits L2 and refills L1', async () => {
+  it('misses, then hits L0 in the same isolate, L1 in another; after L1 is gone, hits L2 and refills L1', async () => {
     const { key, tenant } = await seedTenantKey();
     const body = { model, prompt: unique('cache me'), params: { temperature: 0, max_tokens: 6 } };
-    const first = await post('/v1/infer', key, body);
+    const first = await isolate().send(key, '/v1/infer', body);
     expect(first.headers.get('x-cache')).toBe('MISS');
-    const text = (await output(first)).output;
+    const text = first.json<{ output: string }>().output;
     const calls = (await modelStats()).invocations;
-    const second = await post('/v1/infer', key, body);
+    // A fresh isolate in the same location: its L0 is empty, L1 answers.
+    const second = await isolate().send(key, '/v1/infer', body);
     expect([second.headers.get('x-cache'), second.headers.get('x-cache-tier')]).toEqual(['HIT', 'L1']);
-    expect((await output(second)).output).toBe(text);
+    expect(second.json<{ output: string }>().output).toBe(text);
     await caches.default.delete(l1Url(await cacheKey(tenant.tenantId, { request_id: 'x', tenant_id: tenant.tenantId, ...body }, settings)));
-    const third = await post('/v1/infer', key, body);
-    expect([third.headers.get('x-cache'), third.headers.get('x-cache-tier')]).toEqual(['HIT', 'L2']);
-    expect((await output(third)).output).toBe(text);
+    const third = isolate();
+    const fromL2 = await third.send(key, '/v1/infer', body);
+    expect([fromL2.headers.get('x-cache'), fromL2.headers.get('x-cache-tier')]).toEqual(['HIT', 'L2']);
+    expect(fromL2.json<{ output: string }>().output).toBe(text);
+    // The L2 hit filled L1 (another fresh isolate finds it there) and this isolate's L0.
+    expect((await isolate().send(key, '/v1/infer', body)).headers.get('x-cache-tier')).toBe('L1');
+    expect((await third.send(key, '/v1/infer', body)).headers.get('x-cache-tier')).toBe('L0');
     expect((await modelStats()).invocations).toBe(calls);
     // A hit still counts as a request.
-    expect(third.headers.get('x-ratelimit-remaining')).toBe('597');
+    expect(fromL2.headers.get('x-ratelimit-remaining')).toBe('597');
   });
 
   it("never answers one tenant from another tenant's entry", async () => {
@@ -124,7 +153,9 @@ describe('coalescing', () => {
       acc[r.cache] = (acc[r.cache] ?? 0) + 1;
       return acc;
     }, {});
-    console.warn(`coalescing: 100 identical concurrent requests → ${calls} model call(s); answers by X-Cache: ${JSON.stringify(byCache)}`);
+    console.warn(
+      `coalescing: 100 identical concurrent requests → ${calls} model call(s); answers by X-Cache: ${JSON.stringify(byCache)}, statuses ${JSON.stringify([...new Set(responses.map((r) => r.status))])}`,
+    );
     expect(responses.every((r) => r.status === 200 && r.out === responses[0]!.out)).toBe(true);
     expect(calls).toBe(1);
   });
@@ -143,5 +174,16 @@ describe('coalescing', () => {
     );
     console.warn(`failed leader: statuses ${JSON.stringify(statuses)}`);
     expect(statuses.every((s) => s === 503)).toBe(true);
+  });
+
+  it('answers streaming followers of a leader that fails before its first token with their own status', { timeout: 60_000 }, async () => {
+    const { key } = await seedTenantKey();
+    await modelConfig({ forcedStatus: 503, ttftMs: 200 });
+    const body = { model, prompt: unique('stream leader fails'), params: { temperature: 0, max_tokens: 5 } };
+    // One isolate of its own, so its open breaker stays its own.
+    const gateway = isolate();
+    const answers = await Promise.all(Array.from({ length: 5 }, () => gateway.send(key, '/v1/infer/stream', body)));
+    console.warn(`failed streaming leader: statuses ${JSON.stringify(answers.map((a) => a.status))}`);
+    expect(answers.every((a) => a.status === 503 && a.json<{ error: { code: string } }>().error.code === 'UPSTREAM_ERROR')).toBe(true);
   });
 });

@@ -1,64 +1,232 @@
 /**
  * Request coalescing within an isolate: the first cache-eligible miss for a key leads (calls the
- * backend), identical misses arriving while it runs follow (wait for its answer instead of calling
- * the backend). A leader that fails or is cancelled rejects its followers at once; a follower then
- * makes its own call (see edge/stages/response-cache.ts), so a failed leader never poisons or hangs anyone.
+ * backend), identical misses arriving while it runs follow it instead of calling the backend.
+ *
+ * The leader's answer is a {@link Flight}: a streaming leader publishes each token as it passes, so
+ * a streaming follower replays what was already sent and then receives the live tail; a sync
+ * follower waits for the whole entry. A leader that fails or is cut ends its flight at once; its
+ * followers then make their own call (see edge/stages/response-cache.ts), a streaming follower
+ * continuing after the text it already sent ({@link continueAfter}), so a failed leader never
+ * poisons or hangs anyone.
+ *
+ * Only plain data crosses from the leader's request to its followers (workerd forbids one request
+ * from touching another request's streams, timers or promise resolvers): the leader resolves a
+ * promise it created at each change, and each follower races it with a timer of its own.
  */
-import type { CacheEntry } from './entry';
-
-export interface Leadership {
-  /**
-   * Hands the answer to every follower at once. The answer stays available to late arrivals until
-   * `stored` settles (the cache write), closing the gap between the answer and its cache entry.
-   */
-  resolve(entry: CacheEntry, stored?: Promise<unknown>): void;
-  /** Tells the followers the leader has no answer for them. */
-  reject(reason: Error): void;
-}
+import type { BackendStreamEvent } from '../../../shared/contracts/backend';
+import { type CacheEntry, replayEvents } from './entry';
 
 export class LeaderFailedError extends Error {
   override readonly name = 'LeaderFailedError';
 }
 
+type Outcome = { readonly entry: CacheEntry } | { readonly error: Error };
+
+/**
+ * Resolves true when `change` settles, false after `ms` or when `signal` aborts. `change` is the
+ * leader's promise: workerd binds a promise's resolver to the request that created it, so the
+ * leader only ever resolves promises it created, and each follower races them with its own timer.
+ */
+async function changeOrTimeout(change: Promise<void>, ms: number, signal?: AbortSignal): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let aborted: (() => void) | undefined;
+  const expired = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+    aborted = () => resolve(false);
+    signal?.addEventListener('abort', aborted);
+    if (signal?.aborted) resolve(false);
+  });
+  try {
+    return await Promise.race([change.then(() => true), expired]);
+  } finally {
+    if (timer !== undefined) clearTimeout(timer);
+    if (aborted) signal?.removeEventListener('abort', aborted);
+  }
+}
+
+/** A promise and its resolver. */
+function signalled(): { readonly promise: Promise<void>; readonly resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((res) => {
+    resolve = res;
+  });
+  return { promise, resolve };
+}
+
+/** One leader's answer as it grows. */
+export class Flight {
+  readonly #chunks: string[] = [];
+  #outcome: Outcome | undefined;
+  // Settles at the next change and is replaced by a fresh one; created by the leader (see changeOrTimeout).
+  #change = signalled();
+
+  /** Token texts published so far. */
+  get chunks(): readonly string[] {
+    return this.#chunks;
+  }
+
+  /** The whole entry once the leader answered. */
+  get entry(): CacheEntry | undefined {
+    return this.#outcome && 'entry' in this.#outcome ? this.#outcome.entry : undefined;
+  }
+
+  /** Whether the leader failed or was cut. */
+  get failed(): boolean {
+    return this.#outcome !== undefined && 'error' in this.#outcome;
+  }
+
+  /** The leader passed a token on. */
+  publish(text: string): void {
+    if (this.#outcome) return;
+    this.#chunks.push(text);
+    this.#wake();
+  }
+
+  /** The leader's whole answer. */
+  complete(entry: CacheEntry): void {
+    if (this.#outcome) return;
+    this.#outcome = { entry };
+    this.#wake();
+  }
+
+  /** The leader has no (more) answer. */
+  fail(error: Error): void {
+    if (this.#outcome) return;
+    this.#outcome = { error };
+    this.#wake();
+  }
+
+  #wake(): void {
+    const change = this.#change;
+    this.#change = signalled();
+    change.resolve();
+  }
+
+  /** Waits until more than `seen` chunks are published or the flight ends; false after `ms` (or `signal`) with neither. */
+  #changed(seen: number, ms: number, signal?: AbortSignal): Promise<boolean> {
+    if (this.#outcome || this.#chunks.length > seen) return Promise.resolve(true);
+    return changeOrTimeout(this.#change.promise, ms, signal);
+  }
+
+  /** The whole entry, or undefined when the leader fails or takes longer than `ms`. */
+  async answer(ms: number): Promise<CacheEntry | undefined> {
+    const deadline = Date.now() + ms;
+    while (!this.#outcome) {
+      const left = deadline - Date.now();
+      if (left <= 0 || !(await this.#changed(this.#chunks.length, left))) return undefined;
+    }
+    return this.entry;
+  }
+
+  /** Waits for the first token or the answer; false when the leader failed first or `ms` passed. */
+  async started(ms: number): Promise<boolean> {
+    await this.#changed(0, ms);
+    return this.entry !== undefined || (!this.failed && this.#chunks.length > 0);
+  }
+
+  /**
+   * The flight as backend stream events: every token published so far, then each new one as the
+   * leader publishes it, then `done` from the leader's entry. Throws {@link LeaderFailedError} when
+   * the leader fails or publishes nothing for `idleMs`; ends quietly when `signal` aborts.
+   */
+  async *events(idleMs: number, signal?: AbortSignal): AsyncGenerator<BackendStreamEvent, void, undefined> {
+    let seen = 0;
+    for (;;) {
+      while (seen < this.#chunks.length) yield { event: 'token', data: { text: this.#chunks[seen++]! } };
+      const entry = this.entry;
+      if (entry) {
+        // Tokens the leader recorded but had not published yet (a sync leader publishes none).
+        yield* replayEvents({ ...entry, chunks: entry.chunks.slice(seen) });
+        return;
+      }
+      if (this.failed) throw new LeaderFailedError('the leading request did not complete');
+      const changed = await this.#changed(seen, idleMs, signal);
+      if (signal?.aborted) return;
+      if (!changed) throw new LeaderFailedError(`the leading request sent nothing for ${idleMs} ms`);
+    }
+  }
+}
+
+export interface Leadership {
+  /** Passes one token of a streaming answer to the followers as it is sent. */
+  publish(text: string): void;
+  /**
+   * Hands the whole answer to every follower. The flight stays visible to late arrivals until
+   * `stored` settles (the cache write), closing the gap between the answer and its cache entry.
+   */
+  resolve(entry: CacheEntry, stored?: Promise<unknown>): void;
+  /** Tells the followers the leader has no (more) answer for them. */
+  reject(reason: Error): void;
+}
+
 export class Coalescer {
   // In flight only: an entry lives from the leader's start to its answer or failure.
-  readonly #inflight = new Map<string, Promise<CacheEntry>>();
+  readonly #inflight = new Map<string, Flight>();
 
-  /** The leader's answer to wait for when an identical request is in flight, else undefined. */
-  follow(key: string): Promise<CacheEntry> | undefined {
+  /** The flight to follow when an identical request is in flight, else undefined. */
+  follow(key: string): Flight | undefined {
     return this.#inflight.get(key);
   }
 
   /** Registers the caller as the leader for `key` (the caller checked {@link follow} first). */
   lead(key: string): Leadership {
-    let resolve!: (entry: CacheEntry) => void;
-    let reject!: (reason: Error) => void;
-    const promise = new Promise<CacheEntry>((res, rej) => {
-      resolve = res;
-      reject = rej;
-    });
-    // Followers attach their own handlers; this one keeps a leader without followers from
-    // surfacing an unhandled rejection.
-    promise.catch(() => {});
-    this.#inflight.set(key, promise);
-    let done = false;
+    const flight = new Flight();
+    this.#inflight.set(key, flight);
     const finish = () => {
-      done = true;
-      if (this.#inflight.get(key) === promise) this.#inflight.delete(key);
+      if (this.#inflight.get(key) === flight) this.#inflight.delete(key);
     };
     return {
+      publish: (text) => flight.publish(text),
       resolve: (entry, stored) => {
-        if (done) return;
-        done = true;
-        resolve(entry);
+        if (flight.entry || flight.failed) return;
+        flight.complete(entry);
         if (stored) void stored.finally(finish);
         else finish();
       },
       reject: (reason) => {
-        if (done) return;
+        if (flight.entry || flight.failed) return;
         finish();
-        reject(reason);
+        flight.fail(reason);
       },
     };
+  }
+}
+
+/**
+ * A follower's own stream after its leader failed, continuing where the follower's client stopped:
+ * the tokens of `events` that repeat the text already `sent` are dropped, the rest passes. A
+ * deterministic request repeats it exactly; when the new stream diverges from what was sent, the
+ * stream ends with an error event rather than splicing two different answers.
+ */
+export async function* continueAfter(
+  sent: string,
+  events: AsyncGenerator<BackendStreamEvent, void, undefined>,
+): AsyncGenerator<BackendStreamEvent, void, undefined> {
+  let repeated = '';
+  const diverged: BackendStreamEvent = {
+    event: 'error',
+    data: { code: 'UPSTREAM_ERROR', message: 'the shared stream was interrupted and its retry answered differently' },
+  };
+  try {
+    for await (const event of events) {
+      if (repeated.length >= sent.length || event.event === 'error') {
+        yield event;
+        if (event.event !== 'token') return;
+        continue;
+      }
+      if (event.event === 'done') {
+        yield repeated === sent ? event : diverged;
+        return;
+      }
+      const text = repeated + event.data.text;
+      if (text.length <= sent.length ? !sent.startsWith(text) : !text.startsWith(sent)) {
+        yield diverged;
+        return;
+      }
+      repeated = text;
+      if (text.length > sent.length) yield { event: 'token', data: { text: text.slice(sent.length) } };
+    }
+  } finally {
+    await events.return(undefined);
   }
 }

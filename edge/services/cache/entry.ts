@@ -1,7 +1,9 @@
 /**
  * A cached answer, as the chunks the model produced plus its usage and finish reason. One shape
  * for both surfaces: a sync answer is its output as one chunk; a stream is its token texts. Replay
- * is timing-independent: the chunks are emitted at once, in order, then `done`.
+ * is timing-independent: the chunks are emitted at once, in order, then `done`. A stored entry
+ * carries the instant it expires, so every tier that holds it (L0, L1, L2) lets it go at the same
+ * moment, whichever tier it was promoted from.
  */
 import * as z from 'zod';
 import type { BackendInferResponse, BackendStreamEvent } from '../../../shared/contracts/backend';
@@ -14,6 +16,8 @@ export const CacheEntrySchema = z.object({
   usage: UsageSchema,
   finishReason: FinishReasonSchema.optional(),
   modelLatencyMs: z.number().nonnegative(),
+  /** Epoch ms when the entry expires, set when it is first stored (entries written before it existed lack it). */
+  expiresAt: z.number().optional(),
 });
 
 export type CacheEntry = z.infer<typeof CacheEntrySchema>;
@@ -43,28 +47,38 @@ export async function* replayEvents(entry: CacheEntry): AsyncGenerator<BackendSt
   };
 }
 
+/** What {@link recordStream} tells as the stream passes. */
+export interface StreamRecorder {
+  /** Each token's text, before it is forwarded (live fan-out to coalesced followers). */
+  readonly onToken?: (text: string) => void;
+  /** The whole entry when `done` arrives, before it is forwarded. */
+  readonly onComplete: (entry: CacheEntry) => void;
+  /** The stream erred, was cut, or the client left first. */
+  readonly onIncomplete: () => void;
+}
+
 /**
- * Passes a backend stream (which ends after its final event, see upstream.ts) through unchanged while recording it: `onComplete` gets the entry when
- * `done` arrives (before it is forwarded), `onIncomplete` when the stream errs, is cut or the
- * client leaves first. Exactly one of them is called.
+ * Passes a backend stream (which ends after its final event, see upstream.ts) through unchanged
+ * while recording it. Exactly one of `onComplete` and `onIncomplete` is called.
  */
 export async function* recordStream(
   events: AsyncGenerator<BackendStreamEvent, void, undefined>,
-  onComplete: (entry: CacheEntry) => void,
-  onIncomplete: () => void,
+  recorder: StreamRecorder,
 ): AsyncGenerator<BackendStreamEvent, void, undefined> {
   const chunks: string[] = [];
   let settled = false;
   try {
     for await (const event of events) {
-      if (event.event === 'token') chunks.push(event.data.text);
-      else if (event.event === 'done') {
+      if (event.event === 'token') {
+        chunks.push(event.data.text);
+        recorder.onToken?.(event.data.text);
+      } else if (event.event === 'done') {
         settled = true;
-        onComplete({ v: 1, chunks, usage: event.data.usage, finishReason: event.data.finish_reason, modelLatencyMs: event.data.model_latency_ms });
+        recorder.onComplete({ v: 1, chunks, usage: event.data.usage, finishReason: event.data.finish_reason, modelLatencyMs: event.data.model_latency_ms });
       }
       yield event;
     }
   } finally {
-    if (!settled) onIncomplete();
+    if (!settled) recorder.onIncomplete();
   }
 }

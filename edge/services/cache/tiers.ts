@@ -1,20 +1,33 @@
 /**
- * The two cache tiers. L1: the Workers Cache API of the location (`caches.default`, entries under a
- * synthetic internal URL, never reachable from outside). L2: Upstash Redis, global. Reads from L2
- * fill L1; writes go to both. Every failure is a miss (the cache is never a reason to fail a request).
+ * The cache tiers behind L0 (memory-tier.ts). L1: the Workers Cache API of the location
+ * (`caches.default`, entries under a synthetic internal URL, never reachable from outside). L2:
+ * Upstash Redis, global. A read from L2 fills L1, a read from either fills L0; a write goes to all
+ * three, serialised once. Every tier lets an entry go at its `expiresAt`, and every failure is a
+ * miss (the cache is never a reason to fail a request).
  */
 import { withDeadline } from '../deadline';
 import type { Store } from '../store';
 import { CacheEntrySchema, MAX_ENTRY_BYTES, type CacheEntry } from './entry';
+import type { MemoryTier } from './memory-tier';
 
 const L1_ORIGIN = 'https://response-cache.gateway.internal/v1/';
 const L2_PREFIX = 'gw:cache:v1:';
+
+/** An entry as a tier holds it: parsed, and as the JSON it is stored as. */
+export interface StoredEntry {
+  readonly entry: CacheEntry;
+  readonly json: string;
+}
 
 function l1Cache(): Cache | undefined {
   return typeof caches === 'undefined' ? undefined : caches.default;
 }
 
-const parse = (raw: unknown): CacheEntry | undefined => CacheEntrySchema.safeParse(typeof raw === 'string' ? safeJson(raw) : raw).data;
+/** A valid entry that has not expired at `now`, or undefined. */
+function live(raw: unknown, now: number): CacheEntry | undefined {
+  const entry = CacheEntrySchema.safeParse(raw).data;
+  return entry && (entry.expiresAt === undefined || entry.expiresAt > now) ? entry : undefined;
+}
 
 function safeJson(text: string): unknown {
   try {
@@ -24,24 +37,35 @@ function safeJson(text: string): unknown {
   }
 }
 
+const utf8 = new TextEncoder();
+
+/** Bytes of an entry's stored form (what L0 counts against its budget). */
+export const storedBytes = (json: string) => utf8.encode(json).byteLength;
+
+/** Seconds an entry has left at `now` (at least 1), or `fallbackS` for an entry without an expiry. */
+export const remainingTtlS = (entry: CacheEntry, now: number, fallbackS: number) =>
+  entry.expiresAt === undefined ? fallbackS : Math.max(1, Math.ceil((entry.expiresAt - now) / 1000));
+
 /** The internal URL of a key's L1 entry. */
 export const l1Url = (key: string) => `${L1_ORIGIN}${key}`;
 
-/** L1 lookup: the entry, or undefined. */
-export async function l1Get(key: string): Promise<CacheEntry | undefined> {
+/** L1 lookup: the live entry, or undefined. */
+export async function l1Get(key: string, now: number): Promise<StoredEntry | undefined> {
   try {
     const hit = await l1Cache()?.match(l1Url(key));
-    return hit ? parse(await hit.text()) : undefined;
+    if (!hit) return undefined;
+    const json = await hit.text();
+    const entry = live(safeJson(json), now);
+    return entry ? { entry, json } : undefined;
   } catch {
     return undefined;
   }
 }
 
 /** L1 write with a TTL (seconds). */
-export async function l1Put(key: string, entry: CacheEntry, ttlS: number): Promise<void> {
+export async function l1Put(key: string, json: string, ttlS: number): Promise<void> {
   try {
-    const body = JSON.stringify(entry);
-    await l1Cache()?.put(l1Url(key), new Response(body, { headers: { 'content-type': 'application/json', 'cache-control': `max-age=${ttlS}` } }));
+    await l1Cache()?.put(l1Url(key), new Response(json, { headers: { 'content-type': 'application/json', 'cache-control': `max-age=${ttlS}` } }));
   } catch {
     // The location cache is best effort.
   }
@@ -54,27 +78,43 @@ export async function l1Put(key: string, entry: CacheEntry, ttlS: number): Promi
  * Past `timeoutMs` (the store timeout, as the limiters' own) it is a miss: a stalled store never
  * holds a request that the limits let through.
  */
-export async function l2Get(store: Store, key: string, timeoutMs: number): Promise<CacheEntry | undefined> {
+export async function l2Get(store: Store, key: string, now: number, timeoutMs: number): Promise<StoredEntry | undefined> {
   try {
-    return parse(await withDeadline(store.getex<unknown>(`${L2_PREFIX}${key}`), timeoutMs, 'the L2 cache'));
+    const raw = await withDeadline(store.getex<unknown>(`${L2_PREFIX}${key}`), timeoutMs, 'the L2 cache');
+    // The client parses JSON values itself; a string is an entry it could not parse.
+    const entry = live(typeof raw === 'string' ? safeJson(raw) : raw, now);
+    return entry ? { entry, json: JSON.stringify(entry) } : undefined;
   } catch {
     return undefined;
   }
 }
 
-/** L2 write with a TTL (seconds); entries over {@link MAX_ENTRY_BYTES} are skipped. */
-export async function l2Put(store: Store, key: string, entry: CacheEntry, ttlS: number): Promise<void> {
-  const body = JSON.stringify(entry);
-  if (body.length > MAX_ENTRY_BYTES) return;
+async function l2Put(store: Store, key: string, json: string, ttlS: number): Promise<void> {
   try {
-    await store.set(`${L2_PREFIX}${key}`, body, { ex: ttlS });
+    await store.set(`${L2_PREFIX}${key}`, json, { ex: ttlS });
   } catch {
     // A failed store write only costs a future miss.
   }
 }
 
-/** Writes both tiers. */
-export async function storeEntry(store: Store, key: string, entry: CacheEntry, ttlS: number): Promise<void> {
-  if (JSON.stringify(entry).length > MAX_ENTRY_BYTES) return;
-  await Promise.all([l1Put(key, entry, ttlS), l2Put(store, key, entry, ttlS)]);
+/** Where {@link storeEntry} writes. */
+export interface CacheTargets {
+  readonly store: Store;
+  readonly l0: MemoryTier;
+  /** L0's memory budget (bytes); 0 keeps nothing in L0. */
+  readonly l0Bytes: number;
+  readonly now: number;
+}
+
+/**
+ * Stores a fresh answer for `ttlS` seconds: in L0 at once, in L1 and L2 by the returned promise.
+ * Entries over {@link MAX_ENTRY_BYTES} are not stored (undefined).
+ */
+export function storeEntry(targets: CacheTargets, key: string, answer: CacheEntry, ttlS: number): Promise<void> | undefined {
+  const entry: CacheEntry = { ...answer, expiresAt: targets.now + ttlS * 1000 };
+  const json = JSON.stringify(entry);
+  const bytes = storedBytes(json);
+  if (bytes > MAX_ENTRY_BYTES) return undefined;
+  targets.l0.set(key, entry, bytes, targets.l0Bytes, targets.now);
+  return Promise.all([l1Put(key, json, ttlS), l2Put(targets.store, key, json, ttlS)]).then(() => undefined);
 }
