@@ -2,13 +2,15 @@
  * The bridge's HTTP routing: authenticate, read the body with a cap, parse the Upstash request
  * shape, run it and answer as Upstash does (200 `{result}`, 400 `{error}`, 200 `[{result}|{error}]`
  * for pipelines and transactions, 401 for a bad token, 405 for a method Upstash does not accept).
- * Also serves the test counters at `/_bridge/stats`.
+ * Also serves the test counters at `/_bridge/stats` and the fault knobs at `/admin/config`
+ * (faults.ts), both with the bridge's token; neither meets the knobs' latency or faults.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { BodyTooLargeError, readBody } from '../lib/net';
 import { presentedToken, UNAUTHORIZED_MESSAGE } from './auth';
 import { encodingOf, entriesBody, errorBody, resultBody } from './encoding';
 import { RedisUnavailableError, type CommandRunner } from './executor';
+import { FaultConfigError, parseFaultPatch, type FaultKnobs } from './faults';
 import { parseJsonBody, pathCommand, ProtocolError, toCommand, toCommandList } from './protocol';
 import type { StatsRecorder } from './stats';
 
@@ -16,6 +18,7 @@ import type { StatsRecorder } from './stats';
 export interface HandlerDeps {
   readonly runner: CommandRunner;
   readonly stats: StatsRecorder;
+  readonly faults: FaultKnobs;
   readonly checkToken: (presented: string | undefined) => boolean;
   readonly maxBodyBytes: number;
   readonly log: (line: string) => void;
@@ -30,13 +33,24 @@ interface Reply {
 const COMMAND_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT']);
 const BATCH_METHODS = new Set(['POST', 'PUT']);
 const STATS_PATH = '/_bridge/stats';
+const ADMIN_CONFIG_PATH = '/admin/config';
+/** Admin bodies are a few bytes of JSON. */
+const ADMIN_BODY_LIMIT = 64 * 1024;
+/** The body a request meets under `fault: "unavailable"`; JSON with `error`, as the client parses it. */
+const UNAVAILABLE_BODY = errorBody('ERR upstash-bridge: the store is unavailable (fault injected through /admin/config)');
+
+/** Dropping the connection without an answer: the listener writes nothing for it. */
+const DROPPED = Symbol('dropped');
 
 /** Builds the `node:http` request listener. It never throws: every failure becomes a response. */
 export function createRequestHandler(deps: HandlerDeps): (req: IncomingMessage, res: ServerResponse) => void {
   return function handleRequest(req, res) {
     req.on('error', () => res.destroy());
     answer(req, deps).then(
-      (reply) => send(res, reply),
+      (reply) => {
+        if (reply === DROPPED) req.socket.destroy();
+        else send(res, reply);
+      },
       (err: unknown) => {
         deps.log(`upstash-bridge: ${req.method} ${req.url?.split('?')[0]} failed: ${(err as Error).stack ?? String(err)}`);
         if (res.headersSent) res.destroy();
@@ -46,7 +60,7 @@ export function createRequestHandler(deps: HandlerDeps): (req: IncomingMessage, 
   };
 }
 
-async function answer(req: IncomingMessage, deps: HandlerDeps): Promise<Reply> {
+async function answer(req: IncomingMessage, deps: HandlerDeps): Promise<Reply | typeof DROPPED> {
   const url = splitUrl(req.url ?? '/');
   const method = (req.method ?? 'GET').toUpperCase();
   const authorized = deps.checkToken(presentedToken(req.headers, url.searchParams));
@@ -54,8 +68,24 @@ async function answer(req: IncomingMessage, deps: HandlerDeps): Promise<Reply> {
     req.resume();
     return authorized ? bridgeEndpoint(url.pathname, method, deps) : { status: 401, body: errorBody(UNAUTHORIZED_MESSAGE) };
   }
+  if (url.pathname.startsWith('/admin/')) {
+    if (!authorized) {
+      req.resume();
+      return { status: 401, body: errorBody(UNAUTHORIZED_MESSAGE) };
+    }
+    return adminEndpoint(req, url.pathname, method, deps);
+  }
+  // The body is taken in at once, so a stalled request still runs when its client has given up
+  // (as on a stalled server that already received it).
+  const received = readRequestBody(req, deps.maxBodyBytes).then(
+    (body) => ({ body }),
+    (error: unknown) => ({ error }),
+  );
+  // The knobs act before anything else, as a slow or dead host would: even before the token check.
+  const outcome = await deps.faults.meet();
+  if (outcome === 'reset') return DROPPED;
+  if (outcome === 'unavailable') return { status: 503, body: UNAVAILABLE_BODY };
   if (!authorized) {
-    req.resume();
     deps.stats.request('unauthorized');
     return { status: 401, body: errorBody(UNAUTHORIZED_MESSAGE) };
   }
@@ -63,10 +93,11 @@ async function answer(req: IncomingMessage, deps: HandlerDeps): Promise<Reply> {
   const batch = path === '/pipeline' ? 'pipeline' : path === '/multi-exec' ? 'transaction' : undefined;
   try {
     if (!(batch ? BATCH_METHODS : COMMAND_METHODS).has(method)) {
-      req.resume();
       throw new ProtocolError(405, `ERR method ${method} not allowed on ${path}`);
     }
-    const body = await readRequestBody(req, deps.maxBodyBytes);
+    const got = await received;
+    if ('error' in got) throw got.error;
+    const body = got.body;
     const encoding = encodingOf(req.headers['upstash-encoding']);
     if (batch) {
       const commands = toCommandList(parseJsonBody(body));
@@ -127,6 +158,35 @@ function bridgeEndpoint(path: string, method: string, deps: HandlerDeps): Reply 
     return { status: 200, body: '{"result":"OK"}' };
   }
   return { status: 405, body: errorBody(`ERR method ${method} not allowed on ${path}`) };
+}
+
+/** `GET /admin/config` answers the knobs; `PUT` applies a validated partial update and answers the result. */
+async function adminEndpoint(req: IncomingMessage, path: string, method: string, deps: HandlerDeps): Promise<Reply> {
+  if (path !== ADMIN_CONFIG_PATH) {
+    req.resume();
+    return { status: 404, body: errorBody(`ERR unknown admin endpoint ${path}; the fault knobs are at ${ADMIN_CONFIG_PATH}`) };
+  }
+  if (method === 'GET' || method === 'HEAD') {
+    req.resume();
+    return { status: 200, body: JSON.stringify(deps.faults.config) };
+  }
+  if (method !== 'PUT') {
+    req.resume();
+    return { status: 405, body: errorBody(`ERR method ${method} not allowed on ${path}; use GET or PUT`) };
+  }
+  let input: unknown;
+  try {
+    input = JSON.parse((await readBody(req, ADMIN_BODY_LIMIT)).toString('utf8'));
+  } catch (err) {
+    if (err instanceof BodyTooLargeError) return { status: 413, body: errorBody(`ERR admin body exceeds ${err.limitBytes} bytes`) };
+    return { status: 400, body: errorBody(`ERR invalid JSON in admin body: ${(err as Error).message}`) };
+  }
+  try {
+    return { status: 200, body: JSON.stringify(deps.faults.update(parseFaultPatch(input))) };
+  } catch (err) {
+    if (err instanceof FaultConfigError) return { status: 400, body: JSON.stringify({ error: `ERR invalid fault config: ${err.message}`, field: err.field }) };
+    throw err;
+  }
 }
 
 function send(res: ServerResponse, reply: Reply): void {

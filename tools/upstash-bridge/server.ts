@@ -12,12 +12,14 @@ import { createServer, type Server } from 'node:http';
 import { Redis } from 'ioredis';
 import { tokenChecker } from './auth';
 import { CommandRunner } from './executor';
+import { FaultKnobs, type FaultConfig, type FaultConfigPatch, parseFaultPatch } from './faults';
 import { createRequestHandler } from './handler';
 import { ScriptRegistry } from './scripts';
 import { StatsRecorder, type BridgeStats } from './stats';
 import { listen } from '../lib/net';
 
 export type { BridgeStats } from './stats';
+export type { FaultConfig, FaultConfigPatch } from './faults';
 
 /** Options of {@link startUpstashBridge}. */
 export interface UpstashBridgeOptions {
@@ -47,6 +49,10 @@ export interface UpstashBridge {
   stats(): BridgeStats;
   /** Sets the counters to zero (also `DELETE /_bridge/stats`). */
   resetStats(): void;
+  /** The fault knobs in effect (also `GET /admin/config`). */
+  faults(): FaultConfig;
+  /** Validates and applies a partial update of the fault knobs (also `PUT /admin/config`); throws on a bad value. */
+  setFaults(patch: FaultConfigPatch): FaultConfig;
   /** Stops listening, closes open connections and the Redis connection. */
   close(): Promise<void>;
 }
@@ -62,8 +68,9 @@ export async function startUpstashBridge(options: UpstashBridgeOptions): Promise
   const log = options.log ?? (() => {});
   const redis = await connectRedis(options, log);
   const stats = new StatsRecorder();
+  const faults = new FaultKnobs();
   const runner = new CommandRunner(redis, new ScriptRegistry(), stats);
-  const server = createServer(createRequestHandler({ runner, stats, checkToken, maxBodyBytes, log }));
+  const server = createServer(createRequestHandler({ runner, stats, faults, checkToken, maxBodyBytes, log }));
   let port: number;
   try {
     port = await listen(server, options.port ?? 0, host);
@@ -78,7 +85,15 @@ export async function startUpstashBridge(options: UpstashBridgeOptions): Promise
     port,
     stats: () => stats.snapshot(),
     resetStats: () => stats.reset(),
-    close: () => (closing ??= closeAll(server, redis)),
+    faults: () => faults.config,
+    setFaults: (patch) => faults.update(parseFaultPatch(patch)),
+    close: () => {
+      if (!closing) {
+        faults.close();
+        closing = closeAll(server, redis);
+      }
+      return closing;
+    },
   };
 }
 
