@@ -17,8 +17,10 @@ import { createApiKey, createTenant, generateOperatorToken } from '../tenancy/ke
 import { freePort, isListening } from '../lib/net';
 import { answersOk, ComponentStartError, spawnChild, waitUntilReady, type Child } from './child';
 import { writeEdgeEnv } from './edge-env';
+import { keepingOwnSignalHandlers } from './signals';
 import { startMetricsSink, type MetricsSink } from '../metrics-sink/server';
 import { adapterNamespace } from '../../shared/metrics-catalog';
+import type { WorkerBundle } from './edge-bundle';
 
 export const REPO_ROOT = resolve(import.meta.dirname, '../..');
 
@@ -191,6 +193,8 @@ export interface Stack extends StackInfo {
   readonly edgeVars: Readonly<Record<string, string>>;
   /** The edge copy without the Cache API ({@link StackOptions.edgeNoL1Copy}). */
   readonly edgeNoL1Url: string | undefined;
+  /** The bundle the edge serves (workerd runtime only). */
+  readonly edgeBundle: WorkerBundle | undefined;
   /** Process ids, for CPU accounting: the edge's workerd (workerd runtime only) and the Lambda host. */
   readonly pids: { readonly edge: number | undefined; readonly lambdaHost: number };
   stop(): Promise<void>;
@@ -364,6 +368,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   let edgeUrls: string[] = [];
   let edgeNoL1Url: string | undefined;
   let edgePid: number | undefined;
+  let edgeBundle: WorkerBundle | undefined;
   if (options.edge !== false) {
     const edgeEnvPath = join(options.stateDir, 'edge.env');
     await writeEdgeEnv(edgeEnvPath, edgeVars);
@@ -374,27 +379,29 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         const wanted = ports.gateway === 0 ? 0 : ports.gateway + i;
         locationPorts.push(await step('edge', () => resolvePort('edge', wanted, 'GATEWAY_PORT')));
       }
-      const edge = await step('edge', async () => {
-        // Loaded on demand: wrangler and Miniflare are heavy, and most callers of startStack run no edge.
-        const { buildWorker, readWorkerSettings } = await import('./edge-bundle');
-        const { startEdgeWorkerd } = await import('./edge-workerd');
-        const bundle = await buildWorker(join(options.stateDir, 'edge-bundle'));
-        const started = await startEdgeWorkerd({
-          bundle,
-          settings: readWorkerSettings(),
-          bindings: edgeVars,
-          locationPorts,
-          noL1Copy: options.edgeNoL1Copy === true,
-          persistDir,
-          log: (l) => log('edge', l),
-        });
-        const silent = await firstNotAnswering([...started.urls, ...(started.noL1Url ? [started.noL1Url] : [])], 15_000);
-        if (silent) {
-          await started.stop();
-          throw new ComponentStartError('edge', `GET ${silent}/health not answering after 15000 ms`);
-        }
-        return started;
-      });
+      const edge = await step('edge', () =>
+        keepingOwnSignalHandlers(async () => {
+          // Loaded on demand: wrangler and Miniflare are heavy, and most callers of startStack run no edge.
+          const { buildWorker, readWorkerSettings } = await import('./edge-bundle');
+          const { startEdgeWorkerd } = await import('./edge-workerd');
+          edgeBundle = await buildWorker(join(options.stateDir, 'edge-bundle'));
+          const started = await startEdgeWorkerd({
+            bundle: edgeBundle,
+            settings: readWorkerSettings(),
+            bindings: edgeVars,
+            locationPorts,
+            noL1Copy: options.edgeNoL1Copy === true,
+            persistDir,
+            log: (l) => log('edge', l),
+          });
+          const silent = await firstNotAnswering([...started.urls, ...(started.noL1Url ? [started.noL1Url] : [])], 15_000);
+          if (silent) {
+            await started.stop();
+            throw new ComponentStartError('edge', `GET ${silent}/health not answering after 15000 ms`);
+          }
+          return started;
+        }),
+      );
       stops.push(() => edge.stop());
       edgeUrls = [...edge.urls];
       edgeNoL1Url = edge.noL1Url;
@@ -475,6 +482,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     metricsSink,
     edgeVars,
     edgeNoL1Url,
+    edgeBundle,
     pids: { edge: edgePid, lambdaHost: lambdaHost.pid },
     stop: stopAll,
   };
