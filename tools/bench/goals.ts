@@ -134,7 +134,11 @@ function earlierGoals(results: RawResults): Goal[] {
     const s = find(id);
     const fixed = s?.modes.fixed?.summary;
     const what = `cache hit (${s?.tier ?? (id === 'hit' ? 'warm' : 'L2')}) p50 ≤ 1 ms`;
-    goals.push(fixed ? judged(`${id}-p50`, what, fixed.p50 <= 1, `p50 ${fixed.p50} ms at ${results.options.fixedRate} req/s`) : judged(`${id}-p50`, what, null, unavailable(s, id)));
+    goals.push(
+      fixed
+        ? judged(`${id}-p50`, what, fixed.p50 <= 1, `p50 ${fixed.p50} ms at ${results.options.fixedRate} req/s`)
+        : judged(`${id}-p50`, what, null, unavailable(s, id)),
+    );
   }
 
   const c = results.coalescing;
@@ -192,11 +196,17 @@ function hotPathGoals(results: RawResults): Goal[] {
 
   // Warm hit against the blocked tenant (which touches neither store nor backend), per store latency.
   const runs = results.storeLatency.length
-    ? results.storeLatency.map((r) => ({ latencyMs: r.latencyMs, hit: r.subjects.hit?.summary.p50, l2: r.subjects['hit-l2']?.summary.p50, blocked: r.subjects.blocked?.summary.p50 }))
+    ? results.storeLatency.map((r) => ({
+        latencyMs: r.latencyMs,
+        hit: r.subjects.hit?.summary.p50,
+        l2: r.subjects['hit-l2']?.summary.p50,
+        blocked: r.subjects.blocked?.summary.p50,
+      }))
     : [{ latencyMs: 0, hit: p50('hit'), l2: p50('hit-l2'), blocked: p50('blocked') }];
   for (const r of runs) {
     const goal = `warm cache hit p50 ≤ blocked-tenant p50 + 0.5 ms (STORE_LATENCY_MS=${r.latencyMs})`;
-    if (r.hit === undefined || r.blocked === undefined) hot(`warm-hit-${r.latencyMs}`, goal, null, unavailable(find(r.hit === undefined ? 'hit' : 'blocked'), 'hit or blocked'));
+    if (r.hit === undefined || r.blocked === undefined)
+      hot(`warm-hit-${r.latencyMs}`, goal, null, unavailable(find(r.hit === undefined ? 'hit' : 'blocked'), 'hit or blocked'));
     else
       hot(
         `warm-hit-${r.latencyMs}`,
@@ -264,7 +274,8 @@ function hotPathGoals(results: RawResults): Goal[] {
   );
 
   const sc = results.storeCommands;
-  if (!sc || sc.steady.length === 0) hot('rate-limit-commands', 'rate-limit store commands per admitted request ≤ 0.2, 0 on the critical path', null, 'store commands not counted');
+  if (!sc || sc.steady.length === 0)
+    hot('rate-limit-commands', 'rate-limit store commands per admitted request ≤ 0.2, 0 on the critical path', null, 'store commands not counted');
   else {
     const steady = sc.steady.map(
       (s) =>

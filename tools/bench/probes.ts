@@ -151,7 +151,13 @@ export async function measureCoalescedStreaming(env: BenchEnvironment, concurren
       url: `${env.edge.url}/v1/chat/completions`,
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${env.apiKey}` },
-      body: JSON.stringify({ model: BENCH_MODEL, messages: [{ role: 'user', content: `Coalesced stream ${randomUUID()}` }], max_tokens: 32, temperature: 0, stream: true }),
+      body: JSON.stringify({
+        model: BENCH_MODEL,
+        messages: [{ role: 'user', content: `Coalesced stream ${randomUUID()}` }],
+        max_tokens: 32,
+        temperature: 0,
+        stream: true,
+      }),
     };
     const runs = await Promise.all(
       Array.from({ length: concurrent }, () => streamOnce(target).catch((e: unknown) => ({ error: e instanceof Error ? e.message : String(e) }))),

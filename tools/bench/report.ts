@@ -56,8 +56,14 @@ export function toMarkdown(r: BenchReport): string {
     for (const g of goals) out.push(row([g.goal, g.status === 'met' ? '**met**' : g.status === 'missed' ? '**missed**' : 'not measured', g.measured]));
     out.push('');
   };
-  goalTable('## Goals: the hot path (no store round trip on it, exact limits kept, `npm start` as fast as the bench)', r.goals.filter((g) => g.group === 'hot-path'));
-  goalTable('## Earlier goals', r.goals.filter((g) => g.group === 'earlier'));
+  goalTable(
+    '## Goals: the hot path (no store round trip on it, exact limits kept, `npm start` as fast as the bench)',
+    r.goals.filter((g) => g.group === 'hot-path'),
+  );
+  goalTable(
+    '## Earlier goals',
+    r.goals.filter((g) => g.group === 'earlier'),
+  );
 
   for (const mode of ['fixed', 'saturation'] as const) {
     out.push(`## Load: ${mode === 'fixed' ? `fixed rate (${o.fixedRate} req/s)` : `saturation (${o.saturationConnections} connections)`}`, '');
@@ -195,8 +201,20 @@ function scenarioSections(r: BenchReport, out: string[]): void {
     out.push(row(['subject', ...r.storeLatency.flatMap((x) => [`p50 @ ${x.latencyMs} ms`, `p95 @ ${x.latencyMs} ms`])]));
     out.push(row(['---', ...r.storeLatency.flatMap(() => ['---:', '---:'])]));
     for (const id of ids)
-      out.push(row([id, ...r.storeLatency.flatMap((x) => [p50Of(x.subjects[id]), n(x.subjects[id]?.summary.p95) + (x.subjects[id]?.unexpected ? ` (**${x.subjects[id]!.unexpected} unexpected**)` : '')])]));
-    out.push('', 'The latency is held at the Upstash bridge before every Redis request (its `latencyMs` knob), as a location far from the store would see it.', '');
+      out.push(
+        row([
+          id,
+          ...r.storeLatency.flatMap((x) => [
+            p50Of(x.subjects[id]),
+            n(x.subjects[id]?.summary.p95) + (x.subjects[id]?.unexpected ? ` (**${x.subjects[id]!.unexpected} unexpected**)` : ''),
+          ]),
+        ]),
+      );
+    out.push(
+      '',
+      'The latency is held at the Upstash bridge before every Redis request (its `latencyMs` knob), as a location far from the store would see it.',
+      '',
+    );
   }
   if (r.locations.length) {
     out.push('## Scenario EDGE_LOCATIONS (parallel requests round robin over the locations, one tenant, one window)', '');
@@ -223,12 +241,26 @@ function scenarioSections(r: BenchReport, out: string[]): void {
     out.push('## `npm start` itself (the launcher as a user runs it, its own gatewayUrl)', '');
     if (!np.available) out.push(`Not measured: ${np.reason}`, '');
     else {
-      out.push(row(['subject', 'npm start p50', 'bench stack p50', 'difference', 'npm start p95', 'bench stack p95']), row(['---', '---:', '---:', '---:', '---:', '---:']));
+      out.push(
+        row(['subject', 'npm start p50', 'bench stack p50', 'difference', 'npm start p95', 'bench stack p95']),
+        row(['---', '---:', '---:', '---:', '---:', '---:']),
+      );
       for (const [id, x] of Object.entries(np.subjects))
         out.push(
-          row([id, p50Of(x.npmStart), p50Of(x.bench), n(round(x.npmStart.summary.p50 - x.bench.summary.p50)), n(x.npmStart.summary.p95), n(x.bench.summary.p95)]),
+          row([
+            id,
+            p50Of(x.npmStart),
+            p50Of(x.bench),
+            n(round(x.npmStart.summary.p50 - x.bench.summary.p50)),
+            n(x.npmStart.summary.p95),
+            n(x.bench.summary.p95),
+          ]),
         );
-      out.push('', `\`npm start\` served its edge at ${np.gatewayUrl} (${np.edgeRuntime ?? 'unknown runtime'}); both stacks at ${r.options.fixedRate} req/s, interleaved.`, '');
+      out.push(
+        '',
+        `\`npm start\` served its edge at ${np.gatewayUrl} (${np.edgeRuntime ?? 'unknown runtime'}); both stacks at ${r.options.fixedRate} req/s, interleaved.`,
+        '',
+      );
     }
   }
   if (r.cpu)
@@ -244,7 +276,7 @@ function scenarioSections(r: BenchReport, out: string[]): void {
   const sc = r.storeCommands;
   if (sc) {
     const cells = (c: CommandCounts) => COMMAND_CATEGORIES.map((k) => n(c[k]));
-    out.push('## Store commands by purpose (Redis MONITOR on the bench\'s own Redis)', '');
+    out.push("## Store commands by purpose (Redis MONITOR on the bench's own Redis)", '');
     out.push(row(['subject', 'admitted', ...COMMAND_CATEGORIES.map((k) => `${k} / admitted`), 'MONITOR total', 'bridge total']));
     out.push(row(['---', '---:', ...COMMAND_CATEGORIES.map(() => '---:'), '---:', '---:']));
     for (const s of sc.steady) out.push(row([`${s.subject} at ${s.rate} req/s`, s.admitted, ...cells(s.perAdmitted), s.monitoredCommands, s.bridgeCommands]));

@@ -25,7 +25,14 @@ import {
   type RoundTrips,
   type StreamingResult,
 } from './probes';
-import { measureLocationAdmission, measureNpmStart, measureStoreLatency, type LocationAdmission, type NpmStartComparison, type StoreLatencyRun } from './scenarios';
+import {
+  measureLocationAdmission,
+  measureNpmStart,
+  measureStoreLatency,
+  type LocationAdmission,
+  type NpmStartComparison,
+  type StoreLatencyRun,
+} from './scenarios';
 import { adapterFigures, workerSize, type AdapterFigure, type WorkerSize } from './static-figures';
 import { measureStoreCommands, type StoreCommandCounts } from './store-commands';
 import { buildSubjects, jobFor, SUBJECT_IDS, type LoadSubject, type SubjectGroup, type SubjectId } from './subjects';
@@ -220,7 +227,9 @@ export async function runBench(options: BenchOptions, progress: (line: string) =
     }
     const locations: LocationAdmission[] = [];
     if (options.locationRequests > 0) {
-      phase(`EDGE_LOCATIONS=${env.edge.locations.length}: ${options.locationRequests} parallel requests over the locations against L = ${options.locationLimit}`);
+      phase(
+        `EDGE_LOCATIONS=${env.edge.locations.length}: ${options.locationRequests} parallel requests over the locations against L = ${options.locationLimit}`,
+      );
       for (const window of ['requests per minute', 'tokens per minute'] as const)
         locations.push(
           await measureLocationAdmission(env, window, {

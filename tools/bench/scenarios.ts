@@ -70,7 +70,12 @@ export async function measureStoreLatency(
         before: async () => {
           env.stack.bridge.setFaults({ latencyMs });
           // One unrecorded request each, so no sample straddles the change.
-          for (const s of subjects) await fetch(s.target.url, { method: s.target.method, headers: s.target.headers, body: s.target.body.replaceAll('[<id>]', randomBytes(6).toString('hex')) }).then((r) => r.arrayBuffer());
+          for (const s of subjects)
+            await fetch(s.target.url, {
+              method: s.target.method,
+              headers: s.target.headers,
+              body: s.target.body.replaceAll('[<id>]', randomBytes(6).toString('hex')),
+            }).then((r) => r.arrayBuffer());
         },
       })),
       env,

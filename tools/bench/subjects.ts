@@ -19,7 +19,7 @@ export interface Target {
 
 /** Whether a subject can be measured, and what was seen when checking. */
 export type Availability =
-  | { readonly available: true; readonly note?: string; /** The cache tier that answered (`X-Cache-Tier`), for hit subjects. */ readonly tier?: string }
+  | { readonly available: true; readonly note?: string /** The cache tier that answered (`X-Cache-Tier`), for hit subjects. */; readonly tier?: string }
   | { readonly available: false; readonly reason: string };
 
 export type SubjectGroup = 'floor' | 'peer' | 'gateway' | 'decomposition';
@@ -115,7 +115,10 @@ async function expectBlocked(target: Target): Promise<Availability> {
 }
 
 /** The edge paths of one gateway URL: a miss, a warm hit and the blocked tenant's 429. */
-export function gatewaySubjects(gatewayUrl: string, keys: { readonly apiKey: string; readonly blockedKey: string }): Record<'miss' | 'hit' | 'blocked', LoadSubject> {
+export function gatewaySubjects(
+  gatewayUrl: string,
+  keys: { readonly apiKey: string; readonly blockedKey: string },
+): Record<'miss' | 'hit' | 'blocked', LoadSubject> {
   const url = `${gatewayUrl}/v1/chat/completions`;
   const miss = post(url, auth(keys.apiKey), unique(BENCH_MODEL));
   const hit = post(url, auth(keys.apiKey), chatBody(BENCH_MODEL, `Benchmark cached prompt ${Date.now()}`));
