@@ -43,7 +43,7 @@ async function main(): Promise<void> {
       stateDir,
       progress: (line) => console.log(`  ✓ ${line}`),
       log: (component, line) => {
-        if (verbose || /error|warn|fail/i.test(line)) console.log(`  [${component}] ${line}`);
+        if (verbose || noteworthy(line)) console.log(`  [${component}] ${line}`);
       },
     });
   } catch (err) {
@@ -73,6 +73,16 @@ Operator:    npm run gw -- dlq list   (every tenant's dead letters, with this ru
 
 Component URLs, the key and the operator credential are in ${join(stateDir, 'stack.json')}. STACK_VERBOSE=1 shows every component's log.
 Press Ctrl-C to stop everything.`);
+}
+
+/**
+ * Lines shown without STACK_VERBOSE: warnings and errors. A JSON log line says its level (the edge
+ * logs every refused request at info, "request failed"); any other line is judged by its words.
+ */
+function noteworthy(line: string): boolean {
+  const level = /^\{"level":"(\w+)"/.exec(line)?.[1];
+  if (level) return level === 'warn' || level === 'error';
+  return /error|warn|fail/i.test(line);
 }
 
 /** The other locations and the store's distance, when the scenario has them. */

@@ -39,8 +39,6 @@ export interface EdgeWorkerd {
   readonly noL1Url: string | undefined;
   /** The workerd process (all locations), when it could be found in /proc. */
   readonly pid: number | undefined;
-  /** Empties the Cache API (L1) of every location. */
-  purgeL1(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -92,9 +90,6 @@ export async function startEdgeWorkerd(options: EdgeWorkerdOptions): Promise<Edg
       urls,
       noL1Url,
       pid: spawned.length === 1 ? spawned[0] : undefined,
-      purgeL1: async () => {
-        await mf.purgeCache();
-      },
       stop: () => mf.dispose(),
     };
   } catch (err) {
