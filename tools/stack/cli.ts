@@ -81,7 +81,7 @@ Press Ctrl-C to stop everything.`);
  */
 function noteworthy(line: string): boolean {
   const level = /^\{"level":"(\w+)"/.exec(line)?.[1];
-  if (level) return level === 'warn' || level === 'error';
+  if (level) return /^(warn|error|critical)$/i.test(level);
   return /error|warn|fail/i.test(line);
 }
 
