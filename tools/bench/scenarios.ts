@@ -144,7 +144,7 @@ export async function measureLocationAdmission(
   for (const url of locations) await (await fetch(`${url}/v1/models`, { headers: { authorization: `Bearer ${key}` } })).arrayBuffer();
   if (tokenWindow) await env.setModelLatency({ ttftMs: options.holdMs, perTokenMs: 0 });
   try {
-    await awayFromMinuteEnd(options.holdMs + 15_000);
+    await awayFromMinuteEnd(options.holdMs + 8_000);
     const started = performance.now();
     const answers = await Promise.all(
       Array.from({ length: options.sent }, async (_, i) => {
