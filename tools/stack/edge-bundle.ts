@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { unstable_getMiniflareWorkerOptions } from 'wrangler';
-import { REPO_ROOT, WRANGLER_OFFLINE_ENV } from './stack';
+import { REPO_ROOT, WRANGLER_CLI, WRANGLER_OFFLINE_ENV } from './repo';
 
 /** A built Worker and its size as `wrangler deploy` would upload it. */
 export interface WorkerBundle {
@@ -24,7 +24,7 @@ export type WorkerSettings = ReturnType<typeof unstable_getMiniflareWorkerOption
 
 /** Runs `wrangler deploy --dry-run --outdir dir` offline (top-level environment). */
 export async function buildWorker(dir: string, options: { readonly minify?: boolean } = {}): Promise<WorkerBundle> {
-  const args = [join(REPO_ROOT, 'node_modules/wrangler/wrangler-dist/cli.js'), 'deploy', '--dry-run', '--env=', '--outdir', dir];
+  const args = [WRANGLER_CLI, 'deploy', '--dry-run', '--env=', '--outdir', dir];
   if (options.minify) args.push('--minify');
   const output: string[] = [];
   const code = await new Promise<number | null>((resolve, reject) => {

@@ -8,21 +8,22 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { Redis } from '@upstash/redis';
 import { ensureRedis, type EnsureRedisOptions, type RedisHandle } from '../redis/ensure-redis';
 import { startUpstashBridge, type UpstashBridge } from '../upstash-bridge/server';
 import { startModelServer, type ModelServer, type ModelServerConfig } from '../model-server/server';
 import { createApiKey, createTenant, generateOperatorToken } from '../tenancy/keys';
 import { freePort, isListening } from '../lib/net';
-import { answersOk, ComponentStartError, spawnChild, waitUntilReady, type Child } from './child';
+import { ComponentStartError, resolvePort, spawnChild, waitUntilReady, type Child } from './child';
+import { startEdge, type EdgeRuntime, type RunningEdge } from './edge';
 import { writeEdgeEnv } from './edge-env';
-import { keepingOwnSignalHandlers } from './signals';
+import { REPO_ROOT } from './repo';
 import { startMetricsSink, type MetricsSink } from '../metrics-sink/server';
 import { adapterNamespace } from '../../shared/metrics-catalog';
 import type { WorkerBundle } from './edge-bundle';
 
-export const REPO_ROOT = resolve(import.meta.dirname, '../..');
+export { REPO_ROOT } from './repo';
 
 /** The model the local stack serves, and the SageMaker endpoint behind it. */
 export const LOCAL_MODEL = 'llama-3.1-8b-instruct';
@@ -59,15 +60,6 @@ export const LOCAL_ENVIRONMENT = 'local';
 /** The metrics sink's (dashboard's) default port. */
 export const DEFAULT_METRICS_SINK_PORT = 8090;
 
-/** Environment that keeps wrangler and workerd off the network: no metrics, no update check. */
-export const WRANGLER_OFFLINE_ENV = {
-  WRANGLER_SEND_METRICS: 'false',
-  CLOUDFLARE_CF_FETCH_ENABLED: 'false',
-  WRANGLER_HIDE_BANNER: 'true',
-  WRANGLER_LOG: 'warn',
-  NO_UPDATE_NOTIFIER: '1',
-} as const;
-
 export interface StackPorts {
   /** The edge's first location; location i (from 0) listens on this port + i. Default 8787, env GATEWAY_PORT. */
   readonly gateway: number;
@@ -102,9 +94,6 @@ export function portsFromEnv(env: NodeJS.ProcessEnv = process.env): StackPorts {
     metricsSink: port('METRICS_SINK_PORT', DEFAULT_METRICS_SINK_PORT),
   };
 }
-
-/** How the edge is served: the deploy bundle in workerd (`npm start`) or `wrangler dev` with hot reload (`npm run dev:edge`). */
-export type EdgeRuntime = 'workerd' | 'wrangler-dev';
 
 /** The scenarios a stack can run: how many edge locations, how far the store is. */
 export interface StackScenario {
@@ -198,24 +187,6 @@ export interface Stack extends StackInfo {
   /** Process ids, for CPU accounting: the edge's workerd (workerd runtime only) and the Lambda host. */
   readonly pids: { readonly edge: number | undefined; readonly lambdaHost: number };
   stop(): Promise<void>;
-}
-
-/** The first of `urls` whose `/health` does not answer 2xx within `timeoutMs`, else undefined. */
-async function firstNotAnswering(urls: readonly string[], timeoutMs: number): Promise<string | undefined> {
-  const deadline = Date.now() + timeoutMs;
-  for (const url of urls) {
-    while (!(await answersOk(`${url}/health`))) {
-      if (Date.now() > deadline) return url;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-  return undefined;
-}
-
-async function resolvePort(component: string, port: number, envName: string): Promise<number> {
-  if (port === 0) return freePort();
-  if (await isListening(port)) throw new ComponentStartError(component, `port ${port} is already in use (set ${envName} to another port)`);
-  return port;
 }
 
 /** Brings the whole stack up; throws ComponentStartError (after stopping what started) on failure. */
@@ -365,84 +336,27 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     // Local only: job callbacks may go to http://127.0.0.1 (the SSRF guard refuses loopback otherwise).
     CALLBACK_ALLOW_LOOPBACK: 'true',
   };
-  let edgeUrls: string[] = [];
-  let edgeNoL1Url: string | undefined;
-  let edgePid: number | undefined;
-  let edgeBundle: WorkerBundle | undefined;
+  let edge: RunningEdge | undefined;
   if (options.edge !== false) {
     const edgeEnvPath = join(options.stateDir, 'edge.env');
     await writeEdgeEnv(edgeEnvPath, edgeVars);
-    const persistDir = join(options.stateDir, 'wrangler');
-    if (edgeRuntime === 'workerd') {
-      const locationPorts: number[] = [];
-      for (let i = 0; i < scenario.edgeLocations; i += 1) {
-        const wanted = ports.gateway === 0 ? 0 : ports.gateway + i;
-        locationPorts.push(await step('edge', () => resolvePort('edge', wanted, 'GATEWAY_PORT')));
-      }
-      const edge = await step('edge', () =>
-        keepingOwnSignalHandlers(async () => {
-          // Loaded on demand: wrangler and Miniflare are heavy, and most callers of startStack run no edge.
-          const { buildWorker, readWorkerSettings } = await import('./edge-bundle');
-          const { startEdgeWorkerd } = await import('./edge-workerd');
-          edgeBundle = await buildWorker(join(options.stateDir, 'edge-bundle'));
-          const started = await startEdgeWorkerd({
-            bundle: edgeBundle,
-            settings: readWorkerSettings(),
-            bindings: edgeVars,
-            locationPorts,
-            noL1Copy: options.edgeNoL1Copy === true,
-            persistDir,
-            log: (l) => log('edge', l),
-          });
-          const silent = await firstNotAnswering([...started.urls, ...(started.noL1Url ? [started.noL1Url] : [])], 15_000);
-          if (silent) {
-            await started.stop();
-            throw new ComponentStartError('edge', `GET ${silent}/health not answering after 15000 ms`);
-          }
-          return started;
-        }),
-      );
-      stops.push(() => edge.stop());
-      edgeUrls = [...edge.urls];
-      edgeNoL1Url = edge.noL1Url;
-      edgePid = edge.pid;
-      const where = edgeUrls.length === 1 ? edgeUrls[0] : `${edgeUrls.join(', ')} (${edgeUrls.length} locations, one isolate each)`;
-      progress(`edge           ${where} (the deploy bundle in workerd, no dev proxy)`);
-    } else {
-      ports.gateway = await step('edge', () => resolvePort('edge', ports.gateway, 'GATEWAY_PORT'));
-      const inspectorPort = await freePort();
-      const edge = spawnChild({
-        name: 'edge',
-        command: process.execPath,
-        args: [
-          join(REPO_ROOT, 'node_modules/wrangler/wrangler-dist/cli.js'),
-          'dev',
-          '--ip',
-          '127.0.0.1',
-          '--port',
-          String(ports.gateway),
-          '--inspector-port',
-          String(inspectorPort),
-          '--env-file',
-          edgeEnvPath,
-          '--persist-to',
-          persistDir,
-          '--show-interactive-dev-session=false',
-          '--live-reload=false',
-          '--log-level',
-          'warn',
-        ],
-        cwd: REPO_ROOT,
-        env: { ...process.env, ...WRANGLER_OFFLINE_ENV },
-        onLine: (l) => log('edge', l),
-      });
-      stops.push(() => edge.stop());
-      const url = `http://127.0.0.1:${ports.gateway}`;
-      await step('edge', () => waitUntilReady(edge, () => answersOk(`${url}/health`), 'GET /health not answering', 90_000));
-      edgeUrls = [url];
-      progress(`edge           ${url} (wrangler dev, workerd; reloads on every edit)`);
-    }
+    const started = await step('edge', () =>
+      startEdge({
+        runtime: edgeRuntime,
+        stateDir: options.stateDir,
+        envFile: edgeEnvPath,
+        bindings: edgeVars,
+        gatewayPort: ports.gateway,
+        locations: scenario.edgeLocations,
+        noL1Copy: options.edgeNoL1Copy === true,
+        log: (l) => log('edge', l),
+      }),
+    );
+    stops.push(() => started.stop());
+    edge = started;
+    progress(`edge           ${started.description}`);
   }
+  const edgeUrls = edge?.urls ?? [];
   const gatewayUrl = edgeUrls[0];
 
   const { tenantId, apiKey } = await step('seed', async () => {
@@ -481,9 +395,9 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     modelServer,
     metricsSink,
     edgeVars,
-    edgeNoL1Url,
-    edgeBundle,
-    pids: { edge: edgePid, lambdaHost: lambdaHost.pid },
+    edgeNoL1Url: edge?.noL1Url,
+    edgeBundle: edge?.bundle,
+    pids: { edge: edge?.pid, lambdaHost: lambdaHost.pid },
     stop: stopAll,
   };
 }
