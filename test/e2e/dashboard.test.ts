@@ -1,5 +1,5 @@
 /**
- * The local dashboard end to end: the whole stack (edge in `wrangler dev`), a short load of
+ * The local dashboard end to end: the whole stack (the edge bundle in workerd, as `npm start` serves it), a short load of
  * successes, 401s and backend errors (model server `forcedStatus`), the edge's flush to the metrics
  * sink and the adapters' EMF lines, then the page: its numbers asserted from the HTML, and a
  * screenshot taken with headless Chromium (path printed).

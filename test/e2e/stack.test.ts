@@ -1,5 +1,5 @@
 /**
- * End to end through the real local stack: edge in `wrangler dev` (workerd) → SigV4 → local Lambda
+ * End to end through the real local stack: the edge's deploy bundle in workerd → SigV4 → local Lambda
  * host → SageMaker adapter → real @aws-sdk/client-sagemaker-runtime → reference model server, and
  * back. Every component runs on a free port; stopping the stack leaves nothing listening.
  */
@@ -134,7 +134,9 @@ describe('the local stack', () => {
   it('writes stack.json with the gateway URL, the key and every component', async () => {
     const info = JSON.parse(await readFile(join(stateDir, 'stack.json'), 'utf8'));
     expect(info).toMatchObject({ gatewayUrl: stack.gatewayUrl, apiKey: stack.apiKey, tenantId: stack.tenantId });
-    expect(Object.keys(info.components).sort()).toEqual(['bridge', 'edge', 'lambdaHost', 'metricsSink', 'modelServer', 'redis']);
+    expect(Object.keys(info.components).sort()).toEqual(['bridge', 'edge', 'edges', 'lambdaHost', 'metricsSink', 'modelServer', 'redis']);
+    expect(info.components.edges).toEqual([stack.gatewayUrl]);
+    expect(info).toMatchObject({ edgeRuntime: 'workerd', scenario: { edgeLocations: 1, storeLatencyMs: 0 } });
   });
 
   it("configures the edge's operator credential, which the operator CLI reads from stack.json", async () => {

@@ -1,7 +1,9 @@
 /**
- * Smoke test of the bench harness: the real environment (stack, the edge bundle in workerd, the
- * peer, the load generator) with tiny durations on three subjects, checking the shape of the
- * results and the report, and that stopping leaves nothing listening. The full bench is `npm run bench`.
+ * Smoke test of the bench harness: the real environment (the stack npm start brings up, the peer,
+ * the load generator) with tiny durations on three subjects and every scenario (store latency, edge
+ * locations, `npm start` itself), checking the shape of the results and the report, the bounds the
+ * figures must keep whatever the machine, and that stopping leaves nothing listening. The full
+ * bench is `npm run bench`.
  */
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -24,6 +26,15 @@ const TINY: BenchOptions = {
   coalesce: 5,
   roundTripCount: 2,
   adapterInitRuns: 0,
+  storeLatencies: [0, 25],
+  scenarioRounds: 1,
+  locationRequests: 30,
+  locationLimit: 5,
+  locationHoldMs: 500,
+  npmStart: true,
+  storeCommandSeconds: 0.5,
+  coalescedStreams: 3,
+  coalescedStreamTrials: 1,
   minifiedWorker: false,
 };
 
@@ -60,11 +71,47 @@ describe('the bench harness', () => {
 
     expect(report.comparisons.find((c) => c.subject === 'miss' && c.mode === 'fixed')?.addedP50).toEqual(expect.any(Number));
     expect(report.roundTrips.map((r) => r.subject)).toContain('miss');
-    expect(report.streaming.map((s) => s.id)).toEqual(['direct', 'gateway', 'peer']);
     expect(report.streaming.find((s) => s.id === 'direct')!.ok).toBe(2);
     expect(report.worker.gzipBytes).toBeGreaterThan(0);
     expect(report.goals.map((g) => g.id)).toEqual(expect.arrayContaining(['miss-overhead', 'miss-round-trips', 'worker-size', 'coalescing']));
+    expect(report.goals.filter((g) => g.group === 'hot-path').map((g) => g.id)).toEqual([
+      'warm-hit-0',
+      'warm-hit-25',
+      'hit-throughput',
+      'edge-share',
+      'edge-cpu',
+      'stream-ttft',
+      'coalesced-ttft',
+      'rate-limit-commands',
+      'locations-requests',
+      'locations-tokens',
+      'npm-start',
+    ]);
     for (const g of report.goals) expect(['met', 'missed', 'not measured']).toContain(g.status);
+    // Measured here whatever the machine: CPU from /proc, locations, npm start, store commands.
+    for (const id of ['edge-cpu', 'locations-requests', 'locations-tokens', 'npm-start', 'rate-limit-commands'])
+      expect(report.goals.find((g) => g.id === id)?.status, id).not.toBe('not measured');
+
+    // STORE_LATENCY_MS: a miss makes at least one store round trip before it answers, the blocked tenant none.
+    const [at0, at25] = report.storeLatency;
+    expect([at0?.latencyMs, at25?.latencyMs]).toEqual([0, 25]);
+    expect(at25!.subjects.miss!.summary.p50).toBeGreaterThanOrEqual(25);
+    expect(at25!.subjects.blocked!.statuses).toEqual({ '429': expect.any(Number) });
+    // EDGE_LOCATIONS: never more than the limit, whatever the locations.
+    for (const l of report.locations) {
+      expect(l.locations).toBe(3);
+      expect(l.admitted).toBeLessThanOrEqual(l.limit);
+      expect(l.admitted + l.refused).toBe(l.sent);
+    }
+    expect(report.npmStart?.available, report.npmStart?.reason).toBe(true);
+    expect(Object.keys(report.npmStart!.subjects).sort()).toEqual(['blocked', 'hit', 'miss']);
+    expect(report.cpu!.edgeCpuSeconds).toBeGreaterThan(0);
+    const steadyMiss = report.storeCommands!.steady.find((s) => s.subject === 'miss')!;
+    expect(steadyMiss.admitted).toBeGreaterThan(0);
+    // MONITOR sees what the bridge ran: the same commands, filed by purpose.
+    expect(steadyMiss.monitoredCommands).toBe(steadyMiss.bridgeCommands);
+    expect(report.streaming.map((s) => s.id)).toEqual(['direct', 'adapter', 'gateway', 'peer']);
+    expect(report.streaming.find((s) => s.id === 'adapter')!.ok).toBe(2);
     console.warn(
       `bench smoke: miss p50 ${miss.modes.fixed!.summary.p50} ms vs direct ${direct.modes.fixed!.summary.p50} ms; goals ${report.goals.map((g) => `${g.id}=${g.status}`).join(', ')}`,
     );
@@ -74,7 +121,9 @@ describe('the bench harness', () => {
       const paths = await writeReport(report, dir);
       expect(JSON.parse(await readFile(paths.json, 'utf8'))).toMatchObject({ machine: { cores: expect.any(Number) }, goals: expect.any(Array) });
       const md = await readFile(paths.markdown, 'utf8');
-      expect(md).toContain('## Goals');
+      expect(md).toContain('## Goals: the hot path');
+      expect(md).toContain('## Scenario STORE_LATENCY_MS');
+      expect(md).toContain('## Scenario EDGE_LOCATIONS');
       expect(md).toContain(toMarkdown(report).split('\n')[0]);
     } finally {
       await rm(dir, { recursive: true, force: true });
@@ -85,5 +134,5 @@ describe('the bench harness', () => {
     const modelServerPort = Number(new URL(/http:\/\/\S+/.exec(modelServerLine)?.[0] ?? 'http://x').port);
     expect(modelServerPort).toBeGreaterThan(0);
     expect(await isListening(modelServerPort)).toBe(false);
-  }, 90_000);
+  }, 240_000);
 });

@@ -1,8 +1,9 @@
 /**
- * Everything the bench measures, started on free ports and stopped again: the local stack without
- * `wrangler dev` (Redis, Upstash bridge, reference model server, Lambda host with both adapters),
- * the edge bundle in Miniflare's workerd (L1 on and off), the peer gateway, the load generator, and
- * the tenants (one with limits far above the bench's load, one blocked after its first request).
+ * Everything the bench measures, started on free ports and stopped again: the local stack as
+ * `npm start` brings it up (a private Redis, the Upstash bridge, the reference model server, the
+ * Lambda host with both adapters, the edge's deploy bundle in workerd with three locations, plus a
+ * copy with the Cache API off for the L2 subject), the peer gateway, the load generator, and the
+ * tenants (one with limits far above the bench's load, one blocked after its first request).
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -14,8 +15,8 @@ import type { BackendInferRequestInput } from '../../shared/contracts/backend';
 import { INVOKE_PATH, REQUEST_ID_HEADER } from '../../shared/contracts/boundary';
 import { createApiKey, createTenant } from '../tenancy/keys';
 import { updateTenant } from '../tenancy/tenants';
+import type { WorkerBundle } from '../stack/edge-bundle';
 import { startStack, type Stack } from '../stack/stack';
-import { buildWorker, readWorkerSettings, startEdgeWorkers, type EdgeWorkers, type WorkerBundle } from './edge-worker';
 import { startLoadGenerator, type LoadGenerator } from './load';
 import { startPeer, type PeerGateway } from './peer';
 
@@ -30,9 +31,22 @@ export interface ModelLatency {
   readonly perTokenMs: number;
 }
 
+/** The edge the bench measures: the stack's own locations and the copy without L1. */
+export interface BenchEdge {
+  /** The stack's `gatewayUrl`: its first location, with the Cache API (L1) on. */
+  readonly url: string;
+  /** The same bundle with the Cache API disabled (every cache lookup goes to L2). */
+  readonly noL1Url: string;
+  /** Every location of the stack, the first one first. */
+  readonly locations: readonly string[];
+}
+
+/** Edge locations the bench's stack runs (the EDGE_LOCATIONS scenario). */
+export const BENCH_EDGE_LOCATIONS = 3;
+
 export interface BenchEnvironment {
   readonly stack: Stack;
-  readonly edge: EdgeWorkers;
+  readonly edge: BenchEdge;
   readonly bundle: WorkerBundle;
   /** Undefined when the peer could not start; {@link peerError} says why. */
   readonly peer: PeerGateway | undefined;
@@ -43,12 +57,22 @@ export interface BenchEnvironment {
   /** A key of a tenant allowed one request per minute, hour and day. */
   readonly blockedKey: string;
   /** SigV4 headers of one fixed request to the ECS adapter's Function URL (for the adapter-direct subject). */
-  readonly adapterRequest: { readonly url: string; readonly headers: Record<string, string>; readonly body: string };
+  readonly adapterRequest: SignedRequest;
+  /** The same, streaming (32 tokens), for the adapter-direct streaming subject. */
+  readonly adapterStreamRequest: SignedRequest;
   setModelLatency(latency: ModelLatency): Promise<void>;
   stop(): Promise<void>;
 }
 
-const UNLIMITED = 1_000_000_000;
+/** One signed request to replay unchanged. */
+export interface SignedRequest {
+  readonly url: string;
+  readonly headers: Record<string, string>;
+  readonly body: string;
+}
+
+/** Limits far above anything the bench sends. */
+export const UNLIMITED = 1_000_000_000;
 
 /** Starts every component; `progress` gets one line per component. */
 export async function startBenchEnvironment(progress: (line: string) => void, latency: ModelLatency): Promise<BenchEnvironment> {
@@ -62,16 +86,18 @@ export async function startBenchEnvironment(progress: (line: string) => void, la
     const stack = await startStack({
       ports: { gateway: 0, bridge: 0, modelServer: 0, lambdaHost: 0 },
       stateDir,
-      edge: false,
+      // A Redis of its own: nothing else's commands in the counts (MONITOR) or on its CPU.
+      redis: { spawnOnly: true },
+      scenario: { edgeLocations: BENCH_EDGE_LOCATIONS },
+      edgeNoL1Copy: true,
       modelServer: latency,
       progress: (line) => progress(`  ${line}`),
     });
     stops.push(() => stack.stop());
-
-    const bundle = await buildWorker(join(stateDir, 'worker'));
-    const edge = await startEdgeWorkers(bundle, readWorkerSettings(), stack.edgeVars);
-    stops.push(() => edge.stop());
-    progress(`  edge           ${edge.url} (L1 on), ${edge.noL1Url} (L1 off): the deploy bundle in Miniflare's workerd, direct sockets`);
+    if (!stack.gatewayUrl || !stack.edgeNoL1Url || !stack.edgeBundle) throw new Error('the stack started without its edge');
+    const edge: BenchEdge = { url: stack.gatewayUrl, noL1Url: stack.edgeNoL1Url, locations: stack.components.edges };
+    const bundle = stack.edgeBundle;
+    progress(`  edge copy      ${edge.noL1Url} (L1 off, for the L2 subject)`);
 
     let peer: PeerGateway | undefined;
     let peerError: string | undefined;
@@ -87,19 +113,11 @@ export async function startBenchEnvironment(progress: (line: string) => void, la
     const load = await startLoadGenerator();
     stops.push(() => load.stop());
 
-    const store = new Redis({ url: stack.bridge.url, token: stack.bridgeToken, enableTelemetry: false });
-    const suffix = randomBytes(5).toString('hex');
-    const tenant = await createTenant(store, { tenantId: `ten_bench_${suffix}`, name: 'Bench (unlimited)', plan: 'enterprise' });
-    await updateTenant(store, tenant.tenantId, {
-      overrides: { requestsPerMinute: UNLIMITED, requestsPerHour: UNLIMITED, requestsPerDay: UNLIMITED, tokensPerMinute: UNLIMITED, tokensPerDay: UNLIMITED },
-    });
-    const blocked = await createTenant(store, { tenantId: `ten_bench_blocked_${suffix}`, name: 'Bench (blocked)', plan: 'free' });
-    await updateTenant(store, blocked.tenantId, { overrides: { requestsPerMinute: 1, requestsPerHour: 1, requestsPerDay: 1 } });
-    const apiKey = (await createApiKey(store, { tenant, mode: 'test', scopes: ['infer'] })).key;
-    const blockedKey = (await createApiKey(store, { tenant: blocked, mode: 'test', scopes: ['infer'] })).key;
-    progress(`  tenants        ${tenant.tenantId} (limits ${UNLIMITED}/min), ${blocked.tenantId} (1 request/min)`);
+    const { apiKey, blockedKey, tenantId, blockedTenantId } = await createBenchTenants(stack.bridge.url, stack.bridgeToken);
+    progress(`  tenants        ${tenantId} (limits ${UNLIMITED}/min), ${blockedTenantId} (1 request/min)`);
 
-    const adapterRequest = await signAdapterRequest(stack);
+    const adapterRequest = await signAdapterRequest(stack, false);
+    const adapterStreamRequest = await signAdapterRequest(stack, true);
     return {
       stack,
       edge,
@@ -110,6 +128,7 @@ export async function startBenchEnvironment(progress: (line: string) => void, la
       apiKey,
       blockedKey,
       adapterRequest,
+      adapterStreamRequest,
       setModelLatency: async (l) => stack.modelServer.setConfig(l),
       stop: stopAll,
     };
@@ -119,14 +138,37 @@ export async function startBenchEnvironment(progress: (line: string) => void, la
   }
 }
 
+/** Keys of the bench's tenants in one stack's store. */
+export interface BenchTenants {
+  readonly apiKey: string;
+  readonly blockedKey: string;
+  readonly tenantId: string;
+  readonly blockedTenantId: string;
+}
+
+/** A tenant whose limits are far above the bench's load and one allowed one request per minute, hour and day. */
+export async function createBenchTenants(bridgeUrl: string, bridgeToken: string): Promise<BenchTenants> {
+  const store = new Redis({ url: bridgeUrl, token: bridgeToken, enableTelemetry: false });
+  const suffix = randomBytes(5).toString('hex');
+  const tenant = await createTenant(store, { tenantId: `ten_bench_${suffix}`, name: 'Bench (unlimited)', plan: 'enterprise' });
+  await updateTenant(store, tenant.tenantId, {
+    overrides: { requestsPerMinute: UNLIMITED, requestsPerHour: UNLIMITED, requestsPerDay: UNLIMITED, tokensPerMinute: UNLIMITED, tokensPerDay: UNLIMITED },
+  });
+  const blocked = await createTenant(store, { tenantId: `ten_bench_blocked_${suffix}`, name: 'Bench (blocked)', plan: 'free' });
+  await updateTenant(store, blocked.tenantId, { overrides: { requestsPerMinute: 1, requestsPerHour: 1, requestsPerDay: 1 } });
+  const apiKey = (await createApiKey(store, { tenant, mode: 'test', scopes: ['infer'] })).key;
+  const blockedKey = (await createApiKey(store, { tenant: blocked, mode: 'test', scopes: ['infer'] })).key;
+  return { apiKey, blockedKey, tenantId: tenant.tenantId, blockedTenantId: blocked.tenantId };
+}
+
 /** Signs one adapter call as the edge does (aws4fetch, service `lambda`), to replay it unchanged. */
-async function signAdapterRequest(stack: Stack): Promise<BenchEnvironment['adapterRequest']> {
+async function signAdapterRequest(stack: Stack, stream: boolean): Promise<SignedRequest> {
   const payload: BackendInferRequestInput = {
-    request_id: 'bench-adapter-direct',
+    request_id: stream ? 'bench-adapter-stream' : 'bench-adapter-direct',
     tenant_id: 'ten_bench',
     model: BENCH_MODEL,
-    params: { max_tokens: 16, temperature: 0 },
-    stream: false,
+    params: { max_tokens: stream ? 32 : 16, temperature: 0 },
+    stream,
     messages: [{ role: 'user', content: 'Benchmark prompt for the adapter.' }],
   };
   const body = JSON.stringify(payload);

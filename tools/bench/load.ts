@@ -6,6 +6,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../stack/stack';
+import { summarize, type LatencySummary } from './stats';
 
 /** One autocannon run. A body containing `[<id>]` gets a unique id per request (cache misses). */
 export interface LoadJob {
@@ -81,4 +82,36 @@ export async function startLoadGenerator(): Promise<LoadGenerator> {
       clearTimeout(timer);
     },
   };
+}
+
+/** One subject's figures in one mode: latency over every response, statuses, and what was off. */
+export interface ModeResult {
+  readonly summary: LatencySummary;
+  readonly statuses: Record<string, number>;
+  /** Responses whose status was not the subject's expected one, plus errors and timeouts. */
+  readonly unexpected: number;
+}
+
+/** Adds up the load runs of one subject in one mode (rounds of an interleaved run). */
+export class LoadTally {
+  readonly #samples: number[] = [];
+  readonly #statuses: Record<string, number> = {};
+  #seconds = 0;
+  #unexpected = 0;
+
+  constructor(readonly expectStatus: number) {}
+
+  add(run: LoadResult): void {
+    this.#samples.push(...run.samplesMs);
+    this.#seconds += run.durationSec;
+    for (const [status, n] of Object.entries(run.statuses)) {
+      this.#statuses[status] = (this.#statuses[status] ?? 0) + n;
+      if (Number(status) !== this.expectStatus) this.#unexpected += n;
+    }
+    this.#unexpected += run.errors + run.timeouts;
+  }
+
+  result(): ModeResult {
+    return { summary: summarize(this.#samples, this.#seconds), statuses: { ...this.#statuses }, unexpected: this.#unexpected };
+  }
 }

@@ -41,6 +41,9 @@ export function parseArgs(argv: readonly string[]): { options: BenchOptions; out
           coalesce: 20,
           roundTripCount: 3,
           adapterInitRuns: 1,
+          scenarioRounds: 1,
+          storeCommandSeconds: 1,
+          coalescedStreamTrials: 1,
           minifiedWorker: false,
         };
         continue;

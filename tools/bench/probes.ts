@@ -1,7 +1,8 @@
 /**
  * Measurements that a load generator cannot take: streaming time to first token and total
- * (direct, this gateway, the peer), coalescing of identical concurrent misses (backend calls
- * counted at the model server), and store round trips per request (counted at the Upstash bridge).
+ * (direct, the Lambda host + adapter alone, this gateway, the peer), a coalesced stream's followers
+ * against its leader, coalescing of identical concurrent misses (backend calls counted at the model
+ * server), and store round trips per request (counted at the Upstash bridge).
  */
 import { randomUUID } from 'node:crypto';
 import { BENCH_MODEL, type BenchEnvironment } from './environment';
@@ -10,7 +11,7 @@ import { sendOnce, type LoadSubject, type Target } from './subjects';
 
 /** Time to first token and total of one streaming subject. */
 export interface StreamingResult {
-  readonly id: 'direct' | 'gateway' | 'peer';
+  readonly id: 'direct' | 'adapter' | 'gateway' | 'peer';
   readonly label: string;
   readonly ok: number;
   readonly failed: number;
@@ -20,7 +21,19 @@ export interface StreamingResult {
   readonly failure?: string;
 }
 
-async function streamOnce(target: Target): Promise<{ ttftMs: number; totalMs: number } | { error: string }> {
+/** How a stream carries tokens: OpenAI chunks (`"content"`, `[DONE]`) or the adapter's events (`token`, `done`). */
+type StreamFormat = 'openai' | 'backend';
+
+const FIRST_TOKEN: Record<StreamFormat, RegExp> = { openai: /"content":"[^"]/, backend: /"text":"[^"]/ };
+const STREAM_END: Record<StreamFormat, string> = { openai: '[DONE]', backend: 'event: done' };
+
+interface StreamTiming {
+  readonly ttftMs: number;
+  readonly totalMs: number;
+  readonly headers: Headers;
+}
+
+async function streamOnce(target: Target, format: StreamFormat = 'openai'): Promise<StreamTiming | { error: string }> {
   const started = performance.now();
   const res = await fetch(target.url, {
     method: 'POST',
@@ -34,12 +47,12 @@ async function streamOnce(target: Target): Promise<{ ttftMs: number; totalMs: nu
   let ttftMs: number | undefined;
   for await (const chunk of res.body) {
     buffer += decoder.decode(chunk, { stream: true });
-    if (ttftMs === undefined && /"content":"[^"]/.test(buffer)) ttftMs = performance.now() - started;
+    if (ttftMs === undefined && FIRST_TOKEN[format].test(buffer)) ttftMs = performance.now() - started;
   }
   const totalMs = performance.now() - started;
-  if (!buffer.includes('[DONE]')) return { error: `stream ended without [DONE]: ${buffer.slice(-200)}` };
+  if (!buffer.includes(STREAM_END[format])) return { error: `stream ended without ${STREAM_END[format]}: ${buffer.slice(-200)}` };
   if (ttftMs === undefined) return { error: 'no content delta in the stream' };
-  return { ttftMs, totalMs };
+  return { ttftMs, totalMs, headers: res.headers };
 }
 
 /** `count` streamed chat completions per subject, interleaved one by one. */
@@ -52,11 +65,18 @@ export async function measureStreaming(env: BenchEnvironment, count: number): Pr
     stream: true,
   });
   const json = { 'content-type': 'application/json' };
-  const subjects: Array<{ id: StreamingResult['id']; label: string; target: Target | undefined; missing?: string }> = [
+  const adapter = env.adapterStreamRequest;
+  const subjects: Array<{ id: StreamingResult['id']; label: string; target: Target | undefined; format?: StreamFormat; missing?: string }> = [
     {
       id: 'direct',
       label: 'direct to the model server',
       target: { url: `${env.stack.modelServer.url}/v1/chat/completions`, method: 'POST', headers: json, body },
+    },
+    {
+      id: 'adapter',
+      label: 'Lambda host + ECS adapter alone (SigV4, no edge)',
+      target: { url: adapter.url, method: 'POST', headers: adapter.headers, body: adapter.body },
+      format: 'backend',
     },
     {
       id: 'gateway',
@@ -76,7 +96,7 @@ export async function measureStreaming(env: BenchEnvironment, count: number): Pr
   for (let i = 0; i < count; i += 1) {
     for (const [n, s] of subjects.entries()) {
       if (!s.target) continue;
-      const r = await streamOnce(s.target).catch((e: unknown) => ({ error: e instanceof Error ? e.message : String(e) }));
+      const r = await streamOnce(s.target, s.format).catch((e: unknown) => ({ error: e instanceof Error ? e.message : String(e) }));
       const acc = samples[n]!;
       if ('error' in r) {
         acc.failed += 1;
@@ -100,6 +120,68 @@ export async function measureStreaming(env: BenchEnvironment, count: number): Pr
       ...(failure ? { failure } : {}),
     };
   });
+}
+
+/** A coalesced stream: one leader calls the backend, identical requests in flight follow it. */
+export interface CoalescedStreamResult {
+  readonly concurrent: number;
+  readonly trials: number;
+  /** Leader TTFT over the trials (one leader each). */
+  readonly leader: LatencySummary | null;
+  /** Follower TTFT over the trials. */
+  readonly followers: LatencySummary | null;
+  /** Answers by `X-Cache` / `X-Cache-Tier`, e.g. `MISS`, `HIT COALESCED`. */
+  readonly answers: Record<string, number>;
+  readonly failed: number;
+  readonly failure?: string;
+}
+
+/**
+ * `trials` times, `concurrent` identical streaming requests with a fresh prompt at once: the one
+ * answered `X-Cache: MISS` led (called the backend), the others followed it. Compares their first tokens.
+ */
+export async function measureCoalescedStreaming(env: BenchEnvironment, concurrent: number, trials: number): Promise<CoalescedStreamResult> {
+  const leaders: number[] = [];
+  const followers: number[] = [];
+  const answers: Record<string, number> = {};
+  let failed = 0;
+  let failure: string | undefined;
+  for (let t = 0; t < trials; t += 1) {
+    const target: Target = {
+      url: `${env.edge.url}/v1/chat/completions`,
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${env.apiKey}` },
+      body: JSON.stringify({
+        model: BENCH_MODEL,
+        messages: [{ role: 'user', content: `Coalesced stream ${randomUUID()}` }],
+        max_tokens: 32,
+        temperature: 0,
+        stream: true,
+      }),
+    };
+    const runs = await Promise.all(
+      Array.from({ length: concurrent }, () => streamOnce(target).catch((e: unknown) => ({ error: e instanceof Error ? e.message : String(e) }))),
+    );
+    for (const r of runs) {
+      if ('error' in r) {
+        failed += 1;
+        failure ??= r.error;
+        continue;
+      }
+      const label = [r.headers.get('x-cache'), r.headers.get('x-cache-tier')].filter(Boolean).join(' ') || '(none)';
+      answers[label] = (answers[label] ?? 0) + 1;
+      (r.headers.get('x-cache') === 'MISS' ? leaders : followers).push(r.ttftMs);
+    }
+  }
+  return {
+    concurrent,
+    trials,
+    leader: leaders.length ? summarize(leaders, 0) : null,
+    followers: followers.length ? summarize(followers, 0) : null,
+    answers,
+    failed,
+    ...(failure ? { failure } : {}),
+  };
 }
 
 /** What N identical concurrent misses cost at the model server. */

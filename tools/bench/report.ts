@@ -5,7 +5,9 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { comparisons, judgeGoals, type Comparison, type Goal } from './goals';
+import type { ModeResult } from './load';
 import type { RawResults } from './run';
+import { COMMAND_CATEGORIES, type CommandCounts } from './store-commands';
 import { round } from './stats';
 
 export interface BenchReport extends RawResults {
@@ -43,14 +45,25 @@ export function toMarkdown(r: BenchReport): string {
     `Interleaved: ${o.rounds} rounds × ${o.durationSec} s per subject per mode (order rotated each round), after ${o.warmupSec} s warm-up each. ` +
       `Fixed rate: ${o.fixedRate} req/s over ${o.fixedConnections} connections; saturation: ${o.saturationConnections} connections. ` +
       `Model server during load: ttft ${o.loadLatency.ttftMs} ms, ${o.loadLatency.perTokenMs} ms/token (16 tokens). ` +
-      "The edge is the `wrangler deploy` bundle in Miniflare's workerd, measured on each worker's direct socket (no `wrangler dev` proxy, no entry worker). " +
+      'The edge is the stack `npm start` brings up, measured on its own `gatewayUrl`: the `wrangler deploy` bundle in workerd, each location a worker on its own direct socket ' +
+      '(no `wrangler dev` proxy, no entry worker, no inspector); three locations (the load subjects use the first), one store (a private redis-server behind the Upstash bridge), one backend. ' +
       "Latencies are autocannon's per-response times in ms (load generator in its own process).",
     '',
   );
 
-  out.push('## Goals', '', row(['goal', 'status', 'measured']), row(['---', '---', '---']));
-  for (const g of r.goals) out.push(row([g.goal, g.status === 'met' ? '**met**' : g.status === 'missed' ? '**missed**' : 'not measured', g.measured]));
-  out.push('');
+  const goalTable = (title: string, goals: readonly Goal[]) => {
+    out.push(title, '', row(['goal', 'status', 'measured']), row(['---', '---', '---']));
+    for (const g of goals) out.push(row([g.goal, g.status === 'met' ? '**met**' : g.status === 'missed' ? '**missed**' : 'not measured', g.measured]));
+    out.push('');
+  };
+  goalTable(
+    '## Goals: the hot path (no store round trip on it, exact limits kept, `npm start` as fast as the bench)',
+    r.goals.filter((g) => g.group === 'hot-path'),
+  );
+  goalTable(
+    '## Earlier goals',
+    r.goals.filter((g) => g.group === 'earlier'),
+  );
 
   for (const mode of ['fixed', 'saturation'] as const) {
     out.push(`## Load: ${mode === 'fixed' ? `fixed rate (${o.fixedRate} req/s)` : `saturation (${o.saturationConnections} connections)`}`, '');
@@ -99,8 +112,10 @@ export function toMarkdown(r: BenchReport): string {
     }
     out.push('');
   }
-  const notes = r.subjects.filter((s) => s.note).map((s) => `- ${s.id}: ${s.note}`);
+  const notes = r.subjects.filter((s) => s.note).map((s) => `- ${s.id}${s.tier ? ` (warm hits from ${s.tier})` : ''}: ${s.note}`);
   if (notes.length) out.push('Headers seen when checking each path:', '', ...notes, '');
+
+  scenarioSections(r, out);
 
   out.push(
     '## Store round trips per request (Upstash bridge)',
@@ -136,6 +151,15 @@ export function toMarkdown(r: BenchReport): string {
   for (const s of r.streaming) out.push(row([s.label, s.ok, s.failed, n(s.ttft?.p50), n(s.ttft?.p95), n(s.total?.p50), n(s.total?.p95), s.failure ?? '']));
   out.push('');
 
+  const cs = r.coalescedStreaming;
+  if (cs) {
+    out.push(`## Coalesced streams (${cs.trials} trials × ${cs.concurrent} identical concurrent streaming misses)`, '');
+    out.push(row(['', 'n', 'TTFT p50', 'TTFT p95']), row(['---', '---:', '---:', '---:']));
+    out.push(row(['leader (X-Cache: MISS)', n(cs.leader?.count), n(cs.leader?.p50), n(cs.leader?.p95)]));
+    out.push(row(['followers', n(cs.followers?.count), n(cs.followers?.p50), n(cs.followers?.p95)]));
+    out.push('', `Answers: ${JSON.stringify(cs.answers)}${cs.failed ? `; ${cs.failed} failed (${cs.failure})` : ''}.`, '');
+  }
+
   const c = r.coalescing;
   if (c) {
     out.push('## Coalescing', '');
@@ -165,6 +189,106 @@ export function toMarkdown(r: BenchReport): string {
 
   if (r.findings.length) out.push('## Where the time goes', '', ...r.findings.map((f) => `- ${f}`), '');
   return `${out.join('\n')}\n`;
+}
+
+const p50Of = (m: ModeResult | undefined) => n(m?.summary.p50);
+
+/** STORE_LATENCY_MS, EDGE_LOCATIONS, npm start, CPU and store commands. */
+function scenarioSections(r: BenchReport, out: string[]): void {
+  if (r.storeLatency.length) {
+    const ids = [...new Set(r.storeLatency.flatMap((x) => Object.keys(x.subjects)))];
+    out.push(`## Scenario STORE_LATENCY_MS (fixed rate ${r.options.fixedRate} req/s, ${r.options.scenarioRounds} interleaved rounds)`, '');
+    out.push(row(['subject', ...r.storeLatency.flatMap((x) => [`p50 @ ${x.latencyMs} ms`, `p95 @ ${x.latencyMs} ms`])]));
+    out.push(row(['---', ...r.storeLatency.flatMap(() => ['---:', '---:'])]));
+    for (const id of ids)
+      out.push(
+        row([
+          id,
+          ...r.storeLatency.flatMap((x) => [
+            p50Of(x.subjects[id]),
+            n(x.subjects[id]?.summary.p95) + (x.subjects[id]?.unexpected ? ` (**${x.subjects[id]!.unexpected} unexpected**)` : ''),
+          ]),
+        ]),
+      );
+    out.push(
+      '',
+      'The latency is held at the Upstash bridge before every Redis request (its `latencyMs` knob), as a location far from the store would see it.',
+      '',
+    );
+  }
+  if (r.locations.length) {
+    out.push('## Scenario EDGE_LOCATIONS (parallel requests round robin over the locations, one tenant, one window)', '');
+    out.push(row(['window', 'limit', 'sent', 'locations', 'admitted', 'by location', 'refused (429)', 'other', 'wall ms']));
+    out.push(row(['---', '---:', '---:', '---:', '---:', '---', '---:', '---', '---:']));
+    for (const l of r.locations)
+      out.push(
+        row([
+          l.window + (l.tokensPerRequest ? ` (${l.tokensPerRequest} tokens reserved per request)` : ''),
+          l.limit,
+          l.sent,
+          l.locations,
+          l.admitted,
+          l.admittedPerLocation.join(' + '),
+          l.refused,
+          Object.keys(l.other).length ? JSON.stringify(l.other) : '–',
+          l.wallMs,
+        ]),
+      );
+    out.push('');
+  }
+  const np = r.npmStart;
+  if (np) {
+    out.push('## `npm start` itself (the launcher as a user runs it, its own gatewayUrl)', '');
+    if (!np.available) out.push(`Not measured: ${np.reason}`, '');
+    else {
+      out.push(
+        row(['subject', 'npm start p50', 'bench stack p50', 'difference', 'npm start p95', 'bench stack p95']),
+        row(['---', '---:', '---:', '---:', '---:', '---:']),
+      );
+      for (const [id, x] of Object.entries(np.subjects))
+        out.push(
+          row([
+            id,
+            p50Of(x.npmStart),
+            p50Of(x.bench),
+            n(round(x.npmStart.summary.p50 - x.bench.summary.p50)),
+            n(x.npmStart.summary.p95),
+            n(x.bench.summary.p95),
+          ]),
+        );
+      out.push(
+        '',
+        `\`npm start\` served its edge at ${np.gatewayUrl} (${np.edgeRuntime ?? 'unknown runtime'}); both stacks at ${r.options.fixedRate} req/s, interleaved.`,
+        '',
+      );
+    }
+  }
+  if (r.cpu)
+    out.push(
+      '## CPU per request during the miss saturation runs (/proc/<pid>/stat, user + system)',
+      '',
+      row(['process', 'CPU s', 'requests', 'CPU ms per request']),
+      row(['---', '---:', '---:', '---:']),
+      row(['edge (workerd, every location)', r.cpu.edgeCpuSeconds, r.cpu.requests, r.cpu.edgeCpuMsPerRequest]),
+      row(['Lambda host (both adapters)', r.cpu.lambdaHostCpuSeconds, r.cpu.requests, r.cpu.lambdaHostCpuMsPerRequest]),
+      '',
+    );
+  const sc = r.storeCommands;
+  if (sc) {
+    const cells = (c: CommandCounts) => COMMAND_CATEGORIES.map((k) => n(c[k]));
+    out.push("## Store commands by purpose (Redis MONITOR on the bench's own Redis)", '');
+    out.push(row(['subject', 'admitted', ...COMMAND_CATEGORIES.map((k) => `${k} / admitted`), 'MONITOR total', 'bridge total']));
+    out.push(row(['---', '---:', ...COMMAND_CATEGORIES.map(() => '---:'), '---:', '---:']));
+    for (const s of sc.steady) out.push(row([`${s.subject} at ${s.rate} req/s`, s.admitted, ...cells(s.perAdmitted), s.monitoredCommands, s.bridgeCommands]));
+    out.push('', row(['subject (one by one)', 'requests', ...COMMAND_CATEGORIES.map((k) => `${k} before the response`)]));
+    out.push(row(['---', '---:', ...COMMAND_CATEGORIES.map(() => '---:')]));
+    for (const c of sc.criticalPath) out.push(row([c.subject, c.requests, ...cells(c.perRequest)]));
+    out.push(
+      '',
+      'Commands are filed by key prefix: `gw:rl` rate limits, `gw:cache:` reads (L2) and writes, `gw:idem:` idempotency, `gw:key:`/`gw:tenant:` key and tenant lookups. "Before the response" counts the commands Redis ran between sending a request and its response headers.',
+      '',
+    );
+  }
 }
 
 /** Writes `latest.json` and `latest.md` to `dir`; returns their paths. */

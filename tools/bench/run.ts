@@ -1,27 +1,41 @@
 /**
  * The bench run: start everything, take the static figures, check and warm each subject, then
  * measure the load subjects interleaved (each round runs every subject once per mode, in a rotated
- * order, so machine noise hits all alike), then streaming, coalescing and store round trips; stop
- * everything. Returns the raw results; report.ts judges the goals and writes the tables.
+ * order, so machine noise hits all alike; the CPU time of the edge and the Lambda host is read from
+ * /proc over the miss saturation runs), then the scenarios (store latency, edge locations, `npm
+ * start` itself), store commands and round trips, streaming and coalescing; stop everything.
+ * Returns the raw results; goals.ts judges the goals and report.ts writes the tables.
  */
 import { cpus, totalmem, release, platform } from 'node:os';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { cpuSeconds } from '../stack/proc';
 import { REPO_ROOT } from '../stack/stack';
-import { startBenchEnvironment, type ModelLatency } from './environment';
+import { startBenchEnvironment, type BenchEnvironment, type ModelLatency } from './environment';
+import { LoadTally, type ModeResult } from './load';
 import {
   measureAuthRoundTrips,
+  measureCoalescedStreaming,
   measureCoalescing,
   measureRoundTrips,
   measureStreaming,
+  type CoalescedStreamResult,
   type CoalescingResult,
   type RoundTrips,
   type StreamingResult,
 } from './probes';
+import {
+  measureLocationAdmission,
+  measureNpmStart,
+  measureStoreLatency,
+  type LocationAdmission,
+  type NpmStartComparison,
+  type StoreLatencyRun,
+} from './scenarios';
 import { adapterFigures, workerSize, type AdapterFigure, type WorkerSize } from './static-figures';
-import { summarize, type LatencySummary } from './stats';
-import { buildSubjects, jobFor, SUBJECT_IDS, type SubjectGroup, type SubjectId } from './subjects';
+import { measureStoreCommands, type StoreCommandCounts } from './store-commands';
+import { buildSubjects, jobFor, SUBJECT_IDS, type LoadSubject, type SubjectGroup, type SubjectId } from './subjects';
 
 export interface BenchOptions {
   readonly subjects: readonly SubjectId[];
@@ -43,6 +57,22 @@ export interface BenchOptions {
   readonly roundTripCount: number;
   /** Cold inits per adapter and variant (0 skips the adapter figures). */
   readonly adapterInitRuns: number;
+  /** Store latencies (ms, at the bridge) the STORE_LATENCY_MS scenario compares (empty skips it). */
+  readonly storeLatencies: readonly number[];
+  /** Rounds of the store-latency and npm start comparisons (fixed rate, `durationSec` each). */
+  readonly scenarioRounds: number;
+  /** EDGE_LOCATIONS: parallel requests over the locations against a limit (0 requests skips it). */
+  readonly locationRequests: number;
+  readonly locationLimit: number;
+  /** How long the model holds each answer in the token-window probe, so no reservation settles early (ms). */
+  readonly locationHoldMs: number;
+  /** Measure `npm start` itself beside the bench's stack. */
+  readonly npmStart: boolean;
+  /** Seconds of steady load per subject while counting store commands (0 skips the count). */
+  readonly storeCommandSeconds: number;
+  /** Concurrent identical streams per coalesced-stream trial (0 skips it). */
+  readonly coalescedStreams: number;
+  readonly coalescedStreamTrials: number;
   /** Build the Worker a second time, minified, for reference. */
   readonly minifiedWorker: boolean;
   readonly loadLatency: ModelLatency;
@@ -61,6 +91,15 @@ export const DEFAULT_OPTIONS: BenchOptions = {
   coalesce: 100,
   roundTripCount: 10,
   adapterInitRuns: 5,
+  storeLatencies: [0, 25],
+  scenarioRounds: 2,
+  locationRequests: 300,
+  locationLimit: 50,
+  locationHoldMs: 2000,
+  npmStart: true,
+  storeCommandSeconds: 3,
+  coalescedStreams: 20,
+  coalescedStreamTrials: 3,
   minifiedWorker: true,
   loadLatency: { ttftMs: 0, perTokenMs: 0 },
   streamLatency: { ttftMs: 20, perTokenMs: 2 },
@@ -68,11 +107,15 @@ export const DEFAULT_OPTIONS: BenchOptions = {
 
 export type ModeName = 'fixed' | 'saturation';
 
-export interface ModeResult {
-  readonly summary: LatencySummary;
-  readonly statuses: Record<string, number>;
-  /** Responses whose status was not the subject's expected one, plus errors and timeouts. */
-  readonly unexpected: number;
+/** CPU seconds of the edge's workerd and of the Lambda host over the miss saturation runs. */
+export interface CpuAccount {
+  readonly subject: string;
+  readonly requests: number;
+  readonly edgeCpuSeconds: number;
+  readonly lambdaHostCpuSeconds: number;
+  /** Per request, ms. */
+  readonly edgeCpuMsPerRequest: number;
+  readonly lambdaHostCpuMsPerRequest: number;
 }
 
 export interface SubjectResult {
@@ -83,6 +126,8 @@ export interface SubjectResult {
   readonly reason?: string;
   /** Cache / rate-limit headers seen while checking the path. */
   readonly note?: string;
+  /** The cache tier a warm hit of this subject came from. */
+  readonly tier?: string;
   readonly modes: Partial<Record<ModeName, ModeResult>>;
 }
 
@@ -95,6 +140,12 @@ export interface RawResults {
   readonly roundTrips: RoundTrips[];
   readonly streaming: StreamingResult[];
   readonly coalescing: CoalescingResult | null;
+  readonly coalescedStreaming: CoalescedStreamResult | null;
+  readonly cpu: CpuAccount | null;
+  readonly storeLatency: StoreLatencyRun[];
+  readonly locations: LocationAdmission[];
+  readonly npmStart: NpmStartComparison | null;
+  readonly storeCommands: StoreCommandCounts | null;
   readonly worker: WorkerSize;
   readonly adapters: AdapterFigure[] | { readonly error: string } | null;
   readonly runSeconds: number;
@@ -127,39 +178,23 @@ export async function runBench(options: BenchOptions, progress: (line: string) =
 
     const all = buildSubjects(env);
     const subjects = options.subjects.map((id) => all[id]);
-    const results = new Map<
-      SubjectId,
-      {
-        available: boolean;
-        reason?: string;
-        note?: string;
-        samples: Record<ModeName, number[]>;
-        seconds: Record<ModeName, number>;
-        statuses: Record<ModeName, Record<string, number>>;
-        bad: Record<ModeName, number>;
-      }
-    >();
+    const checked = new Map<SubjectId, { available: boolean; reason?: string; note?: string; tier?: string }>();
+    const tallies = new Map<SubjectId, Record<ModeName, LoadTally>>();
     phase(`checking and warming ${subjects.length} subjects`);
     for (const s of subjects) {
-      const availability = await s.prepare().catch((e: unknown) => ({ available: false as const, reason: e instanceof Error ? e.message : String(e) }));
-      const entry = {
-        available: availability.available,
-        ...(availability.available ? (availability.note ? { note: availability.note } : {}) : { reason: availability.reason }),
-        samples: { fixed: [], saturation: [] },
-        seconds: { fixed: 0, saturation: 0 },
-        statuses: { fixed: {}, saturation: {} },
-        bad: { fixed: 0, saturation: 0 },
-      };
-      results.set(s.id, entry);
-      progress(`  ${s.id.padEnd(15)} ${availability.available ? `ok${availability.note ? ` (${availability.note})` : ''}` : availability.reason}`);
-      if (availability.available && options.warmupSec > 0) await env.load.run(jobFor(s, { connections: options.fixedConnections }, options.warmupSec));
+      const a = await s.prepare().catch((e: unknown) => ({ available: false as const, reason: e instanceof Error ? e.message : String(e) }));
+      checked.set(s.id, a.available ? { available: true, ...(a.note ? { note: a.note } : {}), ...(a.tier ? { tier: a.tier } : {}) } : a);
+      tallies.set(s.id, { fixed: new LoadTally(s.expectStatus), saturation: new LoadTally(s.expectStatus) });
+      progress(`  ${s.id.padEnd(15)} ${a.available ? `ok${a.note ? ` (${a.note})` : ''}` : a.reason}`);
+      if (a.available && options.warmupSec > 0) await env.load.run(jobFor(s, { connections: options.fixedConnections }, options.warmupSec));
     }
 
     const modes: Array<{ name: ModeName; connections: number; rate?: number }> = [
       { name: 'fixed', connections: options.fixedConnections, rate: options.fixedRate },
       { name: 'saturation', connections: options.saturationConnections },
     ];
-    const measured = subjects.filter((s) => results.get(s.id)?.available);
+    const measured = subjects.filter((s) => checked.get(s.id)?.available);
+    const cpu = new CpuMeter(env);
     for (let round = 0; round < options.rounds; round += 1) {
       for (const mode of modes) {
         phase(
@@ -168,34 +203,74 @@ export async function runBench(options: BenchOptions, progress: (line: string) =
         // Rotate the order every round so no subject always runs first (or right after the heaviest).
         const order = measured.map((_, i) => measured[(i + round) % measured.length]!);
         for (const s of order) {
+          const metered = s.id === 'miss' && mode.name === 'saturation';
+          if (metered) await cpu.start();
           const r = await env.load.run(jobFor(s, mode, options.durationSec));
-          const entry = results.get(s.id)!;
-          entry.samples[mode.name].push(...r.samplesMs);
-          entry.seconds[mode.name] += r.durationSec;
-          for (const [status, n] of Object.entries(r.statuses)) {
-            entry.statuses[mode.name][status] = (entry.statuses[mode.name][status] ?? 0) + n;
-            if (Number(status) !== s.expectStatus) entry.bad[mode.name] += n;
-          }
-          entry.bad[mode.name] += r.errors + r.timeouts;
+          if (metered) await cpu.stop(Object.values(r.statuses).reduce((a, b) => a + b, 0));
+          tallies.get(s.id)![mode.name].add(r);
         }
       }
     }
 
+    const fixed = { rate: options.fixedRate, connections: options.fixedConnections, durationSec: options.durationSec, rounds: options.scenarioRounds };
+    const byId = (ids: readonly SubjectId[]): LoadSubject[] => ids.map((id) => all[id]).filter((s) => checked.get(s.id)?.available);
+    let storeLatency: StoreLatencyRun[] = [];
+    if (options.storeLatencies.length > 0) {
+      phase(`STORE_LATENCY_MS ${options.storeLatencies.join(' / ')}: blocked, hit, hit-l2, miss at ${options.fixedRate} req/s, interleaved`);
+      storeLatency = await measureStoreLatency(env, byId(['blocked', 'hit', 'hit-l2', 'miss']), options.storeLatencies, fixed);
+    }
+    let npmStart: NpmStartComparison | null = null;
+    if (options.npmStart) {
+      phase('npm start: the launcher as a user runs it, its gatewayUrl beside the bench stack (blocked, hit, miss)');
+      npmStart = await measureNpmStart(env, fixed, options.loadLatency);
+      if (!npmStart.available) progress(`  npm start not measured: ${npmStart.reason}`);
+    }
+    const locations: LocationAdmission[] = [];
+    if (options.locationRequests > 0) {
+      phase(
+        `EDGE_LOCATIONS=${env.edge.locations.length}: ${options.locationRequests} parallel requests over the locations against L = ${options.locationLimit}`,
+      );
+      for (const window of ['requests per minute', 'tokens per minute'] as const)
+        locations.push(
+          await measureLocationAdmission(env, window, {
+            limit: options.locationLimit,
+            sent: options.locationRequests,
+            holdMs: options.locationHoldMs,
+            restoreLatency: options.loadLatency,
+          }),
+        );
+    }
+
+    let storeCommands: StoreCommandCounts | null = null;
+    if (options.storeCommandSeconds > 0) {
+      phase(`store commands per admitted request (Redis MONITOR): miss and hit at ${options.fixedRate} req/s, then one by one`);
+      storeCommands = await measureStoreCommands(env, byId(['miss', 'hit']), {
+        rate: options.fixedRate,
+        connections: options.fixedConnections,
+        seconds: options.storeCommandSeconds,
+        sequential: Math.max(1, options.roundTripCount),
+      });
+    }
     const roundTrips: RoundTrips[] = [];
     if (options.roundTripCount > 0) {
       phase('store round trips per request, counted at the Upstash bridge');
       roundTrips.push(await measureAuthRoundTrips(env, options.roundTripCount));
-      for (const s of subjects) if (s.edge && results.get(s.id)?.available) roundTrips.push(await measureRoundTrips(env, s, options.roundTripCount));
+      for (const s of subjects) if (s.edge && checked.get(s.id)?.available) roundTrips.push(await measureRoundTrips(env, s, options.roundTripCount));
     }
 
     let streaming: StreamingResult[] = [];
     let coalescing: CoalescingResult | null = null;
-    if (options.streamCount > 0 || options.coalesce > 0) await env.setModelLatency(options.streamLatency);
+    let coalescedStreaming: CoalescedStreamResult | null = null;
+    if (options.streamCount > 0 || options.coalesce > 0 || options.coalescedStreams > 0) await env.setModelLatency(options.streamLatency);
     if (options.streamCount > 0) {
       phase(
-        `streaming: ${options.streamCount} requests each, direct / gateway / peer, interleaved (model ttft ${options.streamLatency.ttftMs} ms, ${options.streamLatency.perTokenMs} ms/token)`,
+        `streaming: ${options.streamCount} requests each, direct / adapter / gateway / peer, interleaved (model ttft ${options.streamLatency.ttftMs} ms, ${options.streamLatency.perTokenMs} ms/token)`,
       );
       streaming = await measureStreaming(env, options.streamCount);
+    }
+    if (options.coalescedStreams > 0) {
+      phase(`coalesced streams: ${options.coalescedStreamTrials} × ${options.coalescedStreams} identical concurrent streaming misses`);
+      coalescedStreaming = await measureCoalescedStreaming(env, options.coalescedStreams, options.coalescedStreamTrials);
     }
     if (options.coalesce > 0) {
       phase(`coalescing: ${options.coalesce} identical concurrent misses`);
@@ -203,21 +278,10 @@ export async function runBench(options: BenchOptions, progress: (line: string) =
     }
 
     const subjectResults: SubjectResult[] = subjects.map((s) => {
-      const e = results.get(s.id)!;
+      const c = checked.get(s.id)!;
       const modeResults: Partial<Record<ModeName, ModeResult>> = {};
-      if (e.available) {
-        for (const m of modes)
-          modeResults[m.name] = { summary: summarize(e.samples[m.name], e.seconds[m.name]), statuses: e.statuses[m.name], unexpected: e.bad[m.name] };
-      }
-      return {
-        id: s.id,
-        label: s.label,
-        group: s.group,
-        available: e.available,
-        ...(e.reason ? { reason: e.reason } : {}),
-        ...(e.note ? { note: e.note } : {}),
-        modes: modeResults,
-      };
+      if (c.available) for (const m of modes) modeResults[m.name] = tallies.get(s.id)![m.name].result();
+      return { id: s.id, label: s.label, group: s.group, ...c, modes: modeResults };
     });
     phase('stopping everything');
     const cpuList = cpus();
@@ -242,6 +306,12 @@ export async function runBench(options: BenchOptions, progress: (line: string) =
       roundTrips,
       streaming,
       coalescing,
+      coalescedStreaming,
+      cpu: cpu.account('miss'),
+      storeLatency,
+      locations,
+      npmStart,
+      storeCommands,
       worker,
       adapters,
       runSeconds: Math.round((performance.now() - started) / 1000),
@@ -249,5 +319,51 @@ export async function runBench(options: BenchOptions, progress: (line: string) =
   } finally {
     await env.stop();
     await rm(scratch, { recursive: true, force: true });
+  }
+}
+
+/** Adds up the CPU time of the edge's workerd and of the Lambda host over metered runs (/proc/<pid>/stat). */
+class CpuMeter {
+  #edge = 0;
+  #lambdaHost = 0;
+  #requests = 0;
+  #at: { edge: number; lambdaHost: number } | undefined;
+  #unavailable = false;
+
+  constructor(private readonly env: BenchEnvironment) {}
+
+  async #read(): Promise<{ edge: number; lambdaHost: number } | undefined> {
+    const { edge, lambdaHost } = this.env.stack.pids;
+    const [e, l] = await Promise.all([edge === undefined ? undefined : cpuSeconds(edge), cpuSeconds(lambdaHost)]);
+    return e === undefined || l === undefined ? undefined : { edge: e, lambdaHost: l };
+  }
+
+  async start(): Promise<void> {
+    this.#at = await this.#read();
+    if (!this.#at) this.#unavailable = true;
+  }
+
+  async stop(requests: number): Promise<void> {
+    const now = await this.#read();
+    if (!now || !this.#at) {
+      this.#unavailable = true;
+      return;
+    }
+    this.#edge += now.edge - this.#at.edge;
+    this.#lambdaHost += now.lambdaHost - this.#at.lambdaHost;
+    this.#requests += requests;
+  }
+
+  account(subject: string): CpuAccount | null {
+    if (this.#unavailable || this.#requests === 0) return null;
+    const ms = (seconds: number) => Math.round(((seconds * 1000) / this.#requests) * 1000) / 1000;
+    return {
+      subject,
+      requests: this.#requests,
+      edgeCpuSeconds: Math.round(this.#edge * 100) / 100,
+      lambdaHostCpuSeconds: Math.round(this.#lambdaHost * 100) / 100,
+      edgeCpuMsPerRequest: ms(this.#edge),
+      lambdaHostCpuMsPerRequest: ms(this.#lambdaHost),
+    };
   }
 }

@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../stack/stack';
-import { buildWorker, type WorkerBundle } from './edge-worker';
+import { buildWorker, type WorkerBundle } from '../stack/edge-bundle';
 
 export interface WorkerSize {
   readonly bytes: number;

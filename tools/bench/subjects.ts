@@ -1,7 +1,8 @@
 /**
  * The subjects the bench loads, side by side: the direct floor, the peer gateway, the adapter
- * alone (to split the gateway's time into edge and adapter), and this gateway's miss, cache-hit
- * (L1, L2) and blocked paths. Each subject checks before it is measured that it really exercises its
+ * alone (to split the gateway's time into edge and adapter), and this gateway's miss, warm cache hit
+ * (whichever tier answers a repeated request first), L2 hit (the copy without L1) and blocked paths,
+ * all on the stack `npm start` brings up. Each subject checks before it is measured that it really exercises its
  * path (a HIT header, a 429), and otherwise reports itself as not available with the reason, so
  * the results never show numbers for a feature that is not there.
  */
@@ -17,7 +18,9 @@ export interface Target {
 }
 
 /** Whether a subject can be measured, and what was seen when checking. */
-export type Availability = { readonly available: true; readonly note?: string } | { readonly available: false; readonly reason: string };
+export type Availability =
+  | { readonly available: true; readonly note?: string /** The cache tier that answered (`X-Cache-Tier`), for hit subjects. */; readonly tier?: string }
+  | { readonly available: false; readonly reason: string };
 
 export type SubjectGroup = 'floor' | 'peer' | 'gateway' | 'decomposition';
 
@@ -35,7 +38,7 @@ export interface LoadSubject {
 }
 
 /** All subject ids, in report order. */
-export const SUBJECT_IDS = ['direct', 'peer', 'adapter', 'miss', 'miss-sagemaker', 'hit-l1', 'hit-l2', 'blocked'] as const;
+export const SUBJECT_IDS = ['direct', 'peer', 'adapter', 'miss', 'miss-sagemaker', 'hit', 'hit-l2', 'blocked'] as const;
 export type SubjectId = (typeof SUBJECT_IDS)[number];
 
 const chatBody = (model: string, content: string, extra: Record<string, unknown> = {}) =>
@@ -79,70 +82,80 @@ async function expectHit(prime: Target, target: Target): Promise<Availability> {
   if (xCache === null) return { available: false, reason: 'not available (feature missing): no X-Cache header on a repeated cacheable request' };
   if (second.status !== 200 || !/HIT/i.test(xCache))
     return { available: false, reason: `the repeated request was not a hit: ${second.status}, ${featureHeaders(second.headers)}` };
-  return { available: true, note: featureHeaders(second.headers) };
+  // The tier of a warm hit: what answers once the entry has been served here before.
+  const warm = await sendOnce(target);
+  const tier = warm.headers.get('x-cache-tier');
+  return { available: true, note: featureHeaders(warm.headers), ...(tier ? { tier } : {}) };
+}
+
+const auth = (key: string) => ({ authorization: `Bearer ${key}`, 'content-type': 'application/json', 'cache-control': 'max-age=300' });
+const post = (url: string, headers: Record<string, string>, body: string): Target => ({ url, method: 'POST', headers, body });
+const unique = (model: string) => chatBody(model, 'Benchmark prompt [<id>]');
+
+function subject(
+  id: SubjectId,
+  label: string,
+  group: SubjectGroup,
+  target: Target,
+  prepare: () => Promise<Availability>,
+  options: { readonly expectStatus?: number; readonly edge?: boolean } = {},
+): LoadSubject {
+  return { id, label, group, target, expectStatus: options.expectStatus ?? 200, edge: options.edge ?? false, prepare };
+}
+
+/** The blocked tenant's 429, checked before it is measured (a 1-request/min tenant may pass once). */
+async function expectBlocked(target: Target): Promise<Availability> {
+  const statuses: number[] = [];
+  for (let i = 0; i < 3; i += 1) {
+    const res = await sendOnce(target);
+    statuses.push(res.status);
+    if (res.status === 429) return { available: true, note: featureHeaders(res.headers) };
+  }
+  return { available: false, reason: `not available (feature missing): a tenant allowed 1 request/min answered ${statuses.join(', ')} to 3 requests` };
+}
+
+/** The edge paths of one gateway URL: a miss, a warm hit and the blocked tenant's 429. */
+export function gatewaySubjects(
+  gatewayUrl: string,
+  keys: { readonly apiKey: string; readonly blockedKey: string },
+): Record<'miss' | 'hit' | 'blocked', LoadSubject> {
+  const url = `${gatewayUrl}/v1/chat/completions`;
+  const miss = post(url, auth(keys.apiKey), unique(BENCH_MODEL));
+  const hit = post(url, auth(keys.apiKey), chatBody(BENCH_MODEL, `Benchmark cached prompt ${Date.now()}`));
+  const blocked = post(url, auth(keys.blockedKey), chatBody(BENCH_MODEL, 'Benchmark blocked prompt'));
+  return {
+    miss: subject('miss', 'gateway miss: auth + limits + cache miss + ECS adapter', 'gateway', miss, () => expectOk(miss), { edge: true }),
+    hit: subject('hit', 'gateway cache hit, warm (a repeated request; tier in X-Cache-Tier)', 'gateway', hit, () => expectHit(hit, hit), { edge: true }),
+    blocked: subject('blocked', 'gateway blocked tenant (429)', 'gateway', blocked, () => expectBlocked(blocked), { expectStatus: 429, edge: true }),
+  };
 }
 
 /** Builds the subjects against a running environment. */
 export function buildSubjects(env: BenchEnvironment): Record<SubjectId, LoadSubject> {
   const modelServer = env.stack.modelServer.url;
-  const auth = (key: string) => ({ authorization: `Bearer ${key}`, 'content-type': 'application/json', 'cache-control': 'max-age=300' });
-  const post = (url: string, headers: Record<string, string>, body: string): Target => ({ url, method: 'POST', headers, body });
-  const unique = (model: string) => chatBody(model, 'Benchmark prompt [<id>]');
-  const hitBody = chatBody(BENCH_MODEL, `Benchmark cached prompt ${Date.now()}`);
-
   const direct = post(`${modelServer}/v1/chat/completions`, { 'content-type': 'application/json' }, unique(BENCH_MODEL));
   const peer = env.peer
     ? post(`${env.peer.url}/v1/chat/completions`, { 'content-type': 'application/json', ...env.peer.headersFor(modelServer) }, unique(BENCH_MODEL))
     : direct;
-  const miss = post(`${env.edge.url}/v1/chat/completions`, auth(env.apiKey), unique(BENCH_MODEL));
   const missSagemaker = post(`${env.edge.url}/v1/chat/completions`, auth(env.apiKey), unique(BENCH_SAGEMAKER_MODEL));
-  const hitL1 = post(`${env.edge.url}/v1/chat/completions`, auth(env.apiKey), hitBody);
-  const hitL2 = post(`${env.edge.noL1Url}/v1/chat/completions`, auth(env.apiKey), hitBody);
-  const blocked = post(`${env.edge.url}/v1/chat/completions`, auth(env.blockedKey), chatBody(BENCH_MODEL, 'Benchmark blocked prompt'));
   const adapter = post(env.adapterRequest.url, env.adapterRequest.headers, env.adapterRequest.body);
-
-  const subject = (
-    id: SubjectId,
-    label: string,
-    group: SubjectGroup,
-    target: Target,
-    prepare: () => Promise<Availability>,
-    expectStatus = 200,
-  ): LoadSubject => ({
-    id,
-    label,
-    group,
-    target,
-    expectStatus,
-    edge: target.url.startsWith(env.edge.url) || target.url.startsWith(env.edge.noL1Url),
-    prepare,
-  });
+  const gateway = gatewaySubjects(env.edge.url, env);
+  const hitL2 = { ...gateway.hit.target, url: `${env.edge.noL1Url}/v1/chat/completions` };
   return {
     direct: subject('direct', 'direct to the model server (floor)', 'floor', direct, () => expectOk(direct)),
     peer: subject('peer', 'peer gateway pass-through (Portkey OSS)', 'peer', peer, async () =>
       env.peer ? expectOk(peer) : { available: false, reason: `peer gateway not available: ${env.peerError ?? 'unknown'}` },
     ),
     adapter: subject('adapter', 'Lambda host + ECS adapter alone (SigV4, no edge)', 'decomposition', adapter, () => expectOk(adapter)),
-    miss: subject('miss', 'gateway miss: auth + limits + cache miss + ECS adapter', 'gateway', miss, () => expectOk(miss)),
-    'miss-sagemaker': subject('miss-sagemaker', 'gateway miss via the SageMaker adapter (AWS SDK)', 'gateway', missSagemaker, () => expectOk(missSagemaker)),
-    'hit-l1': subject('hit-l1', 'gateway cache hit, L1 (Workers Cache API)', 'gateway', hitL1, () => expectHit(hitL1, hitL1)),
-    'hit-l2': subject('hit-l2', 'gateway cache hit, L2 (Redis; L1 disabled)', 'gateway', hitL2, () => expectHit(hitL1, hitL2)),
-    blocked: subject(
-      'blocked',
-      'gateway blocked tenant (429)',
-      'gateway',
-      blocked,
-      async () => {
-        const statuses: number[] = [];
-        for (let i = 0; i < 3; i += 1) {
-          const res = await sendOnce(blocked);
-          statuses.push(res.status);
-          if (res.status === 429) return { available: true, note: featureHeaders(res.headers) };
-        }
-        return { available: false, reason: `not available (feature missing): a tenant allowed 1 request/min answered ${statuses.join(', ')} to 3 requests` };
-      },
-      429,
-    ),
+    miss: gateway.miss,
+    'miss-sagemaker': subject('miss-sagemaker', 'gateway miss via the SageMaker adapter (AWS SDK)', 'gateway', missSagemaker, () => expectOk(missSagemaker), {
+      edge: true,
+    }),
+    hit: gateway.hit,
+    'hit-l2': subject('hit-l2', 'gateway cache hit, L2 (Redis; the copy with L1 disabled)', 'gateway', hitL2, () => expectHit(gateway.hit.target, hitL2), {
+      edge: true,
+    }),
+    blocked: gateway.blocked,
   };
 }
 

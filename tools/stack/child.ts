@@ -1,10 +1,12 @@
 /**
  * Child processes of the local stack: spawned in their own process group (so a stop reaches their
  * own children, e.g. wrangler's workerd), output forwarded line by line with the component's name,
- * and a stop that escalates from SIGTERM to SIGKILL.
+ * and a stop that escalates from SIGTERM to SIGKILL. Also what every component's start shares: the
+ * error naming the component, and the check that its port is free.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { freePort, isListening } from '../lib/net';
 
 export interface ChildSpec {
   /** Component name for log prefixes and error messages. */
@@ -35,6 +37,13 @@ export class ComponentStartError extends Error {
   ) {
     super(`${component}: ${message}`);
   }
+}
+
+/** `port`, or a free one for 0; a port in use fails naming the component and the variable that sets it. */
+export async function resolvePort(component: string, port: number, envName: string): Promise<number> {
+  if (port === 0) return freePort();
+  if (await isListening(port)) throw new ComponentStartError(component, `port ${port} is already in use (set ${envName} to another port)`);
+  return port;
 }
 
 export function spawnChild(spec: ChildSpec): Child {

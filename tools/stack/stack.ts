@@ -1,25 +1,29 @@
 /**
  * The local stack, as a library: Redis (reused or spawned) → Upstash REST bridge → reference model
  * server → local metrics sink (CloudWatch stand-in, dashboard page) → local Lambda host running the
- * SageMaker adapter → the edge in `wrangler dev` (workerd).
- * Used by `npm start`, the end-to-end tests and the bench. Every component's failure to start is
- * reported by name, and whatever had started is stopped again.
+ * SageMaker and ECS adapters → the edge: the deploy bundle in workerd, one worker per edge location
+ * (edge-workerd.ts), or `wrangler dev` with hot reload for editing (one location).
+ * Used by `npm start`, `npm run dev:edge`, the end-to-end tests and the bench. Every component's
+ * failure to start is reported by name, and whatever had started is stopped again.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { Redis } from '@upstash/redis';
-import { ensureRedis, type RedisHandle } from '../redis/ensure-redis';
+import { ensureRedis, type EnsureRedisOptions, type RedisHandle } from '../redis/ensure-redis';
 import { startUpstashBridge, type UpstashBridge } from '../upstash-bridge/server';
 import { startModelServer, type ModelServer, type ModelServerConfig } from '../model-server/server';
 import { createApiKey, createTenant, generateOperatorToken } from '../tenancy/keys';
 import { freePort, isListening } from '../lib/net';
-import { answersOk, ComponentStartError, spawnChild, waitUntilReady, type Child } from './child';
+import { ComponentStartError, resolvePort, spawnChild, waitUntilReady, type Child } from './child';
+import { startEdge, type EdgeRuntime, type RunningEdge } from './edge';
 import { writeEdgeEnv } from './edge-env';
+import { REPO_ROOT } from './repo';
 import { startMetricsSink, type MetricsSink } from '../metrics-sink/server';
 import { adapterNamespace } from '../../shared/metrics-catalog';
+import type { WorkerBundle } from './edge-bundle';
 
-export const REPO_ROOT = resolve(import.meta.dirname, '../..');
+export { REPO_ROOT } from './repo';
 
 /** The model the local stack serves, and the SageMaker endpoint behind it. */
 export const LOCAL_MODEL = 'llama-3.1-8b-instruct';
@@ -56,17 +60,8 @@ export const LOCAL_ENVIRONMENT = 'local';
 /** The metrics sink's (dashboard's) default port. */
 export const DEFAULT_METRICS_SINK_PORT = 8090;
 
-/** Environment that keeps wrangler and workerd off the network: no metrics, no update check. */
-export const WRANGLER_OFFLINE_ENV = {
-  WRANGLER_SEND_METRICS: 'false',
-  CLOUDFLARE_CF_FETCH_ENABLED: 'false',
-  WRANGLER_HIDE_BANNER: 'true',
-  WRANGLER_LOG: 'warn',
-  NO_UPDATE_NOTIFIER: '1',
-} as const;
-
 export interface StackPorts {
-  /** The edge (wrangler dev). Default 8787, env GATEWAY_PORT. */
+  /** The edge's first location; location i (from 0) listens on this port + i. Default 8787, env GATEWAY_PORT. */
   readonly gateway: number;
   /** Upstash REST bridge. Default 8079, env UPSTASH_BRIDGE_PORT. */
   readonly bridge: number;
@@ -100,18 +95,51 @@ export function portsFromEnv(env: NodeJS.ProcessEnv = process.env): StackPorts {
   };
 }
 
+/** The scenarios a stack can run: how many edge locations, how far the store is. */
+export interface StackScenario {
+  /** Edge locations, each its own isolate on its own port. Default 1, env EDGE_LOCATIONS (1..16). */
+  readonly edgeLocations: number;
+  /** Added by the Upstash bridge to every store request, ms: a location far from the store's primary. Default 0, env STORE_LATENCY_MS. */
+  readonly storeLatencyMs: number;
+}
+
+/** Most edge locations one stack runs: each is an isolate in the one workerd on this machine. */
+const MAX_EDGE_LOCATIONS = 16;
+/** Most store latency the bridge is asked to add (its own bound is higher; beyond a minute nothing answers). */
+const MAX_STORE_LATENCY_MS = 60_000;
+
+/** The scenario from the environment (EDGE_LOCATIONS, STORE_LATENCY_MS); a bad value names the variable. */
+export function scenarioFromEnv(env: NodeJS.ProcessEnv = process.env): StackScenario {
+  const int = (name: string, fallback: number, min: number, max: number) => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return fallback;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < min || n > max) throw new ComponentStartError('config', `${name} must be an integer in ${min}..${max}, got '${raw}'`);
+    return n;
+  };
+  return { edgeLocations: int('EDGE_LOCATIONS', 1, 1, MAX_EDGE_LOCATIONS), storeLatencyMs: int('STORE_LATENCY_MS', 0, 0, MAX_STORE_LATENCY_MS) };
+}
+
 export interface StackOptions {
   /** 0 for any port means "a free one". */
   readonly ports: StackPorts;
-  /** Where stack.json, the edge's env file and wrangler's state go. */
+  /** Where stack.json, the edge's bundle, env file and persisted queues/cache go. */
   readonly stateDir: string;
   readonly modelServer?: Partial<ModelServerConfig>;
   /** One line per component as it comes up. */
   readonly progress?: (line: string) => void;
   /** Output of components (prefixed by name). */
   readonly log?: (component: string, line: string) => void;
-  /** Start the edge in `wrangler dev` (default true); tests that run the worker in their own workerd say false. */
+  /** Start the edge (default true); tests that run the worker in their own workerd say false. */
   readonly edge?: boolean;
+  /** How the edge is served (default `workerd`). `wrangler-dev` runs one location only. */
+  readonly edgeRuntime?: EdgeRuntime;
+  /** Edge locations and store latency (default one location, no added latency). */
+  readonly scenario?: Partial<StackScenario>;
+  /** Also serve a copy of the edge with the Cache API off (the bench's L2 subject); workerd only. Default false. */
+  readonly edgeNoL1Copy?: boolean;
+  /** Which Redis to use (default: the one on REDIS_URL or 127.0.0.1:6379, else a spawned one). */
+  readonly redis?: EnsureRedisOptions;
   /** The edge's METRICS_FLUSH_INTERVAL_MS (default 10000 locally: the dashboard fills quickly). */
   readonly metricsFlushIntervalMs?: number;
 }
@@ -121,8 +149,11 @@ export interface StackInfo {
   readonly bridgeToken: string;
   /** The edge's operator credential (OPERATOR_TOKEN) for this run; `gw dlq …` reads it from stack.json. */
   readonly operatorToken: string;
-  /** The edge's URL; undefined when the stack was started without it. */
+  /** The edge's URL (its first location); undefined when the stack was started without it. */
   readonly gatewayUrl: string | undefined;
+  /** How the edge is served; undefined without an edge. */
+  readonly edgeRuntime: EdgeRuntime | undefined;
+  readonly scenario: StackScenario;
   readonly apiKey: string;
   readonly tenantId: string;
   readonly model: string;
@@ -131,7 +162,10 @@ export interface StackInfo {
     readonly bridge: string;
     readonly modelServer: string;
     readonly lambdaHost: { readonly sagemaker: string; readonly ecs: string };
+    /** The first edge location (= gatewayUrl). */
     readonly edge: string | undefined;
+    /** Every edge location, the first one first; empty without an edge. */
+    readonly edges: readonly string[];
     /** The local metrics sink (PutMetricData endpoint and dashboard page). */
     readonly metricsSink: string;
   };
@@ -146,13 +180,13 @@ export interface Stack extends StackInfo {
   readonly metricsSink: MetricsSink;
   /** The edge's settings (Worker bindings) for this stack, as written to .local/edge.env. */
   readonly edgeVars: Readonly<Record<string, string>>;
+  /** The edge copy without the Cache API ({@link StackOptions.edgeNoL1Copy}). */
+  readonly edgeNoL1Url: string | undefined;
+  /** The bundle the edge serves (workerd runtime only). */
+  readonly edgeBundle: WorkerBundle | undefined;
+  /** Process ids, for CPU accounting: the edge's workerd (workerd runtime only) and the Lambda host. */
+  readonly pids: { readonly edge: number | undefined; readonly lambdaHost: number };
   stop(): Promise<void>;
-}
-
-async function resolvePort(component: string, port: number, envName: string): Promise<number> {
-  if (port === 0) return freePort();
-  if (await isListening(port)) throw new ComponentStartError(component, `port ${port} is already in use (set ${envName} to another port)`);
-  return port;
 }
 
 /** Brings the whole stack up; throws ComponentStartError (after stopping what started) on failure. */
@@ -176,8 +210,13 @@ export async function startStack(options: StackOptions): Promise<Stack> {
 
   await mkdir(options.stateDir, { recursive: true });
   const ports = { ...options.ports };
+  const scenario: StackScenario = { edgeLocations: options.scenario?.edgeLocations ?? 1, storeLatencyMs: options.scenario?.storeLatencyMs ?? 0 };
+  const edgeRuntime: EdgeRuntime = options.edgeRuntime ?? 'workerd';
+  if (options.edge !== false && edgeRuntime === 'wrangler-dev' && (scenario.edgeLocations !== 1 || options.edgeNoL1Copy)) {
+    throw new ComponentStartError('config', 'wrangler dev serves one edge location: EDGE_LOCATIONS needs `npm start` (the bundle in workerd)');
+  }
 
-  const redis: RedisHandle = await step('redis', () => ensureRedis());
+  const redis: RedisHandle = await step('redis', () => ensureRedis(options.redis));
   stops.push(() => redis.stop());
   progress(`redis          ${redis.url} (${redis.spawned ? 'spawned, persistence off' : 'reused the running server'})`);
 
@@ -187,7 +226,9 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     return startUpstashBridge({ redisUrl: redis.url, token: bridgeToken, port: ports.bridge, log: (l) => log('upstash-bridge', l) });
   });
   stops.push(() => bridge.close());
-  progress(`upstash-bridge ${bridge.url}`);
+  // The scenario's distance to the store: the bridge holds every Redis request this long.
+  if (scenario.storeLatencyMs > 0) bridge.setFaults({ latencyMs: scenario.storeLatencyMs });
+  progress(`upstash-bridge ${bridge.url}${scenario.storeLatencyMs > 0 ? ` (+${scenario.storeLatencyMs} ms on every store request: STORE_LATENCY_MS)` : ''}`);
 
   const modelServer = await step('model-server', async () => {
     ports.modelServer = await resolvePort('model-server', ports.modelServer, 'MODEL_SERVER_PORT');
@@ -295,43 +336,28 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     // Local only: job callbacks may go to http://127.0.0.1 (the SSRF guard refuses loopback otherwise).
     CALLBACK_ALLOW_LOOPBACK: 'true',
   };
-  let gatewayUrl: string | undefined;
+  let edge: RunningEdge | undefined;
   if (options.edge !== false) {
-    ports.gateway = await step('edge', () => resolvePort('edge', ports.gateway, 'GATEWAY_PORT'));
     const edgeEnvPath = join(options.stateDir, 'edge.env');
     await writeEdgeEnv(edgeEnvPath, edgeVars);
-    const inspectorPort = await freePort();
-    const edge = spawnChild({
-      name: 'edge',
-      command: process.execPath,
-      args: [
-        join(REPO_ROOT, 'node_modules/wrangler/wrangler-dist/cli.js'),
-        'dev',
-        '--ip',
-        '127.0.0.1',
-        '--port',
-        String(ports.gateway),
-        '--inspector-port',
-        String(inspectorPort),
-        '--env-file',
-        edgeEnvPath,
-        '--persist-to',
-        join(options.stateDir, 'wrangler'),
-        '--show-interactive-dev-session=false',
-        '--live-reload=false',
-        '--log-level',
-        'warn',
-      ],
-      cwd: REPO_ROOT,
-      env: { ...process.env, ...WRANGLER_OFFLINE_ENV },
-      onLine: (l) => log('edge', l),
-    });
-    stops.push(() => edge.stop());
-    const url = `http://127.0.0.1:${ports.gateway}`;
-    await step('edge', () => waitUntilReady(edge, () => answersOk(`${url}/health`), 'GET /health not answering', 90_000));
-    gatewayUrl = url;
-    progress(`edge           ${url} (wrangler dev, workerd)`);
+    const started = await step('edge', () =>
+      startEdge({
+        runtime: edgeRuntime,
+        stateDir: options.stateDir,
+        envFile: edgeEnvPath,
+        bindings: edgeVars,
+        gatewayPort: ports.gateway,
+        locations: scenario.edgeLocations,
+        noL1Copy: options.edgeNoL1Copy === true,
+        log: (l) => log('edge', l),
+      }),
+    );
+    stops.push(() => started.stop());
+    edge = started;
+    progress(`edge           ${started.description}`);
   }
+  const edgeUrls = edge?.urls ?? [];
+  const gatewayUrl = edgeUrls[0];
 
   const { tenantId, apiKey } = await step('seed', async () => {
     const store = new Redis({ url: bridge.url, token: bridgeToken, enableTelemetry: false });
@@ -345,6 +371,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     bridgeToken,
     operatorToken,
     gatewayUrl,
+    edgeRuntime: options.edge === false ? undefined : edgeRuntime,
+    scenario,
     apiKey,
     tenantId,
     model: LOCAL_MODEL,
@@ -354,11 +382,22 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       modelServer: modelServer.url,
       lambdaHost: { sagemaker: lambdaUrl, ecs: ecsUrl },
       edge: gatewayUrl,
+      edges: edgeUrls,
       metricsSink: metricsSink.url,
     },
     dashboardUrl: `${metricsSink.url}/`,
     startedAt: new Date().toISOString(),
   };
   await writeFile(join(options.stateDir, 'stack.json'), `${JSON.stringify(info, null, 2)}\n`, { mode: 0o600 });
-  return { ...info, bridge, modelServer, metricsSink, edgeVars, stop: stopAll };
+  return {
+    ...info,
+    bridge,
+    modelServer,
+    metricsSink,
+    edgeVars,
+    edgeNoL1Url: edge?.noL1Url,
+    edgeBundle: edge?.bundle,
+    pids: { edge: edge?.pid, lambdaHost: lambdaHost.pid },
+    stop: stopAll,
+  };
 }
