@@ -53,6 +53,8 @@ export interface Bindings {
   CACHE_MAX_TTL_S?: string;
   /** Comma-separated models whose cached answers are shared across tenants. */
   CACHE_SHAREABLE_MODELS?: string;
+  /** Lifetime of stored Responses API answers (s, default 2592000 = 30 days; 0 disables storing; edge/services/responses/store.ts). */
+  RESPONSES_STORE_TTL_S?: string;
   /** Failed authentications per IP per minute before the isolate answers 429 without a lookup (default 30). */
   IP_FAILED_AUTH_PER_MINUTE?: string;
   // Webhooks, async jobs and outbound delivery (issue 7; parsed in edge/queues/settings.ts).

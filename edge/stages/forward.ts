@@ -30,6 +30,6 @@ export function forward(deps: Pick<IsolateServices, 'now'>): MiddlewareHandler<A
       (entry) => state.settle({ kind: 'answered', entry, source: 'backend' }),
       () => state.settle({ kind: 'cut' }),
     );
-    return streamAnswer(state, recorded, deps.now, servedHeaders(served));
+    return streamAnswer(c, state, recorded, deps.now, servedHeaders(served));
   };
 }

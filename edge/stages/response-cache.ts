@@ -61,7 +61,9 @@ export function responseCache(deps: Pick<IsolateServices, 'quotaGate' | 'coalesc
         deps.metrics.count(EdgeMetric.CacheHits, { Tier: tier });
         state.settle({ kind: 'answered', entry, source: tier });
         const headers = { 'X-Cache': 'HIT', 'X-Cache-Tier': tier };
-        return state.req.stream ? streamAnswer(state, replayEvents(entry), deps.now, headers) : jsonAnswer(c, state, resultFromEntry(entry), deps.now, headers);
+        return state.req.stream
+          ? streamAnswer(c, state, replayEvents(entry), deps.now, headers)
+          : jsonAnswer(c, state, resultFromEntry(entry), deps.now, headers);
       }
       deps.metrics.count(EdgeMetric.CacheMisses);
     }
