@@ -232,6 +232,48 @@ describe('stored responses', () => {
   });
 });
 
+describe('a store outage', () => {
+  const admin = (action: 'stop' | 'start') => fetch(`${inject('outageBridgeAdminUrl')}/${action}`, { method: 'POST' }).then((r) => r.json());
+  afterEach(async () => {
+    await admin('start');
+  });
+
+  it('answers 503 with Retry-After where a stored response is read or written, never a 500', async () => {
+    const { key } = await seedTenantKey();
+    const app = createApp();
+    const bindings = { ...env, UPSTASH_REDIS_REST_URL: inject('outageBridgeUrl'), STORE_TIMEOUT_MS: '500' };
+    const call = (method: string, path: string, body?: unknown) =>
+      app.request(
+        `${BASE}${path}`,
+        { method, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, ...(body ? { body: JSON.stringify(body) } : {}) },
+        bindings,
+        createExecutionContext(),
+      );
+    // Stored while the store is up; the key is then known to this isolate.
+    const stored = await responseOf(await call('POST', '/v1/responses', { model, input: unique('before'), max_output_tokens: 2 }));
+    await admin('stop');
+    const read = await call('GET', `/v1/responses/${stored.id}`);
+    const continued = await call('POST', '/v1/responses', { model, input: 'more', previous_response_id: stored.id, max_output_tokens: 2 });
+    const written = await call('POST', '/v1/responses', { model, input: unique('during'), max_output_tokens: 2 });
+    const streamed = await call('POST', '/v1/responses', { model, input: unique('during stream'), max_output_tokens: 2, stream: true });
+    const unstored = await call('POST', '/v1/responses', { model, input: unique('not stored'), max_output_tokens: 2, store: false });
+    const statuses = [read, continued, written].map((r) => `${r.status} retry-after=${r.headers.get('retry-after')}`);
+    console.warn(`store outage: GET, previous_response_id, POST → ${JSON.stringify(statuses)}; store: false → ${unstored.status}`);
+    for (const res of [read, continued, written]) {
+      expect(res.status).toBe(503);
+      expect(res.headers.get('retry-after')).toBe('5');
+      expect(ErrorEnvelopeSchema.parse(await res.json()).error).toMatchObject({ code: 'UPSTREAM_ERROR', type: 'api_error' });
+    }
+    expect(unstored.status).toBe(200);
+    expect((await responseOf(unstored)).store).toBe(false);
+    // A stream cannot change its status: it ends with response.failed and an error instead of completing unstored.
+    expect(streamed.status).toBe(200);
+    const types = events(await sseMessages(streamed)).map((e) => e.data.type);
+    expect(types.slice(-2)).toEqual(['response.failed', 'error']);
+    expect(types).not.toContain('response.completed');
+  });
+});
+
 describe('limits, idempotency and errors as on chat completions', () => {
   it('replays an Idempotency-Key with the same response id and one backend call', async () => {
     const { key } = await seedTenantKey();
