@@ -173,7 +173,6 @@ export const ResponseUsageSchema = z
   })
   .meta({ id: 'ResponseUsage' });
 
-
 export const RESPONSE_STATUSES = ['in_progress', 'completed', 'incomplete', 'failed'] as const;
 
 export const ResponseObjectSchema = z
