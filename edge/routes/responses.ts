@@ -12,7 +12,7 @@ import { ApiError } from '../errors';
 import { auth } from '../middleware/auth';
 import { issuesOf } from '../middleware/json-body';
 import { fromResponses, inputIssues } from '../services/responses/conversation';
-import { continuedTurns, responsesSettings, tenantResponses } from '../services/responses/store';
+import { continuedItems, responsesSettings, tenantResponses } from '../services/responses/store';
 import { inferenceChain } from '../stages/chain';
 import { asRouteResponse, authenticatedJson, BEARER_SECURITY, ERROR_RESPONSES, jsonRequest, type RouteDeps } from './common';
 import { validationHook } from './validation';
@@ -71,7 +71,7 @@ export function responsesRoutes(deps: RouteDeps) {
         details: { issues: [{ path: 'previous_response_id', message: 'not found' }] },
       });
     }
-    const req = fromResponses(body, { prior: stored ? continuedTurns(stored) : undefined, storing: ttlS > 0, maxTokens: c.get('auth').plan.maxTokens });
+    const req = fromResponses(body, { prior: stored ? continuedItems(stored) : undefined, storing: ttlS > 0, maxTokens: c.get('auth').plan.maxTokens });
     return asRouteResponse(inference(c, req));
   });
 
@@ -88,7 +88,8 @@ export function responsesRoutes(deps: RouteDeps) {
     const { id } = c.req.valid('param');
     const stored = await tenantResponses(c).load(id);
     if (!stored) throw notFound(id);
-    return c.json(stored.response, 200);
+    // As stored: a natively served model's response may carry output items beyond the documented ones.
+    return asRouteResponse(Promise.resolve(c.json(stored.response, 200)));
   });
 
   const remove = createRoute({

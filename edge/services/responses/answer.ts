@@ -95,7 +95,7 @@ export async function responsesJson(
   headers: Record<string, string>,
 ): Promise<Response> {
   const response = responseObject(req, meta, { status: 'done', text: result.output, usage: result.usage, finish: result.finish_reason, at: now() });
-  if (req.responses.store) await tenantResponses(c).save(response, req.responses.turns);
+  if (req.responses.store) await tenantResponses(c).save(response, req.responses.input);
   return c.json(response, 200, headers);
 }
 
@@ -125,7 +125,7 @@ export function responsesStream(
       if (event.event === 'token') text += event.data.text;
       if (event.event === 'done') {
         final = responseObject(req, meta, { status: 'done', text, usage: event.data.usage, finish: event.data.finish_reason, at: options.now() });
-        const failure = await store?.save(final, req.responses.turns).then(
+        const failure = await store?.save(final, req.responses.input).then(
           () => undefined,
           (err: unknown): BackendStreamEvent => ({
             event: 'error',

@@ -1,8 +1,9 @@
 /**
- * A Responses API request in the gateway's terms: its input items (after the conversation its
- * `previous_response_id` continues) as turns, and what its answer echoes. Then lowered to the
- * chat path's NormalizedRequest, refusing by name whatever the edge↔backend contract cannot carry
- * yet (tool calls, structured output) instead of dropping it.
+ * A Responses API request in the gateway's terms: its input items after the conversation its
+ * `previous_response_id` continues (kept as items, OpenAI's own form, to store with the answer),
+ * read as turns, and what its answer echoes. Then lowered to the chat path's NormalizedRequest,
+ * refusing by name whatever the edge↔backend contract cannot carry yet (tool calls, structured
+ * output) instead of dropping it.
  *
  * Turns keep tool calls and their outputs as their own kinds, so carrying them to a model that can
  * call tools is a change to {@link lower} and {@link CONTRACT_FEATURES} alone.
@@ -15,20 +16,17 @@ import { ApiError } from '../../errors';
 import type { NormalizedRequest } from '../translate';
 
 /** One turn of a conversation: a message, a tool call the model made, or that call's result. */
-export const TurnSchema = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('message'), role: z.enum(['system', 'developer', 'user', 'assistant']), text: z.string() }),
-  z.object({ type: z.literal('function_call'), callId: z.string(), name: z.string(), arguments: z.string() }),
-  z.object({ type: z.literal('function_call_output'), callId: z.string(), output: z.string() }),
-]);
-
-export type Turn = z.infer<typeof TurnSchema>;
+type Turn =
+  | { readonly type: 'message'; readonly role: 'system' | 'developer' | 'user' | 'assistant'; readonly text: string }
+  | { readonly type: 'function_call'; readonly callId: string; readonly name: string; readonly arguments: string }
+  | { readonly type: 'function_call_output'; readonly callId: string; readonly output: string };
 
 /** What a Responses answer echoes and stores, carried on the NormalizedRequest. */
 export interface ResponsesContext {
-  /** The turns sent to the model, `instructions` excluded: the earlier conversation, then this input. */
-  readonly turns: readonly Turn[];
-  /** How many of `turns` came from `previous_response_id`. */
-  readonly priorTurns: number;
+  /** The conversation's input items, `instructions` excluded: the earlier conversation's, then this request's. */
+  readonly input: readonly unknown[];
+  /** How many of `input` came from `previous_response_id`. */
+  readonly priorItems: number;
   readonly instructions: string | null;
   readonly previousResponseId: string | null;
   /** The answer is stored (`store` not false, and storing enabled). */
@@ -111,13 +109,28 @@ function textOf(content: string | readonly Part[], path: string): string {
     .join('');
 }
 
-/** The request's input items as turns (schema-valid items: the route validated them). */
-function turnsOf(input: ResponseCreateRequest['input']): Turn[] {
-  if (typeof input === 'string') return [{ type: 'message', role: 'user', text: input }];
-  return input.map((item: ResponseInputItem, i): Turn => {
+/** The request's `input` as items: a string is one user message. */
+export function inputItems(input: ResponseCreateRequest['input']): ResponseInputItem[] {
+  return typeof input === 'string' ? [{ type: 'message', role: 'user', content: input }] : input;
+}
+
+/**
+ * Items as turns. Items of the request were validated by the route; the stored conversation's are
+ * checked here too (a natively served model may have answered with items this path cannot read).
+ */
+function turnsOf(items: readonly unknown[], priorItems: number): Turn[] {
+  return items.map((raw, i): Turn => {
+    const path = i < priorItems ? 'previous_response_id' : `input.${i - priorItems}`;
+    const type = (raw as { type?: unknown }).type ?? 'message';
+    const schema =
+      typeof type === 'string' && Object.hasOwn(RESPONSE_INPUT_ITEMS, type) ? RESPONSE_INPUT_ITEMS[type as keyof typeof RESPONSE_INPUT_ITEMS] : undefined;
+    const parsed = schema?.safeParse(raw);
+    if (!parsed?.success)
+      throw invalid(`${path}: the conversation holds a ${String(type)} item this model cannot take`, [{ path, message: `${String(type)} item` }]);
+    const item = parsed.data as ResponseInputItem;
     if (item.type === 'function_call') return { type: 'function_call', callId: item.call_id, name: item.name, arguments: item.arguments };
-    if (item.type === 'function_call_output') return { type: 'function_call_output', callId: item.call_id, output: textOf(item.output, `input.${i}.output`) };
-    return { type: 'message', role: item.role, text: textOf(item.content, `input.${i}.content`) };
+    if (item.type === 'function_call_output') return { type: 'function_call_output', callId: item.call_id, output: textOf(item.output, `${path}.output`) };
+    return { type: 'message', role: item.role, text: textOf(item.content, i < priorItems ? path : `${path}.content`) };
   });
 }
 
@@ -153,29 +166,29 @@ function refuseUnsupported(body: ResponseCreateRequest, model: string): void {
  * input path (or `previous_response_id` for one from the stored conversation): no model can take it
  * through the contract yet, and dropping it would answer a different conversation.
  */
-function lower(instructions: string | null, turns: readonly Turn[], priorTurns: number, model: string): ChatMessage[] {
+function lower(instructions: string | null, turns: readonly Turn[], priorItems: number, model: string): ChatMessage[] {
   const messages: ChatMessage[] = instructions ? [{ role: 'system', content: instructions }] : [];
   turns.forEach((turn, i) => {
     if (turn.type === 'message') {
       messages.push({ role: turn.role === 'developer' ? 'system' : turn.role, content: turn.text });
       return;
     }
-    const path = i < priorTurns ? 'previous_response_id' : `input.${i - priorTurns}`;
+    const path = i < priorItems ? 'previous_response_id' : `input.${i - priorItems}`;
     throw invalid(`${path}: ${turn.type} items need a model that can call tools; model '${model}' cannot through this gateway yet`, [
       { path, message: `${turn.type} is not supported by model '${model}'` },
     ]);
   });
   const length = messages.reduce((n, m) => n + m.content.length, 0);
   if (length === 0) throw invalid('input contains no text', [{ path: 'input', message: 'empty' }]);
-  const where = priorTurns > 0 ? 'previous_response_id' : 'input';
+  const where = priorItems > 0 ? 'previous_response_id' : 'input';
   if (length > MAX_PROMPT_CHARS) throw invalid(`the conversation exceeds ${MAX_PROMPT_CHARS} characters`, [{ path: where, message: 'too long' }]);
   if (messages.length > 256) throw invalid('the conversation has more than 256 messages', [{ path: where, message: 'too many turns' }]);
   return messages;
 }
 
 export interface ConversationOptions {
-  /** The stored conversation `previous_response_id` continues: its turns and its answer's. */
-  readonly prior?: readonly Turn[];
+  /** The stored conversation `previous_response_id` continues: its input items, then its answer's output items. */
+  readonly prior?: readonly unknown[];
   /** Storing is enabled (a TTL above 0). */
   readonly storing: boolean;
   /** The plan's largest `max_output_tokens`. */
@@ -192,9 +205,9 @@ export function fromResponses(body: ResponseCreateRequest, options: Conversation
     ]);
   }
   const prior = options.prior ?? [];
-  const turns = [...prior, ...turnsOf(body.input)];
+  const input = [...prior, ...inputItems(body.input)];
   const instructions = body.instructions ?? null;
-  const messages = lower(instructions, turns, prior.length, body.model);
+  const messages = lower(instructions, turnsOf(input, prior.length), prior.length, body.model);
   const params = Object.fromEntries(
     Object.entries({ max_tokens: requested, temperature: body.temperature, top_p: body.top_p }).filter(([, v]) => v !== undefined && v !== null),
   );
@@ -206,8 +219,8 @@ export function fromResponses(body: ResponseCreateRequest, options: Conversation
     stream: body.stream === true,
     includeUsage: true,
     responses: {
-      turns,
-      priorTurns: prior.length,
+      input,
+      priorItems: prior.length,
       instructions,
       previousResponseId: body.previous_response_id ?? null,
       store: options.storing && body.store !== false,

@@ -7,13 +7,12 @@
  */
 import type { Context } from 'hono';
 import * as z from 'zod';
-import { ResponseObjectSchema, type ResponseObject } from '../../../shared/contracts/responses';
+import type { ResponseObject } from '../../../shared/contracts/responses';
 import { describeIssues } from '../../../shared/settings';
 import { type AppEnv, ConfigError, type Bindings } from '../../env';
 import { ApiError } from '../../errors';
 import { withDeadline } from '../deadline';
 import type { Store } from '../store';
-import { TurnSchema, type Turn } from './conversation';
 
 /** Default lifetime of a stored response: 30 days. */
 const DEFAULT_TTL_S = 30 * 86_400;
@@ -41,9 +40,18 @@ export function responsesSettings(env: Bindings): { readonly ttlS: number } {
   return result.data;
 }
 
-const RecordSchema = z.object({ v: z.literal(1), response: ResponseObjectSchema, turns: z.array(TurnSchema) });
+/**
+ * A stored answer: the response object as the client got it (a natively served model's may hold
+ * any output items), and the conversation's input items it answered (`instructions` excluded, as
+ * OpenAI does).
+ */
+const RecordSchema = z.object({
+  v: z.literal(1),
+  response: z.looseObject({ id: z.string(), object: z.literal('response'), output: z.array(z.looseObject({ type: z.string() })) }),
+  input: z.array(z.unknown()),
+});
 
-/** A stored response and the turns it answered (`instructions` excluded, as OpenAI does). */
+/** A stored response and the input it answered. */
 export type StoredResponse = z.infer<typeof RecordSchema>;
 
 const parseJson = (text: string): unknown => {
@@ -57,19 +65,14 @@ const parseJson = (text: string): unknown => {
 const ID_PATTERN = /^resp_[0-9a-f]{32}$/;
 const keyOf = (tenantId: string, id: string) => `gw:resp:${tenantId}:${id}`;
 
-/** The turns a follow-up with `previous_response_id` continues: the stored ones, then the answer. */
-export function continuedTurns(stored: StoredResponse): Turn[] {
-  const answer: Turn[] = stored.response.output.map((item) => ({
-    type: 'message',
-    role: 'assistant',
-    text: item.content.map((part) => part.text).join(''),
-  }));
-  return [...stored.turns, ...answer];
+/** The items a follow-up with `previous_response_id` continues: the stored input, then the answer's output. */
+export function continuedItems(stored: StoredResponse): unknown[] {
+  return [...stored.input, ...stored.response.output];
 }
 
 /** One tenant's stored responses, each call bounded by `timeoutMs`. */
 export interface ResponseStore {
-  save(response: ResponseObject, turns: readonly Turn[]): Promise<void>;
+  save(response: ResponseObject | StoredResponse['response'], input: readonly unknown[]): Promise<void>;
   /** The stored response, or undefined when this tenant has none with that id. */
   load(id: string): Promise<StoredResponse | undefined>;
   /** True when a stored response was deleted. */
@@ -92,8 +95,8 @@ async function bounded<T>(call: () => Promise<T>, ms: number): Promise<T> {
 /** The stored responses of `tenantId` in `store`, kept for `ttlS` seconds. */
 export function responseStore(store: Store, tenantId: string, options: { readonly ttlS: number; readonly timeoutMs: number }): ResponseStore {
   return {
-    async save(response, turns) {
-      const record: StoredResponse = { v: 1, response, turns: [...turns] };
+    async save(response, input) {
+      const record: StoredResponse = { v: 1, response, input: [...input] };
       await bounded(() => store.set(keyOf(tenantId, response.id), JSON.stringify(record), { ex: options.ttlS }), options.timeoutMs);
     },
     async load(id) {
