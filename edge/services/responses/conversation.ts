@@ -8,7 +8,7 @@
  * Turns keep tool calls and their outputs as their own kinds, so carrying them to a model that can
  * call tools is a change to {@link lower} and {@link CONTRACT_FEATURES} alone.
  */
-import * as z from 'zod';
+import type * as z from 'zod';
 import type { ChatMessage } from '../../../shared/contracts/backend';
 import { MAX_PROMPT_CHARS } from '../../../shared/contracts/infer';
 import { RESPONSE_INPUT_ITEMS, type ResponseCreateRequest, type ResponseInputItem } from '../../../shared/contracts/responses';
