@@ -231,3 +231,35 @@ export const RESPONSE_STREAM_EVENTS = [
 ] as const;
 
 export type ResponseStreamEventType = (typeof RESPONSE_STREAM_EVENTS)[number];
+
+/**
+ * Path on an ECS adapter's Function URL that relays one Responses API call to a model server that
+ * serves it natively (vLLM), for models the route table marks `responses: "native"` (`POST`).
+ */
+export const RESPONSES_RELAY_PATH = '/responses';
+
+/**
+ * What the edge relays: the client's request body, with `previous_response_id` already resolved
+ * into `input` by the edge (which stores responses itself; the adapter sends `store: false`). The
+ * adapter answers the container's response object (JSON), or its event stream re-framed event by
+ * event and ended after its final event; a failure after the stream began arrives as one
+ * {@link RESPONSES_RELAY_FAILURE} event carrying the adapter's error object, and failures before it
+ * as status + BackendError JSON, as on the invoke path.
+ */
+export const BackendResponsesRequestSchema = z
+  .object({
+    request_id: z.string().min(1).max(128),
+    tenant_id: z.string().min(1).max(128),
+    model: ModelNameSchema,
+    stream: z.boolean(),
+    body: z.record(z.string(), z.unknown()),
+  })
+  .strict();
+
+export type BackendResponsesRequest = z.infer<typeof BackendResponsesRequestSchema>;
+
+/** SSE event name of an adapter's own failure in a relayed stream (the container's events keep their types). */
+export const RESPONSES_RELAY_FAILURE = 'gateway.relay_error';
+
+/** Event types that end a Responses stream. */
+export const RESPONSES_FINAL_EVENTS: readonly string[] = ['response.completed', 'response.incomplete', 'response.failed', 'error'];
