@@ -12,6 +12,8 @@ import { ApiError } from '../errors';
 import { auth } from '../middleware/auth';
 import { issuesOf } from '../middleware/json-body';
 import { fromResponses, inputIssues } from '../services/responses/conversation';
+import { nativeResponse } from '../services/responses/native';
+import { resolveRoute } from '../services/route-table';
 import { continuedItems, responsesSettings, tenantResponses } from '../services/responses/store';
 import { inferenceChain } from '../stages/chain';
 import { asRouteResponse, authenticatedJson, BEARER_SECURITY, ERROR_RESPONSES, jsonRequest, type RouteDeps } from './common';
@@ -71,7 +73,10 @@ export function responsesRoutes(deps: RouteDeps) {
         details: { issues: [{ path: 'previous_response_id', message: 'not found' }] },
       });
     }
-    const req = fromResponses(body, { prior: stored ? continuedItems(stored) : undefined, storing: ttlS > 0, maxTokens: c.get('auth').plan.maxTokens });
+    const prior = stored ? continuedItems(stored) : undefined;
+    const route = resolveRoute(c.get('config').routes, body.model);
+    if (route?.responses === 'native') return asRouteResponse(nativeResponse(c, deps, route, body, prior, ttlS > 0));
+    const req = fromResponses(body, { prior, storing: ttlS > 0, maxTokens: c.get('auth').plan.maxTokens });
     return asRouteResponse(inference(c, req));
   });
 

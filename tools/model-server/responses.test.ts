@@ -55,11 +55,10 @@ describe('Responses API (vLLM)', () => {
     stream.on('response.function_call_arguments.delta', (e) => deltas.push(e.delta));
     expect((await stream.finalResponse()).output[0]).toMatchObject({ type: 'function_call', name: 'get_weather' });
     expect(deltas).toEqual(['{}']);
+    if (call?.type !== 'function_call') throw new Error('expected a function call');
     const answer = await openai.responses.create({
       model: 'm',
-      input: ['Weather in Oslo?', call]
-        .flatMap((i) => (typeof i === 'string' ? [{ role: 'user' as const, content: i }] : i ? [i] : []))
-        .concat([{ type: 'function_call_output', call_id: call?.type === 'function_call' ? call.call_id : '', output: 'sunny' }] as never[]),
+      input: [{ role: 'user', content: 'Weather in Oslo?' }, call, { type: 'function_call_output', call_id: call.call_id, output: 'sunny' }],
       tools,
     });
     expect(answer.output[0]?.type).toBe('message');
