@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import OpenAI, { APIError, BadRequestError, NotFoundError } from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT, startStack, type Stack } from '../../tools/stack/stack';
+import { LOCAL_NATIVE_RESPONSES_MODEL, REPO_ROOT, startStack, type Stack } from '../../tools/stack/stack';
 
 let stack: Stack;
 let stateDir: string;
@@ -142,7 +142,7 @@ describe('openai client → gateway: Responses API', () => {
     expect(unknown).toBeInstanceOf(NotFoundError);
   });
 
-  it('refuses a function tool with a BadRequestError naming it (no model can call tools through the gateway yet)', async () => {
+  it('refuses a function tool on a translated model with a BadRequestError naming it', async () => {
     const err = await client.responses
       .create({
         model: stack.model,
@@ -152,6 +152,44 @@ describe('openai client → gateway: Responses API', () => {
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(BadRequestError);
     expect((err as APIError).message).toContain('tools');
+  });
+
+  it('calls a function tool on a natively served model (a function_call output item), sync and with the stream helper', async () => {
+    const tools: OpenAI.Responses.Tool[] = [
+      { type: 'function', name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } } }, strict: false },
+    ];
+    const called = await client.responses.create({
+      model: LOCAL_NATIVE_RESPONSES_MODEL,
+      input: 'What is the weather in Paris?',
+      tools,
+      tool_choice: 'required',
+    });
+    const call = called.output[0];
+    expect(call?.type).toBe('function_call');
+    if (call?.type !== 'function_call') throw new Error('expected a function call');
+    expect(call.name).toBe('get_weather');
+    const answer = await client.responses.create({
+      model: LOCAL_NATIVE_RESPONSES_MODEL,
+      previous_response_id: called.id,
+      input: [{ type: 'function_call_output', call_id: call.call_id, output: JSON.stringify({ sky: 'clear' }) }],
+      tools,
+      max_output_tokens: 5,
+    });
+    expect(answer.output[0]?.type).toBe('message');
+    expect(answer.output_text.length).toBeGreaterThan(0);
+
+    const deltas: string[] = [];
+    const stream = client.responses.stream({
+      model: LOCAL_NATIVE_RESPONSES_MODEL,
+      input: 'Weather in Rome?',
+      tools,
+      tool_choice: { type: 'function', name: 'get_weather' },
+    });
+    stream.on('response.function_call_arguments.delta', (e) => deltas.push(e.delta));
+    const final = await stream.finalResponse();
+    expect(final.output[0]).toMatchObject({ type: 'function_call', name: 'get_weather' });
+    expect(deltas.join('')).toBe((final.output[0] as OpenAI.Responses.ResponseFunctionToolCall).arguments);
+    expect((await client.responses.retrieve(final.id)).id).toBe(final.id);
   });
 
   it('rejects finalResponse() when the stream is cut, instead of resolving a partial answer', async () => {
