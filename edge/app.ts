@@ -23,6 +23,7 @@ import { deadLetterRoutes } from './routes/dead-letters';
 import { healthRoutes } from './routes/health';
 import { jobRoutes } from './routes/jobs';
 import { modelRoutes } from './routes/models';
+import { responsesRoutes } from './routes/responses';
 import { webhookRoutes } from './routes/webhooks';
 import { type IsolateServices, isolateServices } from './services/isolate';
 
@@ -41,6 +42,7 @@ export function createApp(overrides: Partial<IsolateServices> = {}) {
   app.use('/v1/*', resolveConfig(deps), cors(), ipLimit({ directory: deps.directory }));
   app.use('/webhooks/*', resolveConfig(deps), ipLimit());
   app.route('/', completionRoutes(deps));
+  app.route('/', responsesRoutes(deps));
   app.route('/', modelRoutes(deps));
   app.route('/', jobRoutes(deps));
   app.route('/', deadLetterRoutes(deps));

@@ -58,6 +58,8 @@ export interface Bindings {
   CACHE_L0_BYTES?: string;
   /** Lowest log level written: `debug` (also every refused request), `info` (default), `warn` or `error`. */
   LOG_LEVEL?: string;
+  /** Lifetime of stored Responses API answers (s, default 2592000 = 30 days; 0 disables storing; edge/services/responses/store.ts). */
+  RESPONSES_STORE_TTL_S?: string;
   /** Failed authentications per IP per minute before the isolate answers 429 without a lookup (default 30). */
   IP_FAILED_AUTH_PER_MINUTE?: string;
   // Webhooks, async jobs and outbound delivery (parsed in edge/queues/settings.ts).

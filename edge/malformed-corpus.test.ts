@@ -26,6 +26,7 @@ const auth = { authorization: `Bearer ${apiKey}` };
 const json = { ...auth, 'content-type': 'application/json' };
 const valid = JSON.stringify({ model, prompt: 'Tell me a story', params: { max_tokens: 4, temperature: 0.5, stop: ['\n'] } });
 const validChat = JSON.stringify({ model, messages: [{ role: 'user', content: 'hi' }], max_tokens: 2 });
+const validResponses = JSON.stringify({ model, input: [{ role: 'user', content: [{ type: 'input_text', text: 'hi' }] }], max_output_tokens: 2 });
 
 function corpus(): Case[] {
   const cases: Case[] = [];
@@ -33,6 +34,7 @@ function corpus(): Case[] {
   for (const [path, body] of [
     ['/v1/infer', valid],
     ['/v1/chat/completions', validChat],
+    ['/v1/responses', validResponses],
   ] as const) {
     for (let cut = 1; cut < body.length - 1; cut += 3)
       cases.push({ name: `${path} truncated at ${cut}`, path, headers: json, body: body.slice(0, cut), code: 'INVALID_INPUT', status: 400 });
@@ -253,6 +255,72 @@ function corpus(): Case[] {
       status: 400,
     });
   }
+  // Responses API: wrong types and shapes in `input` and its items, unknown item types, bad fields.
+  const responses = (body: Record<string, unknown>) => JSON.stringify({ model, ...body });
+  const badResponses: Array<[string, Record<string, unknown>]> = [];
+  for (const w of wrong) {
+    if (typeof w !== 'string' || w === '') badResponses.push([`input=${JSON.stringify(w)}`, { input: w }]);
+    badResponses.push([`input item ${JSON.stringify(w)}`, { input: [w] }]);
+    badResponses.push([`item content=${JSON.stringify(w)}`, { input: [{ role: 'user', content: w }] }]);
+    badResponses.push([`item role=${JSON.stringify(w)}`, { input: [{ role: w, content: 'x' }] }]);
+    badResponses.push([`content part ${JSON.stringify(w)}`, { input: [{ role: 'user', content: [w] }] }]);
+    if (typeof w !== 'string' && w !== null) badResponses.push([`instructions=${JSON.stringify(w)}`, { input: 'x', instructions: w }]);
+    if (typeof w !== 'string' && w !== null) badResponses.push([`previous_response_id=${JSON.stringify(w)}`, { input: 'x', previous_response_id: w }]);
+    if (w !== null && (typeof w !== 'object' || Array.isArray(w) || Object.keys(w).length > 0))
+      badResponses.push([`metadata=${JSON.stringify(w)}`, { input: 'x', metadata: w }]);
+  }
+  for (const type of ['computer_call', 'reasoning', 'item_reference', 'web_search_call', '', 42, null])
+    badResponses.push([`item type ${JSON.stringify(type)}`, { input: [{ type, id: 'x', role: 'user', content: 'x' }] }]);
+  for (const [field, value] of [
+    ['max_output_tokens', 0],
+    ['max_output_tokens', -1],
+    ['max_output_tokens', 1.5],
+    ['max_output_tokens', 1e9],
+    ['temperature', 3],
+    ['top_p', 0],
+    ['stream', 'yes'],
+    ['store', 'no'],
+    ['tools', [{ type: 'function' }]],
+    ['tools', [{ type: 'function', name: 'ok', parameters: { type: 'object' } }]],
+    ['tool_choice', 'always'],
+    ['text', { format: { type: 'json_schema' } }],
+    ['text', { format: { type: 'json_object' } }],
+    ['truncation', 'auto'],
+    ['background', true],
+    ['metadata', Object.fromEntries(Array.from({ length: 17 }, (_, i) => [`k${i}`, 'v']))],
+  ] as const)
+    badResponses.push([`${field}=${JSON.stringify(value).slice(0, 30)}`, { input: 'x', [field]: value }]);
+  badResponses.push(['function_call item', { input: [{ type: 'function_call', call_id: 'c', name: 'f', arguments: '{}' }] }]);
+  badResponses.push(['function_call_output item', { input: [{ type: 'function_call_output', call_id: 'c', output: 'x' }] }]);
+  badResponses.push(['input_image part', { input: [{ role: 'user', content: [{ type: 'input_image', image_url: 'https://example.com/a.png' }] }] }]);
+  badResponses.push(['input over 32k characters', { input: 'x'.repeat(40_000) }]);
+  badResponses.push(['conversation over 32k characters', { input: Array(5).fill({ role: 'user', content: 'z'.repeat(8_000) }) }]);
+  badResponses.push(['only empty text', { input: [{ role: 'user', content: '' }] }]);
+  for (const [name, body] of badResponses)
+    cases.push({ name: `responses ${name}`, path: '/v1/responses', headers: json, body: responses(body), code: 'INVALID_INPUT', status: 400 });
+  for (const id of [`resp_${'0'.repeat(32)}`, 'resp_x', 'chatcmpl-1', 'x'.repeat(128)])
+    cases.push({
+      name: `responses previous_response_id ${id.slice(0, 12)}`,
+      path: '/v1/responses',
+      headers: json,
+      body: responses({ input: 'x', previous_response_id: id }),
+      code: 'NOT_FOUND',
+      status: 404,
+    });
+  for (const id of [`resp_${'0'.repeat(32)}`, 'resp_%00', '..%2f..%2fetc', 'x'.repeat(129), '%F0%9F%99%82']) {
+    // An id longer than any this gateway issues is refused by the path schema (naming `id`); others are unknown.
+    const [code, status] = id.length > 128 ? (['INVALID_INPUT', 400] as const) : (['NOT_FOUND', 404] as const);
+    for (const method of ['GET', 'DELETE'])
+      cases.push({ name: `${method} /v1/responses/${id.slice(0, 12)}`, method, path: `/v1/responses/${id}`, headers: auth, code, status });
+  }
+  cases.push({
+    name: 'GET /v1/responses/{id}?stream=true',
+    method: 'GET',
+    path: `/v1/responses/resp_${'0'.repeat(32)}?stream=true`,
+    headers: auth,
+    code: 'INVALID_INPUT',
+  });
+  cases.push({ name: 'PUT /v1/responses', method: 'PUT', path: '/v1/responses', headers: json, body: validResponses, code: 'NOT_FOUND', status: 404 });
   return cases;
 }
 

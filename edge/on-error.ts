@@ -13,7 +13,7 @@ import { openAiError } from './services/translate';
 import { describeError, log } from './services/log';
 
 /** Routes whose clients are OpenAI SDKs: their errors also carry the `type` those SDKs read. */
-const OPENAI_PATHS = /^\/v1\/(chat\/completions|completions|models)\/?$/;
+const OPENAI_PATHS = /^\/v1\/(chat\/completions|completions|models|responses(\/[^/]+)?)\/?$/;
 
 function respond(c: Context<AppEnv>, status: ContentfulStatusCode, error: ErrorObject, headers: Record<string, string> = {}) {
   const requestId = c.get('requestId') ?? 'unknown';

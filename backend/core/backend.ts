@@ -44,6 +44,11 @@ export interface Transport<M extends ContainerModel> {
    * unreachable service), to an AdapterError.
    */
   mapError(err: unknown, model: M, phase: ErrorPhase): AdapterError;
+  /**
+   * The model server's own Responses API (vLLM's `/v1/responses`), for the relay path
+   * (core/responses-relay.ts); absent where the adapter's models do not serve it (SageMaker).
+   */
+  readonly responses?: Pick<Transport<M>, 'invoke' | 'stream'>;
 }
 
 /** One adapter, as core sees it. */

@@ -1,10 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { FORMATS as SERVER_FORMATS, type FormatName } from '../../tools/model-server/formats';
+import { FORMATS as SERVER_FORMATS, type FormatName as ServerFormatName } from '../../tools/model-server/formats';
 import { generate, type Generation } from '../../tools/model-server/generator';
 import { FORMATS, type ContainerFormat, type StreamPiece } from './formats';
 import { ContainerStreamDecoder, LineSplitter } from './stream-decoder';
 
 const encoder = new TextEncoder();
+
+/** The server's formats a container format decodes (its Responses API is relayed as it is, not decoded). */
+type FormatName = Exclude<ServerFormatName, 'openai-responses'>;
 
 /** Our format name for each of the reference model server's. */
 const OURS: Record<FormatName, ContainerFormat> = { tgi: 'tgi', 'openai-chat': 'openai-chat', 'openai-completions': 'openai-completions', plain: 'json' };

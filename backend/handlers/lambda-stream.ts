@@ -11,6 +11,8 @@ import type { Backend } from '../core/backend';
 import { ClientClosedError } from '../core/errors';
 import type { ContainerModel } from '../core/formats';
 import { handleInvoke, type InvocationOutcome } from '../core/handle-invoke';
+import { relayResponses } from '../core/responses-relay';
+import { RESPONSES_RELAY_PATH } from '../../shared/contracts/responses';
 import type { ResponseSink } from '../core/sink';
 import { recordOutcome } from '../core/telemetry';
 import type { Powertools } from './powertools';
@@ -88,7 +90,9 @@ export function createStreamingHandler<M extends ContainerModel>(deps: Streaming
       if (err) controller.abort(err);
     });
     const sink = responseStreamSink(responseStream);
-    const outcome = await traced(powertools.tracer, () => handleInvoke(event, sink, backend, { signal: controller.signal }));
+    // The relay path passes a Responses API call to a container that serves it; every other path is the invoke contract's.
+    const handle = event.rawPath === RESPONSES_RELAY_PATH ? relayResponses : handleInvoke;
+    const outcome = await traced(powertools.tracer, () => handle(event, sink, backend, { signal: controller.signal }));
     recordOutcome(outcome, { logger: powertools.logger, metrics: powertools.metrics, logPayloads });
   });
 }

@@ -159,7 +159,7 @@ async function* readEvents(backend: Backend, body: ReadableStream<Uint8Array>, s
 }
 
 /** Maps an adapter's error answer to an ApiError, keeping its code and Retry-After but no raw body. */
-function backendFailure(backend: Backend, response: Response, body: unknown, wrongShape = false): ApiError {
+export function backendFailure(backend: Backend, response: Response, body: unknown, wrongShape = false): ApiError {
   const retryAfter = response.headers.get('retry-after');
   const headers: Record<string, string> = retryAfter && /^\d{1,5}$/.test(retryAfter) ? { 'Retry-After': retryAfter } : {};
   const parsed = BackendErrorSchema.safeParse(body);

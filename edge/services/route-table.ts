@@ -60,8 +60,15 @@ export const ModelRouteSchema = z
     shadow: BackendSchema.optional(),
     /** Tried in order when the chosen backend is open, warming or failing. */
     fallbacks: z.array(BackendSchema).max(16).default([]),
+    /** `POST /v1/responses` for this model: `translate` (default) to the chat path, or `native` where the model's server speaks the Responses API itself (vLLM). */
+    responses: z.enum(['translate', 'native']).default('translate'),
   })
-  .refine((r) => !r.backends.some((b) => b.weight !== undefined) || r.backends.some((b) => (b.weight ?? 0) > 0), 'at least one backend needs a weight above 0');
+  .refine((r) => !r.backends.some((b) => b.weight !== undefined) || r.backends.some((b) => (b.weight ?? 0) > 0), 'at least one backend needs a weight above 0')
+  // Only the ECS adapter relays the Responses API (to vLLM): a SageMaker backend could not serve such a call.
+  .refine((r) => r.responses !== 'native' || [...r.backends, ...r.fallbacks].every((b) => b.kind === 'ecs'), {
+    message: 'responses: "native" needs ECS backends and fallbacks only',
+    path: ['responses'],
+  });
 
 export const RouteTableSchema = z
   .object({

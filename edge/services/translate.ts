@@ -1,7 +1,8 @@
 /**
  * The one place where the public request shapes (seed `/v1/infer`, OpenAI chat, OpenAI completions)
  * become the backend payload, and where backend results and stream events become each public
- * response shape. Routes and the pipeline never build these shapes themselves.
+ * response shape. Routes and the pipeline never build these shapes themselves. The Responses API
+ * has its own module (services/responses/), which yields the same NormalizedRequest.
  */
 import type { ChatMessage, BackendInferResponse, BackendStreamEvent } from '../../shared/contracts/backend';
 import type { GenerationParams, InferRequest, InferResponse, Usage } from '../../shared/contracts/infer';
@@ -10,13 +11,21 @@ import { UNSUPPORTED_OPENAI_FIELDS } from '../../shared/contracts/openai';
 import type { ErrorObject } from '../../shared/errors';
 import { sseEvent } from '../../shared/sse';
 import { ApiError } from '../errors';
+import type { ResponsesContext } from './responses/conversation';
 
 /** Which public surface a request came from; decides response and error shapes. */
-export type Flavour = 'infer' | 'chat' | 'completion';
+export type Flavour = 'infer' | 'chat' | 'completion' | 'responses';
+
+/** The flavours whose answers this module builds (`responses`: services/responses/answer.ts). */
+type TranslatedFlavour = Exclude<Flavour, 'responses'>;
 
 /** A request in the gateway's own terms, whatever surface it came from. */
-export interface NormalizedRequest {
-  readonly flavour: Flavour;
+export type NormalizedRequest =
+  | (NormalizedBase & { readonly flavour: TranslatedFlavour; readonly responses?: undefined })
+  /** A Responses API request: `responses` holds what its answer echoes and stores. */
+  | (NormalizedBase & { readonly flavour: 'responses'; readonly responses: ResponsesContext });
+
+interface NormalizedBase {
   readonly model: string;
   readonly input: { readonly prompt: string } | { readonly messages: readonly ChatMessage[] };
   readonly params: GenerationParams;
@@ -119,7 +128,7 @@ export function toCompletion(meta: AnswerMeta, result: BackendInferResponse): Co
 }
 
 /** The public response for a finished non-streaming request, in the request's flavour. */
-export function toResponse(flavour: Flavour, meta: AnswerMeta, result: BackendInferResponse): InferResponse | ChatCompletion | Completion {
+export function toResponse(flavour: TranslatedFlavour, meta: AnswerMeta, result: BackendInferResponse): InferResponse | ChatCompletion | Completion {
   if (flavour === 'chat') return toChatCompletion(meta, result);
   if (flavour === 'completion') return toCompletion(meta, result);
   return toInferResponse(meta, result);
@@ -140,7 +149,7 @@ function deltaOf(choice: { readonly text?: string; readonly role?: boolean }): {
   return delta;
 }
 
-export function streamEncoder(flavour: Flavour, meta: Omit<AnswerMeta, 'latencyMs'>, includeUsage: boolean): StreamEncoder {
+export function streamEncoder(flavour: TranslatedFlavour, meta: Omit<AnswerMeta, 'latencyMs'>, includeUsage: boolean): StreamEncoder {
   if (flavour === 'infer') {
     return {
       start: () => '',

@@ -31,7 +31,7 @@ export async function followFlight(c: Context<AppEnv>, state: InferenceState, fl
     return jsonAnswer(c, state, resultFromEntry(entry), now, HEADERS);
   }
   if (!(await flight.started(waitMs))) return undefined;
-  return streamAnswer(state, followerStream(state, flight, waitMs), now, HEADERS);
+  return streamAnswer(c, state, followerStream(state, flight, waitMs), now, HEADERS);
 }
 
 /** The error event a resumed follower sends when its own call fails before its first event. */

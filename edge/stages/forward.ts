@@ -49,6 +49,6 @@ export function forward(deps: Pick<IsolateServices, 'now'>): MiddlewareHandler<A
       return jsonAnswer(c, state, result, deps.now, servedHeaders(served));
     }
     const { events, served } = await openRecordedStream(state).finally(() => stopTimer());
-    return streamAnswer(state, events, deps.now, servedHeaders(served));
+    return streamAnswer(c, state, events, deps.now, servedHeaders(served));
   };
 }

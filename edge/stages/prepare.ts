@@ -12,7 +12,7 @@ import type { Flavour, NormalizedRequest } from '../services/translate';
 import { planCall } from '../services/upstream';
 import { type InferenceState, settlementHub } from './state';
 
-const ID_PREFIX: Record<Flavour, string> = { infer: 'inf_', chat: 'chatcmpl-', completion: 'cmpl-' };
+const ID_PREFIX: Record<Flavour, string> = { infer: 'inf_', chat: 'chatcmpl-', completion: 'cmpl-', responses: 'resp_' };
 
 /** Plans the request and sets its {@link InferenceState} on the context. */
 export async function prepare(c: Context<AppEnv>, deps: IsolateServices, req: NormalizedRequest): Promise<void> {

@@ -67,7 +67,7 @@ export function responseCache(deps: Deps): MiddlewareHandler<AppEnv> {
         state.settle({ kind: 'answered', entry: found.entry, source: found.tier });
         const headers = { 'X-Cache': 'HIT', 'X-Cache-Tier': found.tier };
         return state.req.stream
-          ? streamAnswer(state, replayEvents(found.entry), deps.now, headers)
+          ? streamAnswer(c, state, replayEvents(found.entry), deps.now, headers)
           : jsonAnswer(c, state, resultFromEntry(found.entry), deps.now, headers);
       }
       const flight = deps.coalescer.follow(key);

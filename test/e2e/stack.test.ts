@@ -118,6 +118,8 @@ describe('the local stack', () => {
         '/v1/infer',
         '/v1/infer/stream',
         '/v1/models',
+        '/v1/responses',
+        '/v1/responses/{id}',
         '/v1/jobs',
         '/v1/jobs/{id}',
         '/v1/admin/dlq',

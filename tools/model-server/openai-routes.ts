@@ -1,6 +1,7 @@
 /**
  * The OpenAI-compatible API as vLLM serves it (what the ECS GPU service runs):
- * `POST /v1/chat/completions`, `POST /v1/completions` (JSON or SSE with `data: [DONE]`) and
+ * `POST /v1/chat/completions`, `POST /v1/completions` (JSON or SSE with `data: [DONE]`), `POST
+ * /v1/responses` (the Responses API and its event stream) and
  * `GET /v1/models`. Any `model` name is accepted (vLLM would 404 an unknown one) so one server can
  * stand in for several models; per-model overrides use the `endpoints` config.
  */
@@ -11,6 +12,9 @@ import type { ServerContext } from './serve';
 
 /** `POST /v1/chat/completions`. */
 export const openAiChatRoute: HttpInferenceRoute = { route: 'openai.chat', format: 'openai-chat', streaming: 'request' };
+
+/** `POST /v1/responses` (the Responses API, as vLLM serves it). */
+export const openAiResponsesRoute: HttpInferenceRoute = { route: 'openai.responses', format: 'openai-responses', streaming: 'request' };
 
 /** `POST /v1/completions`. */
 export const openAiCompletionsRoute: HttpInferenceRoute = { route: 'openai.completions', format: 'openai-completions', streaming: 'request' };

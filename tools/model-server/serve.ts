@@ -84,7 +84,7 @@ export function prepare(
 
 /** Response ids and clock for one answer. */
 export function responseMeta(prepared: Prepared, config: ModelServerConfig): ResponseMeta {
-  const prefix = prepared.format.name === 'openai-chat' ? 'chatcmpl-' : 'cmpl-';
+  const prefix = prepared.format.name === 'openai-chat' ? 'chatcmpl-' : prepared.format.name === 'openai-responses' ? 'resp_' : 'cmpl-';
   return { id: prefix + randomUUID().replaceAll('-', ''), created: Math.floor(Date.now() / 1000), model: prepared.request.model ?? config.modelName };
 }
 

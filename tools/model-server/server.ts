@@ -14,7 +14,7 @@ import { applyConfigPatch, DEFAULT_CONFIG, type ModelServerConfig, type ModelSer
 import { containerInvocations, handleHealth, handleHttpInference, tgiGenerate, tgiGenerateStream, type HttpInferenceRoute } from './container-routes';
 import { dropsConnection, ErrorRateCounter, LiveConnections } from './faults';
 import { sendJson } from './io';
-import { handleModels, openAiChatRoute, openAiCompletionsRoute } from './openai-routes';
+import { handleModels, openAiChatRoute, openAiCompletionsRoute, openAiResponsesRoute } from './openai-routes';
 import { handleSageMaker } from './sagemaker-routes';
 import { sageMakerErrors } from './sagemaker-wire';
 import type { ServerContext } from './serve';
@@ -57,6 +57,7 @@ const HTTP_ROUTES: Readonly<Record<string, HttpInferenceRoute>> = {
   '/invocations': containerInvocations,
   '/v1/chat/completions': openAiChatRoute,
   '/v1/completions': openAiCompletionsRoute,
+  '/v1/responses': openAiResponsesRoute,
   '/generate': tgiGenerate,
   '/generate_stream': tgiGenerateStream,
 };

@@ -11,6 +11,7 @@ export type RouteName =
   | 'container.invocations'
   | 'openai.chat'
   | 'openai.completions'
+  | 'openai.responses'
   | 'tgi.generate'
   | 'tgi.generateStream';
 

@@ -29,6 +29,9 @@ export { REPO_ROOT } from './repo';
 export const LOCAL_MODEL = 'llama-3.1-8b-instruct';
 export const LOCAL_ENDPOINT = 'llama-3-1-8b-tgi';
 
+/** A vLLM model whose `POST /v1/responses` the route table passes to vLLM's own Responses API (`responses: "native"`). */
+export const LOCAL_NATIVE_RESPONSES_MODEL = 'qwen-2.5-7b-vllm';
+
 /**
  * Every model the local stack routes, one per container format, each on the adapter that serves it
  * in production: SageMaker endpoints (TGI, LMI with the OpenAI chat schema, a plain-JSON custom
@@ -43,6 +46,7 @@ export const LOCAL_SAGEMAKER_MODELS = {
 export const LOCAL_ECS_MODELS = {
   'llama-3.1-8b-vllm': { format: 'openai-chat' },
   'llama-3.1-8b-base-vllm': { format: 'openai-completions' },
+  [LOCAL_NATIVE_RESPONSES_MODEL]: { format: 'openai-chat' },
 } as const;
 /**
  * A model both adapters serve, each from its own container (SageMaker endpoint `resilience-7b-sm`,
@@ -312,9 +316,10 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   await step('lambda-host', () => waitUntilReady(lambdaHost, bothListening, `not listening on ${ports.lambdaHost} and ${ecsPort}`, 30_000));
   progress(`lambda-host    ${lambdaUrl} (SageMaker adapter), ${ecsUrl} (ECS adapter): Function URLs with AWS_IAM auth, RESPONSE_STREAM`);
   type LocalBackend = { name: string; url: string; kind: 'sagemaker' | 'ecs' };
-  const routes: Record<string, { backends: LocalBackend[]; fallbacks?: LocalBackend[] }> = {};
+  const routes: Record<string, { backends: LocalBackend[]; fallbacks?: LocalBackend[]; responses?: 'native' }> = {};
   for (const model of Object.keys(LOCAL_SAGEMAKER_MODELS)) routes[model] = { backends: [{ name: 'sagemaker-local', url: lambdaUrl, kind: 'sagemaker' }] };
   for (const model of Object.keys(LOCAL_ECS_MODELS)) routes[model] = { backends: [{ name: 'ecs-local', url: ecsUrl, kind: 'ecs' }] };
+  routes[LOCAL_NATIVE_RESPONSES_MODEL] = { backends: [{ name: 'ecs-local', url: ecsUrl, kind: 'ecs' }], responses: 'native' };
   routes[LOCAL_FALLBACK_MODEL.name] = {
     backends: [{ name: 'sagemaker-local', url: lambdaUrl, kind: 'sagemaker' }],
     fallbacks: [{ name: 'ecs-local', url: ecsUrl, kind: 'ecs' }],

@@ -27,8 +27,20 @@ export function targetOf(model: Pick<EcsModel, 'baseUrl'>): string {
   return new URL(model.baseUrl).host;
 }
 
-async function post(fetchFn: FetchFn, model: EcsModel, body: Uint8Array, signal: AbortSignal, stream: boolean): Promise<Response> {
-  const res = await fetchFn(endpointUrl(model, stream), {
+/** vLLM's Responses API of `model`'s service (the relay path). */
+export function responsesUrl(model: Pick<EcsModel, 'baseUrl'>): string {
+  return new URL('responses', model.baseUrl.endsWith('/') ? model.baseUrl : `${model.baseUrl}/`).toString();
+}
+
+async function post(
+  fetchFn: FetchFn,
+  model: EcsModel,
+  body: Uint8Array,
+  signal: AbortSignal,
+  stream: boolean,
+  url = endpointUrl(model, stream),
+): Promise<Response> {
+  const res = await fetchFn(url, {
     method: 'POST',
     headers: { 'content-type': 'application/json', accept: stream ? 'text/event-stream' : 'application/json' },
     body,
@@ -72,6 +84,16 @@ export function ecsTransport(fetchFn: FetchFn = fetch): Transport<EcsModel> {
       return { contentType: res.headers.get('content-type') ?? undefined, chunks: bodyChunks(res.body) };
     },
     mapError: (err, model, phase) => mapEcsError(err, serviceLabel(model), phase),
+    responses: {
+      async invoke(model, body, signal) {
+        const res = await post(fetchFn, model, body, signal, false, responsesUrl(model));
+        return { contentType: res.headers.get('content-type') ?? undefined, body: new Uint8Array(await res.arrayBuffer()) };
+      },
+      async stream(model, body, signal): Promise<UpstreamStream> {
+        const res = await post(fetchFn, model, body, signal, true, responsesUrl(model));
+        return { contentType: res.headers.get('content-type') ?? undefined, chunks: bodyChunks(res.body) };
+      },
+    },
   };
 }
 

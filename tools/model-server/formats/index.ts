@@ -4,6 +4,7 @@
  */
 import { generate, type Generation } from '../generator';
 import { openAiChat, openAiCompletions } from './openai';
+import { openAiResponses } from './responses';
 import { plain } from './plain';
 import { tgi } from './tgi';
 import type { FormatName, WireFormat } from './types';
@@ -17,6 +18,7 @@ export const FORMATS: Readonly<Record<FormatName, WireFormat>> = {
   tgi,
   'openai-chat': openAiChat,
   'openai-completions': openAiCompletions,
+  'openai-responses': openAiResponses,
   plain,
 };
 

@@ -6,10 +6,10 @@
 import type { Generation, GenerationParams } from '../generator';
 
 /** The request/response formats the serving containers speak. */
-export type FormatName = 'tgi' | 'openai-chat' | 'openai-completions' | 'plain';
+export type FormatName = 'tgi' | 'openai-chat' | 'openai-completions' | 'openai-responses' | 'plain';
 
 /** All format names, for validation. */
-export const FORMAT_NAMES: readonly FormatName[] = ['tgi', 'openai-chat', 'openai-completions', 'plain'];
+export const FORMAT_NAMES: readonly FormatName[] = ['tgi', 'openai-chat', 'openai-completions', 'openai-responses', 'plain'];
 
 /** A request body parsed and validated by its format. */
 export interface InferenceRequest {
@@ -26,6 +26,8 @@ export interface InferenceRequest {
   readonly decoderInputDetails: boolean;
   /** TGI `parameters.return_full_text`: the prompt is prepended to `generated_text`. */
   readonly returnFullText: boolean;
+  /** Responses API: the function the answer calls instead of answering text (a tool was required). */
+  readonly toolCall?: string;
 }
 
 /** Per-response values the server supplies (ids and clocks are not part of the deterministic output). */

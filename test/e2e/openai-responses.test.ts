@@ -1,0 +1,205 @@
+/**
+ * The official `openai` npm client, unchanged, on the Responses API of the local gateway:
+ * `responses.create` plain and streamed (iterating the SDK's events), the `responses.stream()`
+ * helper's `finalResponse()`, a follow-up with `previous_response_id`, retrieve and delete, and the
+ * refusals and failures the SDK surfaces as its error classes.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import OpenAI, { APIError, BadRequestError, NotFoundError } from 'openai';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LOCAL_NATIVE_RESPONSES_MODEL, REPO_ROOT, startStack, type Stack } from '../../tools/stack/stack';
+
+let stack: Stack;
+let stateDir: string;
+let client: OpenAI;
+const run = promisify(execFile);
+
+async function gw(...args: string[]): Promise<string> {
+  const { stdout } = await run(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'tools/cli/main.ts'), ...args], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, STACK_STATE_DIR: stateDir, UPSTASH_REDIS_REST_URL: '', UPSTASH_REDIS_REST_TOKEN: '' },
+  });
+  return stdout;
+}
+
+beforeAll(async () => {
+  stateDir = await mkdtemp(join(tmpdir(), 'gw-responses-'));
+  stack = await startStack({ ports: { gateway: 0, bridge: 0, modelServer: 0, lambdaHost: 0 }, stateDir });
+  const tenantId = `ten_rsp${Date.now().toString(36)}`;
+  await gw('tenant', 'create', '--name', 'Responses client test', '--plan', 'pro', '--id', tenantId, '--json');
+  const created = JSON.parse(await gw('key', 'create', tenantId, '--scopes', 'infer', '--json')) as { apiKey: string };
+  client = new OpenAI({ baseURL: `${stack.gatewayUrl}/v1`, apiKey: created.apiKey, maxRetries: 0 });
+}, 120_000);
+
+afterAll(async () => {
+  await stack?.stop();
+  await rm(stateDir, { recursive: true, force: true });
+});
+
+const unique = (label: string) => `${label} ${crypto.randomUUID()}`;
+
+describe('openai client → gateway: Responses API', () => {
+  it('creates a response', async () => {
+    const response = await client.responses.create({ model: stack.model, instructions: 'You are terse.', input: 'Name three colours.', max_output_tokens: 8 });
+    expect(response.object).toBe('response');
+    expect(response.id).toMatch(/^resp_/);
+    expect(response.status).toBe('incomplete');
+    expect(response.incomplete_details?.reason).toBe('max_output_tokens');
+    const message = response.output[0];
+    expect(message?.type).toBe('message');
+    expect(message?.type === 'message' && message.content[0]?.type).toBe('output_text');
+    expect(response.output_text.length).toBeGreaterThan(0);
+    expect(response.usage?.output_tokens).toBe(8);
+    expect(response.usage?.total_tokens).toBe((response.usage?.input_tokens ?? 0) + 8);
+  });
+
+  it('streams the SDK events in order, with the text of the sync answer', async () => {
+    const input = unique('Stream me');
+    const stream = await client.responses.create({ model: stack.model, input, max_output_tokens: 10, temperature: 0, stream: true });
+    const types: string[] = [];
+    const sequence: number[] = [];
+    let text = '';
+    let completed: OpenAI.Responses.Response | undefined;
+    for await (const event of stream) {
+      types.push(event.type);
+      sequence.push(event.sequence_number);
+      if (event.type === 'response.output_text.delta') text += event.delta;
+      if (event.type === 'response.completed') completed = event.response;
+    }
+    const deltas = types.filter((t) => t === 'response.output_text.delta').length;
+    console.warn(`SDK stream: ${types.length} events (${deltas} deltas)`);
+    expect(types).toEqual([
+      'response.created',
+      'response.in_progress',
+      'response.output_item.added',
+      'response.content_part.added',
+      ...Array<string>(deltas).fill('response.output_text.delta'),
+      'response.output_text.done',
+      'response.content_part.done',
+      'response.output_item.done',
+      'response.completed',
+    ]);
+    expect(deltas).toBeGreaterThan(2);
+    expect(sequence).toEqual(types.map((_, i) => i));
+    // The same request, sync: answered from the cache entry the stream left, with the same text.
+    const sync = await client.responses.create({ model: stack.model, input, max_output_tokens: 10, temperature: 0 });
+    expect(text).toBe(sync.output_text);
+    expect(completed?.usage?.output_tokens).toBe(10);
+  });
+
+  it('assembles the final response with the stream helper', async () => {
+    const snapshots: string[] = [];
+    const stream = client.responses.stream({ model: stack.model, input: unique('Helper'), max_output_tokens: 6 });
+    stream.on('response.output_text.delta', (event) => snapshots.push(event.snapshot));
+    const final = await stream.finalResponse();
+    expect(final.id).toMatch(/^resp_/);
+    expect(final.output_text.length).toBeGreaterThan(0);
+    expect(snapshots.at(-1)).toBe(final.output_text);
+    expect(final.usage?.output_tokens).toBe(6);
+    // The streamed answer was stored before the stream ended.
+    expect((await client.responses.retrieve(final.id)).output_text).toBe(final.output_text);
+  });
+
+  it('continues a conversation with previous_response_id', async () => {
+    const question = unique('What is a gateway?');
+    const first = await client.responses.create({ model: stack.model, input: question, max_output_tokens: 5, temperature: 0 });
+    const second = await client.responses.create({
+      model: stack.model,
+      input: [{ role: 'user', content: 'Say more.' }],
+      previous_response_id: first.id,
+      max_output_tokens: 7,
+      temperature: 0,
+    });
+    expect(second.previous_response_id).toBe(first.id);
+    const chat = await client.chat.completions.create({
+      model: stack.model,
+      messages: [
+        { role: 'user', content: question },
+        { role: 'assistant', content: first.output_text },
+        { role: 'user', content: 'Say more.' },
+      ],
+      max_tokens: 7,
+      temperature: 0,
+    });
+    expect(second.output_text).toBe(chat.choices[0]?.message.content);
+    expect(second.usage?.input_tokens).toBe(chat.usage?.prompt_tokens);
+  });
+
+  it('retrieves and deletes a stored response', async () => {
+    const created = await client.responses.create({ model: stack.model, input: unique('Keep me'), max_output_tokens: 3, metadata: { run: 'e2e' } });
+    const retrieved = await client.responses.retrieve(created.id);
+    expect(retrieved.id).toBe(created.id);
+    expect(retrieved.output_text).toBe(created.output_text);
+    expect(retrieved.metadata).toEqual({ run: 'e2e' });
+    await client.responses.delete(created.id);
+    const gone = await client.responses.retrieve(created.id).catch((e: unknown) => e);
+    expect(gone).toBeInstanceOf(NotFoundError);
+    const unknown = await client.responses.create({ model: stack.model, input: 'x', previous_response_id: created.id }).catch((e: unknown) => e);
+    expect(unknown).toBeInstanceOf(NotFoundError);
+  });
+
+  it('refuses a function tool on a translated model with a BadRequestError naming it', async () => {
+    const err = await client.responses
+      .create({
+        model: stack.model,
+        input: 'What is the weather in Paris?',
+        tools: [{ type: 'function', name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } } }, strict: true }],
+      })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(BadRequestError);
+    expect((err as APIError).message).toContain('tools');
+  });
+
+  it('calls a function tool on a natively served model (a function_call output item), sync and with the stream helper', async () => {
+    const tools: OpenAI.Responses.Tool[] = [
+      { type: 'function', name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } } }, strict: false },
+    ];
+    const called = await client.responses.create({
+      model: LOCAL_NATIVE_RESPONSES_MODEL,
+      input: 'What is the weather in Paris?',
+      tools,
+      tool_choice: 'required',
+    });
+    const call = called.output[0];
+    expect(call?.type).toBe('function_call');
+    if (call?.type !== 'function_call') throw new Error('expected a function call');
+    expect(call.name).toBe('get_weather');
+    const answer = await client.responses.create({
+      model: LOCAL_NATIVE_RESPONSES_MODEL,
+      previous_response_id: called.id,
+      input: [{ type: 'function_call_output', call_id: call.call_id, output: JSON.stringify({ sky: 'clear' }) }],
+      tools,
+      max_output_tokens: 5,
+    });
+    expect(answer.output[0]?.type).toBe('message');
+    expect(answer.output_text.length).toBeGreaterThan(0);
+
+    const deltas: string[] = [];
+    const stream = client.responses.stream({
+      model: LOCAL_NATIVE_RESPONSES_MODEL,
+      input: 'Weather in Rome?',
+      tools,
+      tool_choice: { type: 'function', name: 'get_weather' },
+    });
+    stream.on('response.function_call_arguments.delta', (e) => deltas.push(e.delta));
+    const final = await stream.finalResponse();
+    expect(final.output[0]).toMatchObject({ type: 'function_call', name: 'get_weather' });
+    expect(deltas.join('')).toBe((final.output[0] as OpenAI.Responses.ResponseFunctionToolCall).arguments);
+    expect((await client.responses.retrieve(final.id)).id).toBe(final.id);
+  });
+
+  it('rejects finalResponse() when the stream is cut, instead of resolving a partial answer', async () => {
+    stack.modelServer.setConfig({ streamCutAfter: 3 });
+    try {
+      const stream = client.responses.stream({ model: stack.model, input: unique('Cut'), max_output_tokens: 20 });
+      const err = await stream.finalResponse().catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(APIError);
+    } finally {
+      stack.modelServer.reset();
+    }
+  });
+});
