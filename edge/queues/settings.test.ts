@@ -87,7 +87,7 @@ describe('webhook source actions', () => {
 describe('getAsyncSettings', () => {
   it('reads webhook sources with their secrets (several per binding for rotation)', () => {
     const env = {
-      WEBHOOK_SOURCES: JSON.stringify({ stripe: { scheme: 'timestamp', secrets: ['STRIPE_SECRET'] } }),
+      WEBHOOK_SOURCES: JSON.stringify({ stripe: { scheme: 'timestamp', secrets: ['STRIPE_SECRET'], actions: { '*': { action: 'eventbridge' } } } }),
       STRIPE_SECRET: 'old, new',
     } as unknown as Bindings;
     expect(getAsyncSettings(env).sources.get('stripe')).toMatchObject({ scheme: 'timestamp', secrets: ['old', 'new'] });
