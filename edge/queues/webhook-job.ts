@@ -110,7 +110,7 @@ export async function runJobAction(
 
   const now = deps.now();
   const deadlineAt = existing && !redrive && existing.pendingAdmission ? existing.pendingAdmission.deadlineAt : now + settings.jobDeadlineSeconds * 1000;
-  const createdAt = existing && !redrive ? existing.createdAt : now;
+  const createdAt = existing?.createdAt ?? now;
   const tenant = await loadTenant(store, tenantId);
   if (!tenant) return { kind: 'dead', reason: `tenant ${tenantId} of source '${source.name}' does not exist` };
   const plan = effectivePlan(tenant.plan, tenant.overrides);
@@ -190,8 +190,8 @@ export async function runJobAction(
       const retryAfter = Math.max(1, Number(err.headers['Retry-After']) || 1);
       const retryAt = deps.now() + retryAfter * 1000;
       if (retryAt > deadlineAt) {
-        const deadline = Math.round((deadlineAt - createdAt) / 1000);
-        return fail(pending, 'RATE_LIMITED', `the tenant's limits admit the job only in ${retryAfter} s, past its deadline of ${deadline} s (${err.message})`);
+        const reason = `the tenant's limits admit the job only in ${retryAfter} s, past its deadline of ${settings.jobDeadlineSeconds} s (${err.message})`;
+        return fail(pending, 'RATE_LIMITED', reason);
       }
       await saveJob(store, { ...pending, pendingAdmission: { deadlineAt, retryAt }, updatedAt: deps.now() }, settings.jobResultTtlSeconds);
       return { kind: 'wait', delaySeconds: retryAfter, reason: `RATE_LIMITED: ${err.message}` };

@@ -50,10 +50,12 @@ async function settledJob(key: string, id: string, timeout = 30_000): Promise<Jo
   return job!;
 }
 
-/** Dead letters recorded for the webhook event `eventId`. */
-async function lettersOf(eventId: string): Promise<Array<{ reason: string }>> {
+/** Dead letters recorded for the webhook event `eventId`, with their DLQ ids (what a redrive names). */
+async function lettersOf(eventId: string): Promise<Array<{ id: string; reason: string }>> {
   const all = (await store.hgetall<Record<string, { reason: string; original?: { kind: string; event?: { id: string } } }>>(DLQ_KEY)) ?? {};
-  return Object.values(all).filter((d) => d.original?.kind === 'webhook' && d.original.event?.id === eventId);
+  return Object.entries(all)
+    .filter(([, d]) => d.original?.kind === 'webhook' && d.original.event?.id === eventId)
+    .map(([id, d]) => ({ id, reason: d.reason }));
 }
 
 const succeededCalls = async () => {
@@ -229,18 +231,20 @@ describe('a triggered job at its tenant’s limits', () => {
     expect(await lettersOf(second.event.id)).toEqual([]);
   });
 
-  it('fails with RATE_LIMITED and dead-letters the event when the wait would pass its deadline', async () => {
+  it('fails with RATE_LIMITED and dead-letters the event when the wait would pass its deadline; a redrive once the limits allow runs it', async () => {
+    const late = await seedTenantKey({ tenantId: tenants.late, scopes: ['jobs', 'infer'], overrides: { requestsPerMinute: 1 } });
     // Leave the window more than the deadline to run, and spend its one request.
     await untilMinuteEndsIn(10, 55);
-    await SELF.fetch(`${BASE}/v1/infer`, {
+    const spent = await SELF.fetch(`${BASE}/v1/infer`, {
       method: 'POST',
-      headers: { authorization: `Bearer ${limited.key}`, 'content-type': 'application/json' },
+      headers: { authorization: `Bearer ${late.key}`, 'content-type': 'application/json' },
       body: JSON.stringify({ model, prompt: 'spend the minute', params: { max_tokens: 1 } }),
     });
-    const event = newEvent('limited.late', { text: 'too late' });
+    expect(spent.status).toBe(200);
+    const event = newEvent('late.run', { text: 'too late' });
     const message: WebhookMessage = {
       kind: 'webhook',
-      source: 'limited',
+      source: 'late',
       deliveryId: event.id,
       event: event as WebhookMessage['event'],
       receivedAt: Date.now(),
@@ -250,14 +254,32 @@ describe('a triggered job at its tenant’s limits', () => {
     // One attempt of the real consumer with a 5 s job deadline (JOB_DEADLINE_SECONDS).
     const result = await consumer()('gw-webhooks-local', messageId, 1, message, { ...env, JOB_DEADLINE_SECONDS: '5' });
     expect(result).toMatchObject({ acked: [messageId], retried: [] });
-    const id = await webhookJobId('limited', event.id);
-    const job = (await getJob(limited.key, id)).job;
-    expect(job.status).toBe('failed');
-    expect(job.error?.code).toBe('RATE_LIMITED');
-    expect(job.error?.message).toMatch(/^the tenant's limits admit the job only in \d+ s, past its deadline of 5 s/);
+    const id = await webhookJobId('late', event.id);
+    const failed = (await getJob(late.key, id)).job;
+    expect(failed.status).toBe('failed');
+    expect(failed.error?.code).toBe('RATE_LIMITED');
+    expect(failed.error?.message).toMatch(/^the tenant's limits admit the job only in \d+ s, past its deadline of 5 s/);
     await waitFor(async () => (await lettersOf(event.id)).length > 0);
     const letters = await lettersOf(event.id);
-    console.warn(`deadline 5 s at the tenant's limits: job ${job.status} ${job.error?.code}; ${letters.length} dead letter`);
     expect(letters).toEqual([expect.objectContaining({ reason: expect.stringMatching(/^RATE_LIMITED: /) })]);
+
+    // The operator raises the tenant's limit and redrives the event: the same job runs, once.
+    await seedTenantKey({ tenantId: tenants.late, scopes: ['jobs'], overrides: { requestsPerMinute: 100 } });
+    const redrive = await SELF.fetch(`${BASE}/v1/operator/dlq/redrive`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${(env as { OPERATOR_TOKEN?: string }).OPERATOR_TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ ids: letters.map((l) => l.id) }),
+    });
+    expect(redrive.status).toBe(200);
+    // The job reads as failed until the redriven event runs: wait for it to succeed, or to fail again (a new letter).
+    await waitFor(async () => (await getJob(late.key, id)).job.status === 'succeeded' || (await lettersOf(event.id)).length > 0);
+    const job = (await getJob(late.key, id)).job;
+    const record = await storedJob(id);
+    console.warn(
+      `deadline 5 s at the tenant's limits: job ${failed.status} ${failed.error?.code}, ${letters.length} dead letter; after the redrive ${job.status} in ${record?.runs} run`,
+    );
+    expect(job.status).toBe('succeeded');
+    expect(record?.runs).toBe(1);
+    expect(await lettersOf(event.id)).toEqual([]);
   });
 });

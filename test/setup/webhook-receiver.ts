@@ -76,10 +76,11 @@ export interface WebhookTestSecrets {
   readonly jobs: string;
 }
 
-/** The tenants the job sources run as (the tests write their records): `jobs` and `limited` (whose limits a test lowers). */
+/** The tenants the job sources run as (the tests write their records): `jobs`, and `limited` and `late` (whose limits tests lower). */
 export interface WebhookTestTenants {
   readonly jobs: string;
   readonly limited: string;
+  readonly late: string;
 }
 
 /**
@@ -87,7 +88,7 @@ export interface WebhookTestTenants {
  * shorthand (`ingest`: Standard Webhooks with two secrets mid-rotation; `stripe`: Stripe-Signature;
  * `legacy`: X-Signature); `jobs`, whose actions make jobs of its tenant from prompt and chat
  * templates (one with a small size cap), put `orders.*` on the event bus and forward `relay.*` to an
- * action URL; `limited`, every event a job of a second tenant; fast retries, few delivery attempts
+ * action URL; `limited` and `late`, every event a job of a tenant of its own; fast retries, few delivery attempts
  * with a short timeout, and loopback callbacks allowed (as on the local stack).
  */
 export function webhookTestVars(
@@ -102,7 +103,7 @@ export function webhookTestVars(
     jobs: whsec(),
   };
   const run = randomBytes(6).toString('hex');
-  const tenants: WebhookTestTenants = { jobs: `ten_whjobs_${run}`, limited: `ten_whlimited_${run}` };
+  const tenants: WebhookTestTenants = { jobs: `ten_whjobs_${run}`, limited: `ten_whlimited_${run}`, late: `ten_whlate_${run}` };
   const job = (template: Record<string, unknown>) => ({ action: 'job', template: { model: models.prompt, ...template } });
   const sources = {
     ingest: { scheme: 'standard', secrets: ['WEBHOOK_SECRET_INGEST', 'WEBHOOK_SECRET_INGEST_PREVIOUS'], forwardUrl: `${receiverUrl}/events/ingest` },
@@ -132,6 +133,12 @@ export function webhookTestVars(
       secrets: ['WEBHOOK_SECRET_JOBS'],
       tenant: tenants.limited,
       actions: { '*': job({ prompt: 'Limited: {{payload.text}}', params: { max_tokens: 2 } }) },
+    },
+    late: {
+      scheme: 'standard',
+      secrets: ['WEBHOOK_SECRET_JOBS'],
+      tenant: tenants.late,
+      actions: { '*': job({ prompt: 'Late: {{payload.text}}', params: { max_tokens: 2 } }) },
     },
   };
   return {
