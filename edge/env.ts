@@ -63,7 +63,7 @@ export interface Bindings {
   /** Failed authentications per IP per minute before the isolate answers 429 without a lookup (default 30). */
   IP_FAILED_AUTH_PER_MINUTE?: string;
   // Webhooks, async jobs and outbound delivery (parsed in edge/queues/settings.ts).
-  /** JSON `{source: {scheme, secrets: [binding names], forwardUrl?, header?}}`; secrets are Worker secrets. */
+  /** JSON `{source: {scheme, secrets: [binding names], header?, tenant?, actions?, forwardUrl?}}`; secrets are Worker secrets. */
   WEBHOOK_SOURCES?: string;
   WEBHOOK_TOLERANCE_SECONDS?: string;
   /** First retry delay (s) of queue consumers; doubles per attempt. */
@@ -72,6 +72,12 @@ export interface Bindings {
   /** Timeout of one outbound delivery to a tenant's callback URL (ms, default 30000). */
   DELIVERY_TIMEOUT_MS?: string;
   JOB_RESULT_TTL_SECONDS?: string;
+  /** How long a webhook-triggered job waits for its tenant's limits before it fails with RATE_LIMITED (s, default 3600). */
+  JOB_DEADLINE_SECONDS?: string;
+  /** PutEvents endpoint of `eventbridge` actions (default `https://events.<AWS_REGION>.amazonaws.com/`; locally the stand-in). */
+  EVENTBRIDGE_ENDPOINT?: string;
+  /** The environment's event bus (default `inference-gateway-<ENVIRONMENT>-events`, as CDK names it). */
+  EVENT_BUS_NAME?: string;
   /** `true` only on the local stack: callback URLs may be http://127.0.0.1 / localhost. */
   CALLBACK_ALLOW_LOOPBACK?: string;
   WEBHOOK_QUEUE?: Queue<QueueMessageBody>;

@@ -29,7 +29,9 @@ declare module 'vitest' {
     eventBridgeUrl: string;
     /** Bearer token of its `/admin/*` routes (received events, fault knobs). */
     eventBridgeAdminToken: string;
-    /** Secrets of the test webhook sources `ingest` (current, previous), `stripe`, `legacy`. */
-    webhookSecrets: { ingest: readonly [string, string]; stripe: string; legacy: string };
+    /** Secrets of the test webhook sources `ingest` (current, previous), `stripe`, `legacy`, and `jobs` (also `limited`'s). */
+    webhookSecrets: { ingest: readonly [string, string]; stripe: string; legacy: string; jobs: string };
+    /** The tenants of the job sources `jobs`, `limited` and `late` (test/setup/webhook-receiver.ts); tests write their records. */
+    webhookTenants: { jobs: string; limited: string; late: string };
   }
 }

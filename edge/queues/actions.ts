@@ -21,7 +21,7 @@ const MAX_PATTERNS = 64;
 const EVENT_TYPE_PATTERN = /^(?:\*|[^\s*]{1,128}\*?)$/;
 
 /** A bus name or ARN, as PutEvents' EventBusName takes it. */
-const BusSchema = z.string().regex(/^(?:arn:aws[a-z-]*:events:[a-z0-9-]+:\d{12}:event-bus\/)?[/.\-_A-Za-z0-9]{1,256}$/, 'not an event bus name or ARN');
+export const BusSchema = z.string().regex(/^(?:arn:aws[a-z-]*:events:[a-z0-9-]+:\d{12}:event-bus\/)?[/.\-_A-Za-z0-9]{1,256}$/, 'not an event bus name or ARN');
 
 const SourceActionSchema = z.discriminatedUnion('action', [
   z.object({ action: z.literal('job'), template: JobTemplateSchema }).strict(),

@@ -1,9 +1,10 @@
 /**
  * The Worker's `queue()` handler: one entry for every queue the edge consumes. Messages on a
  * dead-letter queue (`…-dlq-…`) are recorded in Redis (dead-letters.ts); every other message is
- * dispatched by its `kind` (webhook forward, job, delivery). Each outcome becomes an ack, a retry on
- * the schedule of its cause (settings.ts), or an explicit dead letter with its reason (sent to the DLQ
- * before the ack, so nothing is lost if that send fails).
+ * dispatched by its `kind` (a webhook event's action, a job, a delivery). Each outcome becomes an
+ * ack, a retry on the schedule of its cause (settings.ts), a wait (a fresh copy with the delay the
+ * work asked for, then the ack: waiting spends no attempts), or an explicit dead letter with its
+ * reason (sent to the DLQ before the ack, so nothing is lost if that send fails).
  *
  * Every message is settled on its own and the handler never rejects: when a queue handler throws,
  * the platform retries the whole batch, and miniflare (`wrangler dev`, the test pool) then ignores
@@ -19,12 +20,12 @@ import { consumerStore } from './consumer-store';
 import { DLQ_KEY, recordDeadLetters } from './dead-letters';
 import { deliverResult } from './delivery-consumer';
 import { runJob } from './job-consumer';
-import { LiveMessageSchema, type LiveMessage } from './messages';
+import { LiveMessageSchema, type DeliveryMessage, type LiveMessage } from './messages';
 import { StoreUnavailableError, type Outcome } from './outcome';
 import { enqueue } from './producer';
 import { PLATFORM_ATTEMPTS } from './platform-attempts';
 import { getAsyncSettings, MAX_ATTEMPTS, retryDelaySeconds, storeOutageMaxAttempts, type AsyncSettings } from './settings';
-import { forwardWebhook } from './webhook-consumer';
+import { runWebhookAction } from './webhook-consumer';
 
 /** How long a batch waits when the edge's settings are invalid (a deployment error, not the messages'). */
 const MISCONFIGURED_RETRY_SECONDS = 60;
@@ -37,10 +38,15 @@ export interface QueueHandlerDeps extends Pick<IsolateServices, 'now' | 'health'
 /** Whether a queue name is one of the dead-letter queues (`gw-dlq-<env>`). */
 export const isDeadLetterQueue = (name: string) => /(^|-)dlq(-|$)/.test(name);
 
+/** The longest delay a queue message can be given (Cloudflare Queues: 12 hours). */
+const MAX_DELAY_SECONDS = 43_200;
+
 /** What to do with a message after an attempt. */
 export type Settlement =
   | { readonly action: 'ack' }
   | { readonly action: 'retry'; readonly delaySeconds: number }
+  /** Put a fresh copy back with this delay, then ack: its attempts start again. */
+  | { readonly action: 'requeue'; readonly delaySeconds: number }
   | { readonly action: 'dead'; readonly reason: string };
 
 /** The work's own attempts for a message kind: a job's or a forward's three, a delivery's setting. */
@@ -69,6 +75,7 @@ export function settlementOf(
 ): Settlement {
   if (outcome.kind === 'done') return { action: 'ack' };
   if (outcome.kind === 'dead') return { action: 'dead', reason: outcome.reason };
+  if (outcome.kind === 'wait') return { action: 'requeue', delaySeconds: Math.min(MAX_DELAY_SECONDS, Math.max(1, Math.ceil(outcome.delaySeconds))) };
   const work = workAttemptsFor(kind, settings);
   const lastOfQueue = platformAttempt >= platformAttemptsFor(kind);
   if (outcome.cause === 'backend') {
@@ -129,7 +136,20 @@ async function attempt(body: LiveMessage, platformAttempt: number, context: Batc
   const { config, settings, store } = context;
   const { now } = context.deps;
   try {
-    if (body.kind === 'webhook') return await forwardWebhook(body, platformAttempt, config, settings);
+    const deliver = (delivery: DeliveryMessage) => enqueue(context.env, delivery);
+    if (body.kind === 'webhook') {
+      return await runWebhookAction(body, platformAttempt, {
+        env: context.env,
+        config,
+        settings,
+        store,
+        quotaGate: context.deps.quotaGate,
+        metrics: context.deps.metrics,
+        now,
+        deliver,
+        fetch: context.fetch,
+      });
+    }
     if (body.kind === 'job') {
       return await runJob(body, platformAttempt, {
         config,
@@ -139,7 +159,7 @@ async function attempt(body: LiveMessage, platformAttempt: number, context: Batc
         health: context.deps.health,
         quotaGate: context.deps.quotaGate,
         now,
-        deliver: (delivery) => enqueue(context.env, delivery),
+        deliver,
       });
     }
     return await deliverResult(body, platformAttempt, { settings, store, now, fetch: context.fetch });
@@ -168,12 +188,25 @@ async function handle(message: Message<unknown>, context: BatchContext): Promise
         reason: outcome.kind === 'retry' ? outcome.reason : undefined,
       });
       message.retry({ delaySeconds: settlement.delaySeconds });
-    } else await deadLetter(message, body, settlement.reason, context);
+    } else if (settlement.action === 'requeue') await requeue(message, body, settlement.delaySeconds, context);
+    else await deadLetter(message, body, settlement.reason, context);
   } catch (err) {
     // Only a bug gets here; retry this message alone rather than fail (and redeliver) the batch.
     log('error', 'queue message handling failed', { queue: context.queue, message_id: message.id, ...describeError(err) });
     message.retry({ delaySeconds: retryDelaySeconds('backend', message.attempts, context.settings.retryBaseSeconds) });
   }
+}
+
+/** Puts a fresh copy back with the delay, then acks; a queue that cannot take it retries the message with that delay instead. */
+async function requeue(message: Message<unknown>, body: LiveMessage, delaySeconds: number, context: BatchContext): Promise<void> {
+  try {
+    await enqueue(context.env, body, { delaySeconds });
+  } catch {
+    message.retry({ delaySeconds });
+    return;
+  }
+  log('info', 'queue message waits', { kind: body.kind, message_id: message.id, attempt: message.attempts, delay_s: delaySeconds });
+  message.ack();
 }
 
 /** Sends the dead letter, then acks; keeps the message when the DLQ cannot take it. */

@@ -14,8 +14,8 @@ import type { BackendHealth } from '../services/routing/health';
 import { complete, planCall, type UpstreamContext } from '../services/upstream';
 import type { MetricsRecorder } from '../services/metrics';
 import type { Store } from '../services/store';
-import { fromInfer, toInferResponse } from '../services/translate';
-import { loadJob, saveJob, type JobRecord } from './job-store';
+import { toInferResponse } from '../services/translate';
+import { loadJob, normalizedJobRequest, saveJob, type JobRecord } from './job-store';
 import type { DeliveryMessage, JobMessage } from './messages';
 import { StoreUnavailableError, type Outcome } from './outcome';
 import { JOB_TIMEOUT_MS, MAX_ATTEMPTS, type AsyncSettings } from './settings';
@@ -49,7 +49,8 @@ const RETRYABLE_CODES = new Set(['RATE_LIMITED', 'UPSTREAM_ERROR', 'TIMEOUT']);
 
 const deliveryOf = (job: JobRecord): DeliveryMessage => ({ kind: 'delivery', deliveryId: `msg_${job.id.slice(4)}`, jobId: job.id, tenantId: job.tenantId });
 
-async function finish(job: JobRecord, deps: JobDeps): Promise<void> {
+/** Stores a job that ended and, when it has a callback, puts its signed delivery on the queue. */
+export async function finishJob(job: JobRecord, deps: Pick<JobDeps, 'store' | 'settings' | 'deliver'>): Promise<void> {
   const withDelivery: JobRecord = job.callbackUrl ? { ...job, delivery: { status: 'pending', attempts: 0 } } : job;
   await saveJob(deps.store, withDelivery, deps.settings.jobResultTtlSeconds);
   if (job.callbackUrl) await deps.deliver(deliveryOf(job));
@@ -71,6 +72,8 @@ export async function runJob(message: JobMessage, attempt: number, deps: JobDeps
   // A first attempt at a failed job is a redrive from the dead letters: it gets a fresh budget.
   const redrive = job.status === 'failed' && attempt === 1;
   if (job.status === 'succeeded' || (job.status === 'failed' && !redrive)) return ended(job, deps);
+  const { request, auth } = job;
+  if (!request || !auth) return { kind: 'dead', reason: `job ${job.id} was never built (no request to run)` };
   const run = (redrive ? 0 : (job.runs ?? 0)) + 1;
   const started = deps.now();
   const ttl = deps.settings.jobResultTtlSeconds;
@@ -78,7 +81,7 @@ export async function runJob(message: JobMessage, attempt: number, deps: JobDeps
 
   const ctx: UpstreamContext = {
     config: jobConfig(deps.config),
-    auth: { tenantId: job.tenantId, keyId: job.auth.keyId, plan: { ...job.auth.plan, allowedModels: job.auth.plan.allowedModels }, scopes: job.auth.scopes },
+    auth: { tenantId: job.tenantId, keyId: auth.keyId, plan: { ...auth.plan, allowedModels: auth.plan.allowedModels }, scopes: auth.scopes },
     requestId: job.id,
     metrics: deps.metrics,
     health: deps.health,
@@ -86,7 +89,7 @@ export async function runJob(message: JobMessage, attempt: number, deps: JobDeps
   };
   let result: Awaited<ReturnType<typeof complete>>['result'];
   try {
-    ({ result } = await complete(ctx, planCall(ctx, fromInfer(job.request, false))));
+    ({ result } = await complete(ctx, planCall(ctx, normalizedJobRequest(request))));
   } catch (err) {
     if (err instanceof StoreUnavailableError) throw err;
     const code = err instanceof ApiError ? err.code : 'INTERNAL_ERROR';
@@ -97,14 +100,14 @@ export async function runJob(message: JobMessage, attempt: number, deps: JobDeps
       return { kind: 'retry', cause: 'backend', attempt: run, reason: `${code}: ${reason}` };
     }
     if (job.reservation) await deps.quotaGate.settleReservation(deps.store, job.tenantId, job.reservation, 0);
-    await finish({ ...job, status: 'failed', attempts: attempt, runs: run, error: { code, message: reason }, updatedAt: deps.now() }, deps);
+    await finishJob({ ...job, status: 'failed', attempts: attempt, runs: run, error: { code, message: reason }, updatedAt: deps.now() }, deps);
     // A job that failed for good is answered (failure delivered) and also kept as a dead letter for redrive.
     return retryable ? { kind: 'dead', reason: `${code}: ${reason}` } : { kind: 'done' };
   }
   // Token accounting as for a sync request: the submission's reservation settles to the real usage.
   if (job.reservation)
     await deps.quotaGate.settleReservation(deps.store, job.tenantId, job.reservation, result.usage.prompt_tokens + result.usage.completion_tokens);
-  const response = toInferResponse({ id: job.id, model: job.request.model, created: Math.floor(started / 1000), latencyMs: deps.now() - started }, result);
-  await finish({ ...job, status: 'succeeded', attempts: attempt, runs: run, result: response, updatedAt: deps.now() }, deps);
+  const response = toInferResponse({ id: job.id, model: request.model, created: Math.floor(started / 1000), latencyMs: deps.now() - started }, result);
+  await finishJob({ ...job, status: 'succeeded', attempts: attempt, runs: run, result: response, updatedAt: deps.now() }, deps);
   return { kind: 'done' };
 }

@@ -4,4 +4,4 @@
  * sized to the longest schedule its consumer may run (settings.ts), so the consumer, not the
  * platform, decides when a message is dead-lettered. Free of Worker types so that test can import it.
  */
-export const PLATFORM_ATTEMPTS = { webhooks: 6, jobs: 16, deliveries: 32, deadLetters: 101 } as const;
+export const PLATFORM_ATTEMPTS = { webhooks: 16, jobs: 16, deliveries: 32, deadLetters: 101 } as const;

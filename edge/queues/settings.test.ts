@@ -26,10 +26,68 @@ function configErrorOf(vars: Record<string, string>): string {
   throw new Error('expected a EdgeConfigError');
 }
 
+const sourcesOf = (sources: Record<string, unknown>, vars: Record<string, string> = {}) =>
+  settingsOf({ WEBHOOK_SOURCES: JSON.stringify(sources), SECRET: 'whsec_c2VjcmV0', ...vars });
+
+describe('webhook source actions', () => {
+  const job = { action: 'job', template: { model: 'llama', prompt: 'Summarize: {{payload.text}}' } };
+
+  it('reads the tenant and the actions, compiled for matching', () => {
+    const source = sourcesOf({
+      billing: { scheme: 'standard', secrets: ['SECRET'], tenant: 'ten_billing', actions: { 'invoice.*': job, '*': { action: 'eventbridge' } } },
+    }).sources.get('billing');
+    expect(source).toMatchObject({ tenant: 'ten_billing', forwardUrl: undefined });
+    expect(source?.actions.prefixes.map((p) => p.pattern)).toEqual(['invoice.*']);
+    expect(source?.actions.fallback).toEqual({ action: 'eventbridge' });
+  });
+
+  it('keeps forwardUrl alone as shorthand for forwarding every event there', () => {
+    const source = sourcesOf({ old: { scheme: 'standard', secrets: ['SECRET'], forwardUrl: 'https://fn.example/' } }).sources.get('old');
+    expect(source?.actions).toMatchObject({ exact: new Map(), prefixes: [], fallback: { action: 'forward' } });
+    expect(source?.forwardUrl).toBe('https://fn.example/');
+  });
+
+  it('refuses at start-up, naming the field: a job action without a tenant, a forward without a URL, a source without actions, a bad pattern', () => {
+    expect(configErrorOf({ WEBHOOK_SOURCES: JSON.stringify({ s: { scheme: 'standard', secrets: ['SECRET'], actions: { 'a.*': job } } }), SECRET: 'x' })).toBe(
+      "invalid edge configuration: WEBHOOK_SOURCES.s.tenant: required: the job action of 'a.*' creates jobs for a tenant",
+    );
+    expect(
+      configErrorOf({ WEBHOOK_SOURCES: JSON.stringify({ s: { scheme: 'standard', secrets: ['SECRET'], actions: { 'a.b': { action: 'forward' } } } }) }),
+    ).toBe('invalid edge configuration: WEBHOOK_SOURCES.s.actions.a.b.url: required: the source has no forwardUrl to default to');
+    expect(configErrorOf({ WEBHOOK_SOURCES: JSON.stringify({ s: { scheme: 'standard', secrets: ['SECRET'] } }) })).toBe(
+      'invalid edge configuration: WEBHOOK_SOURCES.s.actions: required: give actions (or a forwardUrl to forward every event)',
+    );
+    expect(
+      configErrorOf({ WEBHOOK_SOURCES: JSON.stringify({ s: { scheme: 'standard', secrets: ['SECRET'], tenant: 'Not A Tenant', actions: { '*': job } } }) }),
+    ).toBe('invalid edge configuration: WEBHOOK_SOURCES.s.tenant: is not a tenant id');
+    expect(
+      configErrorOf({
+        WEBHOOK_SOURCES: JSON.stringify({
+          s: { scheme: 'standard', secrets: ['SECRET'], tenant: 'ten_x', actions: { '*': { action: 'job', template: { model: 'm' } } } },
+        }),
+      }),
+    ).toBe('invalid edge configuration: WEBHOOK_SOURCES.s.actions.*.template.prompt: give exactly one of prompt or messages');
+  });
+
+  it('defaults the bus to the environment’s and the endpoint to the region’s, and reads the job deadline', () => {
+    expect(settingsOf({}).eventBridge).toEqual({ endpoint: undefined, busName: 'inference-gateway-local-events' });
+    expect(settingsOf({ ENVIRONMENT: 'prod' }).eventBridge.busName).toBe('inference-gateway-prod-events');
+    expect(settingsOf({ EVENTBRIDGE_ENDPOINT: 'http://127.0.0.1:4010/', EVENT_BUS_NAME: 'custom-bus' }).eventBridge).toEqual({
+      endpoint: 'http://127.0.0.1:4010/',
+      busName: 'custom-bus',
+    });
+    expect(settingsOf({}).jobDeadlineSeconds).toBe(3_600);
+    expect(settingsOf({ JOB_DEADLINE_SECONDS: '30' }).jobDeadlineSeconds).toBe(30);
+    expect(configErrorOf({ JOB_DEADLINE_SECONDS: '0' })).toMatch(/^invalid edge configuration: JOB_DEADLINE_SECONDS: /);
+    expect(configErrorOf({ EVENTBRIDGE_ENDPOINT: 'ftp://bus' })).toMatch(/^invalid edge configuration: EVENTBRIDGE_ENDPOINT: /);
+    expect(configErrorOf({ EVENT_BUS_NAME: 'no spaces allowed' })).toBe('invalid edge configuration: EVENT_BUS_NAME: not an event bus name or ARN');
+  });
+});
+
 describe('getAsyncSettings', () => {
   it('reads webhook sources with their secrets (several per binding for rotation)', () => {
     const env = {
-      WEBHOOK_SOURCES: JSON.stringify({ stripe: { scheme: 'timestamp', secrets: ['STRIPE_SECRET'] } }),
+      WEBHOOK_SOURCES: JSON.stringify({ stripe: { scheme: 'timestamp', secrets: ['STRIPE_SECRET'], actions: { '*': { action: 'eventbridge' } } } }),
       STRIPE_SECRET: 'old, new',
     } as unknown as Bindings;
     expect(getAsyncSettings(env).sources.get('stripe')).toMatchObject({ scheme: 'timestamp', secrets: ['old', 'new'] });
@@ -38,15 +96,15 @@ describe('getAsyncSettings', () => {
   it('names every bad setting: invalid JSON, a bad source field, a bad number', () => {
     expect(configErrorOf({ WEBHOOK_SOURCES: '{oops' })).toBe('invalid edge configuration: WEBHOOK_SOURCES: is not valid JSON');
     expect(configErrorOf({ WEBHOOK_SOURCES: JSON.stringify({ s: { scheme: 'nope', secrets: ['X'] } }), WEBHOOK_TOLERANCE_SECONDS: '-5' })).toMatch(
-      /^invalid edge configuration: WEBHOOK_SOURCES\.s\.scheme: .+; toleranceSeconds: /,
+      /^invalid edge configuration: WEBHOOK_SOURCES\.s\.scheme: .+; WEBHOOK_TOLERANCE_SECONDS: /,
     );
   });
 
   it('times a delivery out after DELIVERY_TIMEOUT_MS, 30 s by default', () => {
     expect(settingsOf({}).deliveryTimeoutMs).toBe(30_000);
     expect(settingsOf({ DELIVERY_TIMEOUT_MS: '1500' }).deliveryTimeoutMs).toBe(1_500);
-    expect(configErrorOf({ DELIVERY_TIMEOUT_MS: 'soon' })).toMatch(/^invalid edge configuration: deliveryTimeoutMs: /);
-    expect(configErrorOf({ DELIVERY_TIMEOUT_MS: '10' })).toMatch(/deliveryTimeoutMs: /);
+    expect(configErrorOf({ DELIVERY_TIMEOUT_MS: 'soon' })).toMatch(/^invalid edge configuration: DELIVERY_TIMEOUT_MS: /);
+    expect(configErrorOf({ DELIVERY_TIMEOUT_MS: '10' })).toMatch(/DELIVERY_TIMEOUT_MS: /);
   });
 
   it('refuses delivery attempts that, with the store-outage retries, would outlast the queue', () => {
@@ -133,6 +191,27 @@ describe('settlementOf', () => {
       expect(waited).toBeGreaterThanOrEqual(STORE_OUTAGE_RETRY_SECONDS);
       expect(attempt).toBeLessThanOrEqual(PLATFORM_ATTEMPTS.jobs);
     }
+  });
+
+  it('turns a wait into a requeue with the delay asked for, whatever the attempt, within the queue’s 12 h', () => {
+    const wait = (delaySeconds: number): Outcome => ({ kind: 'wait', delaySeconds, reason: 'RATE_LIMITED' });
+    expect(settlementOf(wait(42), 1, 'webhook', settings)).toEqual({ action: 'requeue', delaySeconds: 42 });
+    expect(settlementOf(wait(42), PLATFORM_ATTEMPTS.webhooks, 'webhook', settings)).toEqual({ action: 'requeue', delaySeconds: 42 });
+    expect(settlementOf(wait(0.2), 1, 'webhook', settings)).toEqual({ action: 'requeue', delaySeconds: 1 });
+    expect(settlementOf(wait(86_400), 1, 'webhook', settings)).toEqual({ action: 'requeue', delaySeconds: 43_200 });
+  });
+
+  it('retries a store outage of a webhook event (a job action reads the store) for at least 600 s', () => {
+    let attempt = 1;
+    let waited = 0;
+    for (;;) {
+      const next = settlementOf(store, attempt, 'webhook', settings, () => 0);
+      if (next.action !== 'retry') break;
+      waited += next.delaySeconds;
+      attempt++;
+    }
+    expect(waited).toBeGreaterThanOrEqual(STORE_OUTAGE_RETRY_SECONDS);
+    expect(attempt).toBeLessThanOrEqual(PLATFORM_ATTEMPTS.webhooks);
   });
 
   it('never retries past the queue’s last attempt', () => {

@@ -3,14 +3,17 @@
  * the raw bytes first (middleware/webhook-signature.ts), then the body `{id, type, payload}`, then
  * the delivery's claim (services/claim.ts, per source and signed delivery id — `webhook-id` under
  * Standard Webhooks, the body's `id` under `t=,v1=` — fingerprinted by the body's hash, waiting up
- * to 3 s for a concurrent first delivery), then the durable enqueue; only then 202.
+ * to 3 s for a concurrent first delivery), then the durable enqueue; only then 202. When the event's
+ * type maps to a `job` action, the answer carries `job_id`, derived from the source and the delivery
+ * id, and the job's record (queued, the source's tenant's) is stored before the enqueue, so
+ * `GET /v1/jobs/{job_id}` answers from the first moment.
  *
  * A duplicate gets 200 with the first answer, whatever unsigned headers it carries; the same id
  * with another body 409. Under `t=,v1=` an `Idempotency-Key` header is accepted only when it equals
  * the body's id (400 otherwise). A failed enqueue answers 503 + Retry-After and releases the id; so
  * does a store that fails or exceeds the store timeout: the sender never gets a 2xx for an event
- * that is not stored. The queue consumer forwards events to the source's backend
- * (queues/webhook-consumer.ts).
+ * that is not stored. The queue consumer runs the source's action for the event type: a job, a bus
+ * event or a forward (queues/webhook-consumer.ts).
  */
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { sha256Hex } from '../../shared/crypto/hash';
@@ -18,16 +21,26 @@ import { ErrorEnvelopeSchema } from '../../shared/errors';
 import type { AppEnv } from '../env';
 import { ApiError } from '../errors';
 import { webhookSignature } from '../middleware/webhook-signature';
+import { matchAction } from '../queues/actions';
+import { deleteJob, saveNewJob, triggeredJob, webhookJobId } from '../queues/job-store';
 import { WebhookEventSchema } from '../queues/messages';
 import { enqueue } from '../queues/producer';
+import { getAsyncSettings } from '../queues/settings';
 import { backgroundFor } from '../services/background';
 import { Claims } from '../services/claim';
 import { describeError, log } from '../services/log';
+import { storeCall } from '../services/store';
 import type { RouteDeps } from './common';
 import { validationHook } from './validation';
 
 const AcceptedSchema = z
-  .object({ id: z.string(), source: z.string(), status: z.literal('accepted'), received_at: z.number().int() })
+  .object({
+    id: z.string(),
+    source: z.string(),
+    status: z.literal('accepted'),
+    received_at: z.number().int(),
+    job_id: z.string().optional().describe('The job the event becomes when its type maps to a job action: GET /v1/jobs/{job_id} with the tenant’s key'),
+  })
   .meta({ id: 'WebhookAccepted' });
 
 type Accepted = z.infer<typeof AcceptedSchema>;
@@ -61,7 +74,7 @@ export function webhookRoutes(deps: RouteDeps) {
     middleware: [webhookSignature({ now: deps.now })],
     request: { params: z.object({ source: z.string().max(64) }) },
     responses: {
-      202: { description: 'Stored: will be forwarded', content: { 'application/json': { schema: AcceptedSchema } } },
+      202: { description: 'Stored: its action (job, bus event, forward) runs from the queue', content: { 'application/json': { schema: AcceptedSchema } } },
       200: { description: 'A duplicate: the first acceptance', content: { 'application/json': { schema: AcceptedSchema } } },
       400: envelope("INVALID_INPUT: body is not {id, type, payload}, or (X-Signature scheme) an Idempotency-Key other than the body's id"),
       401: envelope('UNAUTHORIZED: missing, malformed or wrong signature, or timestamp outside the window'),
@@ -92,8 +105,9 @@ export function webhookRoutes(deps: RouteDeps) {
     // retry with a new timestamp still sends the same id.
     const deliveryId = signedId ?? event.id;
     const config = c.get('config');
+    const store = c.get('store');
     const claim = await deliveries.claim({
-      store: c.get('store'),
+      store,
       key: deliveryKey(source.name, deliveryId),
       fingerprint: await sha256Hex(rawBody),
       label: `delivery id '${deliveryId}'`,
@@ -110,20 +124,44 @@ export function webhookRoutes(deps: RouteDeps) {
     }
 
     const receivedAt = deps.now();
-    const accepted: Accepted = { id: event.id, source: source.name, status: 'accepted', received_at: Math.floor(receivedAt / 1000) };
+    const matched = matchAction(source.actions, event.type);
+    const template = matched?.action.action === 'job' ? matched.action.template : undefined;
+    const jobId = template && source.tenant ? await webhookJobId(source.name, deliveryId) : undefined;
+    const accepted: Accepted = {
+      id: event.id,
+      source: source.name,
+      status: 'accepted',
+      received_at: Math.floor(receivedAt / 1000),
+      ...(jobId ? { job_id: jobId } : {}),
+    };
+    const settings = getAsyncSettings(c.env);
+    let placed = false;
     try {
+      if (jobId && template && source.tenant) {
+        // Readable by id (queued) from this answer on; never over a record the id already has.
+        const job = triggeredJob({
+          id: jobId,
+          tenantId: source.tenant,
+          model: template.model,
+          trigger: { source: source.name, deliveryId, eventId: event.id, eventType: event.type },
+          receivedAt,
+          deadlineSeconds: settings.jobDeadlineSeconds,
+        });
+        placed = await storeCall(saveNewJob(store, job, settings.jobResultTtlSeconds), config.limits.storeTimeoutMs, 'the job store');
+      }
       await enqueue(
         c.env,
         { kind: 'webhook', source: source.name, deliveryId, event, receivedAt, requestId: c.get('requestId') },
         { requestId: c.get('requestId') },
       );
     } catch (err) {
+      if (placed && jobId) backgroundFor(c)(deleteJob(store, jobId));
       await claim.holder.release().catch(() => {});
       throw err;
     }
     // The event is stored (queued), so it is accepted even if its answer cannot be remembered; a
     // duplicate then waits out the in-progress record and is enqueued again, which the consumer's
-    // `Idempotency-Key` forward lets the backend dedupe.
+    // `Idempotency-Key` forward lets the backend dedupe (and a job action finds its job by id).
     await claim.holder
       .complete(accepted)
       .catch((err: unknown) =>

@@ -42,7 +42,7 @@ export async function seedJob(options: { callbackUrl?: string; job?: Partial<Job
     ...options.job,
   };
   await store.set(jobKey(job.id), JSON.stringify(job), { ex: 3_600 });
-  const message: JobMessage = { kind: 'job', jobId: job.id, tenantId: job.tenantId, priority: job.priority };
+  const message: JobMessage = { kind: 'job', jobId: job.id, tenantId: job.tenantId, priority: job.priority ?? 'standard' };
   return { job, message, tenant };
 }
 

@@ -34,18 +34,23 @@ export interface SeedOptions {
   readonly overrides?: TenantOverrides;
   readonly expiresAt?: number;
   readonly status?: TenantRecord['status'];
+  /** A tenant id the settings already name (a webhook source's tenant); default a fresh one. */
+  readonly tenantId?: string;
+  /** Fields of the tenant record besides the plan (callback URL, webhook secrets). */
+  readonly tenant?: Pick<TenantRecord, 'callbackUrl' | 'webhookSecrets'>;
 }
 
 /** A fresh tenant with one key; ids are unique per call so tests never collide. */
 export async function seedTenantKey(options: SeedOptions = {}): Promise<SeededKey> {
   const suffix = crypto.randomUUID().replaceAll('-', '').slice(0, 16);
   const tenant: TenantRecord = {
-    tenantId: `ten_t${suffix}`,
+    tenantId: options.tenantId ?? `ten_t${suffix}`,
     name: `test ${suffix}`,
     plan: options.plan ?? 'pro',
     status: options.status ?? 'active',
     overrides: options.overrides ?? {},
     createdAt: Date.now(),
+    ...options.tenant,
   };
   const key = randomKey();
   const hash = await sha256Hex(key);

@@ -22,11 +22,13 @@ export function newEvent(type = 'order.created', payload: unknown = { amount: 42
   return { id: `evt_${crypto.randomUUID().replaceAll('-', '')}`, type, payload };
 }
 
-/** Sends `body` to `/webhooks/ingest` signed by the `standardwebhooks` package. */
-export function sendStandard(body: string, options: { msgId: string; secret?: string; at?: Date; headers?: Record<string, string> }) {
+/** Sends `body` to `/webhooks/<source>` (default `ingest`) signed by the `standardwebhooks` package. */
+export function sendStandard(body: string, options: { msgId: string; secret?: string; at?: Date; headers?: Record<string, string>; source?: string }) {
   const at = options.at ?? new Date();
-  const signature = new Webhook(options.secret ?? secrets.ingest[0]).sign(options.msgId, at, body);
-  return SELF.fetch(`${BASE}/webhooks/ingest`, {
+  const source = options.source ?? 'ingest';
+  const secret = options.secret ?? (source === 'ingest' ? secrets.ingest[0] : secrets.jobs);
+  const signature = new Webhook(secret).sign(options.msgId, at, body);
+  return SELF.fetch(`${BASE}/webhooks/${source}`, {
     method: 'POST',
     headers: {
       'content-type': 'application/json',

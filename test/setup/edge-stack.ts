@@ -2,10 +2,10 @@
  * Global setup of the `edge` test project: the real local stack without `wrangler dev` (Redis, the
  * Upstash bridge, the reference model server, the Lambda host with the SageMaker adapter). The
  * worker under test runs in the pool's own workerd with the same bindings `npm start` gives it.
- * Also a local JWKS server with an RSA and an EC signing key generated here, for the JWT mode, and
- * the local EventBridge stand-in verifying the edge's credentials.
+ * Also a local JWKS server with an RSA and an EC signing key generated here, for the JWT mode; the
+ * stack's EventBridge stand-in (verifying the edge's credentials) is the edge's bus.
  */
-import { generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
+import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -14,8 +14,6 @@ import { tsImport } from 'tsx/esm/api';
 import type { TestProject } from 'vitest/node';
 import { startWebhookReceiver, webhookTestVars } from './webhook-receiver';
 import { startOutageBridge } from './outage-bridge';
-import { eventBusName } from '../../shared/contracts/events';
-import { startEventBridgeStandIn } from '../../tools/eventbridge/server';
 
 // Loaded through tsx, not through this project's Vite pipeline: the edge project resolves packages
 // with workerd's export conditions, which would hand Node-only packages (ioredis) their wrong build.
@@ -27,10 +25,11 @@ export default async function setup(project: TestProject) {
   const stack = await startStack({ ports: { gateway: 0, bridge: 0, modelServer: 0, lambdaHost: 0 }, stateDir, edge: false });
   // Webhook ingest and async jobs: a receiver for forwards and callbacks, and test sources.
   const receiver = await startWebhookReceiver();
-  const webhooks = webhookTestVars(receiver.url);
+  const webhooks = webhookTestVars(receiver.url, { prompt: stack.model, chat: 'mistral-7b-instruct-lmi' });
   project.provide('edgeVars', { ...stack.edgeVars, ...webhooks.vars });
   project.provide('webhookReceiverUrl', receiver.url);
   project.provide('webhookSecrets', webhooks.secrets);
+  project.provide('webhookTenants', webhooks.tenants);
   project.provide('apiKey', stack.apiKey);
   project.provide('tenantId', stack.tenantId);
   project.provide('model', stack.model);
@@ -44,23 +43,14 @@ export default async function setup(project: TestProject) {
   project.provide('outageBridgeToken', outageBridge.token);
   project.provide('outageBridgeAdminUrl', outageBridge.adminUrl);
   project.provide('metricsSinkUrl', stack.metricsSink.url);
-  const { AWS_ACCESS_KEY_ID: accessKeyId = '', AWS_SECRET_ACCESS_KEY: secretAccessKey = '', AWS_REGION: region = 'us-east-1' } = stack.edgeVars;
-  const eventBridgeAdminToken = randomBytes(16).toString('hex');
-  const eventBridge = await startEventBridgeStandIn({
-    port: 0,
-    region,
-    credentials: [{ accessKeyId, secretAccessKey }],
-    adminToken: eventBridgeAdminToken,
-    buses: [eventBusName(stack.edgeVars.ENVIRONMENT ?? 'local')],
-  });
-  project.provide('eventBridgeUrl', eventBridge.url);
-  project.provide('eventBridgeAdminToken', eventBridgeAdminToken);
+  // The stack's EventBridge stand-in, which the edge's EVENTBRIDGE_ENDPOINT points at.
+  project.provide('eventBridgeUrl', stack.eventBridge.url);
+  project.provide('eventBridgeAdminToken', stack.eventBridge.adminToken);
   const jwks = await startJwksServer();
   project.provide('jwksServerUrl', jwks.url);
   project.provide('jwtSigningKeys', jwks.signingKeys);
   return async () => {
     await outageBridge.close();
-    await eventBridge.close();
     await new Promise((resolve) => jwks.server.close(resolve));
     await new Promise((resolve) => receiver.server.close(resolve));
     await stack.stop();

@@ -8,6 +8,7 @@
  */
 import { join } from 'node:path';
 import { ComponentStartError } from './child';
+import { DEMO_BUS_TYPES, DEMO_JOB_TYPE } from './edge-env';
 import { portsFromEnv, REPO_ROOT, scenarioFromEnv, startStack, type Stack } from './stack';
 
 const verbose = process.env.STACK_VERBOSE === '1';
@@ -21,7 +22,7 @@ function shellQuote(s: string): string {
 }
 
 async function main(): Promise<void> {
-  console.log('Starting the local stack (Redis → Upstash bridge → model server → metrics sink → Lambda host → edge)…');
+  console.log('Starting the local stack (Redis → Upstash bridge → model server → metrics sink → EventBridge stand-in → Lambda host → edge)…');
   let stack: Stack | undefined;
   let stopping = false;
   const shutdown = async (signal: string) => {
@@ -69,9 +70,16 @@ Try it:
     -H 'Content-Type: application/json' \\
     -d ${shellQuote(body)}
 
+Send a signed webhook (source ${stack.webhook.source}, Standard Webhooks, a fresh secret each start): it becomes a job of ${stack.tenantId}
+
+  npm run gw -- webhook send --source ${stack.webhook.source} --type ${DEMO_JOB_TYPE} --payload ${shellQuote(JSON.stringify({ text: 'Queues decouple senders from the work they trigger, so a burst of events waits instead of failing.' }))} --wait
+
+  Type ${DEMO_BUS_TYPES} goes to the local EventBridge bus instead; what reached it:
+  curl -sS ${stack.eventBridge.url}/admin/events -H ${shellQuote(`Authorization: Bearer ${stack.eventBridge.adminToken}`)}
+
 Operator:    npm run gw -- dlq list   (every tenant's dead letters, with this run's operator credential)
 
-Component URLs, the key and the operator credential are in ${join(stateDir, 'stack.json')}. STACK_VERBOSE=1 shows every component's log.
+Component URLs, the key, the operator credential and the webhook secret are in ${join(stateDir, 'stack.json')}. STACK_VERBOSE=1 shows every component's log.
 Press Ctrl-C to stop everything.`);
 }
 

@@ -1,10 +1,12 @@
 /**
  * The local stack, as a library: Redis (reused or spawned) → Upstash REST bridge → reference model
- * server → local metrics sink (CloudWatch stand-in, dashboard page) → local Lambda host running the
- * SageMaker and ECS adapters → the edge: the deploy bundle in workerd, one worker per edge location
- * (edge-workerd.ts), or `wrangler dev` with hot reload for editing (one location).
- * Used by `npm start`, `npm run dev:edge`, the end-to-end tests and the bench. Every component's
- * failure to start is reported by name, and whatever had started is stopped again.
+ * server → local metrics sink (CloudWatch stand-in, dashboard page) → local EventBridge stand-in
+ * (the bus of `eventbridge` webhook actions) → local Lambda host running the SageMaker and ECS
+ * adapters → the edge: the deploy bundle in workerd, one worker per edge location (edge-workerd.ts),
+ * or `wrangler dev` with hot reload for editing (one location); a signed webhook source (`ingest`)
+ * is wired to a demo job. Used by `npm start`, `npm run dev:edge`, the end-to-end tests and the
+ * bench. Every component's failure to start is reported by name, and whatever had started is
+ * stopped again.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -17,11 +19,14 @@ import { createApiKey, createTenant, generateOperatorToken } from '../tenancy/ke
 import { freePort, isListening } from '../lib/net';
 import { ComponentStartError, resolvePort, spawnChild, waitUntilReady, type Child } from './child';
 import { startEdge, type EdgeRuntime, type RunningEdge } from './edge';
-import { writeEdgeEnv } from './edge-env';
+import { localWebhookVars, writeEdgeEnv } from './edge-env';
 import { REPO_ROOT } from './repo';
 import { startMetricsSink, type MetricsSink } from '../metrics-sink/server';
+import { startEventBridgeStandIn, type EventBridgeStandIn } from '../eventbridge/server';
 import { adapterNamespace } from '../../shared/metrics-catalog';
 import type { WorkerBundle } from './edge-bundle';
+import { eventBusName } from '../../shared/contracts/events';
+import { generateWebhookSecret } from '../../shared/crypto/hmac';
 
 export { REPO_ROOT } from './repo';
 
@@ -59,6 +64,8 @@ export const LOCAL_FALLBACK_MODEL = {
   ecs: { format: 'openai-chat', modelId: 'resilience-7b-vllm' },
 } as const;
 const REGION = 'us-east-1';
+/** The dev tenant `npm start` seeds; the demo webhook source's jobs run as it. */
+const DEV_TENANT_ID = 'ten_dev';
 /** The local stack's `ENVIRONMENT` (edge metric dimension, adapter metrics namespace suffix). */
 export const LOCAL_ENVIRONMENT = 'local';
 /** The metrics sink's (dashboard's) default port. */
@@ -146,6 +153,8 @@ export interface StackOptions {
   readonly redis?: EnsureRedisOptions;
   /** The edge's METRICS_FLUSH_INTERVAL_MS (default 10000 locally: the dashboard fills quickly). */
   readonly metricsFlushIntervalMs?: number;
+  /** The edge's QUEUE_RETRY_BASE_SECONDS (default: the edge's own, 30 s); tests that rehearse outages make it short. */
+  readonly queueRetryBaseSeconds?: number;
 }
 
 export interface StackInfo {
@@ -175,6 +184,10 @@ export interface StackInfo {
   };
   /** The local dashboard page (the metrics sink's `GET /`). */
   readonly dashboardUrl: string;
+  /** The signed webhook source the edge accepts (`npm run gw -- webhook send` reads it); `url` undefined without an edge. */
+  readonly webhook: { readonly source: string; readonly scheme: 'standard'; readonly secret: string; readonly url: string | undefined };
+  /** The local EventBridge stand-in: `GET {url}/admin/events` with `Authorization: Bearer {adminToken}` lists what reached `bus`. */
+  readonly eventBridge: { readonly url: string; readonly bus: string; readonly adminToken: string };
   readonly startedAt: string;
 }
 
@@ -182,6 +195,7 @@ export interface Stack extends StackInfo {
   readonly bridge: UpstashBridge;
   readonly modelServer: ModelServer;
   readonly metricsSink: MetricsSink;
+  readonly eventBridgeStandIn: EventBridgeStandIn;
   /** The edge's settings (Worker bindings) for this stack, as written to .local/edge.env. */
   readonly edgeVars: Readonly<Record<string, string>>;
   /** The edge copy without the Cache API ({@link StackOptions.edgeNoL1Copy}). */
@@ -253,6 +267,22 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   });
   stops.push(() => metricsSink.close());
   progress(`metrics-sink   ${metricsSink.url} (local dashboard; CloudWatch PutMetricData and EMF stand-in)`);
+
+  // Stands in for EventBridge: the edge's PutEvents (signed with its key) for `eventbridge` webhook actions.
+  const bus = eventBusName(LOCAL_ENVIRONMENT);
+  const eventBridgeAdminToken = randomBytes(16).toString('hex');
+  const eventBridge = await step('eventbridge', async () =>
+    startEventBridgeStandIn({
+      port: 0,
+      region: REGION,
+      credentials: [edgeCredentials],
+      adminToken: eventBridgeAdminToken,
+      buses: [bus],
+      log: (l) => log('eventbridge', l),
+    }),
+  );
+  stops.push(() => eventBridge.close());
+  progress(`eventbridge    ${eventBridge.url} (EventBridge stand-in: PutEvents to ${bus}, SigV4-checked)`);
 
   ports.lambdaHost = await step('lambda-host', () => resolvePort('lambda-host', ports.lambdaHost, 'LAMBDA_HOST_PORT'));
   // The ECS adapter's Function URL: the next port after the SageMaker adapter's (a free one in tests).
@@ -327,6 +357,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
 
   // Fresh for every start, like the bridge token: operator routes (every tenant's dead letters) need it.
   const operatorToken = generateOperatorToken();
+  // A fresh signing secret per start too: stack.json hands it to `gw webhook send`.
+  const webhooks = localWebhookVars({ tenantId: DEV_TENANT_ID, model: LOCAL_MODEL, eventBridgeUrl: eventBridge.url, secret: generateWebhookSecret() });
   const edgeVars: Record<string, string> = {
     ENVIRONMENT: LOCAL_ENVIRONMENT,
     UPSTASH_REDIS_REST_URL: bridge.url,
@@ -340,6 +372,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     OPERATOR_TOKEN: operatorToken,
     // Local only: job callbacks may go to http://127.0.0.1 (the SSRF guard refuses loopback otherwise).
     CALLBACK_ALLOW_LOOPBACK: 'true',
+    ...webhooks.vars,
+    ...(options.queueRetryBaseSeconds !== undefined ? { QUEUE_RETRY_BASE_SECONDS: String(options.queueRetryBaseSeconds) } : {}),
   };
   let edge: RunningEdge | undefined;
   if (options.edge !== false) {
@@ -366,7 +400,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
 
   const { tenantId, apiKey } = await step('seed', async () => {
     const store = new Redis({ url: bridge.url, token: bridgeToken, enableTelemetry: false });
-    const tenant = await createTenant(store, { tenantId: 'ten_dev', name: 'Local development', plan: 'pro', replace: true });
+    const tenant = await createTenant(store, { tenantId: DEV_TENANT_ID, name: 'Local development', plan: 'pro', replace: true });
     const created = await createApiKey(store, { tenant, mode: 'test', scopes: ['infer', 'jobs', 'webhooks:ingest'] });
     return { tenantId: tenant.tenantId, apiKey: created.key };
   });
@@ -391,6 +425,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       metricsSink: metricsSink.url,
     },
     dashboardUrl: `${metricsSink.url}/`,
+    webhook: { ...webhooks.source, url: gatewayUrl ? `${gatewayUrl}/webhooks/${webhooks.source.source}` : undefined },
+    eventBridge: { url: eventBridge.url, bus, adminToken: eventBridgeAdminToken },
     startedAt: new Date().toISOString(),
   };
   await writeFile(join(options.stateDir, 'stack.json'), `${JSON.stringify(info, null, 2)}\n`, { mode: 0o600 });
@@ -399,6 +435,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     bridge,
     modelServer,
     metricsSink,
+    eventBridgeStandIn: eventBridge,
     edgeVars,
     edgeNoL1Url: edge?.noL1Url,
     edgeBundle: edge?.bundle,
