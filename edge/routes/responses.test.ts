@@ -94,8 +94,7 @@ describe('POST /v1/responses', () => {
     expect(await responseOf(await send('GET', `/v1/responses/${final.id}`, key))).toEqual(final);
   });
 
-  // Known defect (closing note): a coalesced Responses stream follower crosses request I/O contexts in workerd since the live fan-out landed.
-  it.skip('replays a cached stream and coalesced followers in the same sequence', { timeout: 60_000 }, async () => {
+  it('replays a cached stream and coalesced followers in the same sequence', { timeout: 60_000 }, async () => {
     const { key } = await seedTenantKey();
     const request = { model, input: unique('cache and coalesce'), max_output_tokens: 5, temperature: 0, stream: true };
     await modelConfig({ ttftMs: 800 });

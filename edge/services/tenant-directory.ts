@@ -11,6 +11,7 @@
  */
 import { ApiKeyRecordSchema, TenantRecordSchema, storeKeys, type ApiKeyRecord, type TenantRecord } from '../../shared/contracts/tenancy';
 import { describeError, log } from './log';
+import { awaitShared } from './cross-request';
 import type { Store } from './store';
 import { TtlCache } from './ttl-cache';
 
@@ -117,7 +118,8 @@ export class TenantDirectory {
   /** Runs `load` once for concurrent callers of the same `id`. */
   #once<T>(id: string, load: () => Promise<T>): Promise<T> {
     const running = this.#inflight.get(id);
-    if (running) return running as Promise<T>;
+    // Another request's load: wait for it without awaiting its promise (services/cross-request.ts).
+    if (running) return awaitShared(running as Promise<T>);
     const started = load().finally(() => this.#inflight.delete(id));
     this.#inflight.set(id, started);
     return started;

@@ -14,7 +14,7 @@ import type { BackendStreamEvent } from '../../shared/contracts/backend';
 import type { AppEnv } from '../env';
 import { ApiError } from '../errors';
 import { continueAfter, type Flight, LeaderFailedError } from '../services/cache/coalesce';
-import { replayEvents, resultFromEntry } from '../services/cache/entry';
+import { resultFromEntry } from '../services/cache/entry';
 import { openRecordedStream } from './forward';
 import { jsonAnswer, streamAnswer } from './respond';
 import type { InferenceState } from './state';
@@ -24,14 +24,11 @@ const HEADERS = { 'X-Cache': 'HIT', 'X-Cache-Tier': 'COALESCED' };
 /** The follower's answer from `flight`, or undefined when it must make its own call. */
 export async function followFlight(c: Context<AppEnv>, state: InferenceState, flight: Flight, now: () => number): Promise<Response | undefined> {
   const waitMs = state.upstream.config.backendTimeoutMs;
-  // A Responses stream follower waits for the whole entry and replays it: fed live, its encoder
-  // (which stores the answer before `response.completed`) touched the leader's I/O objects, which
-  // workerd forbids across requests.
-  if (!state.req.stream || state.req.flavour === 'responses') {
+  if (!state.req.stream) {
     const entry = await flight.answer(waitMs);
     if (!entry) return undefined;
     state.settle({ kind: 'answered', entry, source: 'COALESCED' });
-    return state.req.stream ? streamAnswer(c, state, replayEvents(entry), now, HEADERS) : jsonAnswer(c, state, resultFromEntry(entry), now, HEADERS);
+    return jsonAnswer(c, state, resultFromEntry(entry), now, HEADERS);
   }
   if (!(await flight.started(waitMs))) return undefined;
   return streamAnswer(c, state, followerStream(state, flight, waitMs), now, HEADERS);

@@ -9,11 +9,11 @@
  * continuing after the text it already sent ({@link continueAfter}), so a failed leader never
  * poisons or hangs anyone.
  *
- * Only plain data crosses from the leader's request to its followers (workerd forbids one request
- * from touching another request's streams, timers or promise resolvers): the leader resolves a
- * promise it created at each change, and each follower races it with a timer of its own.
+ * Only plain data crosses from the leader's request to its followers: a follower never awaits the
+ * leader, it reads the flight's state on timers of its own (services/cross-request.ts).
  */
 import type { BackendStreamEvent } from '../../../shared/contracts/backend';
+import { pollUntil } from '../cross-request';
 import { type CacheEntry, replayEvents } from './entry';
 
 export class LeaderFailedError extends Error {
@@ -22,43 +22,10 @@ export class LeaderFailedError extends Error {
 
 type Outcome = { readonly entry: CacheEntry } | { readonly error: Error };
 
-/**
- * Resolves true when `change` settles, false after `ms` or when `signal` aborts. `change` is the
- * leader's promise: workerd binds a promise's resolver to the request that created it, so the
- * leader only ever resolves promises it created, and each follower races them with its own timer.
- */
-async function changeOrTimeout(change: Promise<void>, ms: number, signal?: AbortSignal): Promise<boolean> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  let aborted: (() => void) | undefined;
-  const expired = new Promise<boolean>((resolve) => {
-    timer = setTimeout(() => resolve(false), ms);
-    aborted = () => resolve(false);
-    signal?.addEventListener('abort', aborted);
-    if (signal?.aborted) resolve(false);
-  });
-  try {
-    return await Promise.race([change.then(() => true), expired]);
-  } finally {
-    if (timer !== undefined) clearTimeout(timer);
-    if (aborted) signal?.removeEventListener('abort', aborted);
-  }
-}
-
-/** A promise and its resolver. */
-function signalled(): { readonly promise: Promise<void>; readonly resolve: () => void } {
-  let resolve!: () => void;
-  const promise = new Promise<void>((res) => {
-    resolve = res;
-  });
-  return { promise, resolve };
-}
-
 /** One leader's answer as it grows. */
 export class Flight {
   readonly #chunks: string[] = [];
   #outcome: Outcome | undefined;
-  // Settles at the next change and is replaced by a fresh one; created by the leader (see changeOrTimeout).
-  #change = signalled();
 
   /** Token texts published so far. */
   get chunks(): readonly string[] {
@@ -79,33 +46,23 @@ export class Flight {
   publish(text: string): void {
     if (this.#outcome) return;
     this.#chunks.push(text);
-    this.#wake();
   }
 
   /** The leader's whole answer. */
   complete(entry: CacheEntry): void {
     if (this.#outcome) return;
     this.#outcome = { entry };
-    this.#wake();
   }
 
   /** The leader has no (more) answer. */
   fail(error: Error): void {
     if (this.#outcome) return;
     this.#outcome = { error };
-    this.#wake();
-  }
-
-  #wake(): void {
-    const change = this.#change;
-    this.#change = signalled();
-    change.resolve();
   }
 
   /** Waits until more than `seen` chunks are published or the flight ends; false after `ms` (or `signal`) with neither. */
   #changed(seen: number, ms: number, signal?: AbortSignal): Promise<boolean> {
-    if (this.#outcome || this.#chunks.length > seen) return Promise.resolve(true);
-    return changeOrTimeout(this.#change.promise, ms, signal);
+    return pollUntil(() => this.#outcome !== undefined || this.#chunks.length > seen, ms, signal);
   }
 
   /** The whole entry, or undefined when the leader fails or takes longer than `ms`. */

@@ -10,6 +10,7 @@ import { createApp } from '../../app';
 import type { Bindings } from '../../env';
 import { bridgeQuiet, bridgeStats, modelStats, resetBridgeStats } from '../../testing/gateway-client';
 import { seedTenantKey } from '../../testing/seed';
+import { QuotaGate } from '../limits/gate';
 import { IsolateMetrics } from '../metrics';
 import { TenantDirectory } from '../tenant-directory';
 import type { CacheEntry } from './entry';
@@ -37,7 +38,9 @@ function location(vars: Partial<Bindings> = {}) {
     advance: (ms: number) => (now += ms),
     isolate() {
       const l0 = new MemoryTier();
-      const app = createApp({ now: clock, directory: new TenantDirectory({ now: clock }), metrics: new IsolateMetrics(), l0 });
+      // A short idle watch: each send waits for its request's background work, the leases' watch included.
+      const quotaGate = new QuotaGate({ lease: { idleMs: 20 } });
+      const app = createApp({ now: clock, directory: new TenantDirectory({ now: clock }), metrics: new IsolateMetrics(), l0, quotaGate });
       return {
         l0,
         async send(key: string, body: unknown, headers: Record<string, string> = {}) {

@@ -1,0 +1,56 @@
+/**
+ * Waiting on work that another request may be doing, in workerd.
+ *
+ * An isolate serves many requests at once, and some work is shared between them: a quota lease's
+ * store command, a tenant record being loaded, a coalesced leader's answer. workerd, however, runs a
+ * promise's continuations in the I/O context of the request that settles it, and cancels as hung a
+ * request that has no I/O of its own pending. A request that awaited another request's promise
+ * directly would therefore either go on inside that other request (and fail on its first touch of
+ * its own streams, signals or timers: "Cannot perform I/O on behalf of a different request") or be
+ * cancelled while it waits. So a waiter never awaits shared work: the shared work only changes plain
+ * data, and the waiter looks at it on timers of its own, every millisecond at first, backing off to
+ * {@link MAX_POLL_MS} while nothing changes. It resumes in its own request, always.
+ */
+
+/** The longest a waiter sleeps between two looks. */
+export const MAX_POLL_MS = 8;
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Resolves true once `ready()` holds, false after `ms` or once `signal` aborts, looking on the
+ * caller's own timers (see the module comment).
+ */
+export async function pollUntil(ready: () => boolean, ms: number, signal?: AbortSignal): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  let wait = 1;
+  while (!ready()) {
+    const left = deadline - Date.now();
+    if (left <= 0 || signal?.aborted) return false;
+    await sleep(Math.min(wait, left));
+    wait = Math.min(wait * 2, MAX_POLL_MS);
+  }
+  return true;
+}
+
+/**
+ * The value of `shared`, a promise that another request may settle, awaited so that the caller
+ * resumes in its own request (see the module comment). A promise already settled answers after one
+ * microtask turn, with no timer.
+ */
+export async function awaitShared<T>(shared: Promise<T>): Promise<T> {
+  let outcome: { readonly value: T } | { readonly error: unknown } | undefined;
+  shared.then(
+    (value) => {
+      outcome = { value };
+    },
+    (error: unknown) => {
+      outcome = { error };
+    },
+  );
+  await Promise.resolve();
+  if (!outcome) await pollUntil(() => outcome !== undefined, Number.POSITIVE_INFINITY);
+  const settled = outcome as unknown as { readonly value: T } | { readonly error: unknown };
+  if ('error' in settled) throw settled.error;
+  return settled.value;
+}
