@@ -62,12 +62,13 @@ describe('the local dashboard', () => {
     expect(count((s) => s >= 500)).toBe(3);
 
     // Isolates flush when a request arrives after the interval: keep a trickle going until every
-    // request of the load has reached the sink (the trickle itself is /health, counted apart).
+    // request of the load has reached the sink. The trickle is GET /v1/models (counted apart):
+    // /health resolves no config, so it never flushes.
     let html = '';
     const deadline = Date.now() + 60_000;
     for (;;) {
       await new Promise((r) => setTimeout(r, 600));
-      await fetch(`${stack.gatewayUrl}/health`);
+      await fetch(`${stack.gatewayUrl}/v1/models`, { headers: { authorization: `Bearer ${stack.apiKey}` } });
       html = await (await fetch(`${stack.dashboardUrl}?refresh=0`)).text();
       const infer2xx = widgetValue(html, 'Requests by route and status class', /\/v1\/infer 2xx$/);
       const infer5xx = widgetValue(html, 'Requests by route and status class', /\/v1\/infer 5xx$/);
