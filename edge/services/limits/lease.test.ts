@@ -289,3 +289,28 @@ describe('several locations', () => {
     console.warn(`3 fake locations × 100 requests of 4 tokens, L = 200 tokens, 20 rounds: admitted ${JSON.stringify(admitted)}`);
   });
 });
+
+describe('a pump whose request is gone', () => {
+  it('is replaced by the next request once it has made no progress for two command deadlines; both waiters are served', async () => {
+    const { clock, advance } = manualClock(START);
+    const store = fakeCounter(clock);
+    const lease = new Lease(minute(100), DEFAULT_LEASE_POLICY, clock);
+    // workerd cancels a finished request's pending I/O: its store command never settles, nor does its deadline.
+    const dead: LeaseIo = { change: () => new Promise<never>(() => {}), timeoutMs: 1_000_000, background: () => {} };
+    const first = lease.take(minute(100), 1, dead);
+    expect(isGrant(first)).toBe(false);
+    // Within the stall bound, a second request waits for the pump at work.
+    await advance(1_000);
+    const early = lease.take(minute(100), 1, ioOf(store.change));
+    await flush();
+    expect(store.rates).toEqual([]);
+    if (!isGrant(early)) early.cancel();
+    // Past it (two deadlines of the live request's io plus the margin), the next request takes over.
+    await advance(2 * 5_000 + 1_000);
+    const second = lease.take(minute(100), 1, ioOf(store.change));
+    const [a, b] = await Promise.all([outcomeOf(first), outcomeOf(second)]);
+    expect(a.granted && b.granted).toBe(true);
+    expect(store.rates.length).toBe(1);
+    expect(store.count(minute(100))).toBeGreaterThanOrEqual(2);
+  });
+});

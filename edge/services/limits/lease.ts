@@ -73,6 +73,8 @@ export const realClock: LeaseClock = { now: Date.now, sleep: (ms) => new Promise
 
 /** A request re-arms the idle watch when the current one is older than this; a watch lives at most twice as long (Workers end `waitUntil` work 30 s after the response). */
 const IDLE_WATCH_REARM_MS = 10_000;
+/** Slack on top of a pump step's two command deadlines before the pump counts as stalled. */
+const STALLED_PUMP_MARGIN_MS = 250;
 
 interface Waiter {
   readonly need: number;
@@ -107,7 +109,8 @@ export class Lease {
   /** End of the bucket in which this lease last refused a request (0: none). */
   #refusedIn = 0;
   #queue: Waiter[] = [];
-  #busy = false;
+  /** The pump at work, and when it last made progress; undefined: none. */
+  #pumping: { since: number } | undefined;
   #refill = false;
   #lastUse = 0;
   #idleWatch: { readonly armedAt: number } | undefined;
@@ -229,9 +232,15 @@ export class Lease {
   }
 
   #run(io: LeaseIo): void {
-    if (this.#busy) return;
-    this.#busy = true;
-    io.background(this.#pump(io));
+    const now = this.#clock.now();
+    // A pump works in the I/O context of the request that started it. In workerd that request's
+    // pending I/O dies with it, so a pump that has made no progress for longer than its two
+    // deadlined commands of a step never will: this request starts another. A stalled pump that
+    // does resume still books what its command got, then stops at its next turn.
+    if (this.#pumping && now - this.#pumping.since <= 2 * io.timeoutMs + STALLED_PUMP_MARGIN_MS) return;
+    const pump = { since: now };
+    this.#pumping = pump;
+    io.background(this.#pump(io, pump));
   }
 
   /**
@@ -240,11 +249,13 @@ export class Lease {
    * said remains), a refused take refunded and retried smaller down to the head's missing units,
    * then a background refill. Runs synchronously up to its first store command.
    */
-  async #pump(io: LeaseIo): Promise<void> {
+  async #pump(io: LeaseIo, pump: { since: number }): Promise<void> {
     let ceiling = Number.POSITIVE_INFINITY;
     try {
       for (;;) {
+        if (this.#pumping !== pump) return;
         const now = this.#clock.now();
+        pump.since = now;
         this.#roll(now);
         this.#serve(now);
         if (this.#returning > 0) {
@@ -276,9 +287,10 @@ export class Lease {
         else if (result === 'refused') ceiling = size - 1;
       }
     } catch (err) {
-      this.#fail(err);
+      if (this.#pumping === pump) this.#fail(err);
+      else log("warn", "a stalled quota lease pump failed after another took over", describeError(err));
     } finally {
-      this.#busy = false;
+      if (this.#pumping === pump) this.#pumping = undefined;
     }
   }
 
