@@ -78,7 +78,15 @@ function pendingWork() {
     background: (p: Promise<unknown>) => {
       work.push(p.catch(() => {}));
     },
-    settled: () => Promise.all(work),
+    // Work may start more work (a quota lease's idle watch gives units back): drain until none is
+    // left, so nothing is still in flight when the attempt, and with it its I/O, ends.
+    settled: async () => {
+      for (let done = 0; done < work.length; ) {
+        const batch = work.slice(done);
+        done = work.length;
+        await Promise.all(batch);
+      }
+    },
   };
 }
 
