@@ -85,7 +85,10 @@ describe('/v1/jobs', () => {
     };
     // The isolate's quota lease holds units beyond the job's until it goes idle and gives them back.
     let day = await dayWindow();
-    await waitFor(async () => (day = await dayWindow()) === used).catch(() => undefined);
+    await waitFor(async () => {
+      day = await dayWindow();
+      return day === used;
+    }).catch(() => undefined);
     console.warn(`job token settle: reserved ${reserved}, job used ${used}, day window holds ${day}`);
     expect(used).not.toBe(reserved);
     expect(day).toBe(used);

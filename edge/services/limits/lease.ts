@@ -288,7 +288,7 @@ export class Lease {
       }
     } catch (err) {
       if (this.#pumping === pump) this.#fail(err);
-      else log("warn", "a stalled quota lease pump failed after another took over", describeError(err));
+      else log('warn', 'a stalled quota lease pump failed after another took over', describeError(err));
     } finally {
       if (this.#pumping === pump) this.#pumping = undefined;
     }
