@@ -12,6 +12,8 @@
  * {@link MAX_POLL_MS} while nothing changes. It resumes in its own request, always.
  */
 
+import { DeadlineExceededError } from './deadline';
+
 /** The longest a waiter sleeps between two looks. */
 export const MAX_POLL_MS = 8;
 
@@ -35,22 +37,24 @@ export async function pollUntil(ready: () => boolean, ms: number, signal?: Abort
 
 /**
  * The value of `shared`, a promise that another request may settle, awaited so that the caller
- * resumes in its own request (see the module comment). A promise already settled answers after one
- * microtask turn, with no timer.
+ * resumes in its own request (see the module comment); DeadlineExceededError when it has not
+ * settled within `ms`. A promise already settled answers after one microtask turn, with no timer.
  */
-export async function awaitShared<T>(shared: Promise<T>): Promise<T> {
-  let outcome: { readonly value: T } | { readonly error: unknown } | undefined;
+export async function awaitShared<T>(shared: Promise<T>, ms: number, what: string): Promise<T> {
+  const box: { outcome?: { readonly value: T } | { readonly error: unknown } } = {};
   shared.then(
     (value) => {
-      outcome = { value };
+      box.outcome = { value };
     },
     (error: unknown) => {
-      outcome = { error };
+      box.outcome = { error };
     },
   );
   await Promise.resolve();
-  if (!outcome) await pollUntil(() => outcome !== undefined, Number.POSITIVE_INFINITY);
-  const settled = outcome as unknown as { readonly value: T } | { readonly error: unknown };
-  if ('error' in settled) throw settled.error;
-  return settled.value;
+  if (!box.outcome && !(await pollUntil(() => box.outcome !== undefined, ms))) {
+    throw new DeadlineExceededError(`${what} did not answer within ${ms} ms`);
+  }
+  const outcome = box.outcome!;
+  if ('error' in outcome) throw outcome.error;
+  return outcome.value;
 }

@@ -26,6 +26,8 @@ export const TENANT_RECORD_TTL_MS = 10_000;
 
 /** Misses are cached briefly, so a flood of one bad key stays cheap while a new key works almost at once. */
 const MISS_TTL_MS = 5_000;
+/** The longest a lookup waits for another request's load of the same record before starting its own. */
+const SHARED_LOAD_MS = 5_000;
 
 export interface KeyOwner {
   readonly key: ApiKeyRecord;
@@ -56,7 +58,7 @@ export class TenantDirectory {
   readonly #tenants: TtlCache<TenantEntry>;
   readonly #refreshing = new Set<string>();
   // In flight only: concurrent lookups of one cold key (or tenant) share one store read.
-  readonly #inflight = new Map<string, Promise<unknown>>();
+  readonly #inflight = new Map<string, { readonly load: Promise<unknown>; readonly startedAt: number }>();
 
   constructor(options: TenantDirectoryOptions = {}) {
     this.#now = options.now ?? Date.now;
@@ -115,14 +117,25 @@ export class TenantDirectory {
     return this.#once(`tenant:${tenantId}`, () => this.#refreshTenant(store, tenantId));
   }
 
-  /** Runs `load` once for concurrent callers of the same `id`. */
+  /**
+   * Runs `load` once for concurrent callers of the same `id`. Another request's load is waited for
+   * without awaiting its promise (services/cross-request.ts), for at most {@link SHARED_LOAD_MS}: in
+   * workerd a load whose request has ended never settles, so one older than that is started again.
+   */
   #once<T>(id: string, load: () => Promise<T>): Promise<T> {
+    const now = this.#now();
     const running = this.#inflight.get(id);
-    // Another request's load: wait for it without awaiting its promise (services/cross-request.ts).
-    if (running) return awaitShared(running as Promise<T>);
-    const started = load().finally(() => this.#inflight.delete(id));
-    this.#inflight.set(id, started);
-    return started;
+    if (running && now - running.startedAt < SHARED_LOAD_MS) {
+      return awaitShared(running.load as Promise<T>, SHARED_LOAD_MS - (now - running.startedAt), 'the store (a shared tenant lookup)');
+    }
+    const entry = { load: load(), startedAt: now };
+    this.#inflight.set(id, entry);
+    void entry.load
+      .finally(() => {
+        if (this.#inflight.get(id) === entry) this.#inflight.delete(id);
+      })
+      .catch(() => {});
+    return entry.load as Promise<T>;
   }
 
   async #refreshTenant(store: Store, tenantId: string): Promise<TenantRecord | null> {

@@ -19,7 +19,6 @@ import { EdgeMetric } from '../../../shared/metrics-catalog';
 import type { EffectivePlan } from '../../../shared/plans';
 import { estimateTokens } from '../../../shared/tokens';
 import { ApiError } from '../../errors';
-import { withDeadline } from '../deadline';
 import { awaitShared } from '../cross-request';
 import { describeError, log } from '../log';
 import type { MetricsRecorder } from '../metrics';
@@ -116,7 +115,7 @@ export class QuotaGate {
     try {
       const all = Promise.all(takes.map((t): TakeOutcome | Promise<TakeOutcome> => (isGrant(t) ? { granted: true, grant: t } : t.outcome)));
       // Another request's store command may serve these takes: wait for it without awaiting its promise.
-      outcomes = await withDeadline(awaitShared(all), input.policy.storeTimeoutMs, 'the rate-limit store');
+      outcomes = await awaitShared(all, input.policy.storeTimeoutMs, 'the rate-limit store');
     } catch (err) {
       // Nothing taken stays taken: a withdrawn take gives back what it may have been handed meanwhile.
       for (const t of takes) {
