@@ -9,7 +9,6 @@
  * a Worker secret, compared in constant time) passes there, never an API key, whatever its scopes.
  */
 import type { Context, MiddlewareHandler } from 'hono';
-import { sha256Hex } from '../../shared/crypto/hash';
 import { timingSafeEqual } from '../../shared/crypto/hmac';
 import { API_KEY_PATTERN, OPERATOR_TOKEN_PATTERN, type Scope } from '../../shared/contracts/tenancy';
 import { effectivePlan, type EffectivePlan } from '../../shared/plans';
@@ -126,7 +125,7 @@ function authenticator(options: AuthOptions): (c: Context<AppEnv>) => Promise<vo
     if (!API_KEY_PATTERN.test(key)) throw new ApiError('UNAUTHORIZED', 'invalid API key', { headers: CHALLENGE });
 
     const config = c.get('config');
-    const hash = await sha256Hex(key);
+    const hash = await options.directory.keyHash(key);
     // A cold lookup while the store is down is the store's fault, not the client's: 503, never 500.
     const owner = await withDeadline(options.directory.lookup(c.get('store'), hash, backgroundFor(c)), config.limits.storeTimeoutMs, 'the key store').catch(
       (err: unknown) => {

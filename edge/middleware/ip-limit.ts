@@ -13,7 +13,6 @@
  * is kept, so there it is client-controlled.
  */
 import type { MiddlewareHandler } from 'hono';
-import { sha256Hex } from '../../shared/crypto/hash';
 import { API_KEY_PATTERN } from '../../shared/contracts/tenancy';
 import { ApiError } from '../errors';
 import type { AppEnv, Config } from '../env';
@@ -42,7 +41,7 @@ async function passesWithoutStore(headers: Headers, config: Config, directory: T
   if (presented === undefined) return false;
   if (isOperatorToken(presented, config)) return true;
   if (!directory || !API_KEY_PATTERN.test(presented)) return false;
-  const owner = directory.cached(await sha256Hex(presented));
+  const owner = directory.cached(await directory.keyHash(presented));
   return owner != null && isUsableKey(owner, now);
 }
 

@@ -54,3 +54,19 @@ describe('TenantDirectory shared loads', () => {
     expect(reads).toEqual([storeKeys.apiKey(KEY_HASH), storeKeys.apiKey(KEY_HASH), storeKeys.tenant(TENANT)]);
   });
 });
+
+describe('TenantDirectory key hashes', () => {
+  it('hashes a presented key as the store indexes it (SHA-256 hex), once per key while it is remembered', async () => {
+    let t = 0;
+    const directory = new TenantDirectory({ now: () => t, maxEntries: 2 });
+    const expected = async (s: string) =>
+      [...new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(s)))].map((b) => b.toString(16).padStart(2, '0')).join('');
+    expect(await directory.keyHash('sk_test_one')).toBe(await expected('sk_test_one'));
+    expect(await directory.keyHash('sk_test_two')).toBe(await expected('sk_test_two'));
+    // Past its bound the oldest is forgotten and hashed again: the answer never changes.
+    expect(await directory.keyHash('sk_test_three')).toBe(await expected('sk_test_three'));
+    expect(await directory.keyHash('sk_test_one')).toBe(await expected('sk_test_one'));
+    t += 10 * 60_000;
+    expect(await directory.keyHash('sk_test_two')).toBe(await expected('sk_test_two'));
+  });
+});

@@ -56,6 +56,10 @@ export async function startEdgeWorkerd(options: EdgeWorkerdOptions): Promise<Edg
     scriptPath: options.bundle.scriptPath,
     modulesRoot: options.bundle.dir,
     bindings: { ...shared.bindings, ...options.bindings },
+    // Miniflare routes every outbound fetch through a JavaScript worker of its own that drops
+    // CF-Connecting-IP: one more isolate hop per subrequest (store, adapter, metrics), which
+    // Cloudflare does not have. The edge never forwards a client's headers, so there is nothing to strip.
+    stripCfConnectingIp: false,
   } satisfies WorkerOptions;
   const socket = (port: number) => [{ host: '127.0.0.1', port }];
   const workers: WorkerOptions[] = options.locationPorts.map((port, i) => ({
