@@ -127,11 +127,16 @@ function authenticator(options: AuthOptions): (c: Context<AppEnv>) => Promise<vo
     const config = c.get('config');
     const hash = await options.directory.keyHash(key);
     // A cold lookup while the store is down is the store's fault, not the client's: 503, never 500.
-    const owner = await withDeadline(options.directory.lookup(c.get('store'), hash, backgroundFor(c)), config.limits.storeTimeoutMs, 'the key store').catch(
-      (err: unknown) => {
-        throw new ApiError('UPSTREAM_ERROR', 'the key store is unavailable; retry shortly', { status: 503, headers: { 'Retry-After': '5' }, cause: err });
-      },
-    );
+    const store = c.get('store');
+    const background = backgroundFor(c);
+    // A warm key needs neither the store nor a deadline timer (one per request otherwise).
+    const warm = options.directory.warm(store, hash, background);
+    const owner =
+      warm !== undefined
+        ? warm
+        : await withDeadline(options.directory.lookup(store, hash, background), config.limits.storeTimeoutMs, 'the key store').catch((err: unknown) => {
+            throw new ApiError('UPSTREAM_ERROR', 'the key store is unavailable; retry shortly', { status: 503, headers: { 'Retry-After': '5' }, cause: err });
+          });
     if (owner?.key.status !== 'active') throw new ApiError('UNAUTHORIZED', 'invalid API key', { headers: CHALLENGE });
     if (owner.key.expiresAt !== undefined && owner.key.expiresAt <= now()) {
       throw new ApiError('UNAUTHORIZED', 'API key expired', { headers: CHALLENGE });

@@ -70,3 +70,33 @@ describe('TenantDirectory key hashes', () => {
     expect(await directory.keyHash('sk_test_two')).toBe(await expected('sk_test_two'));
   });
 });
+
+describe('TenantDirectory warm answers', () => {
+  it('answers a warm key without the store, and nothing once the key is cold or its tenant record too old', async () => {
+    let t = 1_000;
+    const { store, reads } = scriptedStore(() => false);
+    const directory = new TenantDirectory({ now: () => t });
+    expect(directory.warm(store, KEY_HASH)).toBeUndefined();
+    const owner = await directory.lookup(store, KEY_HASH);
+    expect(owner?.tenant.tenantId).toBe(TENANT);
+    const readsAfterLookup = reads.length;
+    expect(directory.warm(store, KEY_HASH)).toEqual(owner);
+    expect(reads.length).toBe(readsAfterLookup);
+    // Past the tenant record's 10 s the plan must be read again: no warm answer.
+    t += 10_001;
+    expect(directory.warm(store, KEY_HASH)).toBeUndefined();
+  });
+
+  it('refreshes a tenant record past half its life in the background while answering warm', async () => {
+    let t = 1_000;
+    const { store, reads } = scriptedStore(() => false);
+    const directory = new TenantDirectory({ now: () => t });
+    await directory.lookup(store, KEY_HASH);
+    t += 6_000;
+    const background: Promise<unknown>[] = [];
+    expect(directory.warm(store, KEY_HASH, (work) => background.push(work))?.tenant.tenantId).toBe(TENANT);
+    expect(background).toHaveLength(1);
+    await Promise.all(background);
+    expect(reads.filter((k) => k === storeKeys.tenant(TENANT))).toHaveLength(2);
+  });
+});

@@ -102,6 +102,19 @@ export class TenantDirectory {
   }
 
   /**
+   * What {@link lookup} would answer, when it can answer without the store (a warm key and a tenant
+   * record young enough to use): then the caller needs no deadline or await. Undefined when cold.
+   */
+  warm(store: Store, keyHash: string, background?: (work: Promise<unknown>) => void): KeyOwner | null | undefined {
+    const key = this.#keys.get(keyHash);
+    if (key === undefined) return undefined;
+    if (key === null) return null;
+    const tenant = this.#youngTenant(store, key.tenantId, background);
+    if (tenant === undefined) return undefined;
+    return tenant ? { key, tenant } : null;
+  }
+
+  /**
    * What the isolate already knows about the key with this SHA-256, without asking the store:
    * its owner (with the last tenant record read), null for a cached miss, undefined when cold here.
    */
@@ -114,21 +127,25 @@ export class TenantDirectory {
   }
 
   async #tenant(store: Store, tenantId: string, background: ((work: Promise<unknown>) => void) | undefined): Promise<TenantRecord | null> {
-    const now = this.#now();
-    const entry = this.#tenants.get(tenantId);
-    const age = entry ? now - entry.asOf : Number.POSITIVE_INFINITY;
-    if (entry && age < TENANT_RECORD_TTL_MS) {
-      if (background && age >= TENANT_RECORD_TTL_MS / 2 && !this.#refreshing.has(tenantId)) {
-        this.#refreshing.add(tenantId);
-        background(
-          this.#refreshTenant(store, tenantId)
-            .catch((err: unknown) => log('warn', 'tenant record refresh failed', { tenant_id: tenantId, ...describeError(err) }))
-            .finally(() => this.#refreshing.delete(tenantId)),
-        );
-      }
-      return entry.record;
-    }
+    const young = this.#youngTenant(store, tenantId, background);
+    if (young !== undefined) return young;
     return this.#once(`tenant:${tenantId}`, () => this.#refreshTenant(store, tenantId));
+  }
+
+  /** The tenant record while it is young enough to use (refreshed in `background` past half its life), else undefined. */
+  #youngTenant(store: Store, tenantId: string, background: ((work: Promise<unknown>) => void) | undefined): TenantRecord | null | undefined {
+    const entry = this.#tenants.get(tenantId);
+    const age = entry ? this.#now() - entry.asOf : Number.POSITIVE_INFINITY;
+    if (!entry || age >= TENANT_RECORD_TTL_MS) return undefined;
+    if (background && age >= TENANT_RECORD_TTL_MS / 2 && !this.#refreshing.has(tenantId)) {
+      this.#refreshing.add(tenantId);
+      background(
+        this.#refreshTenant(store, tenantId)
+          .catch((err: unknown) => log('warn', 'tenant record refresh failed', { tenant_id: tenantId, ...describeError(err) }))
+          .finally(() => this.#refreshing.delete(tenantId)),
+      );
+    }
+    return entry.record;
   }
 
   /**
