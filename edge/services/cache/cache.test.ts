@@ -44,25 +44,30 @@ function isolate() {
 }
 
 describe('response cache', () => {
-  it('misses, then hits L0 in the same isolate, L1 in another; after L1 is gone, hits L2 and refills L1', async () => {
+  it('misses, then hits L0 in the same isolate, L2 in another (which admits it to L1), L1 in a third; after L1 is gone, L2 again', async () => {
     const { key, tenant } = await seedTenantKey();
     const body = { model, prompt: unique('cache me'), params: { temperature: 0, max_tokens: 6 } };
-    const first = await isolate().send(key, '/v1/infer', body);
-    expect(first.headers.get('x-cache')).toBe('MISS');
-    const text = first.json<{ output: string }>().output;
+    const l1Key = l1Url(await cacheKey(tenant.tenantId, { request_id: 'x', tenant_id: tenant.tenantId, ...body }, settings));
+    const first = isolate();
+    const miss = await first.send(key, '/v1/infer', body);
+    expect(miss.headers.get('x-cache')).toBe('MISS');
+    const text = miss.json<{ output: string }>().output;
     const calls = (await modelStats()).invocations;
-    // A fresh isolate in the same location: its L0 is empty, L1 answers.
-    const second = await isolate().send(key, '/v1/infer', body);
-    expect([second.headers.get('x-cache'), second.headers.get('x-cache-tier')]).toEqual(['HIT', 'L1']);
-    expect(second.json<{ output: string }>().output).toBe(text);
-    await caches.default.delete(l1Url(await cacheKey(tenant.tenantId, { request_id: 'x', tenant_id: tenant.tenantId, ...body }, settings)));
-    const third = isolate();
-    const fromL2 = await third.send(key, '/v1/infer', body);
+    // A miss fills L0 and L2, not the location's cache: most answers are never asked for again.
+    expect(await caches.default.match(l1Key)).toBeUndefined();
+    expect((await first.send(key, '/v1/infer', body)).headers.get('x-cache-tier')).toBe('L0');
+    // A fresh isolate in the same location: its L0 is empty, L1 holds nothing yet, L2 answers and admits it to L1.
+    const second = isolate();
+    const fromL2 = await second.send(key, '/v1/infer', body);
     expect([fromL2.headers.get('x-cache'), fromL2.headers.get('x-cache-tier')]).toEqual(['HIT', 'L2']);
     expect(fromL2.json<{ output: string }>().output).toBe(text);
-    // The L2 hit filled L1 (another fresh isolate finds it there) and this isolate's L0.
+    const fromL1 = await isolate().send(key, '/v1/infer', body);
+    expect([fromL1.headers.get('x-cache'), fromL1.headers.get('x-cache-tier')]).toEqual(['HIT', 'L1']);
+    expect(fromL1.json<{ output: string }>().output).toBe(text);
+    expect((await second.send(key, '/v1/infer', body)).headers.get('x-cache-tier')).toBe('L0');
+    await caches.default.delete(l1Key);
+    expect((await isolate().send(key, '/v1/infer', body)).headers.get('x-cache-tier')).toBe('L2');
     expect((await isolate().send(key, '/v1/infer', body)).headers.get('x-cache-tier')).toBe('L1');
-    expect((await third.send(key, '/v1/infer', body)).headers.get('x-cache-tier')).toBe('L0');
     expect((await modelStats()).invocations).toBe(calls);
     // A hit still counts as a request.
     expect(fromL2.headers.get('x-ratelimit-remaining')).toBe('597');
