@@ -139,5 +139,3 @@ export const OtlpTracesRequestSchema = z.object({
     )
     .default([]),
 });
-
-export type OtlpTracesRequest = z.infer<typeof OtlpTracesRequestSchema>;
