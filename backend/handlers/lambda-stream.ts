@@ -96,7 +96,7 @@ export function createStreamingHandler<M extends ContainerModel>(deps: Streaming
     const sink = responseStreamSink(responseStream);
     // The relay path passes a Responses API call to a container that serves it; every other path is the invoke contract's.
     const handle = event.rawPath === RESPONSES_RELAY_PATH ? relayResponses : handleInvoke;
-    const trace = tracing.begin(event.headers);
+    const trace = await tracing.begin(event.headers);
     powertools.logger.appendKeys({ trace_id: trace.traceId });
     try {
       const outcome = await traced(powertools.tracer, () => handle(event, sink, backend, { signal: controller.signal, trace }));
