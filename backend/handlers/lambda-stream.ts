@@ -12,6 +12,7 @@ import type { Backend } from '../core/backend';
 import { ClientClosedError } from '../core/errors';
 import type { ContainerModel } from '../core/formats';
 import { handleInvoke, type InvocationOutcome } from '../core/handle-invoke';
+import { headerRequestId } from '../core/request';
 import { relayResponses } from '../core/responses-relay';
 import { RESPONSES_RELAY_PATH } from '../../shared/contracts/responses';
 import type { ResponseSink } from '../core/sink';
@@ -97,13 +98,14 @@ export function createStreamingHandler<M extends ContainerModel>(deps: Streaming
     // The relay path passes a Responses API call to a container that serves it; every other path is the invoke contract's.
     const handle = event.rawPath === RESPONSES_RELAY_PATH ? relayResponses : handleInvoke;
     const trace = await tracing.begin(event.headers);
-    powertools.logger.appendKeys({ trace_id: trace.traceId });
+    // Every line of this invocation joins the edge's: its trace and (until the body says otherwise) the header's request id.
+    powertools.logger.appendKeys({ trace_id: trace.traceId, request_id: headerRequestId(event) });
     try {
       const outcome = await traced(powertools.tracer, () => handle(event, sink, backend, { signal: controller.signal, trace }));
       trace.end(outcome);
       recordOutcome(outcome, { logger: powertools.logger, metrics: powertools.metrics, logPayloads });
     } finally {
-      powertools.logger.removeKeys(['trace_id']);
+      powertools.logger.removeKeys(['trace_id', 'request_id']);
     }
     // Lambda freezes the environment once the handler returns: the spans leave now (bounded), not later.
     await tracing.flush();

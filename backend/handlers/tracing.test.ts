@@ -9,7 +9,7 @@
 import '../../tools/lambda-host/register';
 import { createServer, type Server } from 'node:http';
 import { SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { newSpanId, newTraceId, parseTraceparent, SPAN_ATTR as A } from '../../shared/contracts/trace';
 import { freePort } from '../../tools/lib/net';
 import { startMetricsSink, type MetricsSink } from '../../tools/metrics-sink/server';
@@ -20,6 +20,22 @@ import { sagemakerBackend } from '../adapters/sagemaker/transport';
 import { createTracing } from '../core/tracing';
 import { eventually, quietPowertools, SseReader, startAdapterHost, tokenText, type AdapterHost } from '../testing/lambda';
 import { createStreamingHandler } from './lambda-stream';
+import { createPowertools } from './powertools';
+
+/** Real Powertools printing JSON to the console (dev mode), metrics off: what a test can read. */
+function printingPowertools(service: string) {
+  const env = { POWERTOOLS_DEV: 'true', POWERTOOLS_LOG_LEVEL: 'INFO', POWERTOOLS_METRICS_DISABLED: 'true' } as const;
+  const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
+  Object.assign(process.env, env);
+  try {
+    return createPowertools(service, { logPayloads: false, metricsNamespace: 'Test' });
+  } finally {
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  }
+}
 
 let server: ModelServer;
 let sink: MetricsSink;
@@ -45,13 +61,13 @@ function sagemakerHandler(collector: string) {
   });
 }
 
-function ecsHandler(collector: string) {
+function ecsHandler(collector: string, powertools = quietPowertools('ecs-adapter')) {
   return createStreamingHandler({
     backend: ecsBackend({
       models: { 'ecs-model': { format: 'openai-chat', modelId: 'llama-chat', baseUrl: `${server.url}/v1`, chatTemplate: 'default' } },
       timeouts,
     }),
-    powertools: quietPowertools('ecs-adapter'),
+    powertools,
     logPayloads: false,
     tracing: createTracing('ecs-adapter', { endpoint: collector, timeoutMs: EXPORT_TIMEOUT_MS, sampleRatio: 1, environment: 'test' }),
   });
@@ -68,6 +84,7 @@ beforeAll(async () => {
   adapters = await startAdapterHost({
     sagemaker: sagemakerHandler(collector),
     ecs: ecsHandler(collector),
+    logged: ecsHandler(collector, printingPowertools('ecs-adapter')),
     slowCollector: ecsHandler(`http://127.0.0.1:${hungPort}/v1/traces`),
     noCollector: ecsHandler(`http://127.0.0.1:${await freePort()}/v1/traces`),
   });
@@ -179,8 +196,36 @@ describe('adapter traces', () => {
     expect(sink.traces.trace(traceId)).toEqual([]);
   });
 
+  it("writes the invocation's log line with the trace id and the request id", async () => {
+    const printed: string[] = [];
+    for (const method of ['log', 'info', 'warn', 'error'] as const)
+      vi.spyOn(console, method).mockImplementation((first: unknown) => void printed.push(String(first)));
+    try {
+      const { traceId, traceparent } = caller();
+      const res = await adapters.call(
+        'logged',
+        { request_id: 'req-trace-log', tenant_id: 'ten-5', model: 'ecs-model', prompt: 'log me', params: { max_tokens: 2 } },
+        { headers: { traceparent, 'x-request-id': 'req-trace-log' } },
+      );
+      expect(res.status).toBe(200);
+      await res.text();
+      await eventually(() => printed.some((p) => p.includes('req-trace-log')));
+      const line = printed
+        .filter((p) => p.trimStart().startsWith('{'))
+        .map((p) => JSON.parse(p) as Record<string, unknown>)
+        .find((l) => l.message === 'invoke');
+      expect(line).toMatchObject({ trace_id: traceId, request_id: 'req-trace-log', tenant_id: 'ten-5' });
+    } finally {
+      vi.restoreAllMocks();
+    }
+  });
+
   it('answers in full, without waiting, when the collector hangs or is down', async () => {
     for (const name of ['slowCollector', 'noCollector']) {
+      // Warm: the first invocation also loads the SDK, as a cold Lambda would.
+      await (
+        await adapters.call(name, { request_id: `req-${name}-warm`, tenant_id: 'ten-4', model: 'ecs-model', prompt: 'warm', params: { max_tokens: 1 } })
+      ).text();
       const { traceparent } = caller();
       const started = performance.now();
       const res = await adapters.call(
