@@ -9,7 +9,7 @@ import { createExecutionContext, env, waitOnExecutionContext } from 'cloudflare:
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { newSpanId, newTraceId, parseTraceparent, SPAN_ATTR as A } from '../../shared/contracts/trace';
 import { createApp } from '../app';
-import type { Bindings } from '../env';
+import { type Bindings, getConfig } from '../env';
 import { IsolateMetrics } from '../services/metrics';
 import { BackendHealth } from '../services/routing/health';
 import { EDGE_SERVICE_NAME } from '../services/tracing';
@@ -155,6 +155,35 @@ describe('traces', () => {
     expect(parseTraceparent(atContainer?.traceparent)).toMatchObject({ traceId, sampled: false });
     await new Promise((r) => setTimeout(r, 300));
     expect(await spansFor(`trace_id=${traceId}`, () => true)).toEqual([]);
+  });
+
+  it('samples new traces at TRACES_SAMPLE_RATIO (0: none exported, the container told unsampled) and refuses bad trace settings', async () => {
+    const { key } = await seedTenantKey();
+    const app = createApp({ health: new BackendHealth(), metrics: new IsolateMetrics() });
+    const requestId = `req-trace-${crypto.randomUUID()}`;
+    const bindings = { ...(env as unknown as Bindings), TRACES_SAMPLE_RATIO: '0' };
+    const ctx = createExecutionContext();
+    const res = await app.request(
+      '/v1/infer',
+      {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', 'x-request-id': requestId },
+        body: JSON.stringify({ model, prompt: unique('ratio 0'), params: { max_tokens: 2 } }),
+      },
+      bindings,
+      ctx,
+    );
+    expect(res.status).toBe(200);
+    await res.text();
+    await waitOnExecutionContext(ctx);
+    const [atContainer] = await received(requestId);
+    expect(parseTraceparent(atContainer?.traceparent)?.sampled).toBe(false);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await spansFor(`request_id=${requestId}`, () => true)).toEqual([]);
+
+    expect(() => getConfig({ ...(env as unknown as Bindings), TRACES_SAMPLE_RATIO: '1.5', TRACES_ENDPOINT: 'collector:4318' })).toThrow(
+      /traces\.endpoint.*traces\.sampleRatio|traces\.sampleRatio.*traces\.endpoint/,
+    );
   });
 
   it('answers at once and in full when the collector is slow or down; the export gives up at its timeout', async () => {
