@@ -104,6 +104,8 @@ describe('metrics sink traces', () => {
     const bad = await postTraces(JSON.stringify({ resourceSpans: [{ scopeSpans: [{ spans: [{ traceId: 'zz' }] }] }] }));
     expect(bad.status).toBe(400);
     expect(await bad.text()).toContain('traceId');
+    const dashboard = await (await fetch(`${sink.url}/?refresh=0`)).text();
+    expect(dashboard).toContain('<form action="/traces"');
     const page = await (await fetch(`${sink.url}/traces?request_id=nobody`)).text();
     expect(page).toContain('no spans for request nobody');
     expect(sink.stats()).toMatchObject({ traceRejected: 2 });
