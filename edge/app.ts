@@ -3,7 +3,7 @@
  * comes in through `deps` (edge/services/isolate.ts), so tests pass fresh ones or fakes through the
  * same door.
  *
- * Order: request metrics → Server-Timing → request id → security headers → /health, /ready → (/v1/*, /webhooks/*:
+ * Order: request metrics → Server-Timing → request id → trace context (spans out from waitUntil) → security headers → /health, /ready → (/v1/*, /webhooks/*:
  * config and store → CORS → per-IP guard) → per route: auth → body guards →
  * schema validation → handler (inference routes: the stages of edge/stages/chain.ts). Errors from
  * anywhere go to one onError.
@@ -17,6 +17,7 @@ import { requestMetrics } from './middleware/metrics';
 import { requestId } from './middleware/request-id';
 import { securityHeaders } from './middleware/security-headers';
 import { serverTiming } from './middleware/server-timing';
+import { traceContext } from './middleware/trace';
 import { notFound, onError } from './on-error';
 import { completionRoutes } from './routes/completions';
 import { deadLetterRoutes } from './routes/dead-letters';
@@ -36,7 +37,7 @@ export function createApp(overrides: Partial<IsolateServices> = {}) {
 
   // First in the chain: it sees the final response of every request, errors and 404s included.
   app.use(requestMetrics({ recorder: deps.metrics, now: Date.now, ...(deps.metricsFlusher ? { flusher: deps.metricsFlusher } : {}) }));
-  app.use(serverTiming(), requestId(), securityHeaders());
+  app.use(serverTiming(), requestId(), traceContext(), securityHeaders());
   app.route('/', healthRoutes(deps));
 
   app.use('/v1/*', resolveConfig(deps), cors(), ipLimit({ directory: deps.directory }));

@@ -11,6 +11,7 @@ import type { AuthVariables } from './middleware/auth';
 import type { ConfigVariables } from './middleware/config';
 import type { OutcomeVariables } from './middleware/metrics';
 import type { ServerTimingVariables } from './middleware/server-timing';
+import type { TraceVariables } from './middleware/trace';
 import type { InferenceVariables } from './stages/state';
 import { setLogLevel } from './services/log';
 import { RouteTableSchema } from './services/route-table';
@@ -43,6 +44,13 @@ export interface Bindings {
   METRICS_ENDPOINT?: string;
   /** Least time between two flushes of one isolate (ms, default 60000). */
   METRICS_FLUSH_INTERVAL_MS?: string;
+  // Traces (edge/services/tracing.ts): OTLP/HTTP JSON, sent from waitUntil; unset: no spans are exported.
+  /** The collector's traces URL (`https://collector.example/v1/traces`; locally the metrics sink's). */
+  TRACES_ENDPOINT?: string;
+  /** Bound on one export (ms, default 2000). */
+  TRACES_TIMEOUT_MS?: string;
+  /** Share of new traces sampled, 0–1 (default 1); a client's `traceparent` decides for its own. */
+  TRACES_SAMPLE_RATIO?: string;
   // Rate limits, response cache and idempotency.
   /** `open` (default: a local in-isolate limiter while Redis is down) or `closed` (503 + Retry-After). */
   STORE_OUTAGE_POLICY?: string;
@@ -132,6 +140,11 @@ const ConfigSchema = z.object({
     endpoint: z.union([z.literal('off'), z.url({ protocol: /^https?$/ })]).optional(),
     flushIntervalMs: z.coerce.number().int().min(100).default(60_000),
   }),
+  traces: z.object({
+    endpoint: z.url({ protocol: /^https?$/ }).optional(),
+    timeoutMs: z.coerce.number().int().positive().max(30_000).default(2_000),
+    sampleRatio: z.coerce.number().min(0).max(1).default(1),
+  }),
   limits: z.object({
     outagePolicy: z.enum(['open', 'closed']).default('open'),
     storeTimeoutMs: z.coerce.number().int().positive().default(1_000),
@@ -197,6 +210,7 @@ export function getConfig(env: Bindings): Config {
       shareableModels: env.CACHE_SHAREABLE_MODELS || undefined,
     },
     metrics: { endpoint: env.METRICS_ENDPOINT || undefined, flushIntervalMs: env.METRICS_FLUSH_INTERVAL_MS || undefined },
+    traces: { endpoint: env.TRACES_ENDPOINT || undefined, timeoutMs: env.TRACES_TIMEOUT_MS || undefined, sampleRatio: env.TRACES_SAMPLE_RATIO || undefined },
     operatorToken: env.OPERATOR_TOKEN || undefined,
     jwt: env.JWT_ISSUER ? { issuer: env.JWT_ISSUER, audience: env.JWT_AUDIENCE, jwksUrl: env.JWT_JWKS_URL } : undefined,
   });
@@ -211,5 +225,12 @@ export function getConfig(env: Bindings): Config {
 /** The app's single typed context. */
 export interface AppEnv {
   Bindings: Bindings;
-  Variables: RequestIdVariables & ConfigVariables & AuthVariables & WebhookVariables & InferenceVariables & OutcomeVariables & ServerTimingVariables;
+  Variables: RequestIdVariables &
+    ConfigVariables &
+    AuthVariables &
+    WebhookVariables &
+    InferenceVariables &
+    OutcomeVariables &
+    ServerTimingVariables &
+    TraceVariables;
 }

@@ -11,6 +11,7 @@ import { ApiError, codeForStatus } from './errors';
 import { EdgeConfigError, type AppEnv } from './env';
 import { openAiError } from './services/translate';
 import { describeError, log } from './services/log';
+import { logIds } from './middleware/trace';
 
 /** Routes whose clients are OpenAI SDKs: their errors also carry the `type` those SDKs read. */
 const OPENAI_PATHS = /^\/v1\/(chat\/completions|completions|models|responses(\/[^/]+)?)\/?$/;
@@ -26,12 +27,11 @@ function respond(c: Context<AppEnv>, status: ContentfulStatusCode, error: ErrorO
 
 export function onError(): ErrorHandler<AppEnv> {
   return function onError(err, c) {
-    const requestId = c.get('requestId');
     if (err instanceof ApiError) {
       // A refused request is the client's business and already counted by code in the metrics.
       const level = err.status >= 500 ? 'warn' : 'debug';
       log(level, 'request failed', {
-        request_id: requestId,
+        ...logIds(c),
         code: err.code,
         status: err.status,
         reason: err.message,
@@ -43,14 +43,14 @@ export function onError(): ErrorHandler<AppEnv> {
       // Hono built-ins (e.g. the JSON validator's "Malformed JSON in request body").
       const status = (err.status >= 400 ? err.status : 500) as ContentfulStatusCode;
       const code = codeForStatus(status);
-      log(status >= 500 ? 'warn' : 'debug', 'request failed', { request_id: requestId, code, status, reason: err.message });
+      log(status >= 500 ? 'warn' : 'debug', 'request failed', { ...logIds(c), code, status, reason: err.message });
       return respond(c, status, { code, message: status < 500 ? err.message : 'internal error' });
     }
     if (err instanceof EdgeConfigError) {
-      log('error', 'gateway misconfigured', { request_id: requestId, reason: err.message });
+      log('error', 'gateway misconfigured', { ...logIds(c), reason: err.message });
       return respond(c, 500, { code: 'INTERNAL_ERROR', message: 'the gateway is misconfigured' });
     }
-    log('error', 'unhandled error', { request_id: requestId, ...describeError(err) });
+    log('error', 'unhandled error', { ...logIds(c), ...describeError(err) });
     return respond(c, 500, { code: 'INTERNAL_ERROR', message: 'internal error' });
   };
 }

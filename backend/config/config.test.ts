@@ -30,6 +30,25 @@ describe('loadSagemakerConfig', () => {
     }
   });
 
+  it('reads the trace collector settings (off by default) and names bad ones', () => {
+    expect(loadSagemakerConfig({ SAGEMAKER_MODELS: sagemakerModels }).observability.traces).toEqual({
+      endpoint: undefined,
+      timeoutMs: 2000,
+      sampleRatio: 1,
+      environment: 'local',
+    });
+    const on = loadSagemakerConfig({
+      SAGEMAKER_MODELS: sagemakerModels,
+      ENVIRONMENT: 'prod',
+      TRACES_ENDPOINT: 'https://otel.example/v1/traces',
+      TRACES_TIMEOUT_MS: '750',
+      TRACES_SAMPLE_RATIO: '0.1',
+    });
+    expect(on.observability.traces).toEqual({ endpoint: 'https://otel.example/v1/traces', timeoutMs: 750, sampleRatio: 0.1, environment: 'prod' });
+    const bad = () => loadSagemakerConfig({ SAGEMAKER_MODELS: sagemakerModels, TRACES_ENDPOINT: 'otel:4318', TRACES_SAMPLE_RATIO: '2' });
+    for (const name of ['TRACES_ENDPOINT', 'TRACES_SAMPLE_RATIO']) expect(bad).toThrow(name);
+  });
+
   it('says so when the models setting is missing, not JSON, or empty', () => {
     expect(() => loadSagemakerConfig({})).toThrow(/SAGEMAKER_MODELS/);
     expect(() => loadSagemakerConfig({ SAGEMAKER_MODELS: '{oops' })).toThrow(/SAGEMAKER_MODELS: is not valid JSON/);

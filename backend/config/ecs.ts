@@ -11,12 +11,12 @@
  *   ECS_REQUEST_TIMEOUT_MS         non-streaming call, default 60000
  *   ECS_FIRST_TOKEN_TIMEOUT_MS     streaming: call to first token, default 60000
  *   ECS_STREAM_IDLE_TIMEOUT_MS     streaming: longest gap between chunks, default 30000
- *   AWS_REGION, LOG_PAYLOADS, POWERTOOLS_METRICS_NAMESPACE (config/env.ts)
+ *   AWS_REGION, LOG_PAYLOADS, POWERTOOLS_METRICS_NAMESPACE, ENVIRONMENT, TRACES_* (config/env.ts)
  */
 import * as z from 'zod';
 import type { Timeouts } from '../core/backend';
 import type { ContainerModel } from '../core/formats';
-import { CommonEnvShape, AdapterConfigError, millis, modelSettings, modelsSetting, parseEnv, type ObservabilityConfig } from './env';
+import { CommonEnvShape, AdapterConfigError, millis, modelSettings, modelsSetting, parseEnv, observabilityOf, type ObservabilityConfig } from './env';
 
 const httpUrl = z.url({ protocol: /^https?$/ });
 
@@ -64,6 +64,6 @@ export function loadEcsConfig(env: NodeJS.ProcessEnv = process.env): EcsConfig {
   return {
     models,
     timeouts: { requestMs: e.ECS_REQUEST_TIMEOUT_MS, firstTokenMs: e.ECS_FIRST_TOKEN_TIMEOUT_MS, idleMs: e.ECS_STREAM_IDLE_TIMEOUT_MS },
-    observability: { logPayloads: e.LOG_PAYLOADS, metricsNamespace: e.POWERTOOLS_METRICS_NAMESPACE },
+    observability: observabilityOf(e),
   };
 }

@@ -6,6 +6,7 @@ import * as z from 'zod';
 import { describeIssues, jsonString } from '../../shared/settings';
 import { ModelNameSchema } from '../../shared/contracts/infer';
 import { CHAT_TEMPLATES } from '../core/chat-template';
+import type { TracingSettings } from '../core/tracing';
 
 /** A missing or malformed setting; the message names each one. */
 export class AdapterConfigError extends Error {
@@ -41,12 +42,37 @@ export const CommonEnvShape = {
   LOG_PAYLOADS: flag,
   /** CloudWatch namespace of the EMF metrics. */
   POWERTOOLS_METRICS_NAMESPACE: z.string().min(1).max(255).default('InferenceGateway'),
+  /** The deployment environment (`dev`, `staging`, `prod`; CDK sets it): the spans' `deployment.environment.name`. */
+  ENVIRONMENT: z.string().min(1).max(64).default('local'),
+  /** The OTLP/HTTP collector's traces URL (`…/v1/traces`); unset: no spans (core/tracing.ts). */
+  TRACES_ENDPOINT: z.url({ protocol: /^https?$/ }).optional(),
+  /** Bound on one span export and on the flush before an invocation ends (ms). */
+  TRACES_TIMEOUT_MS: millis(2_000),
+  /** Share of new traces sampled (0–1); the edge's `traceparent` decides for the traces it starts. */
+  TRACES_SAMPLE_RATIO: z.coerce.number().min(0).max(1).default(1),
 };
 
-/** Observability settings both adapters pass to Powertools. */
+/** Observability settings both adapters pass to Powertools and the tracing. */
 export interface ObservabilityConfig {
   readonly logPayloads: boolean;
   readonly metricsNamespace: string;
+  readonly traces: TracingSettings;
+}
+
+/** The observability settings of parsed common settings. */
+export function observabilityOf(e: {
+  LOG_PAYLOADS: boolean;
+  POWERTOOLS_METRICS_NAMESPACE: string;
+  ENVIRONMENT: string;
+  TRACES_ENDPOINT?: string | undefined;
+  TRACES_TIMEOUT_MS: number;
+  TRACES_SAMPLE_RATIO: number;
+}): ObservabilityConfig {
+  return {
+    logPayloads: e.LOG_PAYLOADS,
+    metricsNamespace: e.POWERTOOLS_METRICS_NAMESPACE,
+    traces: { endpoint: e.TRACES_ENDPOINT, timeoutMs: e.TRACES_TIMEOUT_MS, sampleRatio: e.TRACES_SAMPLE_RATIO, environment: e.ENVIRONMENT },
+  };
 }
 
 /**

@@ -8,12 +8,12 @@
  *   SAGEMAKER_FIRST_TOKEN_TIMEOUT_MS   streaming: call to first token, default 60000
  *   SAGEMAKER_STREAM_IDLE_TIMEOUT_MS   streaming: longest gap between chunks, default 30000
  *   SAGEMAKER_CONNECT_TIMEOUT_MS       TCP/TLS connect to the runtime, default 3000
- *   AWS_REGION, LOG_PAYLOADS, POWERTOOLS_METRICS_NAMESPACE (config/env.ts)
+ *   AWS_REGION, LOG_PAYLOADS, POWERTOOLS_METRICS_NAMESPACE, ENVIRONMENT, TRACES_* (config/env.ts)
  */
 import * as z from 'zod';
 import type { Timeouts } from '../core/backend';
 import { CONTAINER_FORMATS, type ContainerModel } from '../core/formats';
-import { CommonEnvShape, millis, modelSettings, modelsSetting, parseEnv, type ObservabilityConfig } from './env';
+import { CommonEnvShape, millis, modelSettings, modelsSetting, parseEnv, observabilityOf, type ObservabilityConfig } from './env';
 
 /** One model on a SageMaker endpoint (a value of SAGEMAKER_MODELS). */
 export const SagemakerModelSchema = z
@@ -65,6 +65,6 @@ export function loadSagemakerConfig(env: NodeJS.ProcessEnv = process.env): Sagem
     models: e.SAGEMAKER_MODELS,
     timeouts: { requestMs: e.SAGEMAKER_REQUEST_TIMEOUT_MS, firstTokenMs: e.SAGEMAKER_FIRST_TOKEN_TIMEOUT_MS, idleMs: e.SAGEMAKER_STREAM_IDLE_TIMEOUT_MS },
     connectTimeoutMs: e.SAGEMAKER_CONNECT_TIMEOUT_MS,
-    observability: { logPayloads: e.LOG_PAYLOADS, metricsNamespace: e.POWERTOOLS_METRICS_NAMESPACE },
+    observability: observabilityOf(e),
   };
 }

@@ -3,6 +3,7 @@
  * a transport that moves bytes to and from the model (SageMaker runtime, HTTP), and timeouts.
  * Everything else (formats, decoding, the stream contract, errors in the envelope) is shared.
  */
+import type { TraceContext } from '../../shared/contracts/trace';
 import type { AdapterError } from './errors';
 import type { ContainerModel } from './formats';
 
@@ -29,15 +30,21 @@ export interface UpstreamStream {
   readonly chunks: AsyncIterable<Uint8Array>;
 }
 
+/** What travels with a container call besides the body: the request id, and the trace context the container continues. */
+export interface CallMeta {
+  readonly requestId?: string | undefined;
+  readonly trace?: TraceContext | undefined;
+}
+
 /** When an upstream error happened: before the answer began, or while its stream was read. */
 export type ErrorPhase = 'request' | 'stream';
 
 /** Moves a container request body to the model and the answer back. */
 export interface Transport<M extends ContainerModel> {
   /** Sends `body`; resolves with the whole answer; rejects on any failure (including abort). */
-  invoke(model: M, body: Uint8Array, signal: AbortSignal): Promise<UpstreamResponse>;
+  invoke(model: M, body: Uint8Array, signal: AbortSignal, meta?: CallMeta): Promise<UpstreamResponse>;
   /** Sends `body` for a streamed answer; resolves once the upstream accepted it. */
-  stream(model: M, body: Uint8Array, signal: AbortSignal): Promise<UpstreamStream>;
+  stream(model: M, body: Uint8Array, signal: AbortSignal, meta?: CallMeta): Promise<UpstreamStream>;
   /**
    * Maps anything `invoke` or `stream` threw (`phase: 'request'`), or iterating the chunks threw
    * (`phase: 'stream'`: the answer had begun, so a dropped connection is a broken stream, not an

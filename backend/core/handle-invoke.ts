@@ -14,6 +14,7 @@ import type { ContainerModel } from './formats';
 import { invokeSync } from './invoke-sync';
 import { streamInference } from './invoke-stream';
 import { headerRequestId, parseInvokeEvent } from './request';
+import { type InvocationTrace, passthroughTrace } from './tracing';
 import { writeError, writeJson, type ResponseSink } from './sink';
 
 /** Everything logs and metrics need about one invocation. Holds the request (prompt) and output: log them only on purpose. */
@@ -48,6 +49,8 @@ export interface InvokeContext {
   /** Aborts when the caller goes away. */
   readonly signal: AbortSignal;
   readonly now?: () => number;
+  /** The invocation's trace (core/tracing.ts); default: the caller's context passed through, nothing recorded. */
+  readonly trace?: InvocationTrace;
 }
 
 /** Handles one Function URL request end to end. */
@@ -58,6 +61,7 @@ export async function handleInvoke<M extends ContainerModel>(
   ctx: InvokeContext,
 ): Promise<InvocationOutcome> {
   const now = ctx.now ?? (() => performance.now());
+  const tracing = ctx.trace ?? passthroughTrace(event.headers);
   const started = now();
   let req: BackendInferRequest | undefined;
   let model: M | undefined;
@@ -73,11 +77,24 @@ export async function handleInvoke<M extends ContainerModel>(
     request: req,
   });
   try {
-    req = parseInvokeEvent(event);
+    req = tracing.parse(() => parseInvokeEvent(event));
     model = modelFor(backend, req.model);
     if (!model) throw new NotFoundError(`model '${req.model}' is not configured on this adapter`, { reason: REASON.unknown_model });
+    const call = tracing.modelCall({
+      model: req.model,
+      operation: 'prompt' in req ? 'text_completion' : 'chat',
+      target: backend.target(model),
+      stream: req.stream,
+      maxTokens: req.params.max_tokens,
+      temperature: req.params.temperature,
+    });
+    const meta = { requestId: req.request_id, trace: call.context };
     if (!req.stream) {
-      const result = await invokeSync(backend, model, req, ctx.signal, now);
+      const result = await invokeSync(backend, model, req, ctx.signal, now, meta).catch((err: unknown) => {
+        call.end({ error: asAdapterError(err) });
+        throw err;
+      });
+      call.end({ usage: result.usage, finishReason: result.finish_reason });
       await writeJson(sink, 200, result);
       return {
         ...base(),
@@ -92,7 +109,11 @@ export async function handleInvoke<M extends ContainerModel>(
         output: result.output,
       };
     }
-    const result = await streamInference(backend, model, req, sink, ctx.signal, now);
+    const result = await streamInference(backend, model, req, sink, ctx.signal, now, { meta, firstToken: () => call.firstToken() }).catch((err: unknown) => {
+      call.end({ error: asAdapterError(err) });
+      throw err;
+    });
+    call.end({ usage: result.usage, finishReason: result.finishReason, error: result.error });
     const cancelled = result.error instanceof ClientClosedError;
     return {
       ...base(),

@@ -12,7 +12,7 @@
 import { encodeBackendStreamEvent, type BackendInferRequest, type FinishReason } from '../../shared/contracts/backend';
 import { REASON, SSE_HEADERS } from '../../shared/contracts/boundary';
 import type { Usage } from '../../shared/contracts/infer';
-import type { Backend, ErrorPhase } from './backend';
+import type { Backend, CallMeta, ErrorPhase } from './backend';
 import { AdapterError, ClientClosedError, UpstreamError, UpstreamTimeoutError } from './errors';
 import { FORMATS, type ContainerModel, type StreamPiece } from './formats';
 import { stopList } from './formats/common';
@@ -44,6 +44,7 @@ export async function streamInference<M extends ContainerModel>(
   sink: ResponseSink,
   signal: AbortSignal,
   now: () => number,
+  call?: { readonly meta: CallMeta; firstToken(): void },
 ): Promise<StreamResult> {
   const codec = FORMATS[model.format];
   const { firstTokenMs, idleMs } = backend.timeouts;
@@ -64,6 +65,7 @@ export async function streamInference<M extends ContainerModel>(
     if (!sink.started) {
       sink.start(200, SSE_HEADERS);
       ttftMs = Math.round(now() - started);
+      call?.firstToken();
       abort.arm(idleMs, idleTimeout);
     }
     output += text;
@@ -86,7 +88,7 @@ export async function streamInference<M extends ContainerModel>(
   let phase: ErrorPhase = 'request';
   try {
     const body = encoder.encode(JSON.stringify(codec.request({ ...req, stream: true }, model)));
-    const upstream = await backend.transport.stream(model, body, abort.signal);
+    const upstream = await backend.transport.stream(model, body, abort.signal, call?.meta);
     phase = 'stream';
     const decoder = new ContainerStreamDecoder(codec, upstream.contentType);
     for await (const chunk of upstream.chunks) {

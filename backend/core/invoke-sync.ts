@@ -5,7 +5,7 @@
 import type { BackendInferRequest, BackendInferResponse } from '../../shared/contracts/backend';
 import { REASON } from '../../shared/contracts/boundary';
 import { stopList } from './formats/common';
-import type { Backend } from './backend';
+import type { Backend, CallMeta } from './backend';
 import { UpstreamError, UpstreamTimeoutError } from './errors';
 import { FORMATS, type ContainerModel } from './formats';
 import { StopSequenceTrimmer } from './stop-sequences';
@@ -22,6 +22,7 @@ export async function invokeSync<M extends ContainerModel>(
   req: BackendInferRequest,
   signal: AbortSignal,
   now: () => number,
+  meta?: CallMeta,
 ): Promise<BackendInferResponse> {
   const codec = FORMATS[model.format];
   const body = encoder.encode(JSON.stringify(codec.request({ ...req, stream: false }, model)));
@@ -31,7 +32,7 @@ export async function invokeSync<M extends ContainerModel>(
   const started = now();
   let raw: Uint8Array;
   try {
-    raw = (await backend.transport.invoke(model, body, abort.signal)).body;
+    raw = (await backend.transport.invoke(model, body, abort.signal, meta)).body;
   } catch (err) {
     throw abort.reason ?? backend.transport.mapError(err, model, 'request');
   } finally {

@@ -22,11 +22,12 @@ import {
 } from '../../shared/contracts/responses';
 import type { Usage } from '../../shared/contracts/infer';
 import { SseParser, sseBytes } from '../../shared/sse';
-import { modelFor, type Backend, type ErrorPhase } from './backend';
+import { modelFor, type Backend, type CallMeta, type ErrorPhase } from './backend';
 import { AdapterError, BadRequestError, ClientClosedError, NotFoundError, UpstreamError, UpstreamTimeoutError, asAdapterError } from './errors';
 import type { ContainerModel } from './formats';
 import type { InvocationOutcome, InvokeContext } from './handle-invoke';
 import { headerRequestId } from './request';
+import { type ModelCallTrace, passthroughTrace } from './tracing';
 import { writeError, writeJson, type ResponseSink } from './sink';
 import { UpstreamAbort } from './upstream-abort';
 
@@ -69,6 +70,7 @@ async function relayWhole<M extends ContainerModel>(
   body: Uint8Array,
   sink: ResponseSink,
   signal: AbortSignal,
+  meta: CallMeta,
 ): Promise<Relayed> {
   const transport = backend.transport.responses!;
   const abort = new UpstreamAbort(signal);
@@ -76,7 +78,7 @@ async function relayWhole<M extends ContainerModel>(
   abort.arm(requestMs, () => new UpstreamTimeoutError(`the model did not answer within ${requestMs} ms`, { reason: REASON.timeout }));
   let raw: Uint8Array;
   try {
-    raw = (await transport.invoke(model, body, abort.signal)).body;
+    raw = (await transport.invoke(model, body, abort.signal, meta)).body;
   } catch (err) {
     throw abort.reason ?? backend.transport.mapError(err, model, 'request');
   } finally {
@@ -101,6 +103,8 @@ async function relayStream<M extends ContainerModel>(
   sink: ResponseSink,
   signal: AbortSignal,
   now: () => number,
+  call: ModelCallTrace,
+  meta: CallMeta,
 ): Promise<Relayed> {
   const transport = backend.transport.responses!;
   const { firstTokenMs, idleMs } = backend.timeouts;
@@ -115,7 +119,7 @@ async function relayStream<M extends ContainerModel>(
   let completed = false;
   let phase: ErrorPhase = 'request';
   try {
-    const upstream = await transport.stream(model, body, abort.signal);
+    const upstream = await transport.stream(model, body, abort.signal, meta);
     phase = 'stream';
     if (!isEventStream(upstream.contentType))
       throw new UpstreamError(502, 'the model container did not answer an event stream', { reason: REASON.bad_response });
@@ -134,6 +138,7 @@ async function relayStream<M extends ContainerModel>(
       if (!sink.started) {
         sink.start(200, SSE_HEADERS);
         ttftMs = Math.round(now() - started);
+        call.firstToken();
       }
       events += 1;
       await sink.write(sseBytes(type, data));
@@ -170,6 +175,7 @@ export async function relayResponses<M extends ContainerModel>(
   ctx: InvokeContext,
 ): Promise<InvocationOutcome> {
   const now = ctx.now ?? (() => performance.now());
+  const tracing = ctx.trace ?? passthroughTrace(event.headers);
   const started = now();
   let req: BackendResponsesRequest | undefined;
   let model: M | undefined;
@@ -195,13 +201,18 @@ export async function relayResponses<M extends ContainerModel>(
   });
   try {
     if (event.rawPath !== RESPONSES_RELAY_PATH) throw new NotFoundError(`no route for ${event.rawPath}`);
-    req = parseRelayEvent(event);
+    req = tracing.parse(() => parseRelayEvent(event));
     model = modelFor(backend, req.model);
     if (!model) throw new NotFoundError(`model '${req.model}' is not configured on this adapter`, { reason: REASON.unknown_model });
     if (!backend.transport.responses || model.format !== 'openai-chat')
       throw new BadRequestError(`model '${req.model}' is not served with the Responses API on this adapter`, { reason: REASON.validation });
     const body = encoder.encode(JSON.stringify({ ...req.body, model: model.modelId ?? req.model, stream: req.stream, store: false }));
-    const relayed = req.stream ? await relayStream(backend, model, body, sink, ctx.signal, now) : await relayWhole(backend, model, body, sink, ctx.signal);
+    const call = tracing.modelCall({ model: req.model, operation: 'chat', target: backend.target(model), stream: req.stream });
+    const meta = { requestId: req.request_id, trace: call.context };
+    const relayed = req.stream
+      ? await relayStream(backend, model, body, sink, ctx.signal, now, call, meta)
+      : await relayWhole(backend, model, body, sink, ctx.signal, meta);
+    call.end({ usage: relayed.usage, error: relayed.error });
     return outcome(relayed.error instanceof ClientClosedError ? relayed.error.status : 200, relayed);
   } catch (err) {
     const error = asAdapterError(err);

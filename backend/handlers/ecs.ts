@@ -7,12 +7,20 @@
  */
 import { ecsBackend } from '../adapters/ecs/transport';
 import { loadEcsConfig } from '../config/ecs';
+import { createTracing } from '../core/tracing';
 import { createStreamingHandler } from './lambda-stream';
 import { createPowertools } from './powertools';
 
 // Parsed and created once per execution environment (cold start); a bad setting fails the init.
 const config = loadEcsConfig();
-const powertools = createPowertools('ecs-adapter', config.observability);
+const SERVICE_NAME = 'ecs-adapter';
+const powertools = createPowertools(SERVICE_NAME, config.observability);
 
 /** The Function URL handler (RESPONSE_STREAM). */
-export const handler = createStreamingHandler({ backend: ecsBackend(config), powertools, logPayloads: config.observability.logPayloads });
+export const handler = createStreamingHandler({
+  backend: ecsBackend(config),
+  powertools,
+  logPayloads: config.observability.logPayloads,
+  // One per execution environment: the span processor's buffer and the exporter's connections.
+  tracing: createTracing(SERVICE_NAME, config.observability.traces),
+});

@@ -2,7 +2,8 @@
  * The wiring every adapter's Lambda entry shares: a RESPONSE_STREAM handler that adapts the
  * runtime's `responseStream` to core's ResponseSink, aborts upstream work when that stream fails
  * (locally: the caller disconnected; see backend/types/awslambda.d.ts), runs core's handleInvoke
- * inside an X-Ray subsegment when tracing is on, and records logs and metrics from its outcome.
+ * inside an X-Ray subsegment when tracing is on, records logs and metrics from its outcome (every
+ * line with the request's `trace_id`), and flushes the invocation's OpenTelemetry spans.
  */
 import { finished } from 'node:stream';
 import type { LambdaFunctionURLEvent } from 'aws-lambda';
@@ -11,10 +12,12 @@ import type { Backend } from '../core/backend';
 import { ClientClosedError } from '../core/errors';
 import type { ContainerModel } from '../core/formats';
 import { handleInvoke, type InvocationOutcome } from '../core/handle-invoke';
+import { headerRequestId } from '../core/request';
 import { relayResponses } from '../core/responses-relay';
 import { RESPONSES_RELAY_PATH } from '../../shared/contracts/responses';
 import type { ResponseSink } from '../core/sink';
 import { recordOutcome } from '../core/telemetry';
+import { type AdapterTracing, TRACING_OFF } from '../core/tracing';
 import type { Powertools } from './powertools';
 
 /** A ResponseSink over the Lambda response stream: the prelude on `start`, writes with backpressure. */
@@ -76,11 +79,13 @@ export interface StreamingHandlerDeps<M extends ContainerModel> {
   readonly powertools: Powertools;
   /** Log prompts and outputs at DEBUG (config LOG_PAYLOADS). */
   readonly logPayloads: boolean;
+  /** OpenTelemetry spans of each invocation (core/tracing.ts), flushed before it ends. @default off */
+  readonly tracing?: AdapterTracing;
 }
 
 /** The Function URL handler (RESPONSE_STREAM) of an adapter. */
 export function createStreamingHandler<M extends ContainerModel>(deps: StreamingHandlerDeps<M>) {
-  const { backend, powertools, logPayloads } = deps;
+  const { backend, powertools, logPayloads, tracing = TRACING_OFF } = deps;
   return awslambda.streamifyResponse<LambdaFunctionURLEvent>(async (event, responseStream, context) => {
     powertools.logger.addContext(context);
     // Emits a ColdStart metric on the first invocation of this execution environment only.
@@ -92,7 +97,17 @@ export function createStreamingHandler<M extends ContainerModel>(deps: Streaming
     const sink = responseStreamSink(responseStream);
     // The relay path passes a Responses API call to a container that serves it; every other path is the invoke contract's.
     const handle = event.rawPath === RESPONSES_RELAY_PATH ? relayResponses : handleInvoke;
-    const outcome = await traced(powertools.tracer, () => handle(event, sink, backend, { signal: controller.signal }));
-    recordOutcome(outcome, { logger: powertools.logger, metrics: powertools.metrics, logPayloads });
+    const trace = await tracing.begin(event.headers);
+    // Every line of this invocation joins the edge's: its trace and (until the body says otherwise) the header's request id.
+    powertools.logger.appendKeys({ trace_id: trace.traceId, request_id: headerRequestId(event) });
+    try {
+      const outcome = await traced(powertools.tracer, () => handle(event, sink, backend, { signal: controller.signal, trace }));
+      trace.end(outcome);
+      recordOutcome(outcome, { logger: powertools.logger, metrics: powertools.metrics, logPayloads });
+    } finally {
+      powertools.logger.removeKeys(['trace_id', 'request_id']);
+    }
+    // Lambda freezes the environment once the handler returns: the spans leave now (bounded), not later.
+    await tracing.flush();
   });
 }

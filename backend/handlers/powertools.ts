@@ -20,7 +20,7 @@ export interface Powertools {
 }
 
 /** The Powertools instances of the adapter named `serviceName` (e.g. `sagemaker-adapter`). */
-export function createPowertools(serviceName: string, config: ObservabilityConfig): Powertools {
+export function createPowertools(serviceName: string, config: Pick<ObservabilityConfig, 'logPayloads' | 'metricsNamespace'>): Powertools {
   return {
     logger: new Logger({ serviceName }),
     metrics: new Metrics({ serviceName, namespace: config.metricsNamespace }),

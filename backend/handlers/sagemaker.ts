@@ -6,12 +6,14 @@
 import { SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime';
 import { sagemakerBackend } from '../adapters/sagemaker/transport';
 import { loadSagemakerConfig } from '../config/sagemaker';
+import { createTracing } from '../core/tracing';
 import { createStreamingHandler } from './lambda-stream';
 import { createPowertools } from './powertools';
 
 // Parsed and created once per execution environment (cold start); a bad setting fails the init.
 const config = loadSagemakerConfig();
-const powertools = createPowertools('sagemaker-adapter', config.observability);
+const SERVICE_NAME = 'sagemaker-adapter';
+const powertools = createPowertools(SERVICE_NAME, config.observability);
 // Created once per execution environment: its keep-alive connections outlive invocations. No SDK
 // retries: the edge retries with its own deadline, backoff and circuit breaker.
 const client = powertools.tracer.captureAWSv3Client(
@@ -24,4 +26,10 @@ const client = powertools.tracer.captureAWSv3Client(
 );
 
 /** The Function URL handler (RESPONSE_STREAM). */
-export const handler = createStreamingHandler({ backend: sagemakerBackend(client, config), powertools, logPayloads: config.observability.logPayloads });
+export const handler = createStreamingHandler({
+  backend: sagemakerBackend(client, config),
+  powertools,
+  logPayloads: config.observability.logPayloads,
+  // One per execution environment: the span processor's buffer and the exporter's connections.
+  tracing: createTracing(SERVICE_NAME, config.observability.traces),
+});

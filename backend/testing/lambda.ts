@@ -33,7 +33,11 @@ export function quietPowertools(service: string): Powertools {
 /** A Lambda host serving `handlers` by name; `call` signs requests as the edge does. */
 export interface AdapterHost {
   readonly host: LambdaHost;
-  call(name: string, body: BackendInferRequestInput | string, init?: { signal?: AbortSignal; path?: string }): Promise<Response>;
+  call(
+    name: string,
+    body: BackendInferRequestInput | string,
+    init?: { signal?: AbortSignal; path?: string; headers?: Record<string, string> },
+  ): Promise<Response>;
   close(): Promise<void>;
 }
 
@@ -54,7 +58,7 @@ export async function startAdapterHost(handlers: Record<string, LambdaHandler>, 
     call: (name, body, init = {}) =>
       aws.fetch(new URL(init.path ?? INVOKE_PATH, host.urls[name]).toString(), {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: { 'content-type': 'application/json', ...init.headers },
         body: typeof body === 'string' ? body : JSON.stringify(body),
         ...(init.signal ? { signal: init.signal } : {}),
       }),

@@ -63,6 +63,16 @@ export interface EcsEnvironmentConfig {
   readonly natGateways: number;
 }
 
+/** Where an environment's adapters send their spans: an OTLP/HTTP collector (backend/core/tracing.ts). */
+export interface TracesEnvironmentConfig {
+  /** The collector's traces URL, e.g. `https://otel-collector.internal.example/v1/traces`. */
+  readonly endpoint: string;
+  /** Bound on one export and on the flush before an invocation ends (ms). @default 2000 (the adapter's) */
+  readonly timeoutMs?: number;
+  /** Share of traces the adapters start that are sampled (0–1); the edge decides for the traces it forwards. @default 1 */
+  readonly sampleRatio?: number;
+}
+
 /** The Lambda adapters of an environment. */
 export interface AdaptersEnvironmentConfig {
   /** Reserved concurrency per adapter; undefined leaves the account pool unreserved (new accounts have 10). */
@@ -71,6 +81,8 @@ export interface AdaptersEnvironmentConfig {
   readonly memorySize: number;
   /** Function timeout in seconds; the adapter's own invoke deadline is 5 s shorter. */
   readonly timeoutSeconds: number;
+  /** The adapters' trace collector; absent: no spans are recorded (zero cost). The edge's is `TRACES_ENDPOINT` in wrangler.toml. */
+  readonly traces?: TracesEnvironmentConfig;
 }
 
 /** Alarm thresholds (SPEC §10 defaults). */

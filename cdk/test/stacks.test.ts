@@ -101,6 +101,37 @@ describe('the staging stacks', () => {
   });
 });
 
+describe("the adapters' trace collector", () => {
+  it('is configured per environment from its adapters.traces, in the shape backend/config/env.ts accepts', () => {
+    const app = testApp();
+    const staging = ENVIRONMENTS.staging;
+    const config = {
+      ...staging,
+      adapters: { ...staging.adapters, traces: { endpoint: 'https://otel.staging.example/v1/traces', timeoutMs: 1500, sampleRatio: 0.25 } },
+    };
+    const adapters = Template.fromStack(addGatewayStacks(new Stage(app, 'staging'), { config, repoRoot: REPO_ROOT }).adapters);
+    const expected = { endpoint: 'https://otel.staging.example/v1/traces', timeoutMs: 1500, sampleRatio: 0.25, environment: 'staging' };
+    expect(loadSagemakerConfig(functionEnvironment(adapters, 'inference-gateway-staging-sagemaker-adapter')).observability.traces).toEqual(expected);
+    expect(loadEcsConfig(functionEnvironment(adapters, 'inference-gateway-staging-ecs-adapter')).observability.traces).toEqual(expected);
+  });
+
+  it.each(ENVIRONMENT_NAMES)('is off in %s as shipped (no collector known): no TRACES_* variables, no spans', (name) => {
+    const app = testApp();
+    const adapters = Template.fromStack(addGatewayStacks(new Stage(app, name), { config: ENVIRONMENTS[name], repoRoot: REPO_ROOT }).adapters);
+    const env = functionEnvironment(adapters, `inference-gateway-${name}-sagemaker-adapter`);
+    expect(Object.keys(env).filter((k) => k.startsWith('TRACES_'))).toEqual([]);
+    expect(loadSagemakerConfig(env).observability.traces.endpoint).toBeUndefined();
+  });
+
+  it('refuses a collector URL that is not http(s)', () => {
+    const staging = ENVIRONMENTS.staging;
+    const config = { ...staging, adapters: { ...staging.adapters, traces: { endpoint: 'otel.example:4318' } } };
+    expect(() => addGatewayStacks(new Stage(testApp(), 'staging'), { config, repoRoot: REPO_ROOT })).toThrow(
+      /adapters.traces.endpoint must be an http\(s\) URL/,
+    );
+  });
+});
+
 describe('an environment without ECS (dev)', () => {
   const app = testApp();
   const stacks = addGatewayStacks(new Stage(app, 'dev'), { config: ENVIRONMENTS.dev, repoRoot: REPO_ROOT });

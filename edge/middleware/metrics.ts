@@ -9,12 +9,14 @@ import type { Context, MiddlewareHandler } from 'hono';
 import { routePath } from 'hono/route';
 import type { Usage } from '../../shared/contracts/infer';
 import type { ErrorCode } from '../../shared/errors';
+import type { Settlement } from '../stages/state';
 import { EdgeMetric as E } from '../../shared/metrics-catalog';
 import type { AppEnv } from '../env';
 import { runInBackground } from '../services/background';
 import { describeError, log } from '../services/log';
 import type { Dimensions, MetricsRecorder } from '../services/metrics';
 import type { MetricsFlusher } from '../services/metrics-flush';
+import { logIds } from './trace';
 
 /** What happened to a request, as the stages and onError saw it. */
 export interface RequestOutcome {
@@ -22,6 +24,8 @@ export interface RequestOutcome {
   code?: ErrorCode;
   /** The usage of an answered inference request; a stream's is known when it ends. */
   usage?: Usage | Promise<Usage | undefined>;
+  /** How an inference request settled (a stream's when it ends), for its trace. */
+  settlement?: Promise<Settlement>;
 }
 
 export interface OutcomeVariables {
@@ -37,7 +41,7 @@ export interface RequestMetricsOptions {
 }
 
 /** The matched route pattern (never the raw path); `unmatched` when only middleware matched. */
-function routeLabel(c: Context<AppEnv>): string {
+export function routeLabel(c: Context<AppEnv>): string {
   const pattern = routePath(c, -1);
   return !pattern || pattern.includes('*') ? 'unmatched' : pattern;
 }
@@ -72,7 +76,7 @@ export function requestMetrics(options: RequestMetricsOptions): MiddlewareHandle
         credentials: config.aws,
         intervalMs: config.metrics.flushIntervalMs,
       });
-    })().catch((err: unknown) => log('warn', 'request metrics failed', { request_id: c.get('requestId'), ...describeError(err) }));
+    })().catch((err: unknown) => log('warn', 'request metrics failed', { ...logIds(c), ...describeError(err) }));
     runInBackground(c, work);
   };
 }

@@ -8,12 +8,24 @@
  *
  * Phases may overlap: the cache lookup runs while the limits are checked, in one store round trip.
  * In workerd the clock advances only across I/O, so a phase that does none reads 0.
+ *
+ * The same measurements are the request's trace spans (middleware/trace.ts reads {@link
+ * ServerTiming.phases}): one clock, one place. `route` (planning the upstream call) is a span only;
+ * the header keeps the phases SPEC §2 names.
  */
 import type { Context, MiddlewareHandler } from 'hono';
 import type { AppEnv } from '../env';
 
-/** A phase's name in the header. */
-export type TimedPhase = 'auth' | 'limits' | 'cache' | 'upstream';
+/** A measured phase: the header's four, and `route`, which only the trace shows. */
+export type TimedPhase = 'auth' | 'limits' | 'cache' | 'route' | 'upstream';
+
+/** One phase as measured: start and end on {@link timingClock}, and its outcome. */
+export interface MeasuredPhase {
+  readonly phase: TimedPhase;
+  readonly start: number;
+  readonly end: number;
+  readonly desc?: string | undefined;
+}
 
 /** Ends a phase now, or at `endedAt` (a {@link timingClock} reading); `desc` names its outcome (the cache tier). */
 export type StopTimer = (desc?: string, endedAt?: number) => void;
@@ -22,10 +34,11 @@ export type StopTimer = (desc?: string, endedAt?: number) => void;
 export const timingClock = (): number => performance.now();
 
 const ORDER: readonly TimedPhase[] = ['auth', 'limits', 'cache', 'upstream'];
+const TRACE_ORDER: readonly TimedPhase[] = ['auth', 'limits', 'cache', 'route', 'upstream'];
 
 /** The phases of one request, as their owners measured them. */
 export class ServerTiming {
-  readonly #entries = new Map<TimedPhase, string>();
+  readonly #entries = new Map<TimedPhase, MeasuredPhase>();
 
   /** Starts timing `phase`; the returned function ends it (only its first call counts). */
   start(phase: TimedPhase): StopTimer {
@@ -34,13 +47,14 @@ export class ServerTiming {
     return (desc, endedAt) => {
       if (stopped) return;
       stopped = true;
-      this.record(phase, (endedAt ?? timingClock()) - started, desc);
+      const end = endedAt ?? timingClock();
+      if (!this.#entries.has(phase)) this.#entries.set(phase, { phase, start: started, end: Math.max(started, end), desc });
     };
   }
 
-  /** Records a phase measured elsewhere (the first record of a phase counts). */
-  record(phase: TimedPhase, ms: number, desc?: string): void {
-    if (!this.#entries.has(phase)) this.#entries.set(phase, entry(phase, ms, desc));
+  /** The phases that ran, in request order. */
+  phases(): MeasuredPhase[] {
+    return TRACE_ORDER.map((phase) => this.#entries.get(phase)).filter((p): p is MeasuredPhase => p !== undefined);
   }
 
   /** The header value: the phases in request order, `total` last. */
@@ -48,7 +62,7 @@ export class ServerTiming {
     const parts: string[] = [];
     for (const phase of ORDER) {
       const recorded = this.#entries.get(phase);
-      if (recorded) parts.push(recorded);
+      if (recorded) parts.push(entry(phase, recorded.end - recorded.start, recorded.desc));
     }
     parts.push(entry('total', totalMs));
     return parts.join(', ');

@@ -5,6 +5,7 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { getConfig, type AppEnv, type Config } from '../env';
 import { describeError, log } from '../services/log';
+import { logIds } from '../middleware/trace';
 import type { RouteDeps } from './common';
 import { DeadlineExceededError, withDeadline } from '../services/deadline';
 
@@ -50,13 +51,13 @@ export function healthRoutes(deps: Pick<RouteDeps, 'store'>) {
       try {
         config = getConfig(c.env);
       } catch (err) {
-        log('error', 'readiness: config invalid', { request_id: c.get('requestId'), ...describeError(err) });
+        log('error', 'readiness: config invalid', { ...logIds(c), ...describeError(err) });
         return c.json({ status: 'not_ready' as const, checks: { config: { ok: false, reason: 'configuration invalid' } } }, 503);
       }
       const store: CheckResult = await withDeadline(deps.store(config).ping(), READY_STORE_TIMEOUT_MS, 'the store')
         .then((): CheckResult => ({ ok: true }))
         .catch((err: unknown): CheckResult => {
-          log('warn', 'readiness: store unreachable', { request_id: c.get('requestId'), ...describeError(err) });
+          log('warn', 'readiness: store unreachable', { ...logIds(c), ...describeError(err) });
           return { ok: false, reason: err instanceof DeadlineExceededError ? err.message : 'store unreachable' };
         });
       const models = Object.keys(config.routes.models);

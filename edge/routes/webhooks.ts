@@ -29,6 +29,7 @@ import { getAsyncSettings } from '../queues/settings';
 import { backgroundFor } from '../services/background';
 import { Claims } from '../services/claim';
 import { describeError, log } from '../services/log';
+import { logIds } from '../middleware/trace';
 import { storeCall } from '../services/store';
 import type { RouteDeps } from './common';
 import { validationHook } from './validation';
@@ -165,7 +166,7 @@ export function webhookRoutes(deps: RouteDeps) {
     await claim.holder
       .complete(accepted)
       .catch((err: unknown) =>
-        log('warn', 'webhook accepted but its dedupe record was not stored', { request_id: c.get('requestId'), source: source.name, ...describeError(err) }),
+        log('warn', 'webhook accepted but its dedupe record was not stored', { ...logIds(c), source: source.name, ...describeError(err) }),
       );
     return c.json(accepted, 202);
   });

@@ -14,6 +14,7 @@ import {
   type BackendStreamEvent,
 } from '../../shared/contracts/backend';
 import { INVOKE_PATH, REASON, REQUEST_ID_HEADER, isEventStream } from '../../shared/contracts/boundary';
+import { traceHeaders, type TraceContext } from '../../shared/contracts/trace';
 import { SseParser } from '../../shared/sse';
 import { ApiError } from '../errors';
 import type { Config } from '../env';
@@ -49,6 +50,8 @@ export interface InvokeOptions {
    * error is what the call throws (or the stream's final event), so callers can say why.
    */
   readonly signal?: AbortSignal;
+  /** The trace context the adapter continues (`traceparent` / `tracestate`). */
+  readonly trace?: TraceContext | undefined;
 }
 
 /** `details.reason` when the client went away before the backend answered. */
@@ -68,7 +71,7 @@ async function post(backend: Backend, payload: BackendInferRequestInput, options
   try {
     return await signerFor(options.aws).fetch(url, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', [REQUEST_ID_HEADER]: payload.request_id },
+      headers: { 'content-type': 'application/json', [REQUEST_ID_HEADER]: payload.request_id, ...(options.trace ? traceHeaders(options.trace) : {}) },
       body: JSON.stringify(payload),
       signal,
     });

@@ -4,6 +4,7 @@
  * through routing/ (weighted pick, retries, breakers, fallbacks, shadow). Limits and the cache run
  * before this, in edge/stages/.
  */
+import type { TraceContext } from '../../shared/contracts/trace';
 import type { BackendInferRequestInput, BackendInferResponse, BackendStreamEvent } from '../../shared/contracts/backend';
 import { DEFAULT_MAX_TOKENS } from '../../shared/contracts/infer';
 import { DEFAULT_STATUS } from '../../shared/errors';
@@ -23,6 +24,8 @@ export interface UpstreamContext {
   readonly config: Config;
   readonly auth: AuthContext;
   readonly requestId: string;
+  /** The trace context the adapter continues. */
+  readonly trace?: TraceContext | undefined;
   /** Aborted when the client goes away. */
   readonly signal?: AbortSignal;
   readonly metrics: MetricsRecorder;
@@ -71,7 +74,7 @@ export function planCall(ctx: Pick<UpstreamContext, 'config' | 'auth' | 'request
 export async function complete(ctx: UpstreamContext, call: PlannedCall): Promise<{ result: BackendInferResponse; served: Served }> {
   startShadow(ctx, call);
   const routed = await runRouted(routeRequest(ctx, call), routingDeps(ctx), ({ backend, signal }) =>
-    invokeBackend(backend, call.payload, { aws: ctx.config.aws, signal }),
+    invokeBackend(backend, call.payload, { aws: ctx.config.aws, signal, trace: ctx.trace }),
   );
   return { result: routed.value, served: { backend: routed.backend, variant: routed.variant, attempts: routed.attempts } };
 }
@@ -86,7 +89,7 @@ export async function openStream(
 ): Promise<{ events: AsyncGenerator<BackendStreamEvent, void, undefined>; served: Served }> {
   startShadow(ctx, call);
   const routed = await runRouted(routeRequest(ctx, call), routingDeps(ctx), async (attempt) => {
-    const events = await streamBackend(attempt.backend, call.payload, { aws: ctx.config.aws, signal: attempt.signal });
+    const events = await streamBackend(attempt.backend, call.payload, { aws: ctx.config.aws, signal: attempt.signal, trace: ctx.trace });
     const first = await events.next();
     if (attempt.signal.aborted && attempt.signal.reason instanceof ApiError) throw attempt.signal.reason;
     if (first.done || first.value.event === 'error') {
@@ -111,6 +114,7 @@ function routeRequest(ctx: UpstreamContext, call: PlannedCall): RouteRequest {
     model: call.payload.model,
     tenantId: ctx.auth.tenantId,
     requestId: ctx.requestId,
+    traceId: ctx.trace?.traceId,
     priority: ctx.auth.plan.priority,
     signal: ctx.signal,
     metrics: ctx.metrics,
@@ -134,6 +138,7 @@ function startShadow(ctx: UpstreamContext, call: PlannedCall): void {
       priority: ctx.auth.plan.priority,
       aws: ctx.config.aws,
       metrics: ctx.metrics,
+      trace: ctx.trace,
     },
     routingDeps(ctx),
   );

@@ -11,6 +11,7 @@ import type { Context } from 'hono';
 import { every } from 'hono/combine';
 import type { AppEnv } from '../env';
 import type { IsolateServices } from '../services/isolate';
+import { timePhase } from '../middleware/server-timing';
 import { forward } from './forward';
 import { sha256Hex } from '../../shared/crypto/hash';
 import { canonicalJson } from '../services/cache/key';
@@ -30,7 +31,8 @@ export function inferenceChain(deps: IsolateServices): (c: Context<AppEnv>, req:
   });
   const stages = every(idempotent, quota(deps), responseCache(deps), forward(deps));
   return async function inference(c, req) {
-    await prepare(c, deps, req);
+    const stopTimer = timePhase(c, 'route');
+    await prepare(c, deps, req).finally(() => stopTimer());
     await stages(c, async () => {});
     return c.res;
   };

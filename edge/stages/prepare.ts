@@ -9,6 +9,7 @@ import { cacheKey, cachePolicy } from '../services/cache/key';
 import type { IsolateServices } from '../services/isolate';
 import { backgroundFor } from '../services/background';
 import type { Flavour, NormalizedRequest } from '../services/translate';
+import { nextHopContext } from '../services/tracing';
 import { planCall } from '../services/upstream';
 import { type InferenceState, settlementHub } from './state';
 
@@ -24,6 +25,7 @@ export async function prepare(c: Context<AppEnv>, deps: IsolateServices, req: No
     config,
     auth,
     requestId: c.get('requestId'),
+    trace: nextHopContext(c.get('trace'), config),
     signal: abort.signal,
     metrics: deps.metrics,
     health: deps.health,
@@ -46,6 +48,9 @@ export async function prepare(c: Context<AppEnv>, deps: IsolateServices, req: No
   };
   // The request metrics count the tokens of an answer once it settles (a stream's at its end).
   const outcome = c.get('outcome');
-  if (outcome) outcome.usage = new Promise((resolve) => state.onSettled((s) => resolve(s.kind === 'answered' ? s.entry.usage : undefined)));
+  if (outcome) {
+    outcome.settlement = new Promise((resolve) => state.onSettled(resolve));
+    outcome.usage = outcome.settlement.then((s) => (s.kind === 'answered' ? s.entry.usage : undefined));
+  }
   c.set('inference', state);
 }

@@ -90,6 +90,8 @@ export async function startBenchEnvironment(progress: (line: string) => void, la
       redis: { spawnOnly: true },
       scenario: { edgeLocations: BENCH_EDGE_LOCATIONS },
       edgeNoL1Copy: true,
+      // Spans would go to the sink on the same two cores as the subjects; production sends them elsewhere.
+      traces: false,
       modelServer: latency,
       progress: (line) => progress(`  ${line}`),
     });

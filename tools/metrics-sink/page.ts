@@ -206,5 +206,6 @@ table{width:100%;border-collapse:collapse}td{padding:1px 4px}td.value{text-align
 <p class="note">Last ${o.minutes} minutes in one-minute buckets, values over the whole window. Datapoints: ${counts.edge} from the edge (PutMetricData), ${counts.adapters} from the adapters (EMF). Rendered ${new Date(o.now).toISOString()}.</p>
 ${section(`Edge (${o.environment})`, `Custom metrics the Worker publishes to <code>${EDGE_NAMESPACE}</code>.`, edgeDashboardWidgets())}
 ${section('Adapters', `The adapters' EMF metrics (<code>${escapeHtml(adapterNamespace(o.environment))}</code>).`, adapterEmfWidgets())}
+<h2>Traces</h2><form action="/traces" class="note">One request's spans (edge and adapter) on a timeline: <input name="request_id" placeholder="X-Request-ID" size="44"> <button>show</button></form>
 </body></html>`;
 }

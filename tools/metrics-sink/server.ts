@@ -4,8 +4,12 @@
  * verified with the Lambda host's verifier, the API's limits enforced), ingests the adapters' EMF
  * lines handed over by the stack, keeps the datapoints in memory, and serves the dashboard page.
  *
+ * It is also the local trace collector: OTLP/HTTP JSON from the edge and the adapters (traces.ts).
+ *
  * Routes: `POST /` PutMetricData · `GET /` the dashboard (`?env=local&minutes=30&refresh=10`) ·
- * `GET /api/datapoints?namespace=&metric=` the stored datapoints · `GET /api/stats` counters.
+ * `GET /api/datapoints?namespace=&metric=` the stored datapoints · `GET /api/stats` counters ·
+ * `POST /v1/traces` OTLP/HTTP JSON · `GET /api/traces?request_id=|trace_id=` the stored spans ·
+ * `GET /traces?request_id=` one request's spans on a timeline.
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -15,6 +19,7 @@ import type { LocalCredentials } from '../lambda-host/types';
 import { LIMITS, parseEmfLine, parsePutMetricData, PutMetricDataError } from './ingest';
 import { renderDashboard } from './page';
 import { MetricStore } from './store';
+import { decodeOtlpTraces, OtlpDecodeError, renderTimeline, TraceStore } from './traces';
 import { listen } from '../lib/net';
 
 export interface MetricsSinkOptions {
@@ -38,16 +43,23 @@ export interface SinkStats {
   putDatums: number;
   emfLines: number;
   emfDatapoints: number;
+  traceRequests: number;
+  traceRejected: number;
+  spans: number;
 }
 
 export interface MetricsSink {
   readonly url: string;
   readonly store: MetricStore;
+  readonly traces: TraceStore;
   stats(): SinkStats;
   /** Ingests one output line when it is an EMF document; true when it was. */
   ingestLine(line: string): boolean;
   close(): Promise<void>;
 }
+
+/** Largest OTLP export request accepted (bytes). */
+const MAX_TRACE_BODY = 4 * 1024 * 1024;
 
 const XMLNS = 'http://monitoring.amazonaws.com/doc/2010-08-01/';
 
@@ -76,7 +88,30 @@ export async function startMetricsSink(options: MetricsSinkOptions): Promise<Met
   const now = options.now ?? Date.now;
   const log = options.log ?? (() => {});
   const store = new MetricStore();
-  const stats: SinkStats = { putRequests: 0, putRejected: 0, putDatums: 0, emfLines: 0, emfDatapoints: 0 };
+  const stats: SinkStats = { putRequests: 0, putRejected: 0, putDatums: 0, emfLines: 0, emfDatapoints: 0, traceRequests: 0, traceRejected: 0, spans: 0 };
+  const traces = new TraceStore();
+
+  const exportTraces = async (req: IncomingMessage, res: ServerResponse) => {
+    const body = await readBody(req, MAX_TRACE_BODY);
+    const reject = (status: number, message: string) => {
+      stats.traceRejected++;
+      log(`${status} traces: ${message}`);
+      res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify({ code: 3, message }));
+    };
+    if (!body) return reject(413, `payload over ${MAX_TRACE_BODY} bytes`);
+    const type = req.headers['content-type']?.split(';', 1)[0]?.trim().toLowerCase();
+    if (type !== 'application/json') return reject(415, `content-type ${type ?? '(none)'}: this sink accepts OTLP/HTTP JSON (application/json)`);
+    try {
+      const spans = decodeOtlpTraces(body.toString('utf8'));
+      traces.add(spans);
+      stats.traceRequests++;
+      stats.spans += spans.length;
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    } catch (err) {
+      if (!(err instanceof OtlpDecodeError)) throw err;
+      reject(400, err.message);
+    }
+  };
 
   const putMetricData = async (req: IncomingMessage, res: ServerResponse) => {
     const requestId = randomUUID();
@@ -119,6 +154,22 @@ export async function startMetricsSink(options: MetricsSinkOptions): Promise<Met
     const json = (status: number, value: unknown) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(value));
     void (async () => {
       if (req.method === 'POST' && url.pathname === '/') return putMetricData(req, res);
+      if (req.method === 'POST' && url.pathname === '/v1/traces') return exportTraces(req, res);
+      if (req.method === 'GET' && url.pathname === '/api/traces') {
+        const requestId = url.searchParams.get('request_id');
+        const traceId = url.searchParams.get('trace_id');
+        if (!requestId && !traceId) return json(400, { message: 'give request_id or trace_id' });
+        const ids = traceId ? [traceId] : traces.traceIdsForRequest(requestId ?? '');
+        return json(
+          200,
+          ids.map((id) => ({ traceId: id, spans: traces.trace(id) })),
+        );
+      }
+      if (req.method === 'GET' && url.pathname === '/traces') {
+        const requestId = url.searchParams.get('request_id');
+        if (!requestId) return json(400, { message: 'give request_id' });
+        return res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' }).end(renderTimeline(traces, requestId));
+      }
       if (req.method === 'GET' && url.pathname === '/') {
         const minutes = Math.min(180, Math.max(1, Number(url.searchParams.get('minutes') ?? 30) || 30));
         const refresh = Math.max(0, Number(url.searchParams.get('refresh') ?? 10) || 0);
@@ -150,6 +201,7 @@ export async function startMetricsSink(options: MetricsSinkOptions): Promise<Met
   return {
     url: `http://${options.host ?? '127.0.0.1'}:${port}`,
     store,
+    traces,
     stats: () => ({ ...stats }),
     ingestLine(line) {
       const points = parseEmfLine(line);

@@ -3,7 +3,9 @@
  * configuration at run time, read the counters, reset both.
  *
  * `GET /admin/config`, `PUT /admin/config` (partial merge, validated: 400 on bad values),
- * `GET /admin/stats`, `POST /admin/reset` (configuration back to the start options, counters zeroed).
+ * `GET /admin/stats`, `GET /admin/requests[?request_id=]` (the trace context and request id each
+ * inference request carried, received.ts), `POST /admin/reset` (configuration back to the start
+ * options, counters and received requests cleared).
  * The admin API answers whatever fault is set (`fault: "reset"` drops every other connection), so
  * a test can always clear it.
  */
@@ -11,6 +13,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { BodyTooLargeError, readBody } from '../lib/net';
 import { ModelServerConfigError, parseConfigPatch, type ModelServerConfig, type ModelServerConfigPatch } from './config';
 import { sendJson } from './io';
+import type { ReceivedRequest } from './received';
 import type { ModelServerStats } from './stats';
 
 /** What the admin routes act on. */
@@ -18,6 +21,7 @@ export interface AdminTarget {
   config(): ModelServerConfig;
   setConfig(patch: ModelServerConfigPatch): void;
   stats(): ModelServerStats;
+  received(requestId?: string): ReceivedRequest[];
   reset(): void;
 }
 
@@ -28,12 +32,16 @@ function adminError(res: ServerResponse, status: number, message: string): void 
 /** Routes `/admin/*`; answers 404/405 for anything else under it. */
 export async function handleAdmin(target: AdminTarget, req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
   const method = req.method ?? 'GET';
-  const allowed: Record<string, string[]> = { '/admin/config': ['GET', 'PUT'], '/admin/stats': ['GET'], '/admin/reset': ['POST'] };
+  const allowed: Record<string, string[]> = { '/admin/config': ['GET', 'PUT'], '/admin/stats': ['GET'], '/admin/requests': ['GET'], '/admin/reset': ['POST'] };
   const methods = allowed[path];
   if (!methods) return adminError(res, 404, `no admin route ${path}`);
   if (!methods.includes(method)) return adminError(res, 405, `${method} is not allowed on ${path}; use ${methods.join(' or ')}`);
 
   if (path === '/admin/stats') return sendJson(res, 200, target.stats());
+  if (path === '/admin/requests') {
+    const requestId = new URL(req.url ?? '/', 'http://localhost').searchParams.get('request_id') ?? undefined;
+    return sendJson(res, 200, { requests: target.received(requestId) });
+  }
   if (path === '/admin/reset') {
     target.reset();
     return sendJson(res, 200, target.config());

@@ -18,11 +18,13 @@ import { handleModels, openAiChatRoute, openAiCompletionsRoute, openAiResponsesR
 import { handleSageMaker } from './sagemaker-routes';
 import { sageMakerErrors } from './sagemaker-wire';
 import type { ServerContext } from './serve';
+import { ReceivedRequests, type ReceivedRequest } from './received';
 import { StatsRecorder, type ModelServerStats } from './stats';
 import { listen } from '../lib/net';
 
 export type { ModelServerConfig, ModelServerConfigPatch } from './config';
 export type { ModelServerStats } from './stats';
+export type { ReceivedRequest } from './received';
 
 /** Start options. */
 export interface ModelServerOptions {
@@ -47,6 +49,8 @@ export interface ModelServer {
   /** Partial merge, validated (throws ModelServerConfigError). */
   setConfig(patch: ModelServerConfigPatch): void;
   stats(): ModelServerStats;
+  /** The trace context and request id of each inference request received (oldest first), or of one request id's. */
+  received(requestId?: string): ReceivedRequest[];
   /** Configuration back to the start options, counters and error-rate sequence zeroed. */
   reset(): void;
   /** Stops accepting, cancels in-flight generations, closes every connection. */
@@ -72,6 +76,7 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
   const initial = applyConfigPatch(DEFAULT_CONFIG, options.config ?? {}, startedAt);
   let config = initial;
   const stats = new StatsRecorder();
+  const received = new ReceivedRequests();
   const errorRate = new ErrorRateCounter();
   const inFlight = new Set<AbortController>();
   const live = new LiveConnections();
@@ -98,9 +103,11 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
       if (config.fault === 'reset') live.dropAll();
     },
     stats: () => stats.snapshot(),
+    received: (requestId?: string) => received.list(requestId),
     reset: () => {
       config = initial;
       stats.reset();
+      received.clear();
       errorRate.reset();
     },
   };
@@ -116,6 +123,7 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
     const sageMaker = SAGEMAKER_PATH.exec(path);
     if (sageMaker) {
       if (method !== 'POST') return sendJson(res, 405, { Message: `${method} is not allowed` });
+      received.record(req, path, true);
       return handleSageMaker(ctx, req, res, sageMaker[1] ?? '', sageMaker[2] === 'invocations' ? 'invoke' : 'invokeStream');
     }
     if (path.startsWith('/endpoints/')) {
@@ -126,6 +134,7 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
     const inference = HTTP_ROUTES[path];
     if (inference) {
       if (method !== 'POST') return sendJson(res, 405, { detail: 'Method Not Allowed' });
+      received.record(req, path, false);
       return handleHttpInference(ctx, req, res, inference);
     }
     if (method === 'GET' && (path === '/ping' || path === '/health')) return handleHealth(ctx, res);
@@ -153,6 +162,7 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
     config: admin.config,
     setConfig: admin.setConfig,
     stats: admin.stats,
+    received: admin.received,
     reset: admin.reset,
     close: () =>
       new Promise<void>((resolve, reject) => {

@@ -153,6 +153,8 @@ export interface StackOptions {
   readonly redis?: EnsureRedisOptions;
   /** The edge's METRICS_FLUSH_INTERVAL_MS (default 10000 locally: the dashboard fills quickly). */
   readonly metricsFlushIntervalMs?: number;
+  /** Edge and adapters export spans to the metrics sink (default true); the bench turns it off: the sink would share the subject's cores. */
+  readonly traces?: boolean;
   /** The edge's QUEUE_RETRY_BASE_SECONDS (default: the edge's own, 30 s); tests that rehearse outages make it short. */
   readonly queueRetryBaseSeconds?: number;
 }
@@ -266,7 +268,9 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     return startMetricsSink({ port, region: REGION, credentials: [edgeCredentials], environment: LOCAL_ENVIRONMENT, log: (l) => log('metrics-sink', l) });
   });
   stops.push(() => metricsSink.close());
-  progress(`metrics-sink   ${metricsSink.url} (local dashboard; CloudWatch PutMetricData and EMF stand-in)`);
+  progress(
+    `metrics-sink   ${metricsSink.url} (local dashboard; CloudWatch PutMetricData and EMF stand-in; OTLP traces at /v1/traces, timeline at /traces?request_id=…)`,
+  );
 
   // Stands in for EventBridge: the edge's PutEvents (signed with its key) for `eventbridge` webhook actions.
   const bus = eventBusName(LOCAL_ENVIRONMENT);
@@ -334,6 +338,9 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       // EMF on stdout despite POWERTOOLS_DEV, under the environment's namespace: the metrics sink reads it.
       POWERTOOLS_METRICS_DISABLED: 'false',
       POWERTOOLS_METRICS_NAMESPACE: adapterNamespace(LOCAL_ENVIRONMENT),
+      // The adapters' spans (OpenTelemetry SDK, OTLP/HTTP JSON) go to the metrics sink, as the edge's do.
+      ENVIRONMENT: LOCAL_ENVIRONMENT,
+      ...(options.traces !== false ? { TRACES_ENDPOINT: `${metricsSink.url}/v1/traces` } : {}),
     },
     onLine: (l) => {
       if (!metricsSink.ingestLine(l)) log('lambda-host', l);
@@ -369,6 +376,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     AWS_REGION: REGION,
     METRICS_ENDPOINT: metricsSink.url,
     METRICS_FLUSH_INTERVAL_MS: String(options.metricsFlushIntervalMs ?? 10_000),
+    // One request's spans: the sink's `/traces?request_id=…` draws them.
+    ...(options.traces !== false ? { TRACES_ENDPOINT: `${metricsSink.url}/v1/traces` } : {}),
     OPERATOR_TOKEN: operatorToken,
     // Local only: job callbacks may go to http://127.0.0.1 (the SSRF guard refuses loopback otherwise).
     CALLBACK_ALLOW_LOOPBACK: 'true',

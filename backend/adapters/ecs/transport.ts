@@ -5,7 +5,9 @@
  * handshake. Streams hand on each body chunk as it arrives; an early exit cancels the body, which
  * closes the connection and stops generation upstream.
  */
-import type { Backend, Transport, UpstreamStream } from '../../core/backend';
+import { REQUEST_ID_HEADER } from '../../../shared/contracts/boundary';
+import { traceHeaders } from '../../../shared/contracts/trace';
+import type { Backend, CallMeta, Transport, UpstreamStream } from '../../core/backend';
 import type { EcsConfig, EcsModel } from '../../config/ecs';
 import { HttpStatusError, mapEcsError, serviceLabel } from './errors';
 
@@ -38,11 +40,17 @@ async function post(
   body: Uint8Array,
   signal: AbortSignal,
   stream: boolean,
+  meta: CallMeta | undefined,
   url = endpointUrl(model, stream),
 ): Promise<Response> {
   const res = await fetchFn(url, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', accept: stream ? 'text/event-stream' : 'application/json' },
+    headers: {
+      'content-type': 'application/json',
+      accept: stream ? 'text/event-stream' : 'application/json',
+      ...(meta?.requestId ? { [REQUEST_ID_HEADER]: meta.requestId } : {}),
+      ...(meta?.trace ? traceHeaders(meta.trace) : {}),
+    },
     body,
     signal,
   });
@@ -75,22 +83,22 @@ export async function* bodyChunks(body: ReadableStream<Uint8Array> | null): Asyn
 /** A transport over `fetchFn`. */
 export function ecsTransport(fetchFn: FetchFn = fetch): Transport<EcsModel> {
   return {
-    async invoke(model, body, signal) {
-      const res = await post(fetchFn, model, body, signal, false);
+    async invoke(model, body, signal, meta) {
+      const res = await post(fetchFn, model, body, signal, false, meta);
       return { contentType: res.headers.get('content-type') ?? undefined, body: new Uint8Array(await res.arrayBuffer()) };
     },
-    async stream(model, body, signal): Promise<UpstreamStream> {
-      const res = await post(fetchFn, model, body, signal, true);
+    async stream(model, body, signal, meta): Promise<UpstreamStream> {
+      const res = await post(fetchFn, model, body, signal, true, meta);
       return { contentType: res.headers.get('content-type') ?? undefined, chunks: bodyChunks(res.body) };
     },
     mapError: (err, model, phase) => mapEcsError(err, serviceLabel(model), phase),
     responses: {
-      async invoke(model, body, signal) {
-        const res = await post(fetchFn, model, body, signal, false, responsesUrl(model));
+      async invoke(model, body, signal, meta) {
+        const res = await post(fetchFn, model, body, signal, false, meta, responsesUrl(model));
         return { contentType: res.headers.get('content-type') ?? undefined, body: new Uint8Array(await res.arrayBuffer()) };
       },
-      async stream(model, body, signal): Promise<UpstreamStream> {
-        const res = await post(fetchFn, model, body, signal, true, responsesUrl(model));
+      async stream(model, body, signal, meta): Promise<UpstreamStream> {
+        const res = await post(fetchFn, model, body, signal, true, meta, responsesUrl(model));
         return { contentType: res.headers.get('content-type') ?? undefined, chunks: bodyChunks(res.body) };
       },
     },

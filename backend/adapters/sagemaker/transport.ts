@@ -11,15 +11,25 @@ import {
   type ResponseStream,
   type SageMakerRuntimeClient,
 } from '@aws-sdk/client-sagemaker-runtime';
-import type { Backend, Transport, UpstreamStream } from '../../core/backend';
+import { formatCustomAttributes, formatTraceparent } from '../../../shared/contracts/trace';
+import type { Backend, CallMeta, Transport, UpstreamStream } from '../../core/backend';
 import type { SagemakerConfig, SagemakerModel } from '../../config/sagemaker';
 import { mapSagemakerError } from './errors';
 
 /** The part of the SDK client the adapter uses. */
 export type SagemakerSender = Pick<SageMakerRuntimeClient, 'send'>;
 
-function endpointParams(model: SagemakerModel, body: Uint8Array) {
+function endpointParams(model: SagemakerModel, body: Uint8Array, meta: CallMeta | undefined) {
+  // SageMaker hands the container no request header but this one: the trace context and request id ride in it.
+  const custom = meta
+    ? formatCustomAttributes({
+        traceparent: meta.trace ? formatTraceparent(meta.trace) : undefined,
+        tracestate: meta.trace?.tracestate,
+        requestId: meta.requestId,
+      })
+    : undefined;
   return {
+    ...(custom ? { CustomAttributes: custom } : {}),
     EndpointName: model.endpointName,
     ContentType: 'application/json',
     Body: body,
@@ -45,12 +55,12 @@ export async function* payloadBytes(events: AsyncIterable<ResponseStream>): Asyn
 /** A transport over one SDK client (created once per container by the handler). */
 export function sagemakerTransport(client: SagemakerSender): Transport<SagemakerModel> {
   return {
-    async invoke(model, body, signal) {
-      const out = await client.send(new InvokeEndpointCommand({ ...endpointParams(model, body), Accept: 'application/json' }), { abortSignal: signal });
+    async invoke(model, body, signal, meta) {
+      const out = await client.send(new InvokeEndpointCommand({ ...endpointParams(model, body, meta), Accept: 'application/json' }), { abortSignal: signal });
       return { contentType: out.ContentType, body: out.Body ?? new Uint8Array() };
     },
-    async stream(model, body, signal): Promise<UpstreamStream> {
-      const out = await client.send(new InvokeEndpointWithResponseStreamCommand(endpointParams(model, body)), { abortSignal: signal });
+    async stream(model, body, signal, meta): Promise<UpstreamStream> {
+      const out = await client.send(new InvokeEndpointWithResponseStreamCommand(endpointParams(model, body, meta)), { abortSignal: signal });
       return { contentType: out.ContentType, chunks: payloadBytes(out.Body ?? emptyStream()) };
     },
     mapError: (err, model, phase) => mapSagemakerError(err, model.endpointName, phase),

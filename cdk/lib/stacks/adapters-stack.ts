@@ -7,7 +7,7 @@
  */
 import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
-import type { EnvironmentConfig } from '../environments';
+import type { EnvironmentConfig, TracesEnvironmentConfig } from '../environments';
 import { AdapterFunction } from '../constructs/adapter-function';
 import { EdgePrincipal } from '../constructs/edge-principal';
 import { GatewayEventBus } from '../constructs/event-bus';
@@ -41,6 +41,7 @@ export class AdaptersStack extends Stack {
     const { config, sagemaker } = props;
     // The adapters' own deadline for a non-streaming model call: inside the function timeout.
     const requestTimeoutMs = String(config.adapters.timeoutSeconds * 1000 - 5000);
+    const traces = tracesEnvironment(config.adapters.traces);
     const common = {
       environmentName: config.name,
       projectRoot: props.projectRoot,
@@ -56,6 +57,7 @@ export class AdaptersStack extends Stack {
       serviceName: 'sagemaker-adapter',
       functionName: `inference-gateway-${config.name}-sagemaker-adapter`,
       environment: {
+        ...traces,
         // Parsed by backend/config/sagemaker.ts (strict schema: no other keys).
         SAGEMAKER_REQUEST_TIMEOUT_MS: requestTimeoutMs,
         SAGEMAKER_MODELS: JSON.stringify({
@@ -78,6 +80,7 @@ export class AdaptersStack extends Stack {
         functionName: `inference-gateway-${config.name}-ecs-adapter`,
         vpc: gpu.vpc,
         environment: {
+          ...traces,
           // Parsed by backend/config/ecs.ts; modelId defaults to the model name (vLLM's --served-model-name).
           ECS_BASE_URL: `${gpu.url}/v1`,
           ECS_REQUEST_TIMEOUT_MS: requestTimeoutMs,
@@ -125,4 +128,17 @@ export class AdaptersStack extends Stack {
       value: this.eventBus.deadLetterQueue.queueUrl,
     });
   }
+}
+
+/** The adapters' trace settings as backend/config/env.ts reads them; none without a collector. */
+function tracesEnvironment(traces: TracesEnvironmentConfig | undefined): Record<string, string> {
+  if (!traces) return {};
+  if (!/^https?:\/\/[^/]/.test(traces.endpoint)) throw new Error(`adapters.traces.endpoint must be an http(s) URL, got '${traces.endpoint}'`);
+  if (traces.sampleRatio !== undefined && !(traces.sampleRatio >= 0 && traces.sampleRatio <= 1))
+    throw new Error('adapters.traces.sampleRatio must be within 0–1');
+  return {
+    TRACES_ENDPOINT: traces.endpoint,
+    ...(traces.timeoutMs !== undefined ? { TRACES_TIMEOUT_MS: String(traces.timeoutMs) } : {}),
+    ...(traces.sampleRatio !== undefined ? { TRACES_SAMPLE_RATIO: String(traces.sampleRatio) } : {}),
+  };
 }

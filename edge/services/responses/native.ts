@@ -11,6 +11,8 @@
  */
 import type { Context } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { traceHeaders } from '../../../shared/contracts/trace';
+import { nextHopContext } from '../tracing';
 import { REQUEST_ID_HEADER, SSE_HEADERS, isEventStream } from '../../../shared/contracts/boundary';
 import { DEFAULT_MAX_TOKENS } from '../../../shared/contracts/infer';
 import {
@@ -74,7 +76,11 @@ async function post(attempt: Attempt, c: Context<AppEnv>, payload: BackendRespon
   try {
     return await signerFor(c.get('config').aws).fetch(new URL(RESPONSES_RELAY_PATH, backend.url).toString(), {
       method: 'POST',
-      headers: { 'content-type': 'application/json', [REQUEST_ID_HEADER]: payload.request_id },
+      headers: {
+        'content-type': 'application/json',
+        [REQUEST_ID_HEADER]: payload.request_id,
+        ...traceHeaders(nextHopContext(c.get('trace'), c.get('config'))),
+      },
       body: JSON.stringify(payload),
       signal,
     });
@@ -204,6 +210,7 @@ export async function nativeResponse(
         model: body.model,
         tenantId: auth.tenantId,
         requestId,
+        traceId: c.get('trace').traceId,
         priority: plan.priority,
         signal: abort.signal,
         metrics: deps.metrics,

@@ -33,6 +33,8 @@ export interface RouteRequest {
   readonly model: string;
   readonly tenantId: string;
   readonly requestId: string;
+  /** The request's trace, for its log lines. */
+  readonly traceId?: string | undefined;
   readonly priority: Priority;
   /** The client's signal: aborts everything. */
   readonly signal?: AbortSignal;
@@ -61,9 +63,10 @@ export interface RoutedResult<T> {
 export const healthKey = (backend: Backend, model: string) => `${backend.name}|${model}`;
 
 /** Logs and counts a breaker transition. */
-export function reportTransition(t: Transition, backend: Backend, requestId: string, metrics: MetricsRecorder): void {
+export function reportTransition(t: Transition, backend: Backend, requestId: string, metrics: MetricsRecorder, traceId?: string): void {
   log(t.to === 'open' ? 'warn' : 'info', `circuit breaker ${t.to}`, {
     request_id: requestId,
+    trace_id: traceId,
     backend: backend.name,
     breaker: t.backend,
     from: t.from,
@@ -78,7 +81,7 @@ const retryAfterHeader = (ms: number) => String(Math.max(1, Math.ceil(ms / 1000)
 
 /** Runs `attempt` against the route's backends until one succeeds; throws the ApiError to answer with. */
 export async function runRouted<T>(req: RouteRequest, deps: RoutingDeps, attempt: (a: Attempt) => Promise<T>): Promise<RoutedResult<T>> {
-  const { table, requestId, metrics } = req;
+  const { table, requestId, traceId, metrics } = req;
   const deadlineMs = deadlineFor(table, req.priority);
   const deadlineAt = Date.now() + deadlineMs;
   const retry = retryFor(table);
@@ -97,6 +100,7 @@ export async function runRouted<T>(req: RouteRequest, deps: RoutingDeps, attempt
     if (previous !== undefined) {
       log('info', 'routing fallback', {
         request_id: requestId,
+        trace_id: traceId,
         from: previous,
         to: backend.name,
         reason: lastError ? String(lastError.details?.reason ?? lastError.code) : (skipped?.reason ?? ''),
@@ -106,11 +110,17 @@ export async function runRouted<T>(req: RouteRequest, deps: RoutingDeps, attempt
     const key = healthKey(backend, req.model);
     const admission = deps.health.admit(key, settings, deps.now());
     if (!admission.allowed) {
-      log('info', 'backend skipped', { request_id: requestId, backend: backend.name, reason: admission.detail, retry_after_ms: admission.retryAfterMs });
+      log('info', 'backend skipped', {
+        request_id: requestId,
+        trace_id: traceId,
+        backend: backend.name,
+        reason: admission.detail,
+        retry_after_ms: admission.retryAfterMs,
+      });
       if (!skipped || admission.retryAfterMs < skipped.retryAfterMs) skipped = { reason: admission.detail, retryAfterMs: admission.retryAfterMs };
       continue;
     }
-    if (admission.transition) reportTransition(admission.transition, backend, requestId, metrics);
+    if (admission.transition) reportTransition(admission.transition, backend, requestId, metrics, traceId);
 
     for (let n = 1; ; n++) {
       const remaining = deadlineAt - Date.now();
@@ -136,7 +146,7 @@ export async function runRouted<T>(req: RouteRequest, deps: RoutingDeps, attempt
         clearTimeout(timer);
         metrics.observe('UpstreamLatency', Date.now() - started, { Backend: backend.name });
         const t = deps.health.record(key, 'success', settings, deps.now());
-        if (t) reportTransition(t, backend, requestId, metrics);
+        if (t) reportTransition(t, backend, requestId, metrics, traceId);
         return { value, backend, variant: candidate.variant, attempts };
       } catch (err) {
         clearTimeout(timer);
@@ -149,15 +159,16 @@ export async function runRouted<T>(req: RouteRequest, deps: RoutingDeps, attempt
         if (verdict.kind === 'retry' && n < retry.maxAttempts && !admission.probe) {
           const wait = backoffMs(n, retry, verdict.retryAfterMs, deps.random);
           if (Date.now() + wait < deadlineAt) delay = wait;
-          else log('info', 'retry skipped: past the deadline', { request_id: requestId, backend: backend.name, delay_ms: wait });
+          else log('info', 'retry skipped: past the deadline', { request_id: requestId, trace_id: traceId, backend: backend.name, delay_ms: wait });
         }
         // The breaker counts a request's outcome on a backend once, not each of its retries.
         if (delay === undefined) {
           const t = deps.health.record(key, verdict.breaker, settings, deps.now());
-          if (t) reportTransition(t, backend, requestId, metrics);
+          if (t) reportTransition(t, backend, requestId, metrics, traceId);
         }
         log(verdict.kind === 'client' ? 'info' : 'warn', 'backend attempt failed', {
           request_id: requestId,
+          trace_id: traceId,
           backend: backend.name,
           attempt: n,
           status: error.status,
@@ -172,12 +183,25 @@ export async function runRouted<T>(req: RouteRequest, deps: RoutingDeps, attempt
           const holdMs = Math.min(verdict.retryAfterMs ?? 1_000, 120_000);
           const reason = String(error.details?.reason ?? 'warming');
           if (deps.health.holdWarming(key, deps.now() + holdMs, deps.now(), reason)) {
-            log('warn', 'backend warming: warm-up triggered, holding requests', { request_id: requestId, backend: backend.name, reason, hold_ms: holdMs });
+            log('warn', 'backend warming: warm-up triggered, holding requests', {
+              request_id: requestId,
+              trace_id: traceId,
+              backend: backend.name,
+              reason,
+              hold_ms: holdMs,
+            });
           }
           break;
         }
         if (delay === undefined) break;
-        log('info', 'backend retry', { request_id: requestId, backend: backend.name, retry: n, delay_ms: delay, retry_after_ms: verdict.retryAfterMs });
+        log('info', 'backend retry', {
+          request_id: requestId,
+          trace_id: traceId,
+          backend: backend.name,
+          retry: n,
+          delay_ms: delay,
+          retry_after_ms: verdict.retryAfterMs,
+        });
         metrics.count('BackendRetries', { Backend: backend.name });
         await sleep(delay, req.signal);
       }

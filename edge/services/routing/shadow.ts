@@ -6,6 +6,7 @@
 import type { BackendInferRequestInput } from '../../../shared/contracts/backend';
 import type { Priority } from '../../../shared/plans';
 import type { Config } from '../../env';
+import type { TraceContext } from '../../../shared/contracts/trace';
 import { invokeBackend } from '../backend-client';
 import { describeError, log } from '../log';
 import type { MetricsRecorder } from '../metrics';
@@ -21,6 +22,8 @@ export interface ShadowRequest {
   readonly priority: Priority;
   readonly aws: Config['aws'];
   readonly metrics: MetricsRecorder;
+  /** The request's trace context, continued by the shadow call as by the client's. */
+  readonly trace?: TraceContext | undefined;
 }
 
 /** What happened to one shadow call (also what the log line says). */
@@ -30,23 +33,25 @@ export type ShadowOutcome = 'ok' | 'error' | 'skipped';
 export async function runShadow(req: ShadowRequest, deps: RoutingDeps): Promise<ShadowOutcome> {
   const { shadow, payload } = req;
   const requestId = payload.request_id;
+  const traceId = req.trace?.traceId;
   try {
     const settings = breakerFor(req.table, shadow);
     const key = healthKey(shadow, req.model);
     const admission = deps.health.admit(key, settings, deps.now());
     if (!admission.allowed) {
-      log('info', 'shadow result', { request_id: requestId, backend: shadow.name, outcome: 'skipped', reason: admission.detail });
+      log('info', 'shadow result', { request_id: requestId, trace_id: traceId, backend: shadow.name, outcome: 'skipped', reason: admission.detail });
       return 'skipped';
     }
-    if (admission.transition) reportTransition(admission.transition, shadow, requestId, req.metrics);
+    if (admission.transition) reportTransition(admission.transition, shadow, requestId, req.metrics, traceId);
     req.metrics.count('BackendRequests', { Backend: shadow.name, Variant: 'shadow' });
     const started = Date.now();
     try {
-      const result = await invokeBackend(shadow, payload, { aws: req.aws, timeoutMs: timeoutFor(req.table, shadow, req.priority) });
+      const result = await invokeBackend(shadow, payload, { aws: req.aws, timeoutMs: timeoutFor(req.table, shadow, req.priority), trace: req.trace });
       const t = deps.health.record(key, 'success', settings, deps.now());
-      if (t) reportTransition(t, shadow, requestId, req.metrics);
+      if (t) reportTransition(t, shadow, requestId, req.metrics, traceId);
       log('info', 'shadow result', {
         request_id: requestId,
+        trace_id: traceId,
         backend: shadow.name,
         outcome: 'ok',
         latency_ms: Date.now() - started,
@@ -57,9 +62,10 @@ export async function runShadow(req: ShadowRequest, deps: RoutingDeps): Promise<
     } catch (err) {
       const error = asApiError(err);
       const t = deps.health.record(key, classify(error).breaker, settings, deps.now());
-      if (t) reportTransition(t, shadow, requestId, req.metrics);
+      if (t) reportTransition(t, shadow, requestId, req.metrics, traceId);
       log('warn', 'shadow result', {
         request_id: requestId,
+        trace_id: traceId,
         backend: shadow.name,
         outcome: 'error',
         status: error.status,
@@ -71,7 +77,7 @@ export async function runShadow(req: ShadowRequest, deps: RoutingDeps): Promise<
       req.metrics.observe('UpstreamLatency', Date.now() - started, { Backend: shadow.name });
     }
   } catch (err) {
-    log('error', 'shadow call failed unexpectedly', { request_id: requestId, backend: shadow.name, ...describeError(err) });
+    log('error', 'shadow call failed unexpectedly', { request_id: requestId, trace_id: traceId, backend: shadow.name, ...describeError(err) });
     return 'error';
   }
 }
