@@ -17,6 +17,7 @@ import { ApiError } from '../errors';
 import { timePhase } from '../middleware/server-timing';
 import { backgroundFor } from '../services/background';
 import { cachePolicy } from '../services/cache/key';
+import { apportion } from '../services/embeddings/apportion';
 import { inputKey, lookupVectors, storeVector, type VectorTiers } from '../services/embeddings/cache';
 import { embedOnBackends } from '../services/embeddings/call';
 import { embeddingDimensions, embeddingItems } from '../services/embeddings/inputs';
@@ -110,9 +111,14 @@ export function embeddingsHandler(deps: Deps): (c: Context<AppEnv>, body: Embedd
           },
         });
         backendTokens = result.promptTokens;
+        // Each input is cached at its share of the backend's count, so a later hit reports what the backend would.
+        const perInput = apportion(
+          result.promptTokens,
+          misses.map((i) => items[i]!.tokens),
+        );
         misses.forEach((index, j) => {
           vectors[index] = float32(result.vectors[j]!);
-          if (policy.store) storeVector(tiers, keys[index]!, vectors[index], items[index]!.tokens, policy.ttlS);
+          if (policy.store) storeVector(tiers, keys[index]!, vectors[index], perInput[j]!, policy.ttlS);
         });
       } catch (err) {
         later(admitted.settle(0));

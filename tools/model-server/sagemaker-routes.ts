@@ -93,6 +93,10 @@ export async function handleSageMaker(
     return record.cancelled(0); // the client went away mid-upload
   }
 
+  const decoded = decodeJson(body);
+  // An embedding call counts as one under its own route, its faults included.
+  const embedding = operation === 'invoke' && decoded.ok && isTeiEmbedBody(decoded.value);
+  if (embedding) record.setRoute('sagemaker.embeddings');
   const config = ctx.config();
   const behaviour = behaviourFor(config, endpointName);
   const location: EndpointLocation = { endpointName, region: signedRegion(req.headers.authorization) };
@@ -103,15 +107,13 @@ export async function handleSageMaker(
     if (error) return fail(error);
   }
 
-  const decoded = decodeJson(body);
   if (!decoded.ok) return fail(sageMakerErrors.modelError(location, errorFormat(behaviour.format).error(400, decoded.message)));
   const variant = req.headers['x-amzn-sagemaker-target-variant'];
   const headers = {
     'x-Amzn-Invoked-Production-Variant': typeof variant === 'string' && variant !== '' ? variant : 'AllTraffic',
     'x-amzn-RequestId': requestId,
   };
-  if (operation === 'invoke' && isTeiEmbedBody(decoded.value)) {
-    record.setRoute('sagemaker.embeddings');
+  if (embedding) {
     // Only a forced 424 gets this far as a fault: the container failing.
     if (fault) return fail(sageMakerErrors.modelError(location, errorFormat('tgi').error(500, INJECTED_FAILURE)));
     return serveEmbeddings(ctx, decoded.value, signal, {
