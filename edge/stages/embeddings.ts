@@ -44,12 +44,6 @@ export function embeddingsHandler(deps: Deps): (c: Context<AppEnv>, body: Embedd
     const dimensions = embeddingDimensions(body.dimensions, model, spec);
     const later = backgroundFor(c);
     const headers: Record<string, string> = {};
-    const admission = admitRequest(
-      c,
-      deps,
-      items.reduce((sum, item) => sum + item.tokens, 0),
-      headers,
-    );
 
     // Embeddings are deterministic: always cacheable, unless the client says no-cache / no-store.
     const policy = cachePolicy(c.req.header('cache-control'), { temperature: 0 }, config.cache);
@@ -62,8 +56,17 @@ export function embeddingsHandler(deps: Deps): (c: Context<AppEnv>, body: Embedd
       background: later,
     };
     const keys = await Promise.all(items.map((item) => inputKey(auth.tenantId, model, item.input, dimensions, config.cache)));
+    // Admission and lookup issued in the same tick: the L2 reads ride in the limiters' store round trip.
+    const admission = admitRequest(
+      c,
+      deps,
+      items.reduce((sum, item) => sum + item.tokens, 0),
+      headers,
+    );
     const stopCache = timePhase(c, 'cache');
-    const lookup = policy.lookup ? lookupVectors(tiers, keys, policy.ttlS) : Promise.resolve(items.map(() => undefined));
+    // A tenant already blocked in this isolate is answered 429 with no store call: no lookup either.
+    const blocked = deps.quotaGate.blockedStates(auth.tenantId) !== undefined;
+    const lookup = policy.lookup && !blocked ? lookupVectors(tiers, keys, policy.ttlS) : Promise.resolve(items.map(() => undefined));
     const admitted = await admission;
     const found = await lookup;
     const misses = found.flatMap((hit, i) => (hit ? [] : [i]));
@@ -97,6 +100,7 @@ export function embeddingsHandler(deps: Deps): (c: Context<AppEnv>, body: Embedd
             deps.metrics.observe(EdgeMetric.EmbeddingBatchSize, size, { Model: model });
             deps.metrics.observe(EdgeMetric.EmbeddingBatchWait, waitedMs, { Model: model });
           },
+          // Runs only for a batch this request owns: the call carries this request's id and tenant (for the logs).
           send: async (inputs) => {
             const call = { config, route, tenantId: auth.tenantId, requestId, priority, metrics: deps.metrics, health: deps.health, now: deps.now };
             const answer = await embedOnBackends(call, {
