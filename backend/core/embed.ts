@@ -20,7 +20,7 @@ import { BadRequestError, ClientClosedError, NotFoundError, UpstreamError, Upstr
 import type { ContainerModel } from './formats';
 import { EMBEDDING_CODECS, isEmbeddingFormat } from './formats/embeddings';
 import type { InvocationOutcome, InvokeContext } from './handle-invoke';
-import { headerRequestId } from './request';
+import { headerRequestId, parsePostedJson } from './request';
 import { writeError, writeJson, type ResponseSink } from './sink';
 import { UpstreamAbort } from './upstream-abort';
 
@@ -29,21 +29,6 @@ const decoder = new TextDecoder();
 
 /** Tokens of one input by the shared estimate (token arrays count exactly). */
 export const inputTokens = (input: EmbeddingInput): number => (typeof input === 'string' ? estimateTokens(input) : input.length);
-
-function parseEmbedEvent(event: LambdaFunctionURLEvent): BackendEmbeddingsRequest {
-  if (event.requestContext.http.method !== 'POST') throw new BadRequestError(`use POST for ${event.rawPath}`, {}, 405);
-  const text = event.isBase64Encoded ? Buffer.from(event.body ?? '', 'base64').toString('utf8') : (event.body ?? '');
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    throw new BadRequestError('request body is not valid JSON');
-  }
-  const parsed = BackendEmbeddingsRequestSchema.safeParse(json);
-  if (parsed.success) return parsed.data;
-  const issue = parsed.error.issues[0];
-  throw new BadRequestError(`invalid embeddings request: ${issue ? `${issue.path.join('.') || '(root)'}: ${issue.message}` : 'unexpected shape'}`);
-}
 
 /** Embeds `req.inputs` on `model`; throws AdapterError on every failure. */
 export async function embedBatch<M extends ContainerModel>(
@@ -117,7 +102,7 @@ export async function handleEmbeddings<M extends ContainerModel>(
   });
   try {
     if (event.rawPath !== EMBEDDINGS_PATH) throw new NotFoundError(`no route for ${event.rawPath}`);
-    req = parseEmbedEvent(event);
+    req = parsePostedJson(event, BackendEmbeddingsRequestSchema, 'embeddings request');
     model = modelFor(backend, req.model);
     if (!model) throw new NotFoundError(`model '${req.model}' is not configured on this adapter`, { reason: REASON.unknown_model });
     const result = await embedBatch(backend, model, req, ctx.signal, now);

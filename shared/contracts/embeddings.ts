@@ -60,7 +60,10 @@ export const BackendEmbeddingsRequestSchema = z
       .min(1)
       .max(MAX_EMBEDDING_INPUTS)
       // Containers take a list of texts or a list of token lists, never both in one call.
-      .refine((inputs): boolean => inputs.every((i) => typeof i === 'string') || inputs.every((i) => typeof i !== 'string'), 'give all texts or all token lists'),
+      .refine(
+        (inputs): boolean => inputs.every((i) => typeof i === 'string') || inputs.every((i) => typeof i !== 'string'),
+        'give all texts or all token lists',
+      ),
     dimensions: z.number().int().min(1).max(MAX_EMBEDDING_DIMENSIONS).optional(),
   })
   .strict();
