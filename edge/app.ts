@@ -21,6 +21,7 @@ import { traceContext } from './middleware/trace';
 import { notFound, onError } from './on-error';
 import { completionRoutes } from './routes/completions';
 import { deadLetterRoutes } from './routes/dead-letters';
+import { embeddingRoutes } from './routes/embeddings';
 import { healthRoutes } from './routes/health';
 import { jobRoutes } from './routes/jobs';
 import { modelRoutes } from './routes/models';
@@ -44,6 +45,7 @@ export function createApp(overrides: Partial<IsolateServices> = {}) {
   app.use('/webhooks/*', resolveConfig(deps), ipLimit());
   app.route('/', completionRoutes(deps));
   app.route('/', responsesRoutes(deps));
+  app.route('/', embeddingRoutes(deps));
   app.route('/', modelRoutes(deps));
   app.route('/', jobRoutes(deps));
   app.route('/', deadLetterRoutes(deps));

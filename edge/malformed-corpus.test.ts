@@ -26,6 +26,7 @@ const auth = { authorization: `Bearer ${apiKey}` };
 const json = { ...auth, 'content-type': 'application/json' };
 const valid = JSON.stringify({ model, prompt: 'Tell me a story', params: { max_tokens: 4, temperature: 0.5, stop: ['\n'] } });
 const validChat = JSON.stringify({ model, messages: [{ role: 'user', content: 'hi' }], max_tokens: 2 });
+const validEmbeddings = JSON.stringify({ model: 'bge-small-en-tei', input: ['hi', 'there'], encoding_format: 'base64' });
 const validResponses = JSON.stringify({ model, input: [{ role: 'user', content: [{ type: 'input_text', text: 'hi' }] }], max_output_tokens: 2 });
 
 function corpus(): Case[] {
@@ -35,6 +36,7 @@ function corpus(): Case[] {
     ['/v1/infer', valid],
     ['/v1/chat/completions', validChat],
     ['/v1/responses', validResponses],
+    ['/v1/embeddings', validEmbeddings],
   ] as const) {
     for (let cut = 1; cut < body.length - 1; cut += 3)
       cases.push({ name: `${path} truncated at ${cut}`, path, headers: json, body: body.slice(0, cut), code: 'INVALID_INPUT', status: 400 });
@@ -58,6 +60,19 @@ function corpus(): Case[] {
         name: `params.${field}=${JSON.stringify(w)}`,
         headers: json,
         body: JSON.stringify({ model, prompt: 'x', params: { [field]: w } }),
+        code: 'INVALID_INPUT',
+        status: 400,
+      });
+    }
+    for (const field of ['input', 'encoding_format', 'dimensions', 'user']) {
+      // Valid values: token ids as input, a dimension count, an empty user.
+      const fine = (field === 'input' && Array.isArray(w) && w.length > 0) || (field === 'dimensions' && w === 42) || (field === 'user' && w === '');
+      if (fine) continue;
+      cases.push({
+        name: `embeddings ${field}=${JSON.stringify(w)}`,
+        path: '/v1/embeddings',
+        headers: json,
+        body: JSON.stringify({ model: 'bge-small-en-tei', input: 'x', [field]: w }),
         code: 'INVALID_INPUT',
         status: 400,
       });

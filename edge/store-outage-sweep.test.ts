@@ -72,6 +72,7 @@ function routes(key: string, operatorToken: string) {
     ['POST /v1/chat/completions', '/v1/chat/completions', json(chat)],
     ['POST /v1/chat/completions (stream)', '/v1/chat/completions', json({ ...chat, stream: true })],
     ['POST /v1/completions', '/v1/completions', json({ model, prompt: 'sweep', max_tokens: 3 })],
+    ['POST /v1/embeddings', '/v1/embeddings', json({ model: 'bge-small-en-tei', input: [`sweep ${crypto.randomUUID()}`, 'cached?'] })],
     ['POST /v1/infer + Idempotency-Key', '/v1/infer', json(infer, { 'idempotency-key': crypto.randomUUID() })],
     ['POST /v1/jobs', '/v1/jobs', json(infer)],
     ['GET /v1/jobs/{id}', `/v1/jobs/job_${crypto.randomUUID().replaceAll('-', '')}`, { headers: auth }],

@@ -141,6 +141,11 @@ export function edgeDashboardWidgets(sloMs = 300): DashboardWidgetSpec[] {
       left: [by(E.CircuitOpen, [D.Backend], 'Maximum', 'open')],
       right: [by(E.BreakerTransitions, [D.State], 'Sum', 'transitions to')],
     },
+    {
+      title: 'Embeddings batches: size and wait by model',
+      left: [by(E.EmbeddingBatchSize, [D.Model], 'Average', 'inputs per call')],
+      right: [by(E.EmbeddingBatchWait, [D.Model], 'p95', 'wait p95 (ms)')],
+    },
     { title: 'Queue depth and DLQ size', left: [m(E.QueueBacklog, 'Maximum', 'largest queue backlog'), m(E.DlqBacklog, 'Maximum', 'dead-letter messages')] },
   ];
 }

@@ -32,6 +32,8 @@ export const EdgeDimension = {
   Variant: 'Variant',
   /** Circuit breaker state a transition went to: `open` | `half-open` | `closed`. */
   State: 'State',
+  /** Model name from the route table (bounded by it). */
+  Model: 'Model',
 } as const;
 
 /**
@@ -67,6 +69,10 @@ export const EdgeMetric = {
   PromptTokens: 'PromptTokens',
   /** Completion tokens served. Sets: [Environment]. */
   CompletionTokens: 'CompletionTokens',
+  /** Inputs per batched embeddings backend call. Sets: [Environment], [Environment, Model]. */
+  EmbeddingBatchSize: 'EmbeddingBatchSize',
+  /** How long a batch stayed open before its call was sent, ms. Sets: [Environment], [Environment, Model]. */
+  EmbeddingBatchWait: 'EmbeddingBatchWait',
   /** Gauge: largest backlog of the work queues (webhooks, jobs per tier). Sets: [Environment]. */
   QueueBacklog: 'QueueBacklog',
   /** Gauge: messages in the dead-letter queues, summed. Sets: [Environment]. */

@@ -6,7 +6,8 @@
  *   ECS_MODELS                     JSON, required: { "<model>": { format, modelId?, baseUrl?, chatTemplate? } }
  *                                  format: `openai-chat` → {base}/chat/completions, `openai-completions` →
  *                                  {base}/completions, `tgi` → {base}/generate(_stream) (TGI's native API;
- *                                  give such a model the server root as `baseUrl`). `modelId` defaults to the
+ *                                  give such a model the server root as `baseUrl`), `openai-embeddings` →
+ *                                  {base}/embeddings (vLLM, TEI; embeddings only). `modelId` defaults to the
  *                                  gateway model name (vLLM's `--served-model-name`).
  *   ECS_REQUEST_TIMEOUT_MS         non-streaming call, default 60000
  *   ECS_FIRST_TOKEN_TIMEOUT_MS     streaming: call to first token, default 60000
@@ -23,7 +24,7 @@ const httpUrl = z.url({ protocol: /^https?$/ });
 /** One model served by the ECS service (a value of ECS_MODELS). */
 export const EcsModelSchema = z
   .object({
-    format: z.enum(['openai-chat', 'openai-completions', 'tgi']),
+    format: z.enum(['openai-chat', 'openai-completions', 'tgi', 'openai-embeddings']),
     /** Overrides ECS_BASE_URL for this model (another service, or TGI's root). */
     baseUrl: httpUrl.optional(),
     ...modelSettings,

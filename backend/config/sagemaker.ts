@@ -13,6 +13,7 @@
 import * as z from 'zod';
 import type { Timeouts } from '../core/backend';
 import { CONTAINER_FORMATS, type ContainerModel } from '../core/formats';
+import { EMBEDDING_FORMATS } from '../core/formats/embeddings';
 import { CommonEnvShape, millis, modelSettings, modelsSetting, parseEnv, observabilityOf, type ObservabilityConfig } from './env';
 
 /** One model on a SageMaker endpoint (a value of SAGEMAKER_MODELS). */
@@ -24,7 +25,8 @@ export const SagemakerModelSchema = z
       .min(1)
       .max(63)
       .regex(/^[a-zA-Z0-9](-*[a-zA-Z0-9])*$/, 'is not a valid endpoint name'),
-    format: z.enum(CONTAINER_FORMATS),
+    /** A generation format, or `tei-embed` for a TEI / Hugging Face embedding container (embeddings only). */
+    format: z.enum([...CONTAINER_FORMATS, ...EMBEDDING_FORMATS]),
     /** Production variant to target (A/B inside one endpoint). */
     targetVariant: z.string().min(1).max(63).optional(),
     /** Inference component to invoke (endpoints with inference components, incl. scale to zero). */

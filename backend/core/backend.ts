@@ -21,6 +21,8 @@ export interface Timeouts {
 export interface UpstreamResponse {
   readonly contentType: string | undefined;
   readonly body: Uint8Array;
+  /** What the container reported beside its body (SageMaker `CustomAttributes`, TEI's `x-compute-tokens` header). */
+  readonly attributes?: string | undefined;
 }
 
 /** An upstream stream that was accepted (status 200): its content type and raw byte chunks. */

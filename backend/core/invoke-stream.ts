@@ -14,7 +14,7 @@ import { REASON, SSE_HEADERS } from '../../shared/contracts/boundary';
 import type { Usage } from '../../shared/contracts/infer';
 import type { Backend, CallMeta, ErrorPhase } from './backend';
 import { AdapterError, ClientClosedError, UpstreamError, UpstreamTimeoutError } from './errors';
-import { FORMATS, type ContainerModel, type StreamPiece } from './formats';
+import { generationCodec, type ContainerModel, type StreamPiece } from './formats';
 import { stopList } from './formats/common';
 import type { ResponseSink } from './sink';
 import { StopSequenceTrimmer } from './stop-sequences';
@@ -46,7 +46,7 @@ export async function streamInference<M extends ContainerModel>(
   now: () => number,
   call?: { readonly meta: CallMeta; firstToken(): void },
 ): Promise<StreamResult> {
-  const codec = FORMATS[model.format];
+  const codec = generationCodec(model, req.model);
   const { firstTokenMs, idleMs } = backend.timeouts;
   const trimmer = new StopSequenceTrimmer(codec.includesStopSequence ? stopList(req.params.stop) : []);
   const abort = new UpstreamAbort(signal);

@@ -7,7 +7,7 @@ import { REASON } from '../../shared/contracts/boundary';
 import { stopList } from './formats/common';
 import type { Backend, CallMeta } from './backend';
 import { UpstreamError, UpstreamTimeoutError } from './errors';
-import { FORMATS, type ContainerModel } from './formats';
+import { generationCodec, type ContainerModel } from './formats';
 import { StopSequenceTrimmer } from './stop-sequences';
 import { UpstreamAbort } from './upstream-abort';
 import { usageFor } from './usage';
@@ -24,7 +24,7 @@ export async function invokeSync<M extends ContainerModel>(
   now: () => number,
   meta?: CallMeta,
 ): Promise<BackendInferResponse> {
-  const codec = FORMATS[model.format];
+  const codec = generationCodec(model, req.model);
   const body = encoder.encode(JSON.stringify(codec.request({ ...req, stream: false }, model)));
   const abort = new UpstreamAbort(signal);
   const { requestMs } = backend.timeouts;

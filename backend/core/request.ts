@@ -3,6 +3,7 @@
  * decoded (base64 when the URL says so) and validated against the edge↔backend contract.
  */
 import type { LambdaFunctionURLEvent } from 'aws-lambda';
+import type * as z from 'zod';
 import { BackendInferRequestSchema, type BackendInferRequest } from '../../shared/contracts/backend';
 import { INVOKE_PATH, REQUEST_ID_HEADER } from '../../shared/contracts/boundary';
 import { BadRequestError, NotFoundError } from './errors';
@@ -38,4 +39,23 @@ function describeProblem(json: unknown): string {
 export function headerRequestId(event: LambdaFunctionURLEvent): string | undefined {
   const value = event.headers?.[REQUEST_ID_HEADER];
   return value && value.length <= 128 ? value : undefined;
+}
+
+/**
+ * The JSON body of a POST to one of the adapter's other paths (relay, embeddings), validated against
+ * `schema`; throws BadRequestError (405 for another method, 400 naming the first bad field).
+ */
+export function parsePostedJson<S extends z.ZodType>(event: LambdaFunctionURLEvent, schema: S, what: string): z.infer<S> {
+  if (event.requestContext.http.method !== 'POST') throw new BadRequestError(`use POST for ${event.rawPath}`, {}, 405);
+  const text = event.isBase64Encoded ? Buffer.from(event.body ?? '', 'base64').toString('utf8') : (event.body ?? '');
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new BadRequestError('request body is not valid JSON');
+  }
+  const parsed = schema.safeParse(json);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  throw new BadRequestError(`invalid ${what}: ${issue ? `${issue.path.join('.') || '(root)'}: ${issue.message}` : 'unexpected shape'}`);
 }

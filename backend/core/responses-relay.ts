@@ -26,29 +26,13 @@ import { modelFor, type Backend, type CallMeta, type ErrorPhase } from './backen
 import { AdapterError, BadRequestError, ClientClosedError, NotFoundError, UpstreamError, UpstreamTimeoutError, asAdapterError } from './errors';
 import type { ContainerModel } from './formats';
 import type { InvocationOutcome, InvokeContext } from './handle-invoke';
-import { headerRequestId } from './request';
+import { headerRequestId, parsePostedJson } from './request';
 import { type ModelCallTrace, passthroughTrace } from './tracing';
 import { writeError, writeJson, type ResponseSink } from './sink';
 import { UpstreamAbort } from './upstream-abort';
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-
-function parseRelayEvent(event: LambdaFunctionURLEvent): BackendResponsesRequest {
-  const method = event.requestContext.http.method;
-  if (method !== 'POST') throw new BadRequestError(`use POST for ${event.rawPath}`, {}, 405);
-  const text = event.isBase64Encoded ? Buffer.from(event.body ?? '', 'base64').toString('utf8') : (event.body ?? '');
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    throw new BadRequestError('request body is not valid JSON');
-  }
-  const parsed = BackendResponsesRequestSchema.safeParse(json);
-  if (parsed.success) return parsed.data;
-  const issue = parsed.error.issues[0];
-  throw new BadRequestError(`invalid relay request: ${issue ? `${issue.path.join('.') || '(root)'}: ${issue.message}` : 'unexpected shape'}`);
-}
 
 /** Usage of a response object, when it has one. */
 function usageOf(response: unknown): Usage | undefined {
@@ -201,7 +185,7 @@ export async function relayResponses<M extends ContainerModel>(
   });
   try {
     if (event.rawPath !== RESPONSES_RELAY_PATH) throw new NotFoundError(`no route for ${event.rawPath}`);
-    req = tracing.parse(() => parseRelayEvent(event));
+    req = tracing.parse(() => parsePostedJson(event, BackendResponsesRequestSchema, 'relay request'));
     model = modelFor(backend, req.model);
     if (!model) throw new NotFoundError(`model '${req.model}' is not configured on this adapter`, { reason: REASON.unknown_model });
     if (!backend.transport.responses || model.format !== 'openai-chat')

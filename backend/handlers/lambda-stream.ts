@@ -9,12 +9,14 @@ import { finished } from 'node:stream';
 import type { LambdaFunctionURLEvent } from 'aws-lambda';
 import type { Tracer } from '@aws-lambda-powertools/tracer';
 import type { Backend } from '../core/backend';
+import { handleEmbeddings } from '../core/embed';
 import { ClientClosedError } from '../core/errors';
 import type { ContainerModel } from '../core/formats';
 import { handleInvoke, type InvocationOutcome } from '../core/handle-invoke';
 import { headerRequestId } from '../core/request';
 import { relayResponses } from '../core/responses-relay';
 import { RESPONSES_RELAY_PATH } from '../../shared/contracts/responses';
+import { EMBEDDINGS_PATH } from '../../shared/contracts/embeddings';
 import type { ResponseSink } from '../core/sink';
 import { recordOutcome } from '../core/telemetry';
 import { type AdapterTracing, TRACING_OFF } from '../core/tracing';
@@ -95,8 +97,9 @@ export function createStreamingHandler<M extends ContainerModel>(deps: Streaming
       if (err) controller.abort(err);
     });
     const sink = responseStreamSink(responseStream);
-    // The relay path passes a Responses API call to a container that serves it; every other path is the invoke contract's.
-    const handle = event.rawPath === RESPONSES_RELAY_PATH ? relayResponses : handleInvoke;
+    // The relay path passes a Responses API call to a container that serves it, the embeddings path embeds a batch;
+    // every other path is the invoke contract's.
+    const handle = event.rawPath === RESPONSES_RELAY_PATH ? relayResponses : event.rawPath === EMBEDDINGS_PATH ? handleEmbeddings : handleInvoke;
     const trace = await tracing.begin(event.headers);
     // Every line of this invocation joins the edge's: its trace and (until the body says otherwise) the header's request id.
     powertools.logger.appendKeys({ trace_id: trace.traceId, request_id: headerRequestId(event) });

@@ -24,8 +24,18 @@ export function modelRoutes(deps: RouteDeps) {
   });
   app.openapi(route, (c) => {
     const allowed = c.get('auth').plan.allowedModels;
-    const ids = Object.keys(c.get('config').routes.models).filter((id) => !allowed || allowed.includes(id));
-    const body: ModelList = { object: 'list', data: ids.sort().map((id) => ({ id, object: 'model', created: MODELS_CREATED, owned_by: 'gateway' })) };
+    const { models } = c.get('config').routes;
+    const ids = Object.keys(models).filter((id) => !allowed || allowed.includes(id));
+    const capabilities = (id: string) => {
+      const embeddings = models[id]?.embeddings;
+      return embeddings
+        ? { chat: false, embeddings: true, dimensions: embeddings.dimensions, shortenable_dimensions: embeddings.shortenable }
+        : { chat: true, embeddings: false };
+    };
+    const body: ModelList = {
+      object: 'list',
+      data: ids.sort().map((id) => ({ id, object: 'model', created: MODELS_CREATED, owned_by: 'gateway', capabilities: capabilities(id) })),
+    };
     return c.json(body, 200);
   });
   return app;

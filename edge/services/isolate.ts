@@ -6,6 +6,7 @@
  *   store outage;
  * - `health`: circuit breakers and warming holds, which only mean something across requests;
  * - `coalescer`: identical misses in flight in this isolate share one backend call;
+ * - `batcher`: the open embeddings batches that concurrent requests join (one backend call each);
  * - `l0`: the response cache's in-isolate tier, byte-bounded (`CACHE_L0_BYTES`), for hot entries;
  * - `directory`: the key → tenant cache that bounds revocation to its TTL;
  * - `metrics` + `metricsFlusher`: the aggregate between two flushes and the flush interval gate.
@@ -14,6 +15,7 @@
 import type { Config } from '../env';
 import { Coalescer } from './cache/coalesce';
 import { MemoryTier } from './cache/memory-tier';
+import { EmbeddingBatcher } from './embeddings/batcher';
 import { QuotaGate } from './limits/gate';
 import { IsolateMetrics } from './metrics';
 import { MetricsFlusher } from './metrics-flush';
@@ -30,6 +32,8 @@ export interface IsolateServices {
   readonly quotaGate: QuotaGate;
   readonly health: BackendHealth;
   readonly coalescer: Coalescer;
+  /** Embedding inputs of concurrent requests merged into batched backend calls. */
+  readonly batcher: EmbeddingBatcher;
   /** The response cache's L0: hot entries held in this isolate, within the configured byte budget. */
   readonly l0: MemoryTier;
   /** Where the edge records its metrics (flushed off the critical path). */
@@ -50,6 +54,7 @@ export function isolateServices(overrides: Partial<IsolateServices> = {}): Isola
     quotaGate: overrides.quotaGate ?? new QuotaGate(),
     health: overrides.health ?? new BackendHealth(),
     coalescer: overrides.coalescer ?? new Coalescer(),
+    batcher: overrides.batcher ?? new EmbeddingBatcher(),
     l0: overrides.l0 ?? new MemoryTier(),
     metrics,
     // A test that brings its own metrics records only, unless it brings a flusher too.

@@ -28,6 +28,8 @@ export const DIMENSION_SETS: Readonly<Partial<Record<EdgeMetricName, readonly (r
   [E.CompletionTokens]: [[]],
   [E.QueueBacklog]: [[]],
   [E.DlqBacklog]: [[]],
+  [E.EmbeddingBatchSize]: [[], [D.Model]],
+  [E.EmbeddingBatchWait]: [[], [D.Model]],
 };
 
 /** PutMetricData's documented limits. */

@@ -51,6 +51,31 @@ export const BackendSchema = z.object({
   breaker: BreakerSettingsSchema.partial().optional(),
 });
 
+/** Per priority tier, how long the embeddings batcher holds a batch open for more inputs (ms). */
+export const FlushMsSchema = z
+  .object({ vip: z.number().int().min(0).max(1_000), standard: z.number().int().min(0).max(1_000), low: z.number().int().min(0).max(1_000) })
+  .strict();
+export const DEFAULT_FLUSH_MS: FlushMs = { vip: 2, standard: 5, low: 20 };
+export const DEFAULT_MAX_BATCH_INPUTS = 32;
+
+/** What marks a model as an embeddings model (it serves `POST /v1/embeddings` and no generation). */
+export const EmbeddingsRouteSchema = z
+  .object({
+    /** Length of the model's vectors. */
+    dimensions: z.number().int().min(1).max(16_384),
+    /** The model accepts a smaller `dimensions` (Matryoshka-trained: vLLM, TEI shorten and renormalise). */
+    shortenable: z.boolean().default(false),
+    /** Token ids in an input must be below this, when given. */
+    vocabSize: z.number().int().min(1).max(10_000_000).optional(),
+    /** Longest input in tokens (the model's context), when given. */
+    maxInputTokens: z.number().int().min(1).max(1_000_000).optional(),
+    /** Most inputs the batcher merges into one backend call. */
+    maxBatchInputs: z.number().int().min(1).max(2_048).default(DEFAULT_MAX_BATCH_INPUTS),
+    /** Batch hold per tier (partial: the rest from {@link DEFAULT_FLUSH_MS}). */
+    flushMs: FlushMsSchema.partial().optional(),
+  })
+  .strict();
+
 export const ModelRouteSchema = z
   .object({
     backends: z.array(BackendSchema).min(1).max(16),
@@ -62,13 +87,16 @@ export const ModelRouteSchema = z
     fallbacks: z.array(BackendSchema).max(16).default([]),
     /** `POST /v1/responses` for this model: `translate` (default) to the chat path, or `native` where the model's server speaks the Responses API itself (vLLM). */
     responses: z.enum(['translate', 'native']).default('translate'),
+    /** Set for an embeddings model: its vectors and how its calls are batched. */
+    embeddings: EmbeddingsRouteSchema.optional(),
   })
   .refine((r) => !r.backends.some((b) => b.weight !== undefined) || r.backends.some((b) => (b.weight ?? 0) > 0), 'at least one backend needs a weight above 0')
   // Only the ECS adapter relays the Responses API (to vLLM): a SageMaker backend could not serve such a call.
   .refine((r) => r.responses !== 'native' || [...r.backends, ...r.fallbacks].every((b) => b.kind === 'ecs'), {
     message: 'responses: "native" needs ECS backends and fallbacks only',
     path: ['responses'],
-  });
+  })
+  .refine((r) => r.responses !== 'native' || r.embeddings === undefined, { message: 'an embeddings model serves no Responses API', path: ['responses'] });
 
 export const RouteTableSchema = z
   .object({
@@ -94,6 +122,8 @@ export type Backend = z.infer<typeof BackendSchema>;
 export type ModelRoute = z.infer<typeof ModelRouteSchema>;
 export type RouteTable = z.infer<typeof RouteTableSchema>;
 export type TierTimeouts = z.infer<typeof TierTimeoutsSchema>;
+export type FlushMs = z.infer<typeof FlushMsSchema>;
+export type EmbeddingsRoute = z.infer<typeof EmbeddingsRouteSchema>;
 export type BreakerSettings = z.infer<typeof BreakerSettingsSchema>;
 export type RetrySettings = z.infer<typeof RetrySettingsSchema>;
 

@@ -54,10 +54,9 @@ export interface Served {
 export function planCall(ctx: Pick<UpstreamContext, 'config' | 'auth' | 'requestId'>, req: NormalizedRequest): PlannedCall {
   const route = resolveRoute(ctx.config.routes, req.model);
   if (!route || route.backends.length === 0) throw new ApiError('NOT_FOUND', `model '${req.model}' does not exist`, { details: { model: req.model } });
+  checkModelAllowed(ctx.auth, req.model);
+  if (route.embeddings) throw wrongModelKind(req.model, 'an embeddings model: use POST /v1/embeddings');
   const { plan } = ctx.auth;
-  if (plan.allowedModels && !plan.allowedModels.includes(req.model)) {
-    throw new ApiError('FORBIDDEN', `model '${req.model}' is not enabled for this tenant`, { details: { model: req.model } });
-  }
   const requested = req.params.max_tokens;
   if (requested !== undefined && requested > plan.maxTokens) {
     throw new ApiError('INVALID_INPUT', `max_tokens ${requested} exceeds this plan's limit of ${plan.maxTokens}`, {
@@ -68,6 +67,18 @@ export function planCall(ctx: Pick<UpstreamContext, 'config' | 'auth' | 'request
   const common = { request_id: ctx.requestId, tenant_id: ctx.auth.tenantId, model: req.model, params, stream: req.stream };
   const payload: BackendInferRequestInput = 'prompt' in req.input ? { ...common, prompt: req.input.prompt } : { ...common, messages: [...req.input.messages] };
   return { route, payload };
+}
+
+/** FORBIDDEN unless the tenant's plan enables `model`. */
+export function checkModelAllowed(auth: AuthContext, model: string): void {
+  if (auth.plan.allowedModels && !auth.plan.allowedModels.includes(model)) {
+    throw new ApiError('FORBIDDEN', `model '${model}' is not enabled for this tenant`, { details: { model } });
+  }
+}
+
+/** The 400 of a model asked for what it does not serve (chat of an embeddings model, or the reverse). */
+export function wrongModelKind(model: string, what: string): ApiError {
+  return new ApiError('INVALID_INPUT', `model '${model}' is ${what}`, { details: { model, issues: [{ path: 'model', message: `'${model}' is ${what}` }] } });
 }
 
 /** Runs a non-streaming request to completion, with retries, breakers and fallbacks (routing/). */

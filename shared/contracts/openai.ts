@@ -122,7 +122,21 @@ export type Completion = z.infer<typeof CompletionSchema>;
 export const ModelListSchema = z
   .object({
     object: z.literal('list'),
-    data: z.array(z.object({ id: z.string(), object: z.literal('model'), created: z.number().int(), owned_by: z.string() })),
+    data: z.array(
+      z.object({
+        id: z.string(),
+        object: z.literal('model'),
+        created: z.number().int(),
+        owned_by: z.string(),
+        /** What the model serves: generation (chat and completions, the Responses API) or embeddings, and its vectors' length. */
+        capabilities: z.object({
+          chat: z.boolean(),
+          embeddings: z.boolean(),
+          dimensions: z.number().int().optional(),
+          shortenable_dimensions: z.boolean().optional(),
+        }),
+      }),
+    ),
   })
   .meta({ id: 'ModelList' });
 

@@ -48,6 +48,13 @@ describe('the local dashboard', () => {
     const statuses: number[] = [];
     for (let i = 0; i < 12; i++) statuses.push((await infer(stack.apiKey)).status);
     for (let i = 0; i < 4; i++) statuses.push((await infer('gw_test_wrong-key')).status);
+    // One embeddings call of 5 inputs: one batch of 5 for the TEI model.
+    const embedded = await fetch(`${stack.gatewayUrl}/v1/embeddings`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${stack.apiKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'bge-small-en-tei', input: ['a', 'b', 'c', 'd', 'e'].map((x) => `${x} ${Math.random()}`) }),
+    });
+    expect(embedded.status).toBe(200);
     await fetch(`${stack.modelServer.url}/admin/config`, {
       method: 'PUT',
       headers: { 'content-type': 'application/json' },
@@ -73,7 +80,8 @@ describe('the local dashboard', () => {
       const infer2xx = widgetValue(html, 'Requests by route and status class', /\/v1\/infer 2xx$/);
       const infer5xx = widgetValue(html, 'Requests by route and status class', /\/v1\/infer 5xx$/);
       const auth = widgetValue(html, 'Rate limited and auth failures', /^auth failures$/);
-      if ((infer2xx === 12 && infer5xx === 3 && auth === 4) || Date.now() > deadline) break;
+      const batch = widgetValue(html, 'Embeddings batches: size and wait by model', /^inputs per call bge-small-en-tei$/);
+      if ((infer2xx === 12 && infer5xx === 3 && auth === 4 && batch === 5) || Date.now() > deadline) break;
     }
 
     const v = (widget: string, label: RegExp) => widgetValue(html, widget, label);
@@ -90,10 +98,13 @@ describe('the local dashboard', () => {
     expect(p95).toBeGreaterThanOrEqual(p50 ?? 0);
     expect(p99).toBeGreaterThanOrEqual(p95 ?? 0);
     expect(v('Backend / variant split', /sagemaker-local/)).toBeGreaterThanOrEqual(12);
+    expect(v('Embeddings batches: size and wait by model', /^inputs per call bge-small-en-tei$/)).toBe(5);
+    expect(v('Embeddings batches: size and wait by model', /^wait p95 \(ms\) bge-small-en-tei$/)).toBeGreaterThanOrEqual(0);
     const tokensTotal = Number(/data-label="completion tokens\/s".*?data-total="([^"]*)"/.exec(html)?.[1]);
     expect(tokensTotal).toBe(12 * 8);
     // The adapters' EMF lines, through the Lambda host's stdout.
-    expect(v('Adapter requests and errors by code', /^sagemaker-adapter requests /)).toBeGreaterThanOrEqual(12);
+    expect(v('Adapter requests and errors by code', /^sagemaker-adapter requests llama/)).toBeGreaterThanOrEqual(12);
+    expect(v('Adapter requests and errors by code', /^sagemaker-adapter requests bge-small-en-tei$/)).toBe(1);
     expect(v('Adapter requests and errors by code', /^sagemaker-adapter errors /)).toBeGreaterThanOrEqual(1);
     expect(v('Adapter latency, model latency and time to first token p95 (ms)', /^sagemaker-adapter latency p95 /)).toBeGreaterThan(0);
     const stats = stack.metricsSink.stats();

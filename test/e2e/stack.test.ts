@@ -115,6 +115,7 @@ describe('the local stack', () => {
         '/ready',
         '/v1/chat/completions',
         '/v1/completions',
+        '/v1/embeddings',
         '/v1/infer',
         '/v1/infer/stream',
         '/v1/models',

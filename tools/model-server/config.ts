@@ -46,6 +46,8 @@ export interface BehaviourConfig {
   readonly format: ContainerFormat;
   /** PayloadPart framing on SageMaker response streams. Default `event`. */
   readonly payloadFraming: PayloadFraming;
+  /** Length of the vectors the embedding routes answer (embeddings.ts). Default 384. */
+  readonly embeddingDimensions: number;
 }
 
 /** Faults of the whole container: `reset` drops every connection but the admin API's (a dead container). */
@@ -85,6 +87,7 @@ export const DEFAULT_CONFIG: ModelServerConfig = {
   retryAfterSeconds: 1,
   format: 'auto',
   payloadFraming: 'event',
+  embeddingDimensions: 384,
   fault: null,
   modelName: 'reference-model',
   maxModelLen: 4096,
@@ -110,6 +113,7 @@ const behaviourShape = {
   retryAfterSeconds: z.number().int().min(0).max(3600),
   format: z.enum(['auto', ...FORMAT_NAMES]),
   payloadFraming: z.enum(['event', 'split', 'coalesce']),
+  embeddingDimensions: z.number().int().min(1).max(16_384),
 };
 const behaviourPatchSchema = z.strictObject(behaviourShape).partial();
 const configPatchSchema = z

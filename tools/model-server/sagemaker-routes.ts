@@ -3,12 +3,14 @@
  * `POST /endpoints/{name}/invocations` (InvokeEndpoint: the container's whole response) and
  * `POST /endpoints/{name}/invocations-response-stream` (InvokeEndpointWithResponseStream: the
  * container's bytes as PayloadPart frames). Faults SageMaker raises itself (warming, throttling,
- * 5xx) come before the container; container failures come back as ModelError.
+ * 5xx) come before the container; container failures come back as ModelError. A body with an
+ * `inputs` list is an embedding call (a TEI container: embeddings.ts).
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { BodyTooLargeError, readBody } from '../lib/net';
 import { behaviourFor } from './config';
+import { isTeiEmbedBody, serveEmbeddings } from './embeddings';
 import { frontFault, type FrontFault } from './faults';
 import { sageMakerStreamTransport, sendJson, sendBody } from './io';
 import { sageMakerErrors, signedRegion, type EndpointLocation, type SageMakerErrorResponse } from './sagemaker-wire';
@@ -91,6 +93,10 @@ export async function handleSageMaker(
     return record.cancelled(0); // the client went away mid-upload
   }
 
+  const decoded = decodeJson(body);
+  // An embedding call counts as one under its own route, its faults included.
+  const embedding = operation === 'invoke' && decoded.ok && isTeiEmbedBody(decoded.value);
+  if (embedding) record.setRoute('sagemaker.embeddings');
   const config = ctx.config();
   const behaviour = behaviourFor(config, endpointName);
   const location: EndpointLocation = { endpointName, region: signedRegion(req.headers.authorization) };
@@ -101,8 +107,25 @@ export async function handleSageMaker(
     if (error) return fail(error);
   }
 
-  const decoded = decodeJson(body);
   if (!decoded.ok) return fail(sageMakerErrors.modelError(location, errorFormat(behaviour.format).error(400, decoded.message)));
+  const variant = req.headers['x-amzn-sagemaker-target-variant'];
+  const headers = {
+    'x-Amzn-Invoked-Production-Variant': typeof variant === 'string' && variant !== '' ? variant : 'AllTraffic',
+    'x-amzn-RequestId': requestId,
+  };
+  if (embedding) {
+    // Only a forced 424 gets this far as a fault: the container failing.
+    if (fault) return fail(sageMakerErrors.modelError(location, errorFormat('tgi').error(500, INJECTED_FAILURE)));
+    return serveEmbeddings(ctx, decoded.value, signal, {
+      wire: 'tei',
+      record,
+      endpoint: endpointName,
+      fail: (error) => fail(sageMakerErrors.modelError(location, error)),
+      // The container's token count, as SageMaker hands a container's custom attributes back.
+      send: (json, tokens) =>
+        sendBody(res, 200, { ...headers, 'Content-Type': 'application/json', 'X-Amzn-SageMaker-Custom-Attributes': `x-compute-tokens=${tokens}` }, json),
+    });
+  }
   const result = prepare(decoded.value, behaviour.format, config);
   if (!result.ok) return fail(sageMakerErrors.modelError(location, result.error));
   const { prepared } = result;
@@ -114,11 +137,6 @@ export async function handleSageMaker(
   }
 
   const script = containerOutput(prepared, responseMeta(prepared, config), prepared.request.stream);
-  const variant = req.headers['x-amzn-sagemaker-target-variant'];
-  const headers = {
-    'x-Amzn-Invoked-Production-Variant': typeof variant === 'string' && variant !== '' ? variant : 'AllTraffic',
-    'x-amzn-RequestId': requestId,
-  };
   if (operation === 'invoke') {
     const send = () => sendBody(res, 200, { ...headers, 'Content-Type': script.contentType }, wholeBody(script));
     return serveWhole(prepared, behaviour, signal, record, send);

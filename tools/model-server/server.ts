@@ -5,13 +5,15 @@
  * the SageMaker runtime in front of a TGI / vLLM / LMI container (InvokeEndpoint and
  * InvokeEndpointWithResponseStream with event-stream framing and SageMaker's error shapes), the
  * container contract itself (`/ping`, `/invocations`), vLLM's OpenAI-compatible API and TGI's
- * native `/generate` — answering with deterministic text, with configurable latency and failure
+ * native `/generate`, and the embedding routes of TEI and vLLM (embeddings.ts) — answering with
+ * deterministic text and vectors, with configurable latency and failure
  * injection (options at start, `/admin/*` at run time).
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { handleAdmin } from './admin-routes';
 import { applyConfigPatch, DEFAULT_CONFIG, type ModelServerConfig, type ModelServerConfigPatch } from './config';
 import { containerInvocations, handleHealth, handleHttpInference, tgiGenerate, tgiGenerateStream, type HttpInferenceRoute } from './container-routes';
+import { handleHttpEmbeddings } from './embeddings';
 import { dropsConnection, ErrorRateCounter, LiveConnections } from './faults';
 import { sendJson } from './io';
 import { handleModels, openAiChatRoute, openAiCompletionsRoute, openAiResponsesRoute } from './openai-routes';
@@ -131,6 +133,10 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
       return sendJson(res, error.status, error.body, error.headers);
     }
     if (path.startsWith('/admin/')) return handleAdmin(admin, req, res, path);
+    if (path === '/v1/embeddings' || path === '/embed') {
+      if (method !== 'POST') return sendJson(res, 405, { detail: 'Method Not Allowed' });
+      return handleHttpEmbeddings(ctx, req, res, path === '/embed' ? 'tei' : 'openai');
+    }
     const inference = HTTP_ROUTES[path];
     if (inference) {
       if (method !== 'POST') return sendJson(res, 405, { detail: 'Method Not Allowed' });

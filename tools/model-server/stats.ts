@@ -13,7 +13,10 @@ export type RouteName =
   | 'openai.completions'
   | 'openai.responses'
   | 'tgi.generate'
-  | 'tgi.generateStream';
+  | 'tgi.generateStream'
+  | 'sagemaker.embeddings'
+  | 'openai.embeddings'
+  | 'tei.embeddings';
 
 /** Counters kept for the totals, each route and each endpoint. */
 export interface Counters {
@@ -64,6 +67,8 @@ function zero(): Counters {
 export interface InvocationRecord {
   /** The endpoint key can be known only after the body is read (OpenAI `model`). */
   setTarget(target: string): void;
+  /** The route too (a SageMaker endpoint embeds or generates, by the body), before anything is counted. */
+  setRoute(route: RouteName): void;
   fault(kind: 'warming' | 'forced' | 'errorRate'): void;
   failed(status: number): void;
   succeeded(promptTokens: number, tokens: number): void;
@@ -84,13 +89,15 @@ export class StatsRecorder {
   private faults = { warming: 0, forced: 0, errorRate: 0, streamCut: 0 };
 
   /** Starts recording an invocation on `route` for `target`. */
-  begin(route: RouteName, target: string): InvocationRecord {
+  begin(initialRoute: RouteName, target: string): InvocationRecord {
     let key = target;
+    let route = initialRoute;
     let done = false;
     this.inFlight++;
     const bump = (update: (c: Counters) => void) => {
-      this.byRoute[route] ??= zero();
-      for (const c of [this.totals, this.byRoute[route], this.endpointCounters(key)]) update(c);
+      const counters = this.byRoute[route] ?? zero();
+      this.byRoute[route] = counters;
+      for (const c of [this.totals, counters, this.endpointCounters(key)]) update(c);
     };
     const finish = (status: number | null) => {
       if (done) return;
@@ -107,6 +114,9 @@ export class StatsRecorder {
     return {
       setTarget: (target) => {
         if (!invocationCounted) key = target;
+      },
+      setRoute: (next) => {
+        if (!invocationCounted) route = next;
       },
       fault: (kind) => this.faults[kind]++,
       failed: (status) => {

@@ -47,11 +47,22 @@ export const LOCAL_SAGEMAKER_MODELS = {
   [LOCAL_MODEL]: { endpointName: LOCAL_ENDPOINT, format: 'tgi' },
   'mistral-7b-instruct-lmi': { endpointName: 'mistral-7b-lmi', format: 'openai-chat', modelId: 'mistral-7b-instruct' },
   'custom-7b-json': { endpointName: 'custom-7b-json', format: 'json' },
+  'bge-small-en-tei': { endpointName: 'bge-small-en-tei', format: 'tei-embed' },
 } as const;
 export const LOCAL_ECS_MODELS = {
   'llama-3.1-8b-vllm': { format: 'openai-chat' },
   'llama-3.1-8b-base-vllm': { format: 'openai-completions' },
   [LOCAL_NATIVE_RESPONSES_MODEL]: { format: 'openai-chat' },
+  'e5-small-vllm': { format: 'openai-embeddings' },
+} as const;
+/**
+ * The embeddings models among them, with what the route table says of each: a TEI container on a
+ * SageMaker endpoint and a vLLM embedding model on the ECS service (the model server answers both
+ * with its default 384-dimension vectors).
+ */
+export const LOCAL_EMBEDDING_MODELS = {
+  'bge-small-en-tei': { dimensions: 384, vocabSize: 30_522, maxInputTokens: 512 },
+  'e5-small-vllm': { dimensions: 384, shortenable: true, vocabSize: 250_002, maxInputTokens: 512 },
 } as const;
 /**
  * A model both adapters serve, each from its own container (SageMaker endpoint `resilience-7b-sm`,
@@ -353,10 +364,11 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   await step('lambda-host', () => waitUntilReady(lambdaHost, bothListening, `not listening on ${ports.lambdaHost} and ${ecsPort}`, 30_000));
   progress(`lambda-host    ${lambdaUrl} (SageMaker adapter), ${ecsUrl} (ECS adapter): Function URLs with AWS_IAM auth, RESPONSE_STREAM`);
   type LocalBackend = { name: string; url: string; kind: 'sagemaker' | 'ecs' };
-  const routes: Record<string, { backends: LocalBackend[]; fallbacks?: LocalBackend[]; responses?: 'native' }> = {};
+  const routes: Record<string, { backends: LocalBackend[]; fallbacks?: LocalBackend[]; responses?: 'native'; embeddings?: object }> = {};
   for (const model of Object.keys(LOCAL_SAGEMAKER_MODELS)) routes[model] = { backends: [{ name: 'sagemaker-local', url: lambdaUrl, kind: 'sagemaker' }] };
   for (const model of Object.keys(LOCAL_ECS_MODELS)) routes[model] = { backends: [{ name: 'ecs-local', url: ecsUrl, kind: 'ecs' }] };
   routes[LOCAL_NATIVE_RESPONSES_MODEL] = { backends: [{ name: 'ecs-local', url: ecsUrl, kind: 'ecs' }], responses: 'native' };
+  for (const [model, embeddings] of Object.entries(LOCAL_EMBEDDING_MODELS)) routes[model] = { ...routes[model]!, embeddings };
   routes[LOCAL_FALLBACK_MODEL.name] = {
     backends: [{ name: 'sagemaker-local', url: lambdaUrl, kind: 'sagemaker' }],
     fallbacks: [{ name: 'ecs-local', url: ecsUrl, kind: 'ecs' }],

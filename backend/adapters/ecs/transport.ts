@@ -19,8 +19,13 @@ const MAX_ERROR_BODY = 4096;
 /** The URL a request for `model` goes to. */
 export function endpointUrl(model: Pick<EcsModel, 'baseUrl' | 'format'>, stream: boolean): string {
   const base = model.baseUrl.endsWith('/') ? model.baseUrl : `${model.baseUrl}/`;
-  const path =
-    model.format === 'openai-chat' ? 'chat/completions' : model.format === 'openai-completions' ? 'completions' : stream ? 'generate_stream' : 'generate';
+  const paths: Record<EcsModel['format'], string> = {
+    'openai-chat': 'chat/completions',
+    'openai-completions': 'completions',
+    'openai-embeddings': 'embeddings',
+    tgi: stream ? 'generate_stream' : 'generate',
+  };
+  const path = paths[model.format];
   return new URL(path, base).toString();
 }
 
@@ -85,7 +90,12 @@ export function ecsTransport(fetchFn: FetchFn = fetch): Transport<EcsModel> {
   return {
     async invoke(model, body, signal, meta) {
       const res = await post(fetchFn, model, body, signal, false, meta);
-      return { contentType: res.headers.get('content-type') ?? undefined, body: new Uint8Array(await res.arrayBuffer()) };
+      const tokens = res.headers.get('x-compute-tokens');
+      return {
+        contentType: res.headers.get('content-type') ?? undefined,
+        body: new Uint8Array(await res.arrayBuffer()),
+        ...(tokens ? { attributes: `x-compute-tokens=${tokens}` } : {}),
+      };
     },
     async stream(model, body, signal, meta): Promise<UpstreamStream> {
       const res = await post(fetchFn, model, body, signal, true, meta);

@@ -57,7 +57,7 @@ export function sagemakerTransport(client: SagemakerSender): Transport<Sagemaker
   return {
     async invoke(model, body, signal, meta) {
       const out = await client.send(new InvokeEndpointCommand({ ...endpointParams(model, body, meta), Accept: 'application/json' }), { abortSignal: signal });
-      return { contentType: out.ContentType, body: out.Body ?? new Uint8Array() };
+      return { contentType: out.ContentType, body: out.Body ?? new Uint8Array(), attributes: out.CustomAttributes };
     },
     async stream(model, body, signal, meta): Promise<UpstreamStream> {
       const out = await client.send(new InvokeEndpointWithResponseStreamCommand(endpointParams(model, body, meta)), { abortSignal: signal });

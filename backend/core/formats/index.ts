@@ -4,11 +4,15 @@
  *   openai-chat         vLLM / LMI OpenAI-compatible chat completions    (openai.ts)
  *   openai-completions  vLLM / LMI OpenAI-compatible legacy completions  (openai.ts)
  *   json                plain JSON passthrough                           (json.ts)
+ * and the embedding formats of embeddings.ts.
  */
 import { json } from './json';
 import { openAiChat, openAiCompletions } from './openai';
 import { tgi } from './tgi';
-import type { ContainerFormat, FormatCodec } from './types';
+import { BadRequestError } from '../errors';
+import { REASON } from '../../../shared/contracts/boundary';
+import { isEmbeddingFormat } from './embeddings';
+import type { ContainerFormat, ContainerModel, FormatCodec } from './types';
 
 export * from './types';
 export { DEFAULT_MAX_TOKENS, promptText } from './common';
@@ -20,3 +24,9 @@ export const FORMATS: Readonly<Record<ContainerFormat, FormatCodec>> = {
   'openai-completions': openAiCompletions,
   json,
 };
+
+/** The generation codec of `model`; a model configured to embed refuses generation (400). */
+export function generationCodec(model: ContainerModel, name: string): FormatCodec {
+  if (isEmbeddingFormat(model.format)) throw new BadRequestError(`model '${name}' serves embeddings, not generation`, { reason: REASON.validation });
+  return FORMATS[model.format];
+}

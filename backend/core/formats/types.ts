@@ -4,6 +4,7 @@
  */
 import type { BackendInferRequest, FinishReason } from '../../../shared/contracts/backend';
 import type { ChatTemplateName } from '../chat-template';
+import type { EmbeddingFormat } from './embeddings';
 
 /** Every container format a model can be configured with. */
 export const CONTAINER_FORMATS = ['tgi', 'openai-chat', 'openai-completions', 'json'] as const;
@@ -12,7 +13,8 @@ export type ContainerFormat = (typeof CONTAINER_FORMATS)[number];
 
 /** The per-model settings a format reads (adapters extend this with where the model lives). */
 export interface ContainerModel {
-  readonly format: ContainerFormat;
+  /** A generation format, or an embedding format (./embeddings.ts) for a model that only embeds. */
+  readonly format: ContainerFormat | EmbeddingFormat;
   /** `model` sent in OpenAI-style bodies (vLLM requires the served model name). */
   readonly modelId?: string | undefined;
   /** How chat messages become a prompt for text-only formats. */
