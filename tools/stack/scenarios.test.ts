@@ -43,8 +43,22 @@ async function freshKey(overrides: Record<string, number> = {}, scopes: Array<'i
 }
 
 /** Store round trips (bridge HTTP requests) one authenticated request costs, counted once it has settled. */
+/** Waits until the store has had no request for 300 ms (an earlier test's background work, such as a lease given back, has landed). */
+async function storeQuiet(): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  let seen = -1;
+  let still = 0;
+  while (still < 3 && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 100));
+    const now = stack.bridge.stats().httpRequests;
+    still = now === seen ? still + 1 : 0;
+    seen = now;
+  }
+}
+
 async function storeTripsOf(send: () => Promise<Response>): Promise<{ status: number; trips: number; ms: number }> {
   await new Promise((r) => setTimeout(r, 2 * LATENCY_MS));
+  await storeQuiet();
   stack.bridge.resetStats();
   const started = performance.now();
   const res = await send();
