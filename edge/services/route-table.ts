@@ -55,7 +55,7 @@ export const BackendSchema = z.object({
 export const FlushMsSchema = z
   .object({ vip: z.number().int().min(0).max(1_000), standard: z.number().int().min(0).max(1_000), low: z.number().int().min(0).max(1_000) })
   .strict();
-export const DEFAULT_FLUSH_MS: FlushMs = { vip: 2, standard: 5, low: 20 };
+const DEFAULT_FLUSH_MS: FlushMs = { vip: 2, standard: 5, low: 20 };
 export const DEFAULT_MAX_BATCH_INPUTS = 32;
 
 /** What marks a model as an embeddings model (it serves `POST /v1/embeddings` and no generation). */
@@ -130,6 +130,11 @@ export type RetrySettings = z.infer<typeof RetrySettingsSchema>;
 /** The route of a model, or undefined when the model is not routed. */
 export function resolveRoute(table: RouteTable, model: string): ModelRoute | undefined {
   return Object.hasOwn(table.models, model) ? table.models[model] : undefined;
+}
+
+/** How long an embeddings model's batches stay open for a tier: the route's setting, else the default. */
+export function flushMsFor(spec: EmbeddingsRoute, priority: Priority): number {
+  return spec.flushMs?.[priority] ?? DEFAULT_FLUSH_MS[priority];
 }
 
 /** The attempt timeout of `backend` for a tier: its own setting, else the table's, else the default. */

@@ -23,7 +23,7 @@ import { embedOnBackends } from '../services/embeddings/call';
 import { embeddingDimensions, embeddingItems } from '../services/embeddings/inputs';
 import { float32, vectorToBase64 } from '../services/embeddings/vectors';
 import type { IsolateServices } from '../services/isolate';
-import { DEFAULT_FLUSH_MS, deadlineFor, resolveRoute } from '../services/route-table';
+import { deadlineFor, flushMsFor, resolveRoute } from '../services/route-table';
 import { checkModelAllowed, type Served, servedHeaders, wrongModelKind } from '../services/upstream';
 import { admitRequest } from './quota';
 
@@ -92,7 +92,7 @@ export function embeddingsHandler(deps: Deps): (c: Context<AppEnv>, body: Embedd
           inputs: misses.map((i) => items[i]!.input),
           weights: misses.map((i) => items[i]!.tokens),
           maxBatchInputs: spec.maxBatchInputs,
-          flushMs: spec.flushMs?.[priority] ?? DEFAULT_FLUSH_MS[priority],
+          flushMs: flushMsFor(spec, priority),
           deadlineMs: deadlineFor(config.routes, priority),
           signal: c.req.raw.signal,
           background: later,

@@ -38,6 +38,12 @@ export const LOCAL_ENDPOINT = 'llama-3-1-8b-tgi';
 export const LOCAL_NATIVE_RESPONSES_MODEL = 'qwen-2.5-7b-vllm';
 
 /**
+ * `e5-small-vllm` again, same container, with `maxBatchInputs` 1: every input is a backend call of its
+ * own, the baseline the bench measures dynamic batching against (and a user can compare with).
+ */
+export const LOCAL_UNBATCHED_EMBEDDING_MODEL = 'e5-small-vllm-unbatched';
+
+/**
  * Every model the local stack routes, one per container format, each on the adapter that serves it
  * in production: SageMaker endpoints (TGI, LMI with the OpenAI chat schema, a plain-JSON custom
  * handler) and an ECS vLLM service (OpenAI chat and completions). The reference model server stands
@@ -54,15 +60,17 @@ export const LOCAL_ECS_MODELS = {
   'llama-3.1-8b-base-vllm': { format: 'openai-completions' },
   [LOCAL_NATIVE_RESPONSES_MODEL]: { format: 'openai-chat' },
   'e5-small-vllm': { format: 'openai-embeddings' },
+  [LOCAL_UNBATCHED_EMBEDDING_MODEL]: { format: 'openai-embeddings', modelId: 'e5-small-vllm' },
 } as const;
 /**
  * The embeddings models among them, with what the route table says of each: a TEI container on a
- * SageMaker endpoint and a vLLM embedding model on the ECS service (the model server answers both
- * with its default 384-dimension vectors).
+ * SageMaker endpoint and a vLLM embedding model on the ECS service, batched by the edge, plus that
+ * vLLM model's unbatched twin (the model server answers all with its default 384-dimension vectors).
  */
 export const LOCAL_EMBEDDING_MODELS = {
   'bge-small-en-tei': { dimensions: 384, vocabSize: 30_522, maxInputTokens: 512 },
   'e5-small-vllm': { dimensions: 384, shortenable: true, vocabSize: 250_002, maxInputTokens: 512 },
+  [LOCAL_UNBATCHED_EMBEDDING_MODEL]: { dimensions: 384, shortenable: true, vocabSize: 250_002, maxInputTokens: 512, maxBatchInputs: 1 },
 } as const;
 /**
  * A model both adapters serve, each from its own container (SageMaker endpoint `resilience-7b-sm`,
