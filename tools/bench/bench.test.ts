@@ -1,7 +1,7 @@
 /**
  * Smoke test of the bench harness: the real environment (the stack npm start brings up, the peer,
  * the load generator) with tiny durations on three subjects and every scenario (store latency, edge
- * locations, `npm start` itself), checking the shape of the results and the report, the bounds the
+ * locations, `npm start` itself, embeddings batched vs unbatched), checking the shape of the results and the report, the bounds the
  * figures must keep whatever the machine, and that stopping leaves nothing listening. The full
  * bench is `npm run bench`.
  */
@@ -31,6 +31,7 @@ const TINY: BenchOptions = {
   locationRequests: 30,
   locationLimit: 5,
   locationHoldMs: 500,
+  embeddingsSaturationConnections: 8,
   npmStart: true,
   storeCommandSeconds: 0.5,
   coalescedStreams: 3,
@@ -110,6 +111,21 @@ describe('the bench harness', () => {
     expect(steadyMiss.admitted).toBeGreaterThan(0);
     // MONITOR sees what the bridge ran: the same commands, filed by purpose.
     expect(steadyMiss.monitoredCommands).toBe(steadyMiss.bridgeCommands);
+    // Embeddings: both sides measured in both modes; the twin makes a call per request, the batcher fewer.
+    const e = report.embeddings!;
+    expect(e.available, e.reason).toBe(true);
+    expect(e.flushMs).toBe(5);
+    for (const side of [e.batched!, e.unbatched!])
+      for (const m of [side.fixed, side.saturation]) {
+        expect(m.summary.count).toBeGreaterThan(0);
+        expect(m.unexpected).toBe(0);
+      }
+    expect(e.unbatched!.backendCallsPerRequest).toBeGreaterThanOrEqual(1);
+    expect(e.batched!.backendCallsPerRequest).toBeLessThan(1);
+    expect(report.goals.filter((g) => g.group === 'embeddings').map((g) => [g.id, g.status === 'not measured'])).toEqual([
+      ['embeddings-batching-latency', false],
+      ['embeddings-batching-throughput', false],
+    ]);
     expect(report.streaming.map((s) => s.id)).toEqual(['direct', 'adapter', 'gateway', 'peer']);
     expect(report.streaming.find((s) => s.id === 'adapter')!.ok).toBe(2);
     console.warn(
@@ -124,6 +140,8 @@ describe('the bench harness', () => {
       expect(md).toContain('## Goals: the hot path');
       expect(md).toContain('## Scenario STORE_LATENCY_MS');
       expect(md).toContain('## Scenario EDGE_LOCATIONS');
+      expect(md).toContain('## Goals: embeddings batching');
+      expect(md).toContain('## Embeddings: dynamic batching vs unbatched');
       expect(md).toContain(toMarkdown(report).split('\n')[0]);
     } finally {
       await rm(dir, { recursive: true, force: true });

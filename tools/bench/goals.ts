@@ -5,13 +5,14 @@
  * always with the measured figure. Also the derived comparisons: added latency over the direct
  * floor and ratios against the peer.
  */
+import { embeddingsGoalRows } from './embeddings';
 import type { RawResults, SubjectResult, ModeName } from './run';
 import { ratio, round } from './stats';
 
 export type GoalStatus = 'met' | 'missed' | 'not measured';
 
-/** `hot-path`: no store round trip on the hot path, exact limits kept, `npm start` as fast as the bench. */
-export type GoalGroup = 'hot-path' | 'earlier';
+/** `hot-path`: no store round trip on the hot path, exact limits kept, `npm start` as fast as the bench; `embeddings`: dynamic batching. */
+export type GoalGroup = 'hot-path' | 'embeddings' | 'earlier';
 
 export interface Goal {
   readonly id: string;
@@ -79,9 +80,10 @@ const judged = (id: string, goal: string, ok: boolean | null, measured: string, 
   measured,
 });
 
-/** Judges every goal: the hot path's first, then the earlier ones. */
+/** Judges every goal: the hot path's first, then embeddings batching, then the earlier ones. */
 export function judgeGoals(results: RawResults): Goal[] {
-  return [...hotPathGoals(results), ...earlierGoals(results)];
+  const embeddings = embeddingsGoalRows(results.embeddings ?? null).map((g) => judged(g.id, g.goal, g.ok, g.measured, 'embeddings'));
+  return [...hotPathGoals(results), ...embeddings, ...earlierGoals(results)];
 }
 
 function earlierGoals(results: RawResults): Goal[] {

@@ -43,7 +43,7 @@ function runJob(job: LoadJob): Promise<LoadResult> {
       },
       (err, result) => {
         if (err) return reject(err);
-        resolve({ samplesMs, statuses, durationSec: result.duration, errors: result.errors, timeouts: result.timeouts });
+        resolve({ samplesMs, statuses, sent: result.requests.sent, durationSec: result.duration, errors: result.errors, timeouts: result.timeouts });
       },
     );
     instance.on('response', (_client, statusCode, _bytes, responseTimeMs) => {

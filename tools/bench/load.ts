@@ -25,6 +25,8 @@ export interface LoadResult {
   readonly samplesMs: number[];
   /** Responses by HTTP status. */
   readonly statuses: Record<string, number>;
+  /** Requests sent: those answered and those still in flight when the run ended. */
+  readonly sent: number;
   readonly durationSec: number;
   readonly errors: number;
   readonly timeouts: number;

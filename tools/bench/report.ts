@@ -4,6 +4,7 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { embeddingsMarkdown } from './embeddings';
 import { comparisons, judgeGoals, type Comparison, type Goal } from './goals';
 import type { ModeResult } from './load';
 import type { RawResults } from './run';
@@ -61,6 +62,10 @@ export function toMarkdown(r: BenchReport): string {
     r.goals.filter((g) => g.group === 'hot-path'),
   );
   goalTable(
+    '## Goals: embeddings batching',
+    r.goals.filter((g) => g.group === 'embeddings'),
+  );
+  goalTable(
     '## Earlier goals',
     r.goals.filter((g) => g.group === 'earlier'),
   );
@@ -116,6 +121,7 @@ export function toMarkdown(r: BenchReport): string {
   if (notes.length) out.push('Headers seen when checking each path:', '', ...notes, '');
 
   scenarioSections(r, out);
+  out.push(...embeddingsMarkdown(r.embeddings ?? null));
 
   out.push(
     '## Store round trips per request (Upstash bridge)',

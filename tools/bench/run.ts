@@ -3,7 +3,7 @@
  * measure the load subjects interleaved (each round runs every subject once per mode, in a rotated
  * order, so machine noise hits all alike; the CPU time of the edge and the Lambda host is read from
  * /proc over the miss saturation runs), then the scenarios (store latency, edge locations, `npm
- * start` itself), store commands and round trips, streaming and coalescing; stop everything.
+ * start` itself, embeddings batched vs unbatched), store commands and round trips, streaming and coalescing; stop everything.
  * Returns the raw results; goals.ts judges the goals and report.ts writes the tables.
  */
 import { cpus, totalmem, release, platform } from 'node:os';
@@ -33,6 +33,7 @@ import {
   type NpmStartComparison,
   type StoreLatencyRun,
 } from './scenarios';
+import { measureEmbeddingsBatching, type EmbeddingsBatching } from './embeddings';
 import { adapterFigures, workerSize, type AdapterFigure, type WorkerSize } from './static-figures';
 import { measureStoreCommands, type StoreCommandCounts } from './store-commands';
 import { buildSubjects, jobFor, SUBJECT_IDS, type LoadSubject, type SubjectGroup, type SubjectId } from './subjects';
@@ -66,6 +67,8 @@ export interface BenchOptions {
   readonly locationLimit: number;
   /** How long the model holds each answer in the token-window probe, so no reservation settles early (ms). */
   readonly locationHoldMs: number;
+  /** Embeddings batched vs unbatched: connections of the saturation mode (0 skips the scenario; the fixed mode is the load's). */
+  readonly embeddingsSaturationConnections: number;
   /** Measure `npm start` itself beside the bench's stack. */
   readonly npmStart: boolean;
   /** Seconds of steady load per subject while counting store commands (0 skips the count). */
@@ -96,6 +99,7 @@ export const DEFAULT_OPTIONS: BenchOptions = {
   locationRequests: 300,
   locationLimit: 50,
   locationHoldMs: 2000,
+  embeddingsSaturationConnections: 32,
   npmStart: true,
   storeCommandSeconds: 3,
   coalescedStreams: 20,
@@ -144,6 +148,7 @@ export interface RawResults {
   readonly cpu: CpuAccount | null;
   readonly storeLatency: StoreLatencyRun[];
   readonly locations: LocationAdmission[];
+  readonly embeddings: EmbeddingsBatching | null;
   readonly npmStart: NpmStartComparison | null;
   readonly storeCommands: StoreCommandCounts | null;
   readonly worker: WorkerSize;
@@ -241,6 +246,21 @@ export async function runBench(options: BenchOptions, progress: (line: string) =
         );
     }
 
+    let embeddings: EmbeddingsBatching | null = null;
+    if (options.embeddingsSaturationConnections > 0) {
+      phase(
+        `embeddings: batched vs unbatched, one fresh input per request, at ${options.fixedRate} req/s and at saturation (${options.embeddingsSaturationConnections} connections), interleaved`,
+      );
+      embeddings = await measureEmbeddingsBatching(env, {
+        rate: options.fixedRate,
+        connections: options.fixedConnections,
+        saturationConnections: options.embeddingsSaturationConnections,
+        durationSec: options.durationSec,
+        rounds: options.scenarioRounds,
+      });
+      if (!embeddings.available) progress(`  embeddings batching not measured: ${embeddings.reason}`);
+    }
+
     let storeCommands: StoreCommandCounts | null = null;
     if (options.storeCommandSeconds > 0) {
       phase(`store commands per admitted request (Redis MONITOR): miss and hit at ${options.fixedRate} req/s, then one by one`);
@@ -310,6 +330,7 @@ export async function runBench(options: BenchOptions, progress: (line: string) =
       cpu: cpu.account('miss'),
       storeLatency,
       locations,
+      embeddings,
       npmStart,
       storeCommands,
       worker,
