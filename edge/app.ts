@@ -17,6 +17,7 @@ import { requestMetrics } from './middleware/metrics';
 import { requestId } from './middleware/request-id';
 import { securityHeaders } from './middleware/security-headers';
 import { serverTiming } from './middleware/server-timing';
+import { usageLedger } from './middleware/usage';
 import { notFound, onError } from './on-error';
 import { completionRoutes } from './routes/completions';
 import { deadLetterRoutes } from './routes/dead-letters';
@@ -39,7 +40,7 @@ export function createApp(overrides: Partial<IsolateServices> = {}) {
   app.use(serverTiming(), requestId(), securityHeaders());
   app.route('/', healthRoutes(deps));
 
-  app.use('/v1/*', resolveConfig(deps), cors(), ipLimit({ directory: deps.directory }));
+  app.use('/v1/*', resolveConfig(deps), usageLedger({ now: deps.now, metrics: deps.metrics }), cors(), ipLimit({ directory: deps.directory }));
   app.use('/webhooks/*', resolveConfig(deps), ipLimit());
   app.route('/', completionRoutes(deps));
   app.route('/', responsesRoutes(deps));

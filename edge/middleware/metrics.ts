@@ -37,7 +37,7 @@ export interface RequestMetricsOptions {
 }
 
 /** The matched route pattern (never the raw path); `unmatched` when only middleware matched. */
-function routeLabel(c: Context<AppEnv>): string {
+export function routeLabel(c: Context<AppEnv>): string {
   const pattern = routePath(c, -1);
   return !pattern || pattern.includes('*') ? 'unmatched' : pattern;
 }

@@ -1,6 +1,6 @@
 /**
- * The Worker's `queue()` handler: one entry for every queue the edge consumes. Messages on a
- * dead-letter queue (`…-dlq-…`) are recorded in Redis (dead-letters.ts); every other message is
+ * The Worker's `queue()` handler: one entry for every queue the edge consumes. The usage queue's
+ * batches go to the ledger (usage-consumer.ts). Messages on a dead-letter queue (`…-dlq-…`) are recorded in Redis (dead-letters.ts); every other message is
  * dispatched by its `kind` (a webhook event's action, a job, a delivery). Each outcome becomes an
  * ack, a retry on the schedule of its cause (settings.ts), a wait (a fresh copy with the delay the
  * work asked for, then the ack: waiting spends no attempts), or an explicit dead letter with its
@@ -25,6 +25,7 @@ import { StoreUnavailableError, type Outcome } from './outcome';
 import { enqueue } from './producer';
 import { PLATFORM_ATTEMPTS } from './platform-attempts';
 import { getAsyncSettings, MAX_ATTEMPTS, retryDelaySeconds, storeOutageMaxAttempts, type AsyncSettings } from './settings';
+import { consumeUsage, isUsageQueue } from './usage-consumer';
 import { runWebhookAction } from './webhook-consumer';
 
 /** How long a batch waits when the edge's settings are invalid (a deployment error, not the messages'). */
@@ -112,7 +113,8 @@ export function createQueueHandler(deps: QueueHandlerDeps = isolateServices()) {
       return;
     }
     const store = consumerStore(storeFor(config), config.limits.storeTimeoutMs);
-    if (isDeadLetterQueue(batch.queue)) await recordDeadLetters(batch, store, now(), settings.retryBaseSeconds);
+    if (isUsageQueue(batch.queue)) await consumeUsage(batch, env, { store, now, retryBaseSeconds: settings.retryBaseSeconds });
+    else if (isDeadLetterQueue(batch.queue)) await recordDeadLetters(batch, store, now(), settings.retryBaseSeconds);
     else {
       const context: BatchContext = {
         env,

@@ -26,6 +26,9 @@ export const DIMENSION_SETS: Readonly<Partial<Record<EdgeMetricName, readonly (r
   [E.CircuitOpen]: [[], [D.Backend]],
   [E.PromptTokens]: [[]],
   [E.CompletionTokens]: [[]],
+  [E.UsageRecords]: [[]],
+  [E.UsageCostMicros]: [[]],
+  [E.UsageRecordsLost]: [[]],
   [E.QueueBacklog]: [[]],
   [E.DlqBacklog]: [[]],
 };

@@ -11,6 +11,7 @@ import { backgroundFor } from '../services/background';
 import type { Flavour, NormalizedRequest } from '../services/translate';
 import { planCall } from '../services/upstream';
 import { type InferenceState, settlementHub } from './state';
+import { bindUsage } from './usage';
 
 const ID_PREFIX: Record<Flavour, string> = { infer: 'inf_', chat: 'chatcmpl-', completion: 'cmpl-', responses: 'resp_' };
 
@@ -47,5 +48,7 @@ export async function prepare(c: Context<AppEnv>, deps: IsolateServices, req: No
   // The request metrics count the tokens of an answer once it settles (a stream's at its end).
   const outcome = c.get('outcome');
   if (outcome) outcome.usage = new Promise((resolve) => state.onSettled((s) => resolve(s.kind === 'answered' ? s.entry.usage : undefined)));
+  const usage = c.get('usage');
+  if (usage) bindUsage(usage, state, deps.now);
   c.set('inference', state);
 }

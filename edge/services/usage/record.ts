@@ -1,0 +1,63 @@
+/**
+ * One usage record from what the request's stages recorded (facts.ts) and how it was answered:
+ * pure, so the pricing rules are tested without a request. A replay, a shadow call and a refusal
+ * are never billed; a cache hit is billed at the model's cached rates; anything else at its own.
+ */
+import { CACHE_HITS, type UsageRecord } from '../../../shared/contracts/usage';
+import type { RouteTable } from '../route-table';
+import type { UsageFacts } from './facts';
+import { costMicros } from './prices';
+
+export interface Answered {
+  readonly requestId: string;
+  readonly tenantId: string;
+  readonly keyId: string;
+  /** The matched route pattern. */
+  readonly route: string;
+  readonly status: number;
+  readonly errorCode: string | undefined;
+  /** The `X-Backend` / `X-Variant` the answer carried ('' when none). */
+  readonly backend: string;
+  readonly variant: string;
+  /** When the request ended (ms): its stream's end, or when the client left. */
+  readonly endedAt: number;
+  readonly shadow?: boolean;
+}
+
+/** The record of a request; `table` supplies the model's price and the currency. */
+export function usageRecord(facts: UsageFacts, answered: Answered, table: RouteTable | undefined): UsageRecord {
+  const model = facts.model ?? '';
+  const cache = facts.cache ?? 'BYPASS';
+  const promptTokens = facts.promptTokens ?? 0;
+  const completionTokens = facts.completionTokens ?? 0;
+  const billed = answered.status < 400 && facts.replayOf === undefined && !answered.shadow;
+  const price = table && Object.hasOwn(table.models, model) ? table.models[model]?.price : undefined;
+  const endedAt = Math.max(answered.endedAt, facts.startedAt);
+  return {
+    record_id: facts.recordId,
+    request_id: answered.requestId,
+    tenant_id: answered.tenantId,
+    key_id: answered.keyId,
+    model,
+    route: answered.route,
+    backend: answered.backend,
+    variant: answered.variant,
+    status: answered.status,
+    error_code: answered.errorCode ?? null,
+    cache,
+    prompt_tokens: promptTokens,
+    completion_tokens: completionTokens,
+    backend_prompt_tokens: facts.backendPromptTokens ?? 0,
+    backend_completion_tokens: facts.backendCompletionTokens ?? 0,
+    n: facts.n ?? 1,
+    stream: facts.stream ?? false,
+    ttft_ms: facts.firstTokenAt === undefined ? null : Math.max(0, Math.round(facts.firstTokenAt - facts.startedAt)),
+    latency_ms: Math.round(endedAt - facts.startedAt),
+    started_at: new Date(facts.startedAt).toISOString(),
+    ended_at: new Date(endedAt).toISOString(),
+    cost_micros: billed ? costMicros(price, { promptTokens, completionTokens, cached: CACHE_HITS.has(cache) }) : 0,
+    currency: table?.currency ?? 'USD',
+    ...(facts.replayOf !== undefined ? { replay_of: facts.replayOf } : {}),
+    ...(answered.shadow ? { shadow: true as const } : {}),
+  };
+}
