@@ -25,6 +25,7 @@ import { healthRoutes } from './routes/health';
 import { jobRoutes } from './routes/jobs';
 import { modelRoutes } from './routes/models';
 import { responsesRoutes } from './routes/responses';
+import { usageRoutes } from './routes/usage';
 import { webhookRoutes } from './routes/webhooks';
 import { type IsolateServices, isolateServices } from './services/isolate';
 
@@ -47,6 +48,7 @@ export function createApp(overrides: Partial<IsolateServices> = {}) {
   app.route('/', modelRoutes(deps));
   app.route('/', jobRoutes(deps));
   app.route('/', deadLetterRoutes(deps));
+  app.route('/', usageRoutes(deps));
   app.route('/', webhookRoutes(deps));
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', {

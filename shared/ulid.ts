@@ -23,9 +23,3 @@ export function ulid(now: number = Date.now()): string {
   return time + rest;
 }
 
-/** The instant (ms) a ULID was made. */
-export function ulidTime(id: string): number {
-  let t = 0;
-  for (const char of id.slice(0, 10)) t = t * 32 + ALPHABET.indexOf(char);
-  return t;
-}

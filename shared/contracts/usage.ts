@@ -63,6 +63,8 @@ export const UsageRowSchema = z
     requests: count,
     prompt_tokens: count,
     completion_tokens: count,
+    backend_prompt_tokens: count,
+    backend_completion_tokens: count,
     cache_hits: count,
     cost_micros: count,
   })

@@ -71,6 +71,9 @@ export const LOCAL_ENVIRONMENT = 'local';
 /** The metrics sink's (dashboard's) default port. */
 export const DEFAULT_METRICS_SINK_PORT = 8090;
 
+/** The example price of the local models (USD per 1M input and output tokens, per request); cache hits are free. */
+const LOCAL_PRICE = { inputPer1M: 0.5, outputPer1M: 1.5, perRequest: 0.0001 };
+
 export interface StackPorts {
   /** The edge's first location; location i (from 0) listens on this port + i. Default 8787, env GATEWAY_PORT. */
   readonly gateway: number;
@@ -346,7 +349,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   await step('lambda-host', () => waitUntilReady(lambdaHost, bothListening, `not listening on ${ports.lambdaHost} and ${ecsPort}`, 30_000));
   progress(`lambda-host    ${lambdaUrl} (SageMaker adapter), ${ecsUrl} (ECS adapter): Function URLs with AWS_IAM auth, RESPONSE_STREAM`);
   type LocalBackend = { name: string; url: string; kind: 'sagemaker' | 'ecs' };
-  const routes: Record<string, { backends: LocalBackend[]; fallbacks?: LocalBackend[]; responses?: 'native' }> = {};
+  const routes: Record<string, { backends: LocalBackend[]; fallbacks?: LocalBackend[]; responses?: 'native'; price?: typeof LOCAL_PRICE }> = {};
   for (const model of Object.keys(LOCAL_SAGEMAKER_MODELS)) routes[model] = { backends: [{ name: 'sagemaker-local', url: lambdaUrl, kind: 'sagemaker' }] };
   for (const model of Object.keys(LOCAL_ECS_MODELS)) routes[model] = { backends: [{ name: 'ecs-local', url: ecsUrl, kind: 'ecs' }] };
   routes[LOCAL_NATIVE_RESPONSES_MODEL] = { backends: [{ name: 'ecs-local', url: ecsUrl, kind: 'ecs' }], responses: 'native' };
@@ -354,6 +357,9 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     backends: [{ name: 'sagemaker-local', url: lambdaUrl, kind: 'sagemaker' }],
     fallbacks: [{ name: 'ecs-local', url: ecsUrl, kind: 'ecs' }],
   };
+
+  // Every local model has the same example price, so the usage ledger bills something.
+  for (const route of Object.values(routes)) route.price = LOCAL_PRICE;
 
   // Fresh for every start, like the bridge token: operator routes (every tenant's dead letters) need it.
   const operatorToken = generateOperatorToken();
@@ -363,7 +369,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     ENVIRONMENT: LOCAL_ENVIRONMENT,
     UPSTASH_REDIS_REST_URL: bridge.url,
     UPSTASH_REDIS_REST_TOKEN: bridgeToken,
-    ROUTE_TABLE: JSON.stringify({ models: routes }),
+    ROUTE_TABLE: JSON.stringify({ models: routes, currency: 'USD' }),
     AWS_ACCESS_KEY_ID: edgeCredentials.accessKeyId,
     AWS_SECRET_ACCESS_KEY: edgeCredentials.secretAccessKey,
     AWS_REGION: REGION,
