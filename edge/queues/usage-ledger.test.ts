@@ -6,10 +6,11 @@
  * backend tokens, a consumer failure's redelivery changes nothing, and the aggregates are the sum
  * of the raw records.
  */
+import { env } from 'cloudflare:test';
 import { afterEach, describe, expect, inject, it, vi } from 'vitest';
 import type { UsageRecord, UsageReport } from '../../shared/contracts/usage';
 import { post } from '../testing/gateway-client';
-import { setStackBridgeFaults } from '../testing/queue-consumer';
+import { consumer, setStackBridgeFaults } from '../testing/queue-consumer';
 import { seedTenantKey } from '../testing/seed';
 import { exportedRecords, storedCopies, usageReport } from '../testing/usage';
 
@@ -158,4 +159,59 @@ describe('usage ledger accuracy', () => {
     expect(byKey.rows[0]?.cost_micros).toBe(totals.cost);
     expect(totals.hits).toBe(records.filter((r) => ['L0', 'L1', 'L2', 'COALESCED'].includes(r.cache)).length);
   }, 90_000);
+
+  it('records a stream the client left with what the backend sent before the cancel, never more than it generated', async () => {
+    const seeded = await seedTenantKey({ scopes: ['infer', 'admin'] });
+    await modelReset();
+    await modelConfig({ perTokenMs: 100 });
+    const ids = [1, 2].map((i) => `abort-${seeded.record.keyId}-${i}`);
+    for (const id of ids) {
+      const res = await post('/v1/infer/stream', seeded.key, { model, prompt: `abandon me ${id}`, params: { max_tokens: 50 } }, { 'x-request-id': id });
+      const reader = res.body!.getReader();
+      let text = '';
+      while (!text.includes('event: token')) text += new TextDecoder().decode((await reader.read()).value);
+      await reader.cancel();
+    }
+    await vi.waitUntil(async () => (await serverTotals()).invocations === 2 && (await serverTotals()).tokensGenerated > 0, { timeout: 10_000 });
+    const records = await vi.waitUntil(
+      async () => {
+        const list = await exportedRecords(seeded.tenant.tenantId);
+        return list.length >= ids.length ? list : undefined;
+      },
+      { timeout: 30_000, interval: 500 },
+    );
+    const server = await serverTotals();
+    expect(records.map((r) => r.request_id).sort()).toEqual([...ids].sort());
+    for (const r of records) {
+      expect(r.stream).toBe(true);
+      expect(r.backend_completion_tokens).toBeGreaterThan(0);
+      expect(r.backend_completion_tokens).toBeLessThan(50);
+      expect(r.error_code).toBeNull();
+    }
+    expect(sum(records, 'backend_completion_tokens')).toBeLessThanOrEqual(server.tokensGenerated);
+  }, 60_000);
+
+  it('changes no aggregate when a batch already counted is delivered again', async () => {
+    const seeded = await seedTenantKey({ scopes: ['infer', 'admin'] });
+    const res = await post('/v1/infer', seeded.key, { model, prompt: 'count me once', params: { max_tokens: 3 } });
+    expect(res.status).toBe(200);
+    await res.text();
+    const [record] = await vi.waitUntil(
+      async () => {
+        const list = await exportedRecords(seeded.tenant.tenantId);
+        return list.length > 0 ? list : undefined;
+      },
+      { timeout: 20_000, interval: 300 },
+    );
+    const counted = async () => (await usageReport('day', { tenantId: seeded.tenant.tenantId })).rows[0];
+    const before = await vi.waitUntil(counted, { timeout: 10_000, interval: 300 });
+    const attempt = consumer();
+    for (const attempts of [2, 3]) {
+      const result = await attempt('gw-usage-local', `redelivered-${attempts}`, attempts, record, env as unknown as Record<string, unknown>);
+      expect(result.acked).toEqual([`redelivered-${attempts}`]);
+    }
+    expect(await counted()).toEqual(before);
+    expect(before?.requests).toBe(1);
+    expect(before?.cost_micros).toBe(record?.cost_micros);
+  });
 });
