@@ -6,7 +6,7 @@
 import { CACHE_HITS, type UsageRecord } from '../../../shared/contracts/usage';
 import type { RouteTable } from '../route-table';
 import type { UsageFacts } from './facts';
-import { costMicros } from './prices';
+import { costMicros, type Price } from './prices';
 
 export interface Answered {
   readonly requestId: string;
@@ -24,6 +24,21 @@ export interface Answered {
   readonly shadow?: boolean;
 }
 
+/** The price of a model in the table, if it has one. */
+export function priceOf(table: RouteTable | undefined, model: string): Price | undefined {
+  return table && Object.hasOwn(table.models, model) ? table.models[model]?.price : undefined;
+}
+
+/** What the facts of a request cost when it is billed (a hit at the cached rates). */
+export function factsCost(facts: UsageFacts, table: RouteTable | undefined): number {
+  const cache = facts.cache ?? 'BYPASS';
+  return costMicros(priceOf(table, facts.model ?? ''), {
+    promptTokens: facts.promptTokens ?? 0,
+    completionTokens: facts.completionTokens ?? 0,
+    cached: CACHE_HITS.has(cache),
+  });
+}
+
 /** The record of a request; `table` supplies the model's price and the currency. */
 export function usageRecord(facts: UsageFacts, answered: Answered, table: RouteTable | undefined): UsageRecord {
   const model = facts.model ?? '';
@@ -31,7 +46,6 @@ export function usageRecord(facts: UsageFacts, answered: Answered, table: RouteT
   const promptTokens = facts.promptTokens ?? 0;
   const completionTokens = facts.completionTokens ?? 0;
   const billed = answered.status < 400 && facts.replayOf === undefined && !answered.shadow;
-  const price = table && Object.hasOwn(table.models, model) ? table.models[model]?.price : undefined;
   const endedAt = Math.max(answered.endedAt, facts.startedAt);
   return {
     record_id: facts.recordId,
@@ -55,7 +69,7 @@ export function usageRecord(facts: UsageFacts, answered: Answered, table: RouteT
     latency_ms: Math.round(endedAt - facts.startedAt),
     started_at: new Date(facts.startedAt).toISOString(),
     ended_at: new Date(endedAt).toISOString(),
-    cost_micros: billed ? costMicros(price, { promptTokens, completionTokens, cached: CACHE_HITS.has(cache) }) : 0,
+    cost_micros: billed ? factsCost(facts, table) : 0,
     currency: table?.currency ?? 'USD',
     ...(facts.replayOf !== undefined ? { replay_of: facts.replayOf } : {}),
     ...(answered.shadow ? { shadow: true as const } : {}),

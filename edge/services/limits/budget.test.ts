@@ -1,0 +1,53 @@
+/**
+ * Monthly spend budgets through the worker (workerd, Redis behind the bridge, the model server):
+ * the limit and what is left on every limited answer, the refusal once the month's spend would pass
+ * the limit (429 BUDGET_EXCEEDED, Retry-After to the month's end, `insufficient_quota` on the OpenAI
+ * routes), and the spend settled to what the usage ledger bills.
+ */
+import { describe, expect, it } from 'vitest';
+import { utcMonth } from '../../../shared/contracts/usage';
+import { post } from '../../testing/gateway-client';
+import { seedTenantKey, store } from '../../testing/seed';
+import { budgetKey, secondsToMonthEnd } from './budget';
+
+const model = 'mistral-7b-instruct-lmi';
+
+describe('monthly spend budgets', () => {
+  it('admits while the reservation fits, then refuses until the month ends', async () => {
+    const seeded = await seedTenantKey({ overrides: { monthlyBudgetMicros: 300 } });
+    const body = { model, prompt: 'spend a little', params: { max_tokens: 6 } };
+    const first = await post('/v1/infer', seeded.key, body);
+    expect(first.status).toBe(200);
+    const answer = (await first.json()) as { usage: { prompt_tokens: number; completion_tokens: number } };
+    expect(first.headers.get('x-budget-limit')).toBe('300');
+    expect(Number(first.headers.get('x-budget-remaining'))).toBeLessThan(300);
+    // The example price: 0.5 and 1.5 per 1M tokens, 0.0001 per request.
+    const cost = Math.round(answer.usage.prompt_tokens * 0.5 + answer.usage.completion_tokens * 1.5 + 100);
+    const key = budgetKey(seeded.tenant.tenantId, utcMonth(Date.now()));
+    const settled = async () => Number(await store.get(key));
+    for (let i = 0; i < 50 && (await settled()) !== cost; i++) await new Promise((r) => setTimeout(r, 100));
+    expect(await settled()).toBe(cost);
+
+    expect((await (await post('/v1/infer', seeded.key, body)).text()).length).toBeGreaterThan(0);
+    const refused = await post('/v1/infer', seeded.key, body);
+    expect(refused.status).toBe(429);
+    const envelope = (await refused.json()) as { error: { code: string } };
+    expect(envelope.error.code).toBe('BUDGET_EXCEEDED');
+    const retryAfter = Number(refused.headers.get('retry-after'));
+    expect(Math.abs(retryAfter - secondsToMonthEnd(Date.now()))).toBeLessThanOrEqual(2);
+    expect(refused.headers.get('x-budget-limit')).toBe('300');
+
+    const openai = await post('/v1/chat/completions', seeded.key, { model, messages: [{ role: 'user', content: 'hi' }], max_tokens: 6 });
+    expect(openai.status).toBe(429);
+    expect(((await openai.json()) as { error: { type: string; code: string } }).error).toMatchObject({ type: 'insufficient_quota', code: 'BUDGET_EXCEEDED' });
+  });
+
+  it('sends no budget header and reserves nothing for a tenant without a budget', async () => {
+    const seeded = await seedTenantKey();
+    const res = await post('/v1/infer', seeded.key, { model, prompt: 'no budget here', params: { max_tokens: 3 } });
+    expect(res.status).toBe(200);
+    await res.text();
+    expect(res.headers.get('x-budget-limit')).toBeNull();
+    expect(await store.get(budgetKey(seeded.tenant.tenantId, utcMonth(Date.now())))).toBeNull();
+  });
+});
