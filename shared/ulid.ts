@@ -22,4 +22,3 @@ export function ulid(now: number = Date.now()): string {
   for (const byte of random) rest += ALPHABET[byte % 32];
   return time + rest;
 }
-
