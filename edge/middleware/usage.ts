@@ -7,39 +7,22 @@
  * (401s, the per-IP guard, operator routes) belong to no tenant and are not recorded.
  */
 import type { MiddlewareHandler } from 'hono';
-import type { UsageRecord } from '../../shared/contracts/usage';
-import { EdgeMetric } from '../../shared/metrics-catalog';
 import { ulid } from '../../shared/ulid';
-import type { AppEnv, Bindings } from '../env';
+import type { AppEnv } from '../env';
 import { runInBackground } from '../services/background';
 import { withDeadline } from '../services/deadline';
-import { describeError, log } from '../services/log';
 import type { MetricsRecorder } from '../services/metrics';
 import type { UsageFacts } from '../services/usage/facts';
 import { usageRecord } from '../services/usage/record';
+import { sendUsageRecord } from '../services/usage/send';
 import { routeLabel } from './metrics';
 
 /** The longest a recorder waits for a streamed answer to end (the longest tier deadline, and then some). */
 const STREAM_END_WAIT_MS = 15 * 60_000;
-/** Bound on the queue send. */
-const SEND_TIMEOUT_MS = 10_000;
 
 export interface UsageLedgerOptions {
   readonly now: () => number;
   readonly metrics: MetricsRecorder;
-}
-
-/** Sends one record to the usage queue; a missing binding or a failed send is counted and logged, never thrown. */
-export async function sendUsageRecord(env: Bindings, record: UsageRecord, metrics: MetricsRecorder): Promise<void> {
-  try {
-    if (!env.USAGE_QUEUE) throw new Error('no USAGE_QUEUE binding');
-    await withDeadline(env.USAGE_QUEUE.send(record, { contentType: 'json' }), SEND_TIMEOUT_MS, 'the usage queue');
-    metrics.count(EdgeMetric.UsageRecords);
-    if (record.cost_micros > 0) metrics.count(EdgeMetric.UsageCostMicros, {}, record.cost_micros);
-  } catch (err) {
-    metrics.count(EdgeMetric.UsageRecordsLost);
-    log('error', 'usage record lost', { request_id: record.request_id, record_id: record.record_id, tenant_id: record.tenant_id, ...describeError(err) });
-  }
 }
 
 export function usageLedger(options: UsageLedgerOptions): MiddlewareHandler<AppEnv> {

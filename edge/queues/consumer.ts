@@ -25,6 +25,7 @@ import { StoreUnavailableError, type Outcome } from './outcome';
 import { enqueue } from './producer';
 import { PLATFORM_ATTEMPTS } from './platform-attempts';
 import { getAsyncSettings, MAX_ATTEMPTS, retryDelaySeconds, storeOutageMaxAttempts, type AsyncSettings } from './settings';
+import { sendUsageRecord } from '../services/usage/send';
 import { consumeUsage, isUsageQueue } from './usage-consumer';
 import { runWebhookAction } from './webhook-consumer';
 
@@ -162,6 +163,7 @@ async function attempt(body: LiveMessage, platformAttempt: number, context: Batc
         quotaGate: context.deps.quotaGate,
         now,
         deliver,
+        recordUsage: (record) => sendUsageRecord(context.env, record, context.deps.metrics),
       });
     }
     return await deliverResult(body, platformAttempt, { settings, store, now, fetch: context.fetch });

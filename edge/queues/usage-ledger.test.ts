@@ -78,6 +78,8 @@ describe('usage ledger accuracy', () => {
         interval: 200,
       },
     );
+    // Async jobs: each recorded once, by its consumer, when it ends.
+    for (const i of [1, 2]) expect((await call({ prompt: `a queued job ${i}`, params: { max_tokens: 4 } }, '/v1/jobs')).status).toBe(202);
     // Backend errors and refusals: recorded at 0.
     await modelConfig({ forcedStatus: 500 });
     expect((await call({ prompt: 'this one fails', params: { max_tokens: 3 } })).status).toBeGreaterThanOrEqual(500);
@@ -124,6 +126,9 @@ describe('usage ledger accuracy', () => {
     }
     for (const r of records.filter((x) => x.status >= 400)) expect(r.cost_micros).toBe(0);
     expect(records.find((r) => r.status === 404)?.error_code).toBe('NOT_FOUND');
+    const jobs = records.filter((r) => r.route === '/v1/jobs');
+    expect(jobs.length).toBe(2);
+    for (const j of jobs) expect(j.backend_completion_tokens).toBe(4);
     const streams = records.filter((r) => r.stream);
     expect(streams.length).toBe(2);
     for (const s of streams) expect(s.ttft_ms).not.toBeNull();
