@@ -18,7 +18,7 @@ import { flushTargetFor } from '../services/metrics-flush';
 import { storeFor, type Store } from '../services/store';
 import { consumerStore } from './consumer-store';
 import { DLQ_KEY, recordDeadLetters } from './dead-letters';
-import { deliverResult } from './delivery-consumer';
+import { deliverNotice, deliverResult } from './delivery-consumer';
 import { runJob } from './job-consumer';
 import { LiveMessageSchema, type DeliveryMessage, type LiveMessage } from './messages';
 import { StoreUnavailableError, type Outcome } from './outcome';
@@ -53,11 +53,11 @@ export type Settlement =
 
 /** The work's own attempts for a message kind: a job's or a forward's three, a delivery's setting. */
 function workAttemptsFor(kind: LiveMessage['kind'], settings: AsyncSettings): number {
-  return kind === 'delivery' ? settings.deliveryMaxAttempts : MAX_ATTEMPTS;
+  return kind === 'delivery' || kind === 'notice' ? settings.deliveryMaxAttempts : MAX_ATTEMPTS;
 }
 
 function platformAttemptsFor(kind: LiveMessage['kind']): number {
-  if (kind === 'delivery') return PLATFORM_ATTEMPTS.deliveries;
+  if (kind === 'delivery' || kind === 'notice') return PLATFORM_ATTEMPTS.deliveries;
   if (kind === 'job') return PLATFORM_ATTEMPTS.jobs;
   return PLATFORM_ATTEMPTS.webhooks;
 }
@@ -166,6 +166,7 @@ async function attempt(body: LiveMessage, platformAttempt: number, context: Batc
         recordUsage: (record) => sendUsageRecord(context.env, record, context.deps.metrics),
       });
     }
+    if (body.kind === 'notice') return await deliverNotice(body, platformAttempt, { settings, store, now, fetch: context.fetch });
     return await deliverResult(body, platformAttempt, { settings, store, now, fetch: context.fetch });
   } catch (err) {
     if (err instanceof StoreUnavailableError) return { kind: 'retry', cause: 'store', reason: err.message };

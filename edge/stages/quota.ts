@@ -15,7 +15,9 @@ import type { AppEnv } from '../env';
 import { timePhase } from '../middleware/server-timing';
 import { backgroundFor } from '../services/background';
 import type { IsolateServices } from '../services/isolate';
+import { ApiError } from '../errors';
 import { admitBudget, type BudgetAdmission } from '../services/limits/budget';
+import { noticeBudget } from '../services/limits/budget-notices';
 import { type Admission, promptTokenEstimate, tokensToReserve } from '../services/limits/gate';
 import { costMicros } from '../services/usage/prices';
 import { factsCost, priceOf } from '../services/usage/record';
@@ -50,14 +52,13 @@ export function quota(deps: Pick<IsolateServices, 'quotaGate' | 'metrics' | 'now
       const facts = c.get('usage');
       return facts ? factsCost(facts, config.routes) : maxCost;
     };
-    const budget = admitBudget({
-      store,
-      tenantId: auth.tenantId,
-      limitMicros: auth.plan.monthlyBudgetMicros,
-      reserveMicros: maxCost,
-      now: deps.now(),
-      policy: config.limits,
-    });
+    const limit = auth.plan.monthlyBudgetMicros;
+    const budget = admitBudget({ store, tenantId: auth.tenantId, limitMicros: limit, reserveMicros: maxCost, now: deps.now(), policy: config.limits });
+    const notice = async (spent: number | undefined) => {
+      if (limit === undefined || spent === undefined) return;
+      const input = { env: c.env, store, tenantId: auth.tenantId, limitMicros: limit, spentMicros: spent, currency: config.routes.currency };
+      await noticeBudget({ ...input, now: deps.now(), storeTimeoutMs: config.limits.storeTimeoutMs, background: later });
+    };
     const admission = bothAdmitted(gate, budget, later)
       .finally(() => stopTimer())
       .then(({ admitted, spend }) => {
@@ -65,10 +66,14 @@ export function quota(deps: Pick<IsolateServices, 'quotaGate' | 'metrics' | 'now
         Object.assign(state.headers, headers);
         // Error answers after admission (an upstream failure) carry the limit headers too.
         for (const [name, value] of Object.entries(headers)) c.header(name, value);
-        if (spend) state.onSettled((settlement) => later(spend.settle(settlement.kind === 'failed' ? 0 : billed())));
+        if (spend) state.onSettled((settlement) => later(spend.settle(settlement.kind === 'failed' ? 0 : billed()).then(notice)));
         return admitted;
       });
     state.admission = admission;
+    // A refusal for the budget is its 100 % (the spend can no longer reach the limit by itself).
+    admission.catch((err: unknown) => {
+      if (err instanceof ApiError && err.code === 'BUDGET_EXCEEDED') later(notice(limit));
+    });
     state.onSettled((settlement) => {
       if (settlement.kind === 'cut' || settlement.kind === 'replayed') return;
       const tokens = settlement.kind === 'answered' && settlement.source === 'backend' ? total(settlement.entry.usage) : 0;

@@ -4,10 +4,13 @@
  * the limit (429 BUDGET_EXCEEDED, Retry-After to the month's end, `insufficient_quota` on the OpenAI
  * routes), and the spend settled to what the usage ledger bills.
  */
-import { describe, expect, it } from 'vitest';
+import { Webhook } from 'standardwebhooks';
+import { describe, expect, it, vi } from 'vitest';
+import { generateWebhookSecret } from '../../../shared/crypto/hmac';
 import { utcMonth } from '../../../shared/contracts/usage';
 import { post } from '../../testing/gateway-client';
 import { seedTenantKey, store } from '../../testing/seed';
+import { receivedAt, receiver } from '../../testing/webhooks';
 import { budgetKey, secondsToMonthEnd } from './budget';
 
 const model = 'mistral-7b-instruct-lmi';
@@ -49,5 +52,38 @@ describe('monthly spend budgets', () => {
     await res.text();
     expect(res.headers.get('x-budget-limit')).toBeNull();
     expect(await store.get(budgetKey(seeded.tenant.tenantId, utcMonth(Date.now())))).toBeNull();
+  });
+
+  it('notifies the tenant’s callback, signed, once at 80 % and once at 100 % of the month', async () => {
+    const secret = generateWebhookSecret();
+    const path = `/callbacks/budget-${crypto.randomUUID()}`;
+    const seeded = await seedTenantKey({ overrides: { monthlyBudgetMicros: 300 }, tenant: { callbackUrl: `${receiver}${path}`, webhookSecrets: [secret] } });
+    const body = { model, prompt: 'spend a little', params: { max_tokens: 6 } };
+    const statuses: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      const res = await post('/v1/infer', seeded.key, body);
+      statuses.push(res.status);
+      await res.text();
+      // Each request's spend settles in the background before the next reserves.
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(statuses.slice(0, 2)).toEqual([200, 200]);
+    expect(statuses.slice(2)).toEqual([429, 429]);
+    const notices = await vi.waitUntil(
+      async () => {
+        const { received } = await receivedAt(path);
+        return received.length >= 2 ? received : undefined;
+      },
+      { timeout: 20_000, interval: 200 },
+    );
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect((await receivedAt(path)).received).toHaveLength(2);
+    const thresholds = notices.map((n) => {
+      const verified = new Webhook(secret).verify(n.body, n.headers) as { type: string; data: { threshold_percent: number; month: string } };
+      expect(verified.type).toBe('budget.threshold');
+      expect(verified.data.month).toBe(utcMonth(Date.now()));
+      return verified.data.threshold_percent;
+    });
+    expect(thresholds.sort()).toEqual([100, 80]);
   });
 });
