@@ -12,53 +12,15 @@ import type { Bindings } from '../env';
 import { withDeadline } from '../services/deadline';
 import { describeError, log } from '../services/log';
 import type { Store } from '../services/store';
-import { aggregateKey, COUNTERS, dayPrefix, gzipNdjson, fieldPrefix, incrementsOf, recordDay, seenKey } from '../services/usage/ledger-store';
+import { addToAggregates } from '../services/usage/aggregates';
+import { dayPrefix, gzipNdjson, recordDay } from '../services/usage/ledger-store';
 import { retryDelaySeconds } from './settings';
 
 /** Whether a queue is the usage ledger's (`gw-usage-<env>`). */
 export const isUsageQueue = (name: string) => /^gw-usage-(?!dlq-)/.test(name);
 
-/** How long the aggregates and the seen sets are kept (days): past a redelivery's reach, and a year of reads. */
-const AGGREGATE_TTL_S = 400 * 86_400;
-const SEEN_TTL_S = 35 * 86_400;
 /** Bound on one R2 write. */
 const BUCKET_TIMEOUT_MS = 15_000;
-
-/**
- * KEYS: per record its seen set and its aggregate hash. ARGV: the two TTLs, then per record its id,
- * its field prefix (`model|key|`) and its increments in COUNTERS order. Returns the records counted.
- */
-const RECORD_SCRIPT = `
-local counters = {${COUNTERS.map((c) => `'${c}'`).join(',')}}
-local width = 2 + #counters
-local counted = 0
-for i = 1, #KEYS / 2 do
-  local base = 2 + (i - 1) * width
-  if redis.call('SADD', KEYS[2 * i - 1], ARGV[base + 1]) == 1 then
-    redis.call('EXPIRE', KEYS[2 * i - 1], ARGV[2])
-    local agg = KEYS[2 * i]
-    for j = 1, #counters do
-      local v = tonumber(ARGV[base + 2 + j])
-      if v ~= 0 then redis.call('HINCRBY', agg, ARGV[base + 2] .. counters[j], v) end
-    end
-    redis.call('EXPIRE', agg, ARGV[1])
-    counted = counted + 1
-  end
-end
-return counted`;
-
-/** Adds records to the aggregates, each at most once; resolves to how many were new. */
-export async function addToAggregates(store: Pick<Store, 'eval'>, records: readonly UsageRecord[]): Promise<number> {
-  if (records.length === 0) return 0;
-  const keys: string[] = [];
-  const args: string[] = [String(AGGREGATE_TTL_S), String(SEEN_TTL_S)];
-  for (const r of records) {
-    const day = recordDay(r);
-    keys.push(seenKey(day), aggregateKey(r.tenant_id, day));
-    args.push(r.record_id, fieldPrefix(r.model, r.key_id), ...incrementsOf(r).map(String));
-  }
-  return Number(await store.eval(RECORD_SCRIPT, keys, args));
-}
 
 /** Appends records to the bucket, one gzip NDJSON object per UTC day. */
 export async function appendRaw(bucket: R2Bucket, records: readonly UsageRecord[], now: number): Promise<void> {

@@ -4,6 +4,7 @@
  * verified with the Lambda host's verifier, the API's limits enforced), ingests the adapters' EMF
  * lines handed over by the stack, keeps the datapoints in memory, and serves the dashboard page.
  *
+ * With a usage reader, the dashboard also shows the ledger's top tenants by tokens and cost.
  * Routes: `POST /` PutMetricData · `GET /` the dashboard (`?env=local&minutes=30&refresh=10`) ·
  * `GET /api/datapoints?namespace=&metric=` the stored datapoints · `GET /api/stats` counters.
  */
@@ -15,6 +16,7 @@ import type { LocalCredentials } from '../lambda-host/types';
 import { LIMITS, parseEmfLine, parsePutMetricData, PutMetricDataError } from './ingest';
 import { renderDashboard } from './page';
 import { MetricStore } from './store';
+import { renderUsage, type TenantUsage } from './usage';
 import { listen } from '../lib/net';
 
 export interface MetricsSinkOptions {
@@ -29,6 +31,8 @@ export interface MetricsSinkOptions {
   readonly environment?: string;
   readonly now?: () => number;
   readonly log?: (line: string) => void;
+  /** Reads the usage ledger's per-tenant aggregates of a UTC day, for the dashboard's usage section; none: no section. */
+  readonly usage?: (day: string) => Promise<readonly TenantUsage[]>;
 }
 
 /** Counters of what the sink received. */
@@ -122,7 +126,10 @@ export async function startMetricsSink(options: MetricsSinkOptions): Promise<Met
       if (req.method === 'GET' && url.pathname === '/') {
         const minutes = Math.min(180, Math.max(1, Number(url.searchParams.get('minutes') ?? 30) || 30));
         const refresh = Math.max(0, Number(url.searchParams.get('refresh') ?? 10) || 0);
+        const day = new Date(now()).toISOString().slice(0, 10);
+        const usage = options.usage ? await options.usage(day).catch((err: unknown) => (log(`usage read failed: ${String(err)}`), undefined)) : undefined;
         const html = renderDashboard(store, {
+          ...(usage ? { usageHtml: renderUsage(usage, day) } : {}),
           environment: url.searchParams.get('env') || options.environment || 'local',
           now: now(),
           minutes,

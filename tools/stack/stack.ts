@@ -22,6 +22,7 @@ import { startEdge, type EdgeRuntime, type RunningEdge } from './edge';
 import { localWebhookVars, writeEdgeEnv } from './edge-env';
 import { REPO_ROOT } from './repo';
 import { startMetricsSink, type MetricsSink } from '../metrics-sink/server';
+import { tenantUsage } from '../metrics-sink/usage';
 import { startEventBridgeStandIn, type EventBridgeStandIn } from '../eventbridge/server';
 import { adapterNamespace } from '../../shared/metrics-catalog';
 import type { WorkerBundle } from './edge-bundle';
@@ -266,7 +267,17 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     // The default port is a convenience, not a contract: a second stack on this machine takes another.
     const port =
       wanted === DEFAULT_METRICS_SINK_PORT && (await isListening(wanted)) ? await freePort() : await resolvePort('metrics-sink', wanted, 'METRICS_SINK_PORT');
-    return startMetricsSink({ port, region: REGION, credentials: [edgeCredentials], environment: LOCAL_ENVIRONMENT, log: (l) => log('metrics-sink', l) });
+    // The usage section reads the ledger's aggregates through the bridge, as the edge wrote them.
+    const ledger = new Redis({ url: bridge.url, token: bridgeToken, enableTelemetry: false });
+    const usage = (day: string) => tenantUsage(ledger, day);
+    return startMetricsSink({
+      port,
+      region: REGION,
+      credentials: [edgeCredentials],
+      environment: LOCAL_ENVIRONMENT,
+      usage,
+      log: (l) => log('metrics-sink', l),
+    });
   });
   stops.push(() => metricsSink.close());
   progress(`metrics-sink   ${metricsSink.url} (local dashboard; CloudWatch PutMetricData and EMF stand-in)`);

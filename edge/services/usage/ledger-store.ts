@@ -18,8 +18,13 @@ export const COUNTERS = [
 ] as const;
 export type Counter = (typeof COUNTERS)[number];
 
+const AGGREGATE_PREFIX = 'gw:usage:agg:';
+
 /** A tenant's aggregates of one UTC day. */
-export const aggregateKey = (tenantId: string, day: string) => `gw:usage:agg:${tenantId}:${day}`;
+export const aggregateKey = (tenantId: string, day: string) => `${AGGREGATE_PREFIX}${tenantId}:${day}`;
+
+/** The tenant of an aggregate key of `day`. */
+export const tenantOfAggregateKey = (key: string, day: string) => key.slice(AGGREGATE_PREFIX.length, -(day.length + 1));
 /** The record ids already counted for one UTC day (a redelivered record is found here). */
 export const seenKey = (day: string) => `gw:usage:seen:${day}`;
 /** The fields of one model and key in an aggregate hash start so; model names and key ids never contain `|`. */
