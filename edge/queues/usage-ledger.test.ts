@@ -10,6 +10,7 @@ import { env } from 'cloudflare:test';
 import { afterEach, describe, expect, inject, it, vi } from 'vitest';
 import type { UsageRecord, UsageReport } from '../../shared/contracts/usage';
 import { post } from '../testing/gateway-client';
+import { ecs, gateway, sm, tableFor } from '../testing/routes';
 import { consumer, setStackBridgeFaults } from '../testing/queue-consumer';
 import { seedTenantKey } from '../testing/seed';
 import { exportedRecords, storedCopies, usageReport } from '../testing/usage';
@@ -218,5 +219,35 @@ describe('usage ledger accuracy', () => {
     expect(await counted()).toEqual(before);
     expect(before?.requests).toBe(1);
     expect(before?.cost_micros).toBe(record?.cost_micros);
+  });
+
+  it('gives a shadow call a record of its own, with what its backend spent and never billed', async () => {
+    const seeded = await seedTenantKey({ scopes: ['infer', 'admin'] });
+    const shadow = ecs();
+    const price = { inputPer1M: 0.5, outputPer1M: 1.5, perRequest: 0.0001 };
+    const gw = gateway(tableFor({ backends: [sm()], shadow, price } as Parameters<typeof tableFor>[0]));
+    const { res, background } = await gw.send(seeded.key, '/v1/infer', { prompt: 'shadowed and recorded', params: { max_tokens: 3 } });
+    expect(res.status).toBe(200);
+    await res.text();
+    await background();
+    const records = await vi.waitUntil(
+      async () => {
+        const list = await exportedRecords(seeded.tenant.tenantId);
+        return list.length >= 2 ? list : undefined;
+      },
+      { timeout: 20_000, interval: 300 },
+    );
+    expect(records).toHaveLength(2);
+    const [own, copy] = [records.find((r) => !r.shadow), records.find((r) => r.shadow)];
+    expect(copy).toMatchObject({
+      shadow: true,
+      variant: 'shadow',
+      backend: shadow.name,
+      cost_micros: 0,
+      backend_completion_tokens: 3,
+      request_id: own?.request_id,
+    });
+    expect(own?.cost_micros).toBeGreaterThan(0);
+    expect(copy?.record_id).not.toBe(own?.record_id);
   });
 });

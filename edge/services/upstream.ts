@@ -15,7 +15,7 @@ import { invokeBackend, streamBackend } from './backend-client';
 import { resolveRoute, type Backend, type ModelRoute } from './route-table';
 import { runRouted, type Attempt, type RouteRequest, type RoutingDeps } from './routing/execute';
 import type { BackendHealth } from './routing/health';
-import { runShadow } from './routing/shadow';
+import { runShadow, type ShadowResult } from './routing/shadow';
 import type { NormalizedRequest } from './translate';
 import type { MetricsRecorder } from './metrics';
 
@@ -32,6 +32,8 @@ export interface UpstreamContext {
   readonly now: () => number;
   /** Background work that must outlive the response (shadow calls): the request's `waitUntil`. */
   readonly waitUntil?: (promise: Promise<unknown>) => void;
+  /** Told what each shadow call came to (the usage ledger's shadow records). */
+  readonly onShadow?: (result: ShadowResult) => void;
 }
 
 export interface PlannedCall {
@@ -134,6 +136,7 @@ function startShadow(ctx: UpstreamContext, call: PlannedCall): void {
       priority: ctx.auth.plan.priority,
       aws: ctx.config.aws,
       metrics: ctx.metrics,
+      ...(ctx.onShadow ? { onResult: ctx.onShadow } : {}),
     },
     routingDeps(ctx),
   );

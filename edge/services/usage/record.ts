@@ -4,7 +4,9 @@
  * are never billed; a cache hit is billed at the model's cached rates; anything else at its own.
  */
 import { CACHE_HITS, type UsageRecord } from '../../../shared/contracts/usage';
+import { ulid } from '../../../shared/ulid';
 import type { RouteTable } from '../route-table';
+import type { ShadowResult } from '../routing/shadow';
 import type { UsageFacts } from './facts';
 import { costMicros, type Price } from './prices';
 
@@ -74,4 +76,29 @@ export function usageRecord(facts: UsageFacts, answered: Answered, table: RouteT
     ...(facts.replayOf !== undefined ? { replay_of: facts.replayOf } : {}),
     ...(answered.shadow ? { shadow: true as const } : {}),
   };
+}
+
+/** The record of a shadow call: its own record id, the request's id, what its backend spent; never billed. */
+export function shadowRecord(
+  result: ShadowResult,
+  request: { readonly requestId: string; readonly tenantId: string; readonly keyId: string; readonly route: string; readonly model: string },
+  table: RouteTable | undefined,
+): UsageRecord {
+  const facts: UsageFacts = {
+    recordId: ulid(result.startedAt),
+    startedAt: result.startedAt,
+    model: request.model,
+    stream: false,
+    cache: 'BYPASS',
+    promptTokens: result.usage?.prompt_tokens ?? 0,
+    completionTokens: result.usage?.completion_tokens ?? 0,
+    backendPromptTokens: result.usage?.prompt_tokens ?? 0,
+    backendCompletionTokens: result.usage?.completion_tokens ?? 0,
+  };
+  const { model: _model, ...who } = request;
+  return usageRecord(
+    facts,
+    { ...who, status: result.status, errorCode: result.code, backend: result.backend, variant: 'shadow', endedAt: result.endedAt, shadow: true },
+    table,
+  );
 }
