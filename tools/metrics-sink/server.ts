@@ -127,7 +127,12 @@ export async function startMetricsSink(options: MetricsSinkOptions): Promise<Met
         const minutes = Math.min(180, Math.max(1, Number(url.searchParams.get('minutes') ?? 30) || 30));
         const refresh = Math.max(0, Number(url.searchParams.get('refresh') ?? 10) || 0);
         const day = new Date(now()).toISOString().slice(0, 10);
-        const usage = options.usage ? await options.usage(day).catch((err: unknown) => (log(`usage read failed: ${String(err)}`), undefined)) : undefined;
+        const usage = options.usage
+          ? await options.usage(day).catch((err: unknown) => {
+              log(`usage read failed: ${String(err)}`);
+              return undefined;
+            })
+          : undefined;
         const html = renderDashboard(store, {
           ...(usage ? { usageHtml: renderUsage(usage, day) } : {}),
           environment: url.searchParams.get('env') || options.environment || 'local',
