@@ -10,6 +10,7 @@ import { generateWebhookSecret } from '../../../shared/crypto/hmac';
 import { utcMonth } from '../../../shared/contracts/usage';
 import { post } from '../../testing/gateway-client';
 import { seedTenantKey, store } from '../../testing/seed';
+import { exportedRecords } from '../../testing/usage';
 import { receivedAt, receiver } from '../../testing/webhooks';
 import { budgetKey, secondsToMonthEnd } from './budget';
 
@@ -43,6 +44,19 @@ describe('monthly spend budgets', () => {
     const openai = await post('/v1/chat/completions', seeded.key, { model, messages: [{ role: 'user', content: 'hi' }], max_tokens: 6 });
     expect(openai.status).toBe(429);
     expect(((await openai.json()) as { error: { type: string; code: string } }).error).toMatchObject({ type: 'insufficient_quota', code: 'BUDGET_EXCEEDED' });
+
+    // Each refusal is in the ledger at cost 0; the month's spend is what the ledger billed.
+    const records = await vi.waitUntil(
+      async () => {
+        const list = await exportedRecords(seeded.tenant.tenantId);
+        return list.length >= 4 ? list : undefined;
+      },
+      { timeout: 20_000, interval: 300 },
+    );
+    const refusals = records.filter((r) => r.status === 429);
+    expect(refusals.map((r) => r.error_code)).toEqual(['BUDGET_EXCEEDED', 'BUDGET_EXCEEDED']);
+    for (const r of refusals) expect(r.cost_micros).toBe(0);
+    expect(records.reduce((sum, r) => sum + r.cost_micros, 0)).toBe(await settled());
   });
 
   it('sends no budget header and reserves nothing for a tenant without a budget', async () => {
