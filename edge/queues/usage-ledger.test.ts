@@ -250,4 +250,31 @@ describe('usage ledger accuracy', () => {
     expect(own?.cost_micros).toBeGreaterThan(0);
     expect(copy?.record_id).not.toBe(own?.record_id);
   });
+
+  it('records a natively relayed Responses API answer with the usage its container reported', async () => {
+    const seeded = await seedTenantKey({ scopes: ['infer', 'admin'] });
+    const res = await post(
+      '/v1/responses',
+      seeded.key,
+      { model: 'qwen-2.5-7b-vllm', input: 'relay me', max_output_tokens: 5 },
+      { 'x-request-id': `native-${seeded.record.keyId}` },
+    );
+    expect(res.status).toBe(200);
+    const answer = (await res.json()) as { usage: { input_tokens: number; output_tokens: number } };
+    const [record] = await vi.waitUntil(
+      async () => {
+        const list = await exportedRecords(seeded.tenant.tenantId);
+        return list.length > 0 ? list : undefined;
+      },
+      { timeout: 20_000, interval: 300 },
+    );
+    expect(record).toMatchObject({
+      request_id: `native-${seeded.record.keyId}`,
+      model: 'qwen-2.5-7b-vllm',
+      route: '/v1/responses',
+      backend_prompt_tokens: answer.usage.input_tokens,
+      backend_completion_tokens: answer.usage.output_tokens,
+    });
+    expect(record?.cost_micros).toBeGreaterThan(0);
+  });
 });
