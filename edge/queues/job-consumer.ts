@@ -81,7 +81,8 @@ function jobUsageRecord(job: JobRecord, usage: NonNullable<JobRecord['usage']>, 
     backendCompletionTokens: tokens?.completion_tokens ?? 0,
   };
   const status = job.status === 'succeeded' ? 200 : DEFAULT_STATUS[job.error?.code ?? 'INTERNAL_ERROR'];
-  const answered = { requestId: usage.requestId, tenantId: job.tenantId, keyId, route: '/v1/jobs', status, backend: '', variant: '', endedAt: job.updatedAt };
+  const route = job.trigger ? '/webhooks/:source' : '/v1/jobs';
+  const answered = { requestId: usage.requestId, tenantId: job.tenantId, keyId, route, status, backend: '', variant: '', endedAt: job.updatedAt };
   return usageRecord(facts, { ...answered, errorCode: job.error?.code }, config.routes);
 }
 
