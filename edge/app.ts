@@ -18,6 +18,7 @@ import { requestId } from './middleware/request-id';
 import { securityHeaders } from './middleware/security-headers';
 import { serverTiming } from './middleware/server-timing';
 import { traceContext } from './middleware/trace';
+import { usageLedger } from './middleware/usage';
 import { notFound, onError } from './on-error';
 import { completionRoutes } from './routes/completions';
 import { deadLetterRoutes } from './routes/dead-letters';
@@ -26,6 +27,7 @@ import { healthRoutes } from './routes/health';
 import { jobRoutes } from './routes/jobs';
 import { modelRoutes } from './routes/models';
 import { responsesRoutes } from './routes/responses';
+import { usageRoutes } from './routes/usage';
 import { webhookRoutes } from './routes/webhooks';
 import { type IsolateServices, isolateServices } from './services/isolate';
 
@@ -41,7 +43,7 @@ export function createApp(overrides: Partial<IsolateServices> = {}) {
   app.use(serverTiming(), requestId(), traceContext(), securityHeaders());
   app.route('/', healthRoutes(deps));
 
-  app.use('/v1/*', resolveConfig(deps), cors(), ipLimit({ directory: deps.directory }));
+  app.use('/v1/*', resolveConfig(deps), usageLedger({ now: deps.now, metrics: deps.metrics }), cors(), ipLimit({ directory: deps.directory }));
   app.use('/webhooks/*', resolveConfig(deps), ipLimit());
   app.route('/', completionRoutes(deps));
   app.route('/', responsesRoutes(deps));
@@ -49,6 +51,7 @@ export function createApp(overrides: Partial<IsolateServices> = {}) {
   app.route('/', modelRoutes(deps));
   app.route('/', jobRoutes(deps));
   app.route('/', deadLetterRoutes(deps));
+  app.route('/', usageRoutes(deps));
   app.route('/', webhookRoutes(deps));
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', {

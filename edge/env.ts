@@ -17,6 +17,8 @@ import { setLogLevel } from './services/log';
 import { RouteTableSchema } from './services/route-table';
 import type { QueueMessageBody } from './queues/messages';
 import type { WebhookVariables } from './middleware/webhook-signature';
+import type { UsageRecord } from '../shared/contracts/usage';
+import type { UsageVariables } from './services/usage/facts';
 
 /** Raw Worker bindings: `[vars]` in wrangler.toml, secrets, and `--var` flags of `wrangler dev`. */
 export interface Bindings {
@@ -94,6 +96,10 @@ export interface Bindings {
   JOBS_QUEUE_LOW?: Queue<QueueMessageBody>;
   DELIVERY_QUEUE?: Queue<QueueMessageBody>;
   DEAD_LETTER_QUEUE?: Queue<QueueMessageBody>;
+  /** The usage ledger: records from the edge (`gw-usage-<env>`), consumed in batches (edge/queues/usage-consumer.ts). */
+  USAGE_QUEUE?: Queue<UsageRecord>;
+  /** The raw usage records, gzip NDJSON under `usage/dt=YYYY-MM-DD/`. */
+  USAGE_BUCKET?: R2Bucket;
 }
 
 /** JWT mode: which issuer, audience and JWKS to trust. Claims: see edge/services/jwt.ts. */
@@ -233,4 +239,5 @@ export interface AppEnv {
     OutcomeVariables &
     ServerTimingVariables &
     TraceVariables;
+    UsageVariables;
 }

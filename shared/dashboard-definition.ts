@@ -131,6 +131,11 @@ export function edgeDashboardWidgets(sloMs = 300): DashboardWidgetSpec[] {
       ],
     },
     {
+      title: 'Usage ledger (totals; per tenant: GET /v1/usage)',
+      left: [m(E.UsageRecords, 'Sum', 'records'), m(E.UsageRecordsLost, 'Sum', 'records lost')],
+      right: [m(E.UsageCostMicros, 'Sum', 'billed (micro-units)')],
+    },
+    {
       title: 'Backend / variant split',
       left: [by(E.BackendRequests, [D.Backend, D.Variant], 'Sum', 'requests')],
       right: [m(E.BackendRetries, 'Sum', 'retries')],

@@ -12,6 +12,7 @@ export const ERROR_CODES = [
   'NOT_FOUND',
   'CONFLICT',
   'RATE_LIMITED',
+  'BUDGET_EXCEEDED',
   'TIMEOUT',
   'UPSTREAM_ERROR',
   'INTERNAL_ERROR',
@@ -27,6 +28,8 @@ export const DEFAULT_STATUS: Readonly<Record<ErrorCode, number>> = {
   NOT_FOUND: 404,
   CONFLICT: 409,
   RATE_LIMITED: 429,
+  /** The tenant's monthly spend budget is used up: 429 with Retry-After until the month ends. */
+  BUDGET_EXCEEDED: 429,
   TIMEOUT: 504,
   UPSTREAM_ERROR: 502,
   INTERNAL_ERROR: 500,

@@ -73,6 +73,12 @@ export const EdgeMetric = {
   EmbeddingBatchSize: 'EmbeddingBatchSize',
   /** How long a batch stayed open before its call was sent, ms. Sets: [Environment], [Environment, Model]. */
   EmbeddingBatchWait: 'EmbeddingBatchWait',
+  /** Usage records the edge handed to the usage queue (totals only: no per-tenant dimension). Sets: [Environment]. */
+  UsageRecords: 'UsageRecords',
+  /** Billed cost of those records, micro-units of the price table's currency. Sets: [Environment]. */
+  UsageCostMicros: 'UsageCostMicros',
+  /** Usage records the edge could not hand to the queue (the ledger misses them). Sets: [Environment]. */
+  UsageRecordsLost: 'UsageRecordsLost',
   /** Gauge: largest backlog of the work queues (webhooks, jobs per tier). Sets: [Environment]. */
   QueueBacklog: 'QueueBacklog',
   /** Gauge: messages in the dead-letter queues, summed. Sets: [Environment]. */

@@ -22,6 +22,8 @@ export const PlanLimitsSchema = z
     /** Highest `max_tokens` a request may ask for. */
     maxTokens: positiveInt,
     priority: z.enum(PRIORITIES),
+    /** Spend per UTC calendar month, micro-units of the price table's currency; absent: no budget. */
+    monthlyBudgetMicros: positiveInt.optional(),
   })
   .strict();
 

@@ -25,11 +25,21 @@ describe.each([undefined, 'dev', 'staging', 'prod'])('wrangler.toml queues (envi
       ['deliveries', PLATFORM_ATTEMPTS.deliveries],
       ['dlq', PLATFORM_ATTEMPTS.deadLetters],
     ];
-    expect(consumers.map(([name]) => name).sort()).toEqual(expected.map(([kind]) => `gw-${kind}-${suffix}`).sort());
+    expect(consumers.map(([name]) => name).sort()).toEqual([...expected.map(([kind]) => `gw-${kind}-${suffix}`), `gw-usage-${suffix}`].sort());
     for (const [kind, attempts] of expected) {
       const consumer = attemptsOf(kind);
       expect((consumer?.maxRetries ?? -1) + 1, kind).toBe(attempts);
       expect(consumer?.deadLetterQueue, kind).toBe(kind === 'dlq' ? undefined : `gw-dlq-${suffix}`);
     }
+  });
+
+  it('declares the usage ledger: its queue with its own dead-letter queue, and the bucket of raw records', () => {
+    const { workerOptions } = unstable_getMiniflareWorkerOptions(CONFIG, environment);
+    const suffix = environment ?? 'local';
+    const consumer = (workerOptions.queueConsumers as Record<string, { maxBatchSize?: number; deadLetterQueue?: string }> | undefined)?.[`gw-usage-${suffix}`];
+    expect(consumer?.deadLetterQueue).toBe(`gw-usage-dlq-${suffix}`);
+    expect(consumer?.maxBatchSize).toBe(100);
+    expect(workerOptions.queueProducers).toMatchObject({ USAGE_QUEUE: { queueName: `gw-usage-${suffix}` } });
+    expect(workerOptions.r2Buckets).toMatchObject({ USAGE_BUCKET: { id: `gw-usage-${suffix}` } });
   });
 });

@@ -1,6 +1,6 @@
 /**
- * The Worker's `queue()` handler: one entry for every queue the edge consumes. Messages on a
- * dead-letter queue (`…-dlq-…`) are recorded in Redis (dead-letters.ts); every other message is
+ * The Worker's `queue()` handler: one entry for every queue the edge consumes. The usage queue's
+ * batches go to the ledger (usage-consumer.ts). Messages on a dead-letter queue (`…-dlq-…`) are recorded in Redis (dead-letters.ts); every other message is
  * dispatched by its `kind` (a webhook event's action, a job, a delivery). Each outcome becomes an
  * ack, a retry on the schedule of its cause (settings.ts), a wait (a fresh copy with the delay the
  * work asked for, then the ack: waiting spends no attempts), or an explicit dead letter with its
@@ -18,13 +18,15 @@ import { flushTargetFor } from '../services/metrics-flush';
 import { storeFor, type Store } from '../services/store';
 import { consumerStore } from './consumer-store';
 import { DLQ_KEY, recordDeadLetters } from './dead-letters';
-import { deliverResult } from './delivery-consumer';
+import { deliverNotice, deliverResult } from './delivery-consumer';
 import { runJob } from './job-consumer';
 import { LiveMessageSchema, type DeliveryMessage, type LiveMessage } from './messages';
 import { StoreUnavailableError, type Outcome } from './outcome';
 import { enqueue } from './producer';
 import { PLATFORM_ATTEMPTS } from './platform-attempts';
 import { getAsyncSettings, MAX_ATTEMPTS, retryDelaySeconds, storeOutageMaxAttempts, type AsyncSettings } from './settings';
+import { sendUsageRecord } from '../services/usage/send';
+import { consumeUsage, isUsageQueue } from './usage-consumer';
 import { runWebhookAction } from './webhook-consumer';
 
 /** How long a batch waits when the edge's settings are invalid (a deployment error, not the messages'). */
@@ -51,11 +53,11 @@ export type Settlement =
 
 /** The work's own attempts for a message kind: a job's or a forward's three, a delivery's setting. */
 function workAttemptsFor(kind: LiveMessage['kind'], settings: AsyncSettings): number {
-  return kind === 'delivery' ? settings.deliveryMaxAttempts : MAX_ATTEMPTS;
+  return kind === 'delivery' || kind === 'notice' ? settings.deliveryMaxAttempts : MAX_ATTEMPTS;
 }
 
 function platformAttemptsFor(kind: LiveMessage['kind']): number {
-  if (kind === 'delivery') return PLATFORM_ATTEMPTS.deliveries;
+  if (kind === 'delivery' || kind === 'notice') return PLATFORM_ATTEMPTS.deliveries;
   if (kind === 'job') return PLATFORM_ATTEMPTS.jobs;
   return PLATFORM_ATTEMPTS.webhooks;
 }
@@ -112,7 +114,8 @@ export function createQueueHandler(deps: QueueHandlerDeps = isolateServices()) {
       return;
     }
     const store = consumerStore(storeFor(config), config.limits.storeTimeoutMs);
-    if (isDeadLetterQueue(batch.queue)) await recordDeadLetters(batch, store, now(), settings.retryBaseSeconds);
+    if (isUsageQueue(batch.queue)) await consumeUsage(batch, env, { store, now, retryBaseSeconds: settings.retryBaseSeconds });
+    else if (isDeadLetterQueue(batch.queue)) await recordDeadLetters(batch, store, now(), settings.retryBaseSeconds);
     else {
       const context: BatchContext = {
         env,
@@ -160,8 +163,10 @@ async function attempt(body: LiveMessage, platformAttempt: number, context: Batc
         quotaGate: context.deps.quotaGate,
         now,
         deliver,
+        recordUsage: (record) => sendUsageRecord(context.env, record, context.deps.metrics),
       });
     }
+    if (body.kind === 'notice') return await deliverNotice(body, platformAttempt, { settings, store, now, fetch: context.fetch });
     return await deliverResult(body, platformAttempt, { settings, store, now, fetch: context.fetch });
   } catch (err) {
     if (err instanceof StoreUnavailableError) return { kind: 'retry', cause: 'store', reason: err.message };

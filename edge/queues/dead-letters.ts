@@ -35,7 +35,7 @@ export type DeadLetterScope = { readonly kind: 'tenant'; readonly tenantId: stri
  */
 export function tenantOfLetter(letter: DeadLetterMessage): string | undefined {
   const original = letter.original;
-  return original.kind === 'job' || original.kind === 'delivery' ? original.tenantId : undefined;
+  return original.kind === 'job' || original.kind === 'delivery' || original.kind === 'notice' ? original.tenantId : undefined;
 }
 
 /** Normalises a DLQ message body: an explicit dead letter, or a live message the platform moved. */

@@ -19,6 +19,10 @@ import { loadJob, normalizedJobRequest, saveJob, type JobRecord } from './job-st
 import type { DeliveryMessage, JobMessage } from './messages';
 import { StoreUnavailableError, type Outcome } from './outcome';
 import { JOB_TIMEOUT_MS, MAX_ATTEMPTS, type AsyncSettings } from './settings';
+import type { UsageRecord } from '../../shared/contracts/usage';
+import { DEFAULT_STATUS } from '../../shared/errors';
+import type { UsageFacts } from '../services/usage/facts';
+import { usageRecord } from '../services/usage/record';
 
 export interface JobDeps {
   readonly config: Config;
@@ -31,6 +35,8 @@ export interface JobDeps {
   readonly now: () => number;
   /** Puts the delivery of a finished job on the delivery queue. */
   readonly deliver: (message: DeliveryMessage) => Promise<void>;
+  /** Hands the usage record of a job that ended to the usage queue (never rejects). */
+  readonly recordUsage?: (record: UsageRecord) => Promise<void>;
 }
 
 // One derived config per base config: the route table with the jobs' long tier timeouts.
@@ -49,11 +55,35 @@ const RETRYABLE_CODES = new Set(['RATE_LIMITED', 'UPSTREAM_ERROR', 'TIMEOUT']);
 
 const deliveryOf = (job: JobRecord): DeliveryMessage => ({ kind: 'delivery', deliveryId: `msg_${job.id.slice(4)}`, jobId: job.id, tenantId: job.tenantId });
 
-/** Stores a job that ended and, when it has a callback, puts its signed delivery on the queue. */
-export async function finishJob(job: JobRecord, deps: Pick<JobDeps, 'store' | 'settings' | 'deliver'>): Promise<void> {
+/**
+ * Stores a job that ended, writes the usage record of its submission (a record id made at submission,
+ * so a job finished twice is counted once) and, when it has a callback, puts its signed delivery on the queue.
+ */
+export async function finishJob(job: JobRecord, deps: Pick<JobDeps, 'store' | 'settings' | 'deliver' | 'recordUsage' | 'config'>): Promise<void> {
   const withDelivery: JobRecord = job.callbackUrl ? { ...job, delivery: { status: 'pending', attempts: 0 } } : job;
   await saveJob(deps.store, withDelivery, deps.settings.jobResultTtlSeconds);
+  if (job.usage && job.auth && deps.recordUsage) await deps.recordUsage(jobUsageRecord(job, job.usage, job.auth.keyId, deps.config));
   if (job.callbackUrl) await deps.deliver(deliveryOf(job));
+}
+
+/** The usage record of a job that ended: what its successful run spent, or 0 for a failure. */
+function jobUsageRecord(job: JobRecord, usage: NonNullable<JobRecord['usage']>, keyId: string, config: Config): UsageRecord {
+  const tokens = job.result?.usage;
+  const facts: UsageFacts = {
+    recordId: usage.recordId,
+    startedAt: usage.startedAt,
+    model: job.request?.model ?? job.model ?? '',
+    stream: false,
+    cache: 'BYPASS',
+    promptTokens: tokens?.prompt_tokens ?? 0,
+    completionTokens: tokens?.completion_tokens ?? 0,
+    backendPromptTokens: tokens?.prompt_tokens ?? 0,
+    backendCompletionTokens: tokens?.completion_tokens ?? 0,
+  };
+  const status = job.status === 'succeeded' ? 200 : DEFAULT_STATUS[job.error?.code ?? 'INTERNAL_ERROR'];
+  const route = job.trigger ? '/webhooks/:source' : '/v1/jobs';
+  const answered = { requestId: usage.requestId, tenantId: job.tenantId, keyId, route, status, backend: '', variant: '', endedAt: job.updatedAt };
+  return usageRecord(facts, { ...answered, errorCode: job.error?.code }, config.routes);
 }
 
 /** A redelivered message of a job that already ended: nothing runs again. */

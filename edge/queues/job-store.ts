@@ -84,6 +84,8 @@ export const JobRecordSchema = z.object({
       ),
     })
     .optional(),
+  /** The usage record its end writes: a submitted job is one request of its tenant, recorded when it ends. */
+  usage: z.object({ recordId: z.string(), requestId: z.string(), startedAt: z.number().int() }).optional(),
   /** Outcome of the signed delivery to the callback URL. */
   delivery: z
     .object({ status: z.enum(['pending', 'delivered', 'gone', 'dead-lettered']), attempts: z.number().int(), lastStatus: z.number().int().optional() })

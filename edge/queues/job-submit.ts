@@ -43,6 +43,8 @@ export interface JobSubmission {
   readonly trigger?: JobRecord['trigger'];
   /** When the job came to be, if before now (a triggered job that waited for its limits). */
   readonly createdAt?: number;
+  /** The submitting request's usage record, which the job's end writes. */
+  readonly usage?: JobRecord['usage'];
 }
 
 /** What submission uses. */
@@ -127,6 +129,7 @@ export async function submitJob(submission: JobSubmission, deps: SubmitDeps): Pr
     },
     ...(callbackUrl !== undefined ? { callbackUrl } : {}),
     ...(submission.trigger ? { trigger: submission.trigger } : {}),
+    ...(submission.usage ? { usage: submission.usage } : {}),
     status: 'queued',
     attempts: 0,
     createdAt: submission.createdAt ?? now,

@@ -40,7 +40,17 @@ export const DeliveryMessageSchema = z.object({
   tenantId: z.string(),
 });
 
-export const LiveMessageSchema = z.discriminatedUnion('kind', [WebhookMessageSchema, JobMessageSchema, DeliveryMessageSchema]);
+/** A signed notification to a tenant's callback URL (a spend budget's threshold), delivered like a job result. */
+export const NoticeMessageSchema = z.object({
+  kind: z.literal('notice'),
+  /** The webhook id the receiver dedupes on; one per notice (e.g. a budget's month and threshold). */
+  deliveryId: z.string(),
+  tenantId: z.string(),
+  type: z.string(),
+  data: z.record(z.string(), z.unknown()),
+});
+
+export const LiveMessageSchema = z.discriminatedUnion('kind', [WebhookMessageSchema, JobMessageSchema, DeliveryMessageSchema, NoticeMessageSchema]);
 
 export const DeadLetterMessageSchema = z.object({
   kind: z.literal('dead-letter'),
@@ -57,6 +67,7 @@ export const DeadLetterMessageSchema = z.object({
 export type WebhookMessage = z.infer<typeof WebhookMessageSchema>;
 export type JobMessage = z.infer<typeof JobMessageSchema>;
 export type DeliveryMessage = z.infer<typeof DeliveryMessageSchema>;
+export type NoticeMessage = z.infer<typeof NoticeMessageSchema>;
 export type LiveMessage = z.infer<typeof LiveMessageSchema>;
 export type DeadLetterMessage = z.infer<typeof DeadLetterMessageSchema>;
 

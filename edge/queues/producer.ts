@@ -26,6 +26,7 @@ export function queueFor(env: Bindings, body: QueueMessageBody): QueueBinding | 
     case 'job':
       return jobQueue(env, body.priority);
     case 'delivery':
+    case 'notice':
       return env.DELIVERY_QUEUE;
     case 'dead-letter':
       return env.DEAD_LETTER_QUEUE;

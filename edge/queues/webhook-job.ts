@@ -31,6 +31,7 @@ import type { QuotaGate } from '../services/limits/gate';
 import type { MetricsRecorder } from '../services/metrics';
 import type { Store } from '../services/store';
 import { finishJob } from './job-consumer';
+import { ulid } from '../../shared/ulid';
 import { loadJob, saveJob, webhookJobId, type JobInference, type JobRecord } from './job-store';
 import { submitJob } from './job-submit';
 import type { DeliveryMessage, WebhookMessage } from './messages';
@@ -181,6 +182,8 @@ export async function runJobAction(
           requestId: message.requestId,
           trigger: base.trigger,
           createdAt,
+          // A triggered job is a request of its tenant too: recorded by the job consumer when it ends.
+          usage: { recordId: ulid(createdAt), requestId: message.requestId, startedAt: createdAt },
         },
         { ...deps, background: later.background, storeCall: (work) => work },
       );

@@ -13,6 +13,7 @@ import { Webhook } from 'standardwebhooks';
 import { beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { generateWebhookSecret } from '../../shared/crypto/hmac';
 import { consumer, storedJob } from '../testing/queue-consumer';
+import { exportedRecords } from '../testing/usage';
 import { seedTenantKey, store, type SeededKey } from '../testing/seed';
 import { BASE, newEvent, receivedAt, senderIp, sendStandard } from '../testing/webhooks';
 import { DLQ_KEY } from './dead-letters';
@@ -81,7 +82,8 @@ describe('the job action', () => {
     const msgId = `msg_${event.id}`;
     const before = await succeededCalls();
 
-    const first = await sendStandard(body, { msgId, at, source: 'jobs' });
+    const requestId = `wh-${event.id}`;
+    const first = await sendStandard(body, { msgId, at, source: 'jobs', headers: { 'x-request-id': requestId } });
     expect(first.status).toBe(202);
     const accepted = (await first.json()) as { id: string; status: string; job_id: string };
     expect(accepted).toMatchObject({ id: event.id, source: 'jobs', status: 'accepted', job_id: await webhookJobId('jobs', msgId) });
@@ -113,6 +115,11 @@ describe('the job action', () => {
     const job = await settledJob(jobs.key, accepted.job_id);
     expect(job).toMatchObject({ status: 'succeeded', model, webhook: { source: 'jobs', event_id: event.id, type: 'summarize.article' } });
     expect(job.result?.usage.completion_tokens).toBe(5);
+    // The job is one request of the source's tenant in the usage ledger, recorded when it ended.
+    const recordsOf = async () => (await exportedRecords(tenants.jobs)).filter((r) => r.request_id === requestId);
+    const recorded = await vi.waitUntil(async () => ((await recordsOf()).length > 0 ? recordsOf() : undefined), { timeout: 20_000, interval: 300 });
+    expect(recorded).toHaveLength(1);
+    expect(recorded[0]).toMatchObject({ route: '/webhooks/:source', key_id: 'webhook:jobs', backend_completion_tokens: 5, status: 200 });
     // The prompt the template rendered, answered the same by the sync route.
     const sync = await SELF.fetch(`${BASE}/v1/infer`, {
       method: 'POST',

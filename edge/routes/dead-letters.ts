@@ -30,7 +30,7 @@ const DeadLetterSchema = z
     id: z.string(),
     tenantId: z.string().optional().describe('The tenant the letter belongs to (jobs, deliveries); absent for webhook events: operator-only'),
     kind: z.literal('dead-letter'),
-    original: z.looseObject({ kind: z.enum(['webhook', 'job', 'delivery']) }).describe('The message as it was queued'),
+    original: z.looseObject({ kind: z.enum(['webhook', 'job', 'delivery', 'notice']) }).describe('The message as it was queued'),
     reason: z.string(),
     attempts: z.number().int(),
     failedAt: z.number().int(),

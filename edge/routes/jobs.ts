@@ -74,8 +74,19 @@ export function jobRoutes(deps: RouteDeps) {
     const fingerprint = () => sha256Hex(`${c.req.path}\n${canonicalJson(body)}`);
     return asRouteResponse(
       once(c, fingerprint, async () => {
+        const facts = c.get('usage');
+        const usage = facts ? { recordId: facts.recordId, requestId: c.get('requestId'), startedAt: facts.startedAt } : undefined;
         const { job, headers } = await submitJob(
-          { id: newJobId(), auth: who, priority, request, callbackUrl, tenantDefaultCallback: true, requestId: c.get('requestId') },
+          {
+            id: newJobId(),
+            auth: who,
+            priority,
+            request,
+            callbackUrl,
+            tenantDefaultCallback: true,
+            requestId: c.get('requestId'),
+            ...(usage ? { usage } : {}),
+          },
           {
             env: c.env,
             store: c.get('store'),
@@ -88,6 +99,8 @@ export function jobRoutes(deps: RouteDeps) {
             storeCall: (work, what) => storeCall(work, config.limits.storeTimeoutMs, what),
           },
         );
+        // A queued job is recorded by its consumer when it ends, with what its run spent.
+        if (facts) facts.deferred = true;
         return c.json({ id: job.id, status: 'queued' as const }, 202, headers);
       }),
     );

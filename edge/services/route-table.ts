@@ -10,6 +10,7 @@
 import * as z from 'zod';
 import { ModelNameSchema } from '../../shared/contracts/infer';
 import type { Priority } from '../../shared/plans';
+import { CurrencySchema, PriceSchema } from './usage/prices';
 
 const ms = z.number().int().positive().max(600_000);
 
@@ -89,6 +90,8 @@ export const ModelRouteSchema = z
     responses: z.enum(['translate', 'native']).default('translate'),
     /** Set for an embeddings model: its vectors and how its calls are batched. */
     embeddings: EmbeddingsRouteSchema.optional(),
+    /** What a request to this model costs (services/usage/prices.ts); none: recorded at 0. */
+    price: PriceSchema.optional(),
   })
   .refine((r) => !r.backends.some((b) => b.weight !== undefined) || r.backends.some((b) => (b.weight ?? 0) > 0), 'at least one backend needs a weight above 0')
   // Only the ECS adapter relays the Responses API (to vLLM): a SageMaker backend could not serve such a call.
@@ -104,6 +107,8 @@ export const RouteTableSchema = z
     timeouts: TierTimeoutsSchema.partial().optional(),
     breaker: BreakerSettingsSchema.partial().optional(),
     retry: RetrySettingsSchema.partial().optional(),
+    /** The currency of every model's `price`. */
+    currency: CurrencySchema,
   })
   .superRefine((table, ctx) => {
     // A backend name is the breaker's key: one name must always mean one URL.

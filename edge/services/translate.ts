@@ -211,6 +211,7 @@ const OPENAI_TYPES: Record<ErrorObject['code'], string> = {
   NOT_FOUND: 'not_found_error',
   CONFLICT: 'conflict_error',
   RATE_LIMITED: 'rate_limit_error',
+  BUDGET_EXCEEDED: 'insufficient_quota',
   TIMEOUT: 'timeout_error',
   UPSTREAM_ERROR: 'api_error',
   INTERNAL_ERROR: 'api_error',

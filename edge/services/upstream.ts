@@ -16,7 +16,7 @@ import { invokeBackend, streamBackend } from './backend-client';
 import { resolveRoute, type Backend, type ModelRoute } from './route-table';
 import { runRouted, type Attempt, type RouteRequest, type RoutingDeps } from './routing/execute';
 import type { BackendHealth } from './routing/health';
-import { runShadow } from './routing/shadow';
+import { runShadow, type ShadowResult } from './routing/shadow';
 import type { NormalizedRequest } from './translate';
 import type { MetricsRecorder } from './metrics';
 
@@ -35,6 +35,8 @@ export interface UpstreamContext {
   readonly now: () => number;
   /** Background work that must outlive the response (shadow calls): the request's `waitUntil`. */
   readonly waitUntil?: (promise: Promise<unknown>) => void;
+  /** Told what each shadow call came to (the usage ledger's shadow records). */
+  readonly onShadow?: (result: ShadowResult) => void;
 }
 
 export interface PlannedCall {
@@ -150,6 +152,7 @@ function startShadow(ctx: UpstreamContext, call: PlannedCall): void {
       aws: ctx.config.aws,
       metrics: ctx.metrics,
       trace: ctx.trace,
+      ...(ctx.onShadow ? { onResult: ctx.onShadow } : {}),
     },
     routingDeps(ctx),
   );

@@ -25,6 +25,8 @@ import { float32, vectorToBase64 } from '../services/embeddings/vectors';
 import type { IsolateServices } from '../services/isolate';
 import { deadlineFor, flushMsFor, resolveRoute } from '../services/route-table';
 import { checkModelAllowed, type Served, servedHeaders, wrongModelKind } from '../services/upstream';
+import { costMicros } from '../services/usage/prices';
+import { factsCost, priceOf } from '../services/usage/record';
 import { admitRequest } from './quota';
 
 type Deps = Pick<IsolateServices, 'quotaGate' | 'metrics' | 'l0' | 'now' | 'health' | 'batcher'>;
@@ -57,12 +59,10 @@ export function embeddingsHandler(deps: Deps): (c: Context<AppEnv>, body: Embedd
     };
     const keys = await Promise.all(items.map((item) => inputKey(auth.tenantId, model, item.input, dimensions, config.cache)));
     // Admission and lookup issued in the same tick: the L2 reads ride in the limiters' store round trip.
-    const admission = admitRequest(
-      c,
-      deps,
-      items.reduce((sum, item) => sum + item.tokens, 0),
-      headers,
-    );
+    const estimate = items.reduce((sum, item) => sum + item.tokens, 0);
+    const price = priceOf(config.routes, model);
+    const request = admitRequest(c, deps, { tokens: estimate, maxCostMicros: costMicros(price, { promptTokens: estimate, completionTokens: 0, cached: false }) }, headers);
+    const admission = request.then((r) => r.admitted);
     const stopCache = timePhase(c, 'cache');
     // A tenant already blocked in this isolate is answered 429 with no store call: no lookup either.
     const blocked = deps.quotaGate.blockedStates(auth.tenantId) !== undefined;
@@ -126,6 +126,7 @@ export function embeddingsHandler(deps: Deps): (c: Context<AppEnv>, body: Embedd
         });
       } catch (err) {
         later(admitted.settle(0));
+        (await request).settleSpend(0);
         throw err;
       } finally {
         stopUpstream();
@@ -133,6 +134,10 @@ export function embeddingsHandler(deps: Deps): (c: Context<AppEnv>, body: Embedd
     }
     later(admitted.settle(backendTokens));
     const promptTokens = backendTokens + found.reduce((sum, hit) => sum + (hit?.tokens ?? 0), 0);
+    // The usage record: the tokens the client is told, the ones the backend embedded, the cache outcome (PARTIAL included).
+    const facts = c.get('usage');
+    if (facts) Object.assign(facts, { model, stream: false, n: 1, cache: outcome, promptTokens, completionTokens: 0, backendPromptTokens: backendTokens, backendCompletionTokens: 0 });
+    (await request).settleSpend(facts ? factsCost(facts, config.routes) : costMicros(price, { promptTokens: backendTokens, completionTokens: 0, cached: false }));
     const outcomeVar = c.get('outcome');
     if (outcomeVar) outcomeVar.usage = Promise.resolve({ prompt_tokens: backendTokens, completion_tokens: 0 });
     const answer: EmbeddingList = {

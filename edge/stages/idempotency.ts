@@ -26,7 +26,13 @@ const IN_PROGRESS_TTL_S = 300;
 const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
 const REPLAYED_HEADERS = ['content-type', 'x-backend', 'x-variant', 'x-cache', 'x-cache-tier'];
 
-const StoredResponseSchema = z.object({ status: z.number().int(), headers: z.record(z.string(), z.string()), body: z.string() });
+const StoredResponseSchema = z.object({
+  status: z.number().int(),
+  headers: z.record(z.string(), z.string()),
+  body: z.string(),
+  /** The usage record of the first answer: a replay's record points at it (and is never billed). */
+  recordId: z.string().optional(),
+});
 
 export interface IdempotencyOptions {
   /** Clock in ms, injectable for tests. */
@@ -85,6 +91,8 @@ async function runOnce(
   if (claim.kind !== 'claimed') {
     onReplay?.();
     const record = claim.value;
+    const usage = c.get('usage');
+    if (usage) usage.replayOf = record.recordId ?? '';
     return new Response(record.body, { status: record.status, headers: { ...record.headers, 'Idempotent-Replayed': 'true' } });
   }
   const { holder } = claim;
@@ -100,6 +108,7 @@ async function runOnce(
     return undefined;
   }
   const copy = res.clone();
+  const recordId = c.get('usage')?.recordId;
   later(
     (async () => {
       const headers: Record<string, string> = {};
@@ -107,7 +116,7 @@ async function runOnce(
         const value = copy.headers.get(name);
         if (value !== null) headers[name] = value;
       }
-      await holder.complete({ status: copy.status, headers, body: await copy.text() });
+      await holder.complete({ status: copy.status, headers, body: await copy.text(), ...(recordId ? { recordId } : {}) });
     })(),
   );
   return undefined;

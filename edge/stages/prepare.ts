@@ -12,6 +12,11 @@ import type { Flavour, NormalizedRequest } from '../services/translate';
 import { nextHopContext } from '../services/tracing';
 import { planCall } from '../services/upstream';
 import { type InferenceState, settlementHub } from './state';
+import { bindUsage } from './usage';
+import { routeLabel } from '../middleware/metrics';
+import type { ShadowResult } from '../services/routing/shadow';
+import { shadowRecord } from '../services/usage/record';
+import { sendUsageRecord } from '../services/usage/send';
 
 const ID_PREFIX: Record<Flavour, string> = { infer: 'inf_', chat: 'chatcmpl-', completion: 'cmpl-', responses: 'resp_' };
 
@@ -31,6 +36,15 @@ export async function prepare(c: Context<AppEnv>, deps: IsolateServices, req: No
     health: deps.health,
     now: deps.now,
     waitUntil: backgroundFor(c),
+    // A shadow call is a request of its own in the ledger, recorded when it ends and never billed.
+    onShadow: (result: ShadowResult) => {
+      const record = shadowRecord(
+        result,
+        { requestId: c.get('requestId'), tenantId: auth.tenantId, keyId: auth.keyId, route: routeLabel(c), model: req.model },
+        config.routes,
+      );
+      backgroundFor(c)(sendUsageRecord(c.env, record, deps.metrics));
+    },
   };
   const call = planCall(upstream, req);
   const policy = cachePolicy(c.req.header('cache-control'), call.payload.params, config.cache);
@@ -52,5 +66,7 @@ export async function prepare(c: Context<AppEnv>, deps: IsolateServices, req: No
     outcome.settlement = new Promise((resolve) => state.onSettled(resolve));
     outcome.usage = outcome.settlement.then((s) => (s.kind === 'answered' ? s.entry.usage : undefined));
   }
+  const usage = c.get('usage');
+  if (usage) bindUsage(usage, state, deps.now);
   c.set('inference', state);
 }

@@ -1,11 +1,13 @@
 /**
  * The quota stage: every request window counts the request and every token window reserves its
  * estimate (services/limits/gate.ts), from the isolate's quota leases when they have the units (no
- * store round trip), else from the store. It does not wait before calling `next()`: when the store
- * is needed, the response cache's L2 read is issued in the same tick, so both share one pipelined round trip; the
- * stages after it await `admission` before answering. Once the request settles, the reservation
- * moves to the real usage: a backend answer's tokens; 0 for a cache hit or a failure; a cut stream
- * keeps it (the GPU time was spent, and its real usage is unknown).
+ * store round trip), else from the store; a tenant with a monthly spend budget also reserves the
+ * request's maximum cost (services/limits/budget.ts), in the same tick. It does not wait before
+ * calling `next()`: when the store is needed, the response cache's L2 read is issued in the same
+ * tick, so all share one pipelined round trip; the stages after it await `admission` before
+ * answering. Once the request settles, the reservations move to the real usage: a backend answer's
+ * tokens; 0 for a cache hit or a failure; a cut stream keeps its token reservation (the GPU time was
+ * spent, and its real usage is unknown). The budget settles to what the usage ledger bills.
  */
 import type { Context, MiddlewareHandler } from 'hono';
 import type { Usage } from '../../shared/contracts/infer';
@@ -13,49 +15,96 @@ import type { AppEnv } from '../env';
 import { timePhase } from '../middleware/server-timing';
 import { backgroundFor } from '../services/background';
 import type { IsolateServices } from '../services/isolate';
-import { type Admission, tokensToReserve } from '../services/limits/gate';
+import { ApiError } from '../errors';
+import { admitBudget, type BudgetAdmission } from '../services/limits/budget';
+import { noticeBudget } from '../services/limits/budget-notices';
+import { type Admission, promptTokenEstimate, tokensToReserve } from '../services/limits/gate';
+import { costMicros } from '../services/usage/prices';
+import { factsCost, priceOf } from '../services/usage/record';
 import { inferenceOf } from './state';
 
 const total = (u: Usage) => u.prompt_tokens + u.completion_tokens;
 
+/** A request admitted by {@link admitRequest}: its windows, and its budget reservation to settle. */
+export interface RequestAdmission {
+  readonly admitted: Admission;
+  /** Moves the budget reservation to what the request really cost (0 for a failure); a no-op without a budget. */
+  settleSpend(costMicros: number): void;
+}
+
 /**
- * Admits the request in every window (`tokens` reserved in the token windows), timing the `limits`
- * phase; once admitted, the limit headers go on the answer (error answers after admission included)
- * and into `headers`. Issued without awaiting the store, so reads started in the same tick share its
- * round trip.
+ * Admits the request in every window (`tokens` reserved in the token windows) and, for a tenant with
+ * a monthly spend budget, reserves `maxCostMicros` of it, timing the `limits` phase; once admitted,
+ * the limit and budget headers go on the answer (error answers after admission included) and into
+ * `headers`. Issued without awaiting the store, so reads started in the same tick share its round trip.
  */
 export function admitRequest(
   c: Context<AppEnv>,
-  deps: Pick<IsolateServices, 'quotaGate' | 'metrics'>,
-  tokens: number,
+  deps: Pick<IsolateServices, 'quotaGate' | 'metrics' | 'now'>,
+  demand: { readonly tokens: number; readonly maxCostMicros: number },
   headers: Record<string, string>,
-): Promise<Admission> {
+): Promise<RequestAdmission> {
   const auth = c.get('auth');
   const config = c.get('config');
+  const store = c.get('store');
+  const later = backgroundFor(c);
   const stopTimer = timePhase(c, 'limits');
-  return deps.quotaGate
-    .admit({
-      store: c.get('store'),
-      plan: auth.plan,
-      tenantId: auth.tenantId,
-      tokens,
-      policy: config.limits,
-      background: backgroundFor(c),
-      metrics: deps.metrics,
-    })
+  const gate = deps.quotaGate.admit({
+    store,
+    plan: auth.plan,
+    tenantId: auth.tenantId,
+    tokens: demand.tokens,
+    policy: config.limits,
+    background: later,
+    metrics: deps.metrics,
+  });
+  const limit = auth.plan.monthlyBudgetMicros;
+  const budget = admitBudget({ store, tenantId: auth.tenantId, limitMicros: limit, reserveMicros: demand.maxCostMicros, now: deps.now(), policy: config.limits });
+  const notice = async (spent: number | undefined) => {
+    if (limit === undefined || spent === undefined) return;
+    const input = { env: c.env, store, tenantId: auth.tenantId, limitMicros: limit, spentMicros: spent, currency: config.routes.currency };
+    await noticeBudget({ ...input, now: deps.now(), storeTimeoutMs: config.limits.storeTimeoutMs, background: later });
+  };
+  const admission = bothAdmitted(gate, budget, later)
     .finally(() => stopTimer())
-    .then((admitted) => {
-      Object.assign(headers, admitted.headers);
-      for (const [name, value] of Object.entries(admitted.headers)) c.header(name, value);
-      return admitted;
+    .then(({ admitted, spend }) => {
+      const granted = { ...admitted.headers, ...spend?.headers };
+      Object.assign(headers, granted);
+      for (const [name, value] of Object.entries(granted)) c.header(name, value);
+      return { admitted, settleSpend: (cost: number) => (spend ? later(spend.settle(cost).then(notice)) : undefined) };
     });
+  // A refusal for the budget is its 100 % (the spend can no longer reach the limit by itself).
+  admission.catch((err: unknown) => {
+    if (err instanceof ApiError && err.code === 'BUDGET_EXCEEDED') later(notice(limit));
+  });
+  return admission;
 }
 
-export function quota(deps: Pick<IsolateServices, 'quotaGate' | 'metrics'>): MiddlewareHandler<AppEnv> {
+export function quota(deps: Pick<IsolateServices, 'quotaGate' | 'metrics' | 'now'>): MiddlewareHandler<AppEnv> {
   return async function quota(c, next) {
     const state = inferenceOf(c);
     const later = backgroundFor(c);
-    const admission = admitRequest(c, deps, tokensToReserve(state.call.payload), state.headers);
+    const auth = c.get('auth');
+    const config = c.get('config');
+    const maxCostMicros = costMicros(priceOf(config.routes, state.req.model), {
+      promptTokens: promptTokenEstimate(state.call.payload),
+      completionTokens: state.call.payload.params?.max_tokens ?? auth.plan.maxTokens,
+      cached: false,
+    });
+    // What the ledger bills this request (its facts are complete when the settlement reaches this stage).
+    const billed = () => {
+      const facts = c.get('usage');
+      return facts ? factsCost(facts, config.routes) : maxCostMicros;
+    };
+    const request = admitRequest(c, deps, { tokens: tokensToReserve(state.call.payload), maxCostMicros }, state.headers);
+    state.onSettled((settlement) => {
+      const cost = settlement.kind === 'failed' ? 0 : billed();
+      request.then(
+        (r) => r.settleSpend(cost),
+        () => {},
+      );
+    });
+    const admission = request.then((r) => r.admitted);
     state.admission = admission;
     state.onSettled((settlement) => {
       if (settlement.kind === 'cut' || settlement.kind === 'replayed') return;
@@ -64,4 +113,17 @@ export function quota(deps: Pick<IsolateServices, 'quotaGate' | 'metrics'>): Mid
     });
     await next();
   };
+}
+
+/** Both admissions, or the first refusal; what one side took is given back when the other refuses. */
+async function bothAdmitted(
+  gate: Promise<Admission>,
+  budget: Promise<BudgetAdmission | undefined>,
+  later: (work: Promise<unknown>) => void,
+): Promise<{ admitted: Admission; spend: BudgetAdmission | undefined }> {
+  const [g, b] = await Promise.allSettled([gate, budget]);
+  if (g.status === 'fulfilled' && b.status === 'fulfilled') return { admitted: g.value, spend: b.value };
+  if (g.status === 'fulfilled') later(g.value.settle(0));
+  if (b.status === 'fulfilled' && b.value) later(b.value.settle(0));
+  throw g.status === 'rejected' ? g.reason : (b as PromiseRejectedResult).reason;
 }

@@ -51,6 +51,7 @@ const LIMIT_ROWS: readonly [keyof EffectivePlan & keyof TenantRecord['overrides'
   ['tokensPerDay', 'tokens/day'],
   ['maxTokens', 'max_tokens'],
   ['priority', 'priority'],
+  ['monthlyBudgetMicros', 'budget/month µ'],
 ];
 
 /** The tenant's effective limits, overridden ones marked with `*`. */
@@ -59,7 +60,7 @@ export function limitsText(tenant: TenantRecord): string {
   const mark = (overridden: boolean) => (overridden ? ' *' : '');
   const rows = LIMIT_ROWS.map(([field, label]) => {
     const value = limits[field];
-    const shown = typeof value === 'number' ? value.toLocaleString('en-US') : String(value);
+    const shown = typeof value === 'number' ? value.toLocaleString('en-US') : (value ?? 'none');
     return `  ${label.padEnd(16)} ${shown}${mark(tenant.overrides[field] !== undefined)}`;
   });
   const models = limits.allowedModels ? limits.allowedModels.join(', ') || '(none)' : 'every routed model';

@@ -59,7 +59,8 @@ async function gateway(input: StorelessInput): Promise<Gateway> {
   return { url: url.replace(/\/+$/, ''), token, fetch: input.fetch ?? fetch };
 }
 
-async function callGateway(input: StorelessInput, method: string, path: string, body?: unknown): Promise<unknown> {
+/** One call to the gateway with the operator credential; a refusal or no answer is a {@link GatewayError}. */
+export async function gatewayFetch(input: StorelessInput, method: string, path: string, body?: unknown): Promise<Response> {
   const gw = await gateway(input);
   let res: Response;
   try {
@@ -74,12 +75,23 @@ async function callGateway(input: StorelessInput, method: string, path: string, 
       err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError') ? `no answer within ${GATEWAY_TIMEOUT_MS} ms` : 'unreachable';
     throw new GatewayError('UNAVAILABLE', `the gateway at ${gw.url} is ${why}`);
   }
-  const json = (await res.json().catch(() => null)) as { error?: { message?: string } } | null;
   if (!res.ok) {
+    const json = (await res.json().catch(() => null)) as { error?: { message?: string } } | null;
     const code = res.status === 404 ? 'NOT_FOUND' : res.status === 401 || res.status === 403 ? 'DENIED' : 'FAILED';
     throw new GatewayError(code, `the gateway answered ${res.status}: ${json?.error?.message ?? 'no details'}`);
   }
-  return json;
+  return res;
+}
+
+async function callGateway(input: StorelessInput, method: string, path: string, body?: unknown): Promise<unknown> {
+  const res = await gatewayFetch(input, method, path, body);
+  return res.json().catch(() => null);
+}
+
+/** The local stack's dev tenant (stack.json), when it runs. */
+export async function localTenant(input: StorelessInput): Promise<string | undefined> {
+  const stack = (await localStack(input.env ?? {})) as { tenantId?: unknown };
+  return typeof stack.tenantId === 'string' ? stack.tenantId : undefined;
 }
 
 interface Letter {

@@ -13,11 +13,22 @@ import { commandHelp, globalHelp, groupHelp } from './help';
 import { keyCommands } from './key-commands';
 import { tenantCommands } from './tenant-commands';
 import { GatewayError, operatorCommands } from './operator-commands';
+import { usageCommands } from './usage-commands';
 import { webhookSecretCommands } from './webhook-commands';
 import { webhookSendCommands } from './webhook-send';
 
 /** Every command, in the order help lists them. */
-export const COMMANDS: readonly AnyCommand[] = [...tenantCommands, ...webhookSecretCommands, ...keyCommands, ...operatorCommands, ...webhookSendCommands];
+export const COMMANDS: readonly AnyCommand[] = [
+  ...tenantCommands,
+  ...webhookSecretCommands,
+  ...keyCommands,
+  ...operatorCommands,
+  ...usageCommands,
+  ...webhookSendCommands,
+];
+
+/** The action a group runs when its second word is none of its actions (`usage TENANT …` is `usage report TENANT …`). */
+const DEFAULT_ACTIONS: Readonly<Record<string, string>> = { usage: 'report' };
 
 /** The process around the CLI, injectable for tests. */
 export interface CliIo {
@@ -82,7 +93,13 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   try {
     const line = parseCommandLine(argv);
     json = line.json || json;
-    const [group, action, ...rest] = line.rest;
+    const [group, given, ...after] = line.rest;
+    const fallback = group !== undefined ? DEFAULT_ACTIONS[group] : undefined;
+    const known = COMMANDS.some((c) => c.name === `${group} ${given}`);
+    const [action, rest] =
+      fallback && !known && (given === undefined || !['--help', '-h'].includes(given))
+        ? [fallback, given === undefined ? after : [given, ...after]]
+        : [given, after];
     if (group === undefined || group === 'help') {
       if (group === undefined && !line.help) {
         io.stderr(`${globalHelp(COMMANDS)}\n`);
@@ -91,7 +108,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       print(helpFor(action, rest[0]));
       return EXIT.ok;
     }
-    if (!isGroup(group)) throw new UsageError(`unknown command '${group}' (expected tenant, key, operator, dlq or webhook; see --help)`);
+    if (!isGroup(group)) throw new UsageError(`unknown command '${group}' (expected tenant, key, operator, dlq, usage or webhook; see --help)`);
     if (action === undefined) {
       io.stderr(`${groupHelp(group, COMMANDS)}\n`);
       return EXIT.usage;

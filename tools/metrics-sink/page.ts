@@ -23,6 +23,8 @@ export interface PageOptions {
   readonly minutes: number;
   /** Seconds between automatic reloads; 0: none. */
   readonly refreshSeconds: number;
+  /** The usage-by-tenant section (tools/metrics-sink/usage.ts), when the sink reads the ledger. */
+  readonly usageHtml?: string;
 }
 
 /** One drawn line: a value per bucket and one over the whole window. */
@@ -205,6 +207,7 @@ table{width:100%;border-collapse:collapse}td{padding:1px 4px}td.value{text-align
 <h1>inference-gateway-${escapeHtml(o.environment)} <small>(local dashboard)</small></h1>
 <p class="note">Last ${o.minutes} minutes in one-minute buckets, values over the whole window. Datapoints: ${counts.edge} from the edge (PutMetricData), ${counts.adapters} from the adapters (EMF). Rendered ${new Date(o.now).toISOString()}.</p>
 ${section(`Edge (${o.environment})`, `Custom metrics the Worker publishes to <code>${EDGE_NAMESPACE}</code>.`, edgeDashboardWidgets())}
+${o.usageHtml ?? ''}
 ${section('Adapters', `The adapters' EMF metrics (<code>${escapeHtml(adapterNamespace(o.environment))}</code>).`, adapterEmfWidgets())}
 <h2>Traces</h2><form action="/traces" class="note">One request's spans (edge and adapter) on a timeline: <input name="request_id" placeholder="X-Request-ID" size="44"> <button>show</button></form>
 </body></html>`;

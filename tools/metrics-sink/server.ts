@@ -5,6 +5,7 @@
  * lines handed over by the stack, keeps the datapoints in memory, and serves the dashboard page.
  *
  * It is also the local trace collector: OTLP/HTTP JSON from the edge and the adapters (traces.ts).
+ * With a usage reader, the dashboard also shows the ledger's top tenants by tokens and cost.
  *
  * Routes: `POST /` PutMetricData · `GET /` the dashboard (`?env=local&minutes=30&refresh=10`) ·
  * `GET /api/datapoints?namespace=&metric=` the stored datapoints · `GET /api/stats` counters ·
@@ -20,6 +21,7 @@ import { LIMITS, parseEmfLine, parsePutMetricData, PutMetricDataError } from './
 import { renderDashboard } from './page';
 import { MetricStore } from './store';
 import { decodeOtlpTraces, OtlpDecodeError, renderTimeline, TraceStore } from './traces';
+import { renderUsage, type TenantUsage } from './usage';
 import { listen } from '../lib/net';
 
 export interface MetricsSinkOptions {
@@ -34,6 +36,8 @@ export interface MetricsSinkOptions {
   readonly environment?: string;
   readonly now?: () => number;
   readonly log?: (line: string) => void;
+  /** Reads the usage ledger's per-tenant aggregates of a UTC day, for the dashboard's usage section; none: no section. */
+  readonly usage?: (day: string) => Promise<readonly TenantUsage[]>;
 }
 
 /** Counters of what the sink received. */
@@ -173,7 +177,15 @@ export async function startMetricsSink(options: MetricsSinkOptions): Promise<Met
       if (req.method === 'GET' && url.pathname === '/') {
         const minutes = Math.min(180, Math.max(1, Number(url.searchParams.get('minutes') ?? 30) || 30));
         const refresh = Math.max(0, Number(url.searchParams.get('refresh') ?? 10) || 0);
+        const day = new Date(now()).toISOString().slice(0, 10);
+        const usage = options.usage
+          ? await options.usage(day).catch((err: unknown) => {
+              log(`usage read failed: ${String(err)}`);
+              return undefined;
+            })
+          : undefined;
         const html = renderDashboard(store, {
+          ...(usage ? { usageHtml: renderUsage(usage, day) } : {}),
           environment: url.searchParams.get('env') || options.environment || 'local',
           now: now(),
           minutes,

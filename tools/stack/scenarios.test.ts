@@ -43,6 +43,9 @@ async function freshKey(overrides: Record<string, number> = {}, scopes: Array<'i
 }
 
 /** Store round trips (bridge HTTP requests) one authenticated request costs, counted once it has settled. */
+/** The usage queue waits up to 1 s to fill a batch: the previous request's record lands at the store (off its path) within this. */
+const USAGE_BATCH_SETTLE_MS = 1_500;
+
 /** Waits until the store has had no request for 300 ms (an earlier test's background work, such as a lease given back, has landed). */
 async function storeQuiet(): Promise<void> {
   const deadline = Date.now() + 10_000;
@@ -57,7 +60,7 @@ async function storeQuiet(): Promise<void> {
 }
 
 async function storeTripsOf(send: () => Promise<Response>): Promise<{ status: number; trips: number; ms: number }> {
-  await new Promise((r) => setTimeout(r, 2 * LATENCY_MS));
+  await new Promise((r) => setTimeout(r, USAGE_BATCH_SETTLE_MS));
   await storeQuiet();
   stack.bridge.resetStats();
   const started = performance.now();

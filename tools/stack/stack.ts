@@ -22,6 +22,7 @@ import { startEdge, type EdgeRuntime, type RunningEdge } from './edge';
 import { localWebhookVars, writeEdgeEnv } from './edge-env';
 import { REPO_ROOT } from './repo';
 import { startMetricsSink, type MetricsSink } from '../metrics-sink/server';
+import { tenantUsage } from '../metrics-sink/usage';
 import { startEventBridgeStandIn, type EventBridgeStandIn } from '../eventbridge/server';
 import { adapterNamespace } from '../../shared/metrics-catalog';
 import type { WorkerBundle } from './edge-bundle';
@@ -89,6 +90,9 @@ const DEV_TENANT_ID = 'ten_dev';
 export const LOCAL_ENVIRONMENT = 'local';
 /** The metrics sink's (dashboard's) default port. */
 export const DEFAULT_METRICS_SINK_PORT = 8090;
+
+/** The example price of the local models (USD per 1M input and output tokens, per request); cache hits are free. */
+const LOCAL_PRICE = { inputPer1M: 0.5, outputPer1M: 1.5, perRequest: 0.0001 };
 
 export interface StackPorts {
   /** The edge's first location; location i (from 0) listens on this port + i. Default 8787, env GATEWAY_PORT. */
@@ -284,7 +288,17 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     // The default port is a convenience, not a contract: a second stack on this machine takes another.
     const port =
       wanted === DEFAULT_METRICS_SINK_PORT && (await isListening(wanted)) ? await freePort() : await resolvePort('metrics-sink', wanted, 'METRICS_SINK_PORT');
-    return startMetricsSink({ port, region: REGION, credentials: [edgeCredentials], environment: LOCAL_ENVIRONMENT, log: (l) => log('metrics-sink', l) });
+    // The usage section reads the ledger's aggregates through the bridge, as the edge wrote them.
+    const ledger = new Redis({ url: bridge.url, token: bridgeToken, enableTelemetry: false });
+    const usage = (day: string) => tenantUsage(ledger, day);
+    return startMetricsSink({
+      port,
+      region: REGION,
+      credentials: [edgeCredentials],
+      environment: LOCAL_ENVIRONMENT,
+      usage,
+      log: (l) => log('metrics-sink', l),
+    });
   });
   stops.push(() => metricsSink.close());
   progress(
@@ -372,7 +386,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   await step('lambda-host', () => waitUntilReady(lambdaHost, bothListening, `not listening on ${ports.lambdaHost} and ${ecsPort}`, 30_000));
   progress(`lambda-host    ${lambdaUrl} (SageMaker adapter), ${ecsUrl} (ECS adapter): Function URLs with AWS_IAM auth, RESPONSE_STREAM`);
   type LocalBackend = { name: string; url: string; kind: 'sagemaker' | 'ecs' };
-  const routes: Record<string, { backends: LocalBackend[]; fallbacks?: LocalBackend[]; responses?: 'native'; embeddings?: object }> = {};
+  const routes: Record<string, { backends: LocalBackend[]; fallbacks?: LocalBackend[]; responses?: 'native'; embeddings?: object; price?: typeof LOCAL_PRICE }> = {};
   for (const model of Object.keys(LOCAL_SAGEMAKER_MODELS)) routes[model] = { backends: [{ name: 'sagemaker-local', url: lambdaUrl, kind: 'sagemaker' }] };
   for (const model of Object.keys(LOCAL_ECS_MODELS)) routes[model] = { backends: [{ name: 'ecs-local', url: ecsUrl, kind: 'ecs' }] };
   routes[LOCAL_NATIVE_RESPONSES_MODEL] = { backends: [{ name: 'ecs-local', url: ecsUrl, kind: 'ecs' }], responses: 'native' };
@@ -382,6 +396,9 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     fallbacks: [{ name: 'ecs-local', url: ecsUrl, kind: 'ecs' }],
   };
 
+  // Every local model has the same example price, so the usage ledger bills something.
+  for (const route of Object.values(routes)) route.price = LOCAL_PRICE;
+
   // Fresh for every start, like the bridge token: operator routes (every tenant's dead letters) need it.
   const operatorToken = generateOperatorToken();
   // A fresh signing secret per start too: stack.json hands it to `gw webhook send`.
@@ -390,7 +407,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     ENVIRONMENT: LOCAL_ENVIRONMENT,
     UPSTASH_REDIS_REST_URL: bridge.url,
     UPSTASH_REDIS_REST_TOKEN: bridgeToken,
-    ROUTE_TABLE: JSON.stringify({ models: routes }),
+    ROUTE_TABLE: JSON.stringify({ models: routes, currency: 'USD' }),
     AWS_ACCESS_KEY_ID: edgeCredentials.accessKeyId,
     AWS_SECRET_ACCESS_KEY: edgeCredentials.secretAccessKey,
     AWS_REGION: REGION,

@@ -211,8 +211,12 @@ function ioFor(input: AdmitInput): LeaseIo {
   };
 }
 
+/** The estimate of a call's prompt tokens (what a cut stream, whose backend never reported usage, is counted with). */
+export function promptTokenEstimate(payload: BackendInferRequestInput): number {
+  return estimateTokens('prompt' in payload ? payload.prompt : payload.messages.map((m) => m.content).join('\n'));
+}
+
 /** Tokens a call reserves: the prompt's estimate plus the completion's `max_tokens`. */
 export function tokensToReserve(payload: BackendInferRequestInput): number {
-  const text = 'prompt' in payload ? payload.prompt : payload.messages.map((m) => m.content).join('\n');
-  return estimateTokens(text) + (payload.params?.max_tokens ?? 0);
+  return promptTokenEstimate(payload) + (payload.params?.max_tokens ?? 0);
 }

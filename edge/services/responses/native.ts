@@ -194,9 +194,22 @@ export async function nativeResponse(
         background: later,
         metrics: deps.metrics,
       });
-      let settleUsage: (usage: { prompt_tokens: number; completion_tokens: number } | undefined) => void = () => {};
+      let settleOutcome: (usage: { prompt_tokens: number; completion_tokens: number } | undefined) => void = () => {};
       const outcome = c.get('outcome');
-      if (outcome) outcome.usage = new Promise((resolve) => (settleUsage = resolve));
+      if (outcome) outcome.usage = new Promise((resolve) => (settleOutcome = resolve));
+      // The usage ledger's facts follow the same settlement (a relayed container's reported usage).
+      const facts = c.get('usage');
+      let factsSettled = () => {};
+      if (facts)
+        Object.assign(facts, { model: body.model, stream: payload.stream, cache: 'BYPASS', settled: new Promise<void>((resolve) => (factsSettled = resolve)) });
+      const settleUsage = (usage: { prompt_tokens: number; completion_tokens: number } | undefined) => {
+        settleOutcome(usage);
+        if (facts) {
+          const tokens = { promptTokens: usage?.prompt_tokens ?? 0, completionTokens: usage?.completion_tokens ?? 0 };
+          Object.assign(facts, tokens, { backendPromptTokens: tokens.promptTokens, backendCompletionTokens: tokens.completionTokens, endedAt: deps.now() });
+        }
+        factsSettled();
+      };
       const settle = (tokens: number | undefined) => later(admitted.settle(tokens ?? 0));
       const headers = { ...admitted.headers, 'X-Cache': 'BYPASS' };
       const created = Math.floor(deps.now() / 1000);
@@ -328,6 +341,11 @@ export async function nativeResponse(
         },
         async cancel() {
           abort.abort();
+          // The client left: the relay reported no usage (the ledger records the stream as incomplete).
+          if (!done) {
+            if (facts) facts.incomplete = 'client';
+            settleUsage(undefined);
+          }
           await stream.return(undefined);
         },
       });

@@ -4,6 +4,7 @@
  * logged and counted. It has its own breaker, so a dead shadow is not called on every request.
  */
 import type { BackendInferRequestInput } from '../../../shared/contracts/backend';
+import type { Usage } from '../../../shared/contracts/infer';
 import type { Priority } from '../../../shared/plans';
 import type { Config } from '../../env';
 import type { TraceContext } from '../../../shared/contracts/trace';
@@ -24,6 +25,18 @@ export interface ShadowRequest {
   readonly metrics: MetricsRecorder;
   /** The request's trace context, continued by the shadow call as by the client's. */
   readonly trace?: TraceContext | undefined;
+  /** Told what a shadow call that was made came to (the usage ledger records it, never billed). */
+  readonly onResult?: (result: ShadowResult) => void;
+}
+
+/** What a shadow call that reached its backend came to. */
+export interface ShadowResult {
+  readonly backend: string;
+  readonly status: number;
+  readonly code?: string;
+  readonly usage?: Usage;
+  readonly startedAt: number;
+  readonly endedAt: number;
 }
 
 /** What happened to one shadow call (also what the log line says). */
@@ -47,6 +60,7 @@ export async function runShadow(req: ShadowRequest, deps: RoutingDeps): Promise<
     const started = Date.now();
     try {
       const result = await invokeBackend(shadow, payload, { aws: req.aws, timeoutMs: timeoutFor(req.table, shadow, req.priority), trace: req.trace });
+      req.onResult?.({ backend: shadow.name, status: 200, usage: result.usage, startedAt: started, endedAt: Date.now() });
       const t = deps.health.record(key, 'success', settings, deps.now());
       if (t) reportTransition(t, shadow, requestId, req.metrics, traceId);
       log('info', 'shadow result', {
@@ -61,6 +75,7 @@ export async function runShadow(req: ShadowRequest, deps: RoutingDeps): Promise<
       return 'ok';
     } catch (err) {
       const error = asApiError(err);
+      req.onResult?.({ backend: shadow.name, status: error.status, code: error.code, startedAt: started, endedAt: Date.now() });
       const t = deps.health.record(key, classify(error).breaker, settings, deps.now());
       if (t) reportTransition(t, shadow, requestId, req.metrics, traceId);
       log('warn', 'shadow result', {

@@ -1,0 +1,280 @@
+/**
+ * The usage ledger's guarantee, against the real components (the worker in workerd, miniflare's
+ * usage queue and R2 bucket, Redis behind the bridge, the reference model server): after a mixed
+ * run the ledger holds exactly one record per request (the client's X-Request-ID is its
+ * request_id), the backend tokens equal the model server's own counts, hits and replays carry no
+ * backend tokens, a consumer failure's redelivery changes nothing, and the aggregates are the sum
+ * of the raw records.
+ */
+import { env } from 'cloudflare:test';
+import { afterEach, describe, expect, inject, it, vi } from 'vitest';
+import type { UsageRecord, UsageReport } from '../../shared/contracts/usage';
+import { post } from '../testing/gateway-client';
+import { ecs, gateway, sm, tableFor } from '../testing/routes';
+import { consumer, setStackBridgeFaults } from '../testing/queue-consumer';
+import { seedTenantKey } from '../testing/seed';
+import { exportedRecords, storedCopies, usageReport } from '../testing/usage';
+
+// A container that reports its own prompt tokens (the TGI format does not: its adapter estimates them).
+const model = 'mistral-7b-instruct-lmi';
+const modelServer = inject('modelServerUrl');
+
+interface ServerTotals {
+  readonly promptTokens: number;
+  readonly tokensGenerated: number;
+  readonly invocations: number;
+}
+const serverTotals = async (): Promise<ServerTotals> => ((await (await fetch(`${modelServer}/admin/stats`)).json()) as { totals: ServerTotals }).totals;
+const modelReset = () => fetch(`${modelServer}/admin/reset`, { method: 'POST' });
+const modelConfig = (config: Record<string, unknown>) =>
+  fetch(`${modelServer}/admin/config`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(config) });
+
+const sum = (records: readonly UsageRecord[], field: keyof UsageRecord) => records.reduce((total, r) => total + Number(r[field]), 0);
+
+afterEach(async () => {
+  await setStackBridgeFaults({ fault: null, latencyMs: 0 });
+  await modelReset();
+});
+
+describe('usage ledger accuracy', () => {
+  it('records every request once, with the backend tokens the model server counted, across a redelivery', async () => {
+    const seeded = await seedTenantKey({ scopes: ['infer', 'jobs', 'admin'] });
+    const key = seeded.key;
+    const sent: string[] = [];
+    let n = 0;
+    // Each answer is read in full, as a client does (an unread body would hold its idempotent store back).
+    const call = async (body: Record<string, unknown>, path = '/v1/infer', headers: Record<string, string> = {}) => {
+      const id = `ledger-${seeded.record.keyId}-${++n}`;
+      sent.push(id);
+      const res = await post(path, key, { model, ...body }, { 'x-request-id': id, ...headers });
+      return { status: res.status, headers: res.headers, text: await res.text() };
+    };
+    await modelReset();
+
+    // Phase 1: answers whose backend usage the server reports in full.
+    const sync = await Promise.all([1, 2, 3].map((i) => call({ prompt: `sync request number ${i}`, params: { max_tokens: 6 } })));
+    for (const res of sync) expect(res.status).toBe(200);
+    for (const i of [1, 2]) {
+      const res = await call({ prompt: `a streamed request ${i}`, params: { max_tokens: 5 } }, '/v1/infer/stream');
+      expect(res.status).toBe(200);
+    }
+    // A cached answer, then its hit.
+    const cached = { prompt: 'a cacheable question', params: { max_tokens: 4, temperature: 0 } };
+    expect((await call(cached)).status).toBe(200);
+    const hit = await call(cached);
+    expect(hit.headers.get('x-cache')).toBe('HIT');
+    // Coalesced followers: three identical requests while the first is still generating.
+    await modelConfig({ ttftMs: 300, perTokenMs: 50 });
+    const together = { prompt: 'coalesce these three', params: { max_tokens: 4, seed: 7 } };
+    const coalesced = await Promise.all([call(together), call(together), call(together)]);
+    for (const res of coalesced) expect(res.status).toBe(200);
+    await modelConfig({ ttftMs: 0, perTokenMs: 0 });
+    // An idempotent request and its replay.
+    const idem = { 'idempotency-key': `idem-${seeded.record.keyId}` };
+    expect((await call({ prompt: 'only once', params: { max_tokens: 3 } }, '/v1/infer', idem)).status).toBe(200);
+    await vi.waitUntil(
+      async () => (await call({ prompt: 'only once', params: { max_tokens: 3 } }, '/v1/infer', idem)).headers.get('idempotent-replayed') === 'true',
+      {
+        timeout: 5_000,
+        interval: 200,
+      },
+    );
+    // Async jobs: each recorded once, by its consumer, when it ends.
+    for (const i of [1, 2]) expect((await call({ prompt: `a queued job ${i}`, params: { max_tokens: 4 } }, '/v1/jobs')).status).toBe(202);
+    // Backend errors and refusals: recorded at 0.
+    await modelConfig({ forcedStatus: 500 });
+    expect((await call({ prompt: 'this one fails', params: { max_tokens: 3 } })).status).toBeGreaterThanOrEqual(500);
+    await modelConfig({ forcedStatus: null });
+    expect((await call({ model: 'no-such-model', prompt: 'unknown model' })).status).toBe(404);
+
+    // One consumer failure: the store is down when the last batch arrives, so it is redelivered.
+    const last = await call({ prompt: 'the last one before the outage', params: { max_tokens: 4 } });
+    expect(last.status).toBe(200);
+    await setStackBridgeFaults({ fault: 'unavailable' });
+    await new Promise((r) => setTimeout(r, 2_500));
+    await setStackBridgeFaults({ fault: null });
+
+    const records = await vi.waitUntil(
+      async () => {
+        const list = await exportedRecords(seeded.tenant.tenantId);
+        return list.length >= sent.length ? list : undefined;
+      },
+      { timeout: 30_000, interval: 500 },
+    );
+    const server = await serverTotals();
+
+    // Exactly one record per request, keyed by the client's request id.
+    expect(records.map((r) => r.request_id).sort()).toEqual([...sent].sort());
+    expect(new Set(records.map((r) => r.record_id)).size).toBe(records.length);
+    // The backend's tokens are the model server's.
+    expect(sum(records, 'backend_prompt_tokens')).toBe(server.promptTokens);
+    expect(sum(records, 'backend_completion_tokens')).toBe(server.tokensGenerated);
+    // Hits, followers, replays and refusals carry no backend tokens and are not billed as misses.
+    const byId = new Map(records.map((r) => [r.request_id, r]));
+    const hitRecord = byId.get(sent[6]!)!;
+    expect(hitRecord.cache).toMatch(/^L[012]$/);
+    expect(hitRecord.backend_prompt_tokens + hitRecord.backend_completion_tokens).toBe(0);
+    expect(hitRecord.completion_tokens).toBeGreaterThan(0);
+    const followers = records.filter((r) => r.cache === 'COALESCED');
+    expect(followers.length).toBe(2);
+    for (const f of followers) expect(f.backend_completion_tokens).toBe(0);
+    const replays = records.filter((r) => r.replay_of !== undefined);
+    expect(replays.length).toBeGreaterThanOrEqual(1);
+    for (const r of replays) {
+      expect(r.cost_micros).toBe(0);
+      expect(r.backend_completion_tokens).toBe(0);
+      expect(records.some((o) => o.record_id === r.replay_of)).toBe(true);
+    }
+    for (const r of records.filter((x) => x.status >= 400)) expect(r.cost_micros).toBe(0);
+    expect(records.find((r) => r.status === 404)?.error_code).toBe('NOT_FOUND');
+    const jobs = records.filter((r) => r.route === '/v1/jobs');
+    expect(jobs.length).toBe(2);
+    for (const j of jobs) expect(j.backend_completion_tokens).toBe(4);
+    const streams = records.filter((r) => r.stream);
+    expect(streams.length).toBe(2);
+    for (const s of streams) expect(s.ttft_ms).not.toBeNull();
+
+    // The redelivered batch left a second copy in the bucket, which the export dropped.
+    const copies = await storedCopies(seeded.tenant.tenantId);
+    expect(copies.length).toBeGreaterThan(records.length);
+
+    // The aggregates are the sum of the raw records, once the redelivered batch is counted.
+    const requestsOf = (rows: UsageReport['rows']) => rows.reduce((t, row) => t + row.requests, 0);
+    const byModel = await vi.waitUntil(
+      async () => {
+        const report = await usageReport('model', { tenantId: seeded.tenant.tenantId });
+        return requestsOf(report.rows) >= records.length ? report : undefined;
+      },
+      { timeout: 30_000, interval: 500 },
+    );
+    const totals = byModel.rows.reduce(
+      (t, row) => ({
+        requests: t.requests + row.requests,
+        backend_completion_tokens: t.backend_completion_tokens + row.backend_completion_tokens,
+        cost: t.cost + row.cost_micros,
+        hits: t.hits + row.cache_hits,
+      }),
+      { requests: 0, backend_completion_tokens: 0, cost: 0, hits: 0 },
+    );
+    expect(totals.requests).toBe(records.length);
+    expect(totals.backend_completion_tokens).toBe(sum(records, 'backend_completion_tokens'));
+    expect(totals.cost).toBe(sum(records, 'cost_micros'));
+    expect(totals.cost).toBeGreaterThan(0);
+    const byKey = await usageReport('key', { tenantId: seeded.tenant.tenantId });
+    expect(byKey.rows.map((r) => r.group)).toEqual([seeded.record.keyId]);
+    expect(byKey.rows[0]?.cost_micros).toBe(totals.cost);
+    expect(totals.hits).toBe(records.filter((r) => ['L0', 'L1', 'L2', 'COALESCED'].includes(r.cache)).length);
+  }, 90_000);
+
+  it('records a stream the client left with what the backend sent before the cancel, never more than it generated', async () => {
+    const seeded = await seedTenantKey({ scopes: ['infer', 'admin'] });
+    await modelReset();
+    await modelConfig({ perTokenMs: 100 });
+    const ids = [1, 2].map((i) => `abort-${seeded.record.keyId}-${i}`);
+    for (const id of ids) {
+      const res = await post('/v1/infer/stream', seeded.key, { model, prompt: `abandon me ${id}`, params: { max_tokens: 50 } }, { 'x-request-id': id });
+      const reader = res.body!.getReader();
+      let text = '';
+      while (!text.includes('event: token')) text += new TextDecoder().decode((await reader.read()).value);
+      await reader.cancel();
+    }
+    await vi.waitUntil(async () => (await serverTotals()).invocations === 2 && (await serverTotals()).tokensGenerated > 0, { timeout: 10_000 });
+    const records = await vi.waitUntil(
+      async () => {
+        const list = await exportedRecords(seeded.tenant.tenantId);
+        return list.length >= ids.length ? list : undefined;
+      },
+      { timeout: 30_000, interval: 500 },
+    );
+    const server = await serverTotals();
+    expect(records.map((r) => r.request_id).sort()).toEqual([...ids].sort());
+    for (const r of records) {
+      expect(r.stream).toBe(true);
+      expect(r.backend_completion_tokens).toBeGreaterThan(0);
+      expect(r.backend_completion_tokens).toBeLessThan(50);
+      expect(r.error_code).toBeNull();
+    }
+    expect(sum(records, 'backend_completion_tokens')).toBeLessThanOrEqual(server.tokensGenerated);
+  }, 60_000);
+
+  it('changes no aggregate when a batch already counted is delivered again', async () => {
+    const seeded = await seedTenantKey({ scopes: ['infer', 'admin'] });
+    const res = await post('/v1/infer', seeded.key, { model, prompt: 'count me once', params: { max_tokens: 3 } });
+    expect(res.status).toBe(200);
+    await res.text();
+    const [record] = await vi.waitUntil(
+      async () => {
+        const list = await exportedRecords(seeded.tenant.tenantId);
+        return list.length > 0 ? list : undefined;
+      },
+      { timeout: 20_000, interval: 300 },
+    );
+    const counted = async () => (await usageReport('day', { tenantId: seeded.tenant.tenantId })).rows[0];
+    const before = await vi.waitUntil(counted, { timeout: 10_000, interval: 300 });
+    const attempt = consumer();
+    for (const attempts of [2, 3]) {
+      const result = await attempt('gw-usage-local', `redelivered-${attempts}`, attempts, record, env as unknown as Record<string, unknown>);
+      expect(result.acked).toEqual([`redelivered-${attempts}`]);
+    }
+    expect(await counted()).toEqual(before);
+    expect(before?.requests).toBe(1);
+    expect(before?.cost_micros).toBe(record?.cost_micros);
+  });
+
+  it('gives a shadow call a record of its own, with what its backend spent and never billed', async () => {
+    const seeded = await seedTenantKey({ scopes: ['infer', 'admin'] });
+    const shadow = ecs();
+    const price = { inputPer1M: 0.5, outputPer1M: 1.5, perRequest: 0.0001 };
+    const gw = gateway(tableFor({ backends: [sm()], shadow, price } as Parameters<typeof tableFor>[0]));
+    const { res, background } = await gw.send(seeded.key, '/v1/infer', { prompt: 'shadowed and recorded', params: { max_tokens: 3 } });
+    expect(res.status).toBe(200);
+    await res.text();
+    await background();
+    const records = await vi.waitUntil(
+      async () => {
+        const list = await exportedRecords(seeded.tenant.tenantId);
+        return list.length >= 2 ? list : undefined;
+      },
+      { timeout: 20_000, interval: 300 },
+    );
+    expect(records).toHaveLength(2);
+    const [own, copy] = [records.find((r) => !r.shadow), records.find((r) => r.shadow)];
+    expect(copy).toMatchObject({
+      shadow: true,
+      variant: 'shadow',
+      backend: shadow.name,
+      cost_micros: 0,
+      backend_completion_tokens: 3,
+      request_id: own?.request_id,
+    });
+    expect(own?.cost_micros).toBeGreaterThan(0);
+    expect(copy?.record_id).not.toBe(own?.record_id);
+  });
+
+  it('records a natively relayed Responses API answer with the usage its container reported', async () => {
+    const seeded = await seedTenantKey({ scopes: ['infer', 'admin'] });
+    const res = await post(
+      '/v1/responses',
+      seeded.key,
+      { model: 'qwen-2.5-7b-vllm', input: 'relay me', max_output_tokens: 5 },
+      { 'x-request-id': `native-${seeded.record.keyId}` },
+    );
+    expect(res.status).toBe(200);
+    const answer = (await res.json()) as { usage: { input_tokens: number; output_tokens: number } };
+    const [record] = await vi.waitUntil(
+      async () => {
+        const list = await exportedRecords(seeded.tenant.tenantId);
+        return list.length > 0 ? list : undefined;
+      },
+      { timeout: 20_000, interval: 300 },
+    );
+    expect(record).toMatchObject({
+      request_id: `native-${seeded.record.keyId}`,
+      model: 'qwen-2.5-7b-vllm',
+      route: '/v1/responses',
+      backend_prompt_tokens: answer.usage.input_tokens,
+      backend_completion_tokens: answer.usage.output_tokens,
+    });
+    expect(record?.cost_micros).toBeGreaterThan(0);
+  });
+});
