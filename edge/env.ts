@@ -238,6 +238,6 @@ export interface AppEnv {
     InferenceVariables &
     OutcomeVariables &
     ServerTimingVariables &
-    TraceVariables;
+    TraceVariables &
     UsageVariables;
 }

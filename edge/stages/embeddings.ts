@@ -61,7 +61,12 @@ export function embeddingsHandler(deps: Deps): (c: Context<AppEnv>, body: Embedd
     // Admission and lookup issued in the same tick: the L2 reads ride in the limiters' store round trip.
     const estimate = items.reduce((sum, item) => sum + item.tokens, 0);
     const price = priceOf(config.routes, model);
-    const request = admitRequest(c, deps, { tokens: estimate, maxCostMicros: costMicros(price, { promptTokens: estimate, completionTokens: 0, cached: false }) }, headers);
+    const request = admitRequest(
+      c,
+      deps,
+      { tokens: estimate, maxCostMicros: costMicros(price, { promptTokens: estimate, completionTokens: 0, cached: false }) },
+      headers,
+    );
     const admission = request.then((r) => r.admitted);
     const stopCache = timePhase(c, 'cache');
     // A tenant already blocked in this isolate is answered 429 with no store call: no lookup either.
@@ -136,8 +141,20 @@ export function embeddingsHandler(deps: Deps): (c: Context<AppEnv>, body: Embedd
     const promptTokens = backendTokens + found.reduce((sum, hit) => sum + (hit?.tokens ?? 0), 0);
     // The usage record: the tokens the client is told, the ones the backend embedded, the cache outcome (PARTIAL included).
     const facts = c.get('usage');
-    if (facts) Object.assign(facts, { model, stream: false, n: 1, cache: outcome, promptTokens, completionTokens: 0, backendPromptTokens: backendTokens, backendCompletionTokens: 0 });
-    (await request).settleSpend(facts ? factsCost(facts, config.routes) : costMicros(price, { promptTokens: backendTokens, completionTokens: 0, cached: false }));
+    if (facts)
+      Object.assign(facts, {
+        model,
+        stream: false,
+        n: 1,
+        cache: outcome,
+        promptTokens,
+        completionTokens: 0,
+        backendPromptTokens: backendTokens,
+        backendCompletionTokens: 0,
+      });
+    (await request).settleSpend(
+      facts ? factsCost(facts, config.routes) : costMicros(price, { promptTokens: backendTokens, completionTokens: 0, cached: false }),
+    );
     const outcomeVar = c.get('outcome');
     if (outcomeVar) outcomeVar.usage = Promise.resolve({ prompt_tokens: backendTokens, completion_tokens: 0 });
     const answer: EmbeddingList = {

@@ -59,7 +59,14 @@ export function admitRequest(
     metrics: deps.metrics,
   });
   const limit = auth.plan.monthlyBudgetMicros;
-  const budget = admitBudget({ store, tenantId: auth.tenantId, limitMicros: limit, reserveMicros: demand.maxCostMicros, now: deps.now(), policy: config.limits });
+  const budget = admitBudget({
+    store,
+    tenantId: auth.tenantId,
+    limitMicros: limit,
+    reserveMicros: demand.maxCostMicros,
+    now: deps.now(),
+    policy: config.limits,
+  });
   const notice = async (spent: number | undefined) => {
     if (limit === undefined || spent === undefined) return;
     const input = { env: c.env, store, tenantId: auth.tenantId, limitMicros: limit, spentMicros: spent, currency: config.routes.currency };

@@ -386,7 +386,10 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   await step('lambda-host', () => waitUntilReady(lambdaHost, bothListening, `not listening on ${ports.lambdaHost} and ${ecsPort}`, 30_000));
   progress(`lambda-host    ${lambdaUrl} (SageMaker adapter), ${ecsUrl} (ECS adapter): Function URLs with AWS_IAM auth, RESPONSE_STREAM`);
   type LocalBackend = { name: string; url: string; kind: 'sagemaker' | 'ecs' };
-  const routes: Record<string, { backends: LocalBackend[]; fallbacks?: LocalBackend[]; responses?: 'native'; embeddings?: object; price?: typeof LOCAL_PRICE }> = {};
+  const routes: Record<
+    string,
+    { backends: LocalBackend[]; fallbacks?: LocalBackend[]; responses?: 'native'; embeddings?: object; price?: typeof LOCAL_PRICE }
+  > = {};
   for (const model of Object.keys(LOCAL_SAGEMAKER_MODELS)) routes[model] = { backends: [{ name: 'sagemaker-local', url: lambdaUrl, kind: 'sagemaker' }] };
   for (const model of Object.keys(LOCAL_ECS_MODELS)) routes[model] = { backends: [{ name: 'ecs-local', url: ecsUrl, kind: 'ecs' }] };
   routes[LOCAL_NATIVE_RESPONSES_MODEL] = { backends: [{ name: 'ecs-local', url: ecsUrl, kind: 'ecs' }], responses: 'native' };
