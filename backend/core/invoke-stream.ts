@@ -12,6 +12,7 @@
 import { encodeBackendStreamEvent, type BackendInferRequest, type FinishReason } from '../../shared/contracts/backend';
 import { REASON, SSE_HEADERS } from '../../shared/contracts/boundary';
 import type { Usage } from '../../shared/contracts/infer';
+import type { ToolCallDelta } from '../../shared/contracts/tools';
 import type { Backend, ErrorPhase } from './backend';
 import { AdapterError, ClientClosedError, UpstreamError, UpstreamTimeoutError } from './errors';
 import { FORMATS, type ContainerModel, type StreamPiece } from './formats';
@@ -59,8 +60,8 @@ export async function streamInference<M extends ContainerModel>(
   let counts: { promptTokens?: number | undefined; completionTokens?: number | undefined; finishReason?: FinishReason | undefined } = {};
   let completed = false;
 
-  const emit = async (text: string) => {
-    if (text === '') return;
+  const emit = async (text: string, toolCalls?: readonly ToolCallDelta[]) => {
+    if (text === '' && !toolCalls) return;
     if (!sink.started) {
       sink.start(200, SSE_HEADERS);
       ttftMs = Math.round(now() - started);
@@ -68,10 +69,12 @@ export async function streamInference<M extends ContainerModel>(
     }
     output += text;
     tokenEvents += 1;
-    await sink.write(encodeBackendStreamEvent({ event: 'token', data: { text } }));
+    await sink.write(encodeBackendStreamEvent({ event: 'token', data: toolCalls ? { text, tool_calls: [...toolCalls] } : { text } }));
   };
   const handle = async (piece: StreamPiece) => {
     if (piece.kind === 'text') return emit(trimmer.push(piece.text));
+    // Formats that stream tool calls (OpenAI) trim no stop sequences: no text is held back.
+    if (piece.kind === 'tool_calls') return emit('', piece.deltas);
     if (piece.kind === 'error') {
       throw new UpstreamError(502, 'the model container failed while streaming', { reason: REASON.model_stream_error, cause: new Error(piece.message) });
     }

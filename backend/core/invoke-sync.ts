@@ -53,5 +53,6 @@ export async function invokeSync<M extends ContainerModel>(
     usage: usageFor(req, model, output, completion),
     model_latency_ms: modelLatency,
     ...(completion.finishReason ? { finish_reason: completion.finishReason } : {}),
+    ...(completion.toolCalls ? { tool_calls: [...completion.toolCalls] } : {}),
   };
 }

@@ -1,4 +1,4 @@
-/** `GET /v1/models`: the routed models this tenant may use, in the OpenAI list shape. */
+/** `GET /v1/models`: the routed models this tenant may use, in the OpenAI list shape, each with its `capabilities`. */
 import { createRoute, OpenAPIHono } from '@hono/zod-openapi';
 import { ModelListSchema, type ModelList } from '../../shared/contracts/openai';
 import type { AppEnv } from '../env';
@@ -24,8 +24,12 @@ export function modelRoutes(deps: RouteDeps) {
   });
   app.openapi(route, (c) => {
     const allowed = c.get('auth').plan.allowedModels;
-    const ids = Object.keys(c.get('config').routes.models).filter((id) => !allowed || allowed.includes(id));
-    const body: ModelList = { object: 'list', data: ids.sort().map((id) => ({ id, object: 'model', created: MODELS_CREATED, owned_by: 'gateway' })) };
+    const models = c.get('config').routes.models;
+    const ids = Object.keys(models).filter((id) => !allowed || allowed.includes(id));
+    const data = ids
+      .sort()
+      .map((id) => ({ id, object: 'model' as const, created: MODELS_CREATED, owned_by: 'gateway', capabilities: models[id]!.capabilities }));
+    const body: ModelList = { object: 'list', data };
     return c.json(body, 200);
   });
   return app;

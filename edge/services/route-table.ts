@@ -10,6 +10,7 @@
 import * as z from 'zod';
 import { ModelNameSchema } from '../../shared/contracts/infer';
 import type { Priority } from '../../shared/plans';
+import { ModelCapabilitiesSchema, NO_CAPABILITIES } from '../../shared/contracts/capabilities';
 
 const ms = z.number().int().positive().max(600_000);
 
@@ -62,6 +63,8 @@ export const ModelRouteSchema = z
     fallbacks: z.array(BackendSchema).max(16).default([]),
     /** `POST /v1/responses` for this model: `translate` (default) to the chat path, or `native` where the model's server speaks the Responses API itself (vLLM). */
     responses: z.enum(['translate', 'native']).default('translate'),
+    /** What the model can do beyond text (tools, JSON schema, logprobs, vision, n); absent: none. */
+    capabilities: ModelCapabilitiesSchema.default(NO_CAPABILITIES),
   })
   .refine((r) => !r.backends.some((b) => b.weight !== undefined) || r.backends.some((b) => (b.weight ?? 0) > 0), 'at least one backend needs a weight above 0')
   // Only the ECS adapter relays the Responses API (to vLLM): a SageMaker backend could not serve such a call.

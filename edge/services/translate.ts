@@ -4,13 +4,14 @@
  * response shape. Routes and the pipeline never build these shapes themselves. The Responses API
  * has its own module (services/responses/), which yields the same NormalizedRequest.
  */
-import type { ChatMessage, BackendInferResponse, BackendStreamEvent } from '../../shared/contracts/backend';
+import type { ChatMessage, BackendInferResponse, BackendStreamEvent, FinishReason, TokenData } from '../../shared/contracts/backend';
 import type { GenerationParams, InferRequest, InferResponse, Usage } from '../../shared/contracts/infer';
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, Completion, CompletionRequest } from '../../shared/contracts/openai';
 import { UNSUPPORTED_OPENAI_FIELDS } from '../../shared/contracts/openai';
 import type { ErrorObject } from '../../shared/errors';
 import { sseEvent } from '../../shared/sse';
 import { ApiError } from '../errors';
+import { type ChatOptions, chatInput } from './chat-input';
 import type { ResponsesContext } from './responses/conversation';
 
 /** Which public surface a request came from; decides response and error shapes. */
@@ -27,6 +28,8 @@ export type NormalizedRequest =
 
 interface NormalizedBase {
   readonly model: string;
+  /** A chat request's tools and output format, and how many image parts it holds. */
+  readonly chat?: { readonly options: ChatOptions; readonly imageParts: number };
   readonly input: { readonly prompt: string } | { readonly messages: readonly ChatMessage[] };
   readonly params: GenerationParams;
   readonly stream: boolean;
@@ -61,18 +64,17 @@ function openAiParams(req: ChatCompletionRequest | CompletionRequest, maxTokens:
 
 export function fromChat(req: ChatCompletionRequest): NormalizedRequest {
   refuseUnsupported(req);
-  const messages: ChatMessage[] = req.messages.map((m) => ({
-    role: m.role === 'developer' ? 'system' : m.role,
-    content: typeof m.content === 'string' ? m.content : m.content.map((p) => p.text).join(''),
-  }));
+  const { messages, options, imageParts } = chatInput(req);
   const length = messages.reduce((n, m) => n + m.content.length, 0);
-  if (length === 0) throw new ApiError('INVALID_INPUT', 'messages contain no text', { details: { issues: [{ path: 'messages', message: 'empty' }] } });
+  if (length === 0 && !messages.some((m) => m.tool_calls))
+    throw new ApiError('INVALID_INPUT', 'messages contain no text', { details: { issues: [{ path: 'messages', message: 'empty' }] } });
   if (length > 32_768)
     throw new ApiError('INVALID_INPUT', 'messages exceed 32768 characters in total', { details: { issues: [{ path: 'messages', message: 'too long' }] } });
   return {
     flavour: 'chat',
     model: req.model,
     input: { messages },
+    chat: { options, imageParts },
     params: openAiParams(req, req.max_completion_tokens ?? req.max_tokens),
     stream: req.stream === true,
     includeUsage: req.stream_options?.include_usage === true,
@@ -111,7 +113,19 @@ export function toChatCompletion(meta: AnswerMeta, result: BackendInferResponse)
     object: 'chat.completion',
     created: meta.created,
     model: meta.model,
-    choices: [{ index: 0, message: { role: 'assistant', content: result.output }, finish_reason: result.finish_reason ?? 'stop', logprobs: null }],
+    choices: [
+      {
+        index: 0,
+        message: {
+          role: 'assistant',
+          // OpenAI sends null content beside tool calls when the model wrote no text.
+          content: result.tool_calls && result.output === '' ? null : result.output,
+          ...(result.tool_calls ? { tool_calls: result.tool_calls } : {}),
+        },
+        finish_reason: result.finish_reason ?? 'stop',
+        logprobs: null,
+      },
+    ],
     usage: openAiUsage(result.usage),
   };
 }
@@ -122,7 +136,7 @@ export function toCompletion(meta: AnswerMeta, result: BackendInferResponse): Co
     object: 'text_completion',
     created: meta.created,
     model: meta.model,
-    choices: [{ index: 0, text: result.output, finish_reason: result.finish_reason ?? 'stop', logprobs: null }],
+    choices: [{ index: 0, text: result.output, finish_reason: completionFinish(result.finish_reason), logprobs: null }],
     usage: openAiUsage(result.usage),
   };
 }
@@ -141,11 +155,20 @@ export interface StreamEncoder {
   event(event: BackendStreamEvent, latencyMs: number): string;
 }
 
+/** Legacy completions have no tool calls; a prompt-only request never gets `tool_calls` from a backend. */
+const completionFinish = (reason: FinishReason | undefined) => (reason === 'tool_calls' ? 'stop' : (reason ?? 'stop'));
+
+type ChatDelta = ChatCompletionChunk['choices'][number]['delta'];
+
 /** A chat chunk's delta; built field by field rather than with `defined`, as it runs once per streamed token. */
-function deltaOf(choice: { readonly text?: string; readonly role?: boolean }): { role?: 'assistant'; content?: string } {
-  const delta: { role?: 'assistant'; content?: string } = {};
+function deltaOf(choice: { readonly text?: string; readonly role?: boolean; readonly token?: TokenData }): ChatDelta {
+  const delta: ChatDelta = {};
   if (choice.role) delta.role = 'assistant';
   if (choice.text !== undefined) delta.content = choice.text;
+  if (choice.token?.tool_calls) {
+    delta.tool_calls = choice.token.tool_calls;
+    if (choice.token.text === '') delete delta.content;
+  }
   return delta;
 }
 
@@ -160,7 +183,7 @@ export function streamEncoder(flavour: TranslatedFlavour, meta: Omit<AnswerMeta,
       },
     };
   }
-  const chunk = (choice: { text?: string; role?: boolean; finish?: 'stop' | 'length' }, usage?: Usage): ChatCompletionChunk | Completion => {
+  const chunk = (choice: { text?: string; role?: boolean; token?: TokenData; finish?: FinishReason }, usage?: Usage): ChatCompletionChunk | Completion => {
     if (flavour === 'chat') {
       return {
         id: meta.id,
@@ -185,14 +208,14 @@ export function streamEncoder(flavour: TranslatedFlavour, meta: Omit<AnswerMeta,
       object: 'text_completion',
       created: meta.created,
       model: meta.model,
-      choices: usage ? [] : [{ index: 0, text: choice.text ?? '', finish_reason: choice.finish ?? null, logprobs: null }],
+      choices: usage ? [] : [{ index: 0, text: choice.text ?? '', finish_reason: choice.finish ? completionFinish(choice.finish) : null, logprobs: null }],
       ...(includeUsage ? { usage: usage ? openAiUsage(usage) : null } : {}),
     };
   };
   return {
     start: () => (flavour === 'chat' ? sseEvent(undefined, chunk({ role: true, text: '' })) : ''),
     event: (e) => {
-      if (e.event === 'token') return sseEvent(undefined, chunk({ text: e.data.text }));
+      if (e.event === 'token') return sseEvent(undefined, chunk({ text: e.data.text, token: e.data }));
       if (e.event === 'done') {
         const last = sseEvent(undefined, chunk({ finish: e.data.finish_reason ?? 'stop' }));
         const usage = includeUsage ? sseEvent(undefined, chunk({}, e.data.usage)) : '';

@@ -12,6 +12,7 @@ import type { Config } from '../env';
 import { ApiError } from '../errors';
 import type { AuthContext } from '../middleware/auth';
 import { invokeBackend, streamBackend } from './backend-client';
+import { checkCapabilities } from './capabilities';
 import { resolveRoute, type Backend, type ModelRoute } from './route-table';
 import { runRouted, type Attempt, type RouteRequest, type RoutingDeps } from './routing/execute';
 import type { BackendHealth } from './routing/health';
@@ -61,9 +62,11 @@ export function planCall(ctx: Pick<UpstreamContext, 'config' | 'auth' | 'request
       details: { issues: [{ path: 'max_tokens', message: `at most ${plan.maxTokens}` }], max_tokens_limit: plan.maxTokens },
     });
   }
+  checkCapabilities(req, route.capabilities);
   const params = { ...req.params, max_tokens: requested ?? Math.min(DEFAULT_MAX_TOKENS, plan.maxTokens) };
   const common = { request_id: ctx.requestId, tenant_id: ctx.auth.tenantId, model: req.model, params, stream: req.stream };
-  const payload: BackendInferRequestInput = 'prompt' in req.input ? { ...common, prompt: req.input.prompt } : { ...common, messages: [...req.input.messages] };
+  const payload: BackendInferRequestInput =
+    'prompt' in req.input ? { ...common, prompt: req.input.prompt } : { ...common, messages: [...req.input.messages], ...req.chat?.options };
   return { route, payload };
 }
 

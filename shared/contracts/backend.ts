@@ -15,12 +15,18 @@ import { GenerationParamsSchema, ModelNameSchema, UsageSchema, MAX_PROMPT_CHARS 
 import { BackendReasonSchema } from './boundary';
 import { ErrorObjectSchema } from '../errors';
 import { sseBytes, type SseMessage } from '../sse';
+import { FunctionToolSchema, MAX_TOOLS, ResponseFormatSchema, ToolCallDeltaSchema, ToolCallSchema, ToolChoiceSchema } from './tools';
 
-/** One chat turn, as the OpenAI-compatible routes receive it (text content only). */
+/**
+ * One chat turn: its text (an assistant turn that only calls tools has `''`), the calls an
+ * assistant turn made, and for a `tool` turn the call it answers.
+ */
 export const ChatMessageSchema = z
   .object({
-    role: z.enum(['system', 'user', 'assistant']),
+    role: z.enum(['system', 'user', 'assistant', 'tool']),
     content: z.string().max(MAX_PROMPT_CHARS),
+    tool_calls: z.array(ToolCallSchema).min(1).max(MAX_TOOLS).optional(),
+    tool_call_id: z.string().min(1).max(128).optional(),
   })
   .strict();
 
@@ -34,16 +40,24 @@ const BackendInferBase = z.object({
   stream: z.boolean().default(false),
 });
 
-/** Exactly one of `prompt` (completion-style) or `messages` (chat-style). */
+/** What a chat request may add to its messages: the tools offered and the output format, in OpenAI's shapes. */
+export const ChatOptionsShape = {
+  tools: z.array(FunctionToolSchema).min(1).max(MAX_TOOLS).optional(),
+  tool_choice: ToolChoiceSchema.optional(),
+  parallel_tool_calls: z.boolean().optional(),
+  response_format: ResponseFormatSchema.optional(),
+} as const;
+
+/** Exactly one of `prompt` (completion-style) or `messages` (chat-style, with its {@link ChatOptionsShape}). */
 export const BackendInferRequestSchema = z.union([
   BackendInferBase.extend({ prompt: z.string().min(1).max(MAX_PROMPT_CHARS) }).strict(),
-  BackendInferBase.extend({ messages: z.array(ChatMessageSchema).min(1).max(256) }).strict(),
+  BackendInferBase.extend({ messages: z.array(ChatMessageSchema).min(1).max(256), ...ChatOptionsShape }).strict(),
 ]);
 
 export type BackendInferRequest = z.infer<typeof BackendInferRequestSchema>;
 export type BackendInferRequestInput = z.input<typeof BackendInferRequestSchema>;
 
-export const FinishReasonSchema = z.enum(['stop', 'length']);
+export const FinishReasonSchema = z.enum(['stop', 'length', 'tool_calls']);
 export type FinishReason = z.infer<typeof FinishReasonSchema>;
 
 export const BackendInferResponseSchema = z.object({
@@ -52,6 +66,8 @@ export const BackendInferResponseSchema = z.object({
   /** Time the model call took as the adapter measured it. */
   model_latency_ms: z.number().nonnegative(),
   finish_reason: FinishReasonSchema.optional(),
+  /** The functions the model called instead of (or beside) answering text. */
+  tool_calls: z.array(ToolCallSchema).min(1).max(MAX_TOOLS).optional(),
 });
 
 export type BackendInferResponse = z.infer<typeof BackendInferResponseSchema>;
@@ -80,12 +96,16 @@ export type BackendError = z.infer<typeof BackendErrorSchema>;
 
 /** Stream events from an adapter, by SSE event name: the names are declared here and nowhere else. */
 export const BackendStreamEventSchemas = {
-  token: z.object({ text: z.string() }),
+  /** Text, or tool-call fragments (then `text` is `''`), as the model produced them. */
+  token: z.object({ text: z.string(), tool_calls: z.array(ToolCallDeltaSchema).min(1).optional() }),
   done: z.object({ usage: UsageSchema, model_latency_ms: z.number().nonnegative(), finish_reason: FinishReasonSchema.optional() }),
   error: BackendErrorObjectSchema,
 } as const;
 
 type BackendStreamEventName = keyof typeof BackendStreamEventSchemas;
+
+/** What one `token` event carries. */
+export type TokenData = z.infer<typeof BackendStreamEventSchemas.token>;
 
 /** One stream event, discriminated by its SSE event name. */
 export type BackendStreamEvent = {

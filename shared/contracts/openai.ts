@@ -5,14 +5,39 @@
  */
 import * as z from 'zod';
 import { MAX_PROMPT_CHARS, ModelNameSchema } from './infer';
+import { ModelCapabilitiesSchema } from './capabilities';
+import { FunctionToolSchema, ResponseFormatSchema, ToolCallDeltaSchema, ToolCallSchema, ToolChoiceSchema } from './tools';
 
 const TextPart = z.object({ type: z.literal('text'), text: z.string() });
-
-export const OpenAiMessageSchema = z.object({
-  role: z.enum(['system', 'developer', 'user', 'assistant']),
-  content: z.union([z.string(), z.array(TextPart).min(1)]),
-  name: z.string().max(64).optional(),
+const ImagePart = z.object({
+  type: z.literal('image_url'),
+  image_url: z.object({ url: z.string().min(1), detail: z.enum(['auto', 'low', 'high']).optional() }),
 });
+/** A user turn's parts; any other `type` is refused with the part's path. */
+const UserPart = z.discriminatedUnion('type', [TextPart, ImagePart]);
+const text = z.union([z.string(), z.array(TextPart).min(1)]);
+const name = z.string().max(64).optional();
+
+/** The legacy `function_call` of an assistant turn (before `tool_calls`). */
+const LegacyFunctionCall = z.object({ name: z.string().min(1).max(64), arguments: z.string() });
+
+export const OpenAiMessageSchema = z.discriminatedUnion('role', [
+  z.object({ role: z.enum(['system', 'developer']), content: text, name }),
+  z.object({ role: z.literal('user'), content: z.union([z.string(), z.array(UserPart).min(1)]), name }),
+  z.object({
+    role: z.literal('assistant'),
+    content: text.nullish(),
+    name,
+    tool_calls: z.array(ToolCallSchema).min(1).max(128).nullish(),
+    function_call: LegacyFunctionCall.nullish(),
+    refusal: z.string().nullish(),
+  }),
+  z.object({ role: z.literal('tool'), content: text, tool_call_id: z.string().min(1).max(128) }),
+  /** The legacy reply to a `function_call`: refused (it names no call id), see translate.ts. */
+  z.object({ role: z.literal('function'), content: z.string().nullable(), name: z.string().min(1).max(64) }),
+]);
+
+export type OpenAiMessage = z.infer<typeof OpenAiMessageSchema>;
 
 const stop = z.union([z.string().min(1).max(256), z.array(z.string().min(1).max(256)).max(4)]).nullish();
 
@@ -35,25 +60,22 @@ const SamplingFields = {
 } as const;
 
 /** Fields the SDKs may send that this gateway cannot honour: refused rather than silently ignored. */
-export const UNSUPPORTED_OPENAI_FIELDS = [
-  'tools',
-  'functions',
-  'tool_choice',
-  'function_call',
-  'logprobs',
-  'top_logprobs',
-  'response_format',
-  'logit_bias',
-  'echo',
-  'best_of',
-  'suffix',
-] as const;
+export const UNSUPPORTED_OPENAI_FIELDS = ['logprobs', 'top_logprobs', 'logit_bias', 'echo', 'best_of', 'suffix'] as const;
+
+/** A legacy `functions[]` entry: mapped to a function tool. */
+const LegacyFunction = FunctionToolSchema.shape.function;
 
 export const ChatCompletionRequestSchema = z
   .looseObject({
     ...SamplingFields,
     messages: z.array(OpenAiMessageSchema).min(1).max(256),
     max_completion_tokens: z.number().int().min(1).max(32_768).nullish(),
+    tools: z.array(FunctionToolSchema).max(128, { error: 'at most 128 tools' }).nullish(),
+    tool_choice: ToolChoiceSchema.nullish(),
+    parallel_tool_calls: z.boolean().nullish(),
+    functions: z.array(LegacyFunction).max(128, { error: 'at most 128 functions' }).nullish(),
+    function_call: z.union([z.enum(['none', 'auto']), z.object({ name: z.string().min(1).max(64) })]).nullish(),
+    response_format: ResponseFormatSchema.nullish(),
   })
   .meta({ id: 'ChatCompletionRequest' });
 
@@ -64,7 +86,7 @@ export const CompletionRequestSchema = z.looseObject({ ...SamplingFields, prompt
 export type CompletionRequest = z.infer<typeof CompletionRequestSchema>;
 
 const OpenAiUsage = z.object({ prompt_tokens: z.number().int(), completion_tokens: z.number().int(), total_tokens: z.number().int() });
-const FinishReason = z.enum(['stop', 'length']).nullable();
+const FinishReason = z.enum(['stop', 'length', 'tool_calls']).nullable();
 
 export const ChatCompletionSchema = z
   .object({
@@ -75,7 +97,12 @@ export const ChatCompletionSchema = z
     choices: z.array(
       z.object({
         index: z.number().int(),
-        message: z.object({ role: z.literal('assistant'), content: z.string() }),
+        message: z.object({
+          role: z.literal('assistant'),
+          content: z.string().nullable(),
+          refusal: z.null().optional(),
+          tool_calls: z.array(ToolCallSchema).optional(),
+        }),
         finish_reason: FinishReason,
         logprobs: z.null(),
       }),
@@ -95,7 +122,7 @@ export const ChatCompletionChunkSchema = z
     choices: z.array(
       z.object({
         index: z.number().int(),
-        delta: z.object({ role: z.literal('assistant').optional(), content: z.string().optional() }),
+        delta: z.object({ role: z.literal('assistant').optional(), content: z.string().optional(), tool_calls: z.array(ToolCallDeltaSchema).optional() }),
         finish_reason: FinishReason,
         logprobs: z.null(),
       }),
@@ -122,7 +149,9 @@ export type Completion = z.infer<typeof CompletionSchema>;
 export const ModelListSchema = z
   .object({
     object: z.literal('list'),
-    data: z.array(z.object({ id: z.string(), object: z.literal('model'), created: z.number().int(), owned_by: z.string() })),
+    data: z.array(
+      z.object({ id: z.string(), object: z.literal('model'), created: z.number().int(), owned_by: z.string(), capabilities: ModelCapabilitiesSchema }),
+    ),
   })
   .meta({ id: 'ModelList' });
 

@@ -46,6 +46,8 @@ export interface BehaviourConfig {
   readonly format: ContainerFormat;
   /** PayloadPart framing on SageMaker response streams. Default `event`. */
   readonly payloadFraming: PayloadFraming;
+  /** Tool-call arguments and `response_format` JSON ignore their schema (to test the edge's validation). Default false. */
+  readonly schemaViolation: boolean;
 }
 
 /** Faults of the whole container: `reset` drops every connection but the admin API's (a dead container). */
@@ -85,6 +87,7 @@ export const DEFAULT_CONFIG: ModelServerConfig = {
   retryAfterSeconds: 1,
   format: 'auto',
   payloadFraming: 'event',
+  schemaViolation: false,
   fault: null,
   modelName: 'reference-model',
   maxModelLen: 4096,
@@ -110,6 +113,7 @@ const behaviourShape = {
   retryAfterSeconds: z.number().int().min(0).max(3600),
   format: z.enum(['auto', ...FORMAT_NAMES]),
   payloadFraming: z.enum(['event', 'split', 'coalesce']),
+  schemaViolation: z.boolean(),
 };
 const behaviourPatchSchema = z.strictObject(behaviourShape).partial();
 const configPatchSchema = z

@@ -103,7 +103,7 @@ export async function handleSageMaker(
 
   const decoded = decodeJson(body);
   if (!decoded.ok) return fail(sageMakerErrors.modelError(location, errorFormat(behaviour.format).error(400, decoded.message)));
-  const result = prepare(decoded.value, behaviour.format, config);
+  const result = prepare(decoded.value, behaviour.format, config, behaviour);
   if (!result.ok) return fail(sageMakerErrors.modelError(location, result.error));
   const { prepared } = result;
   // Only a forced 424 gets this far as a fault: the container failing, like an errorRate hit.

@@ -53,6 +53,9 @@ export const LOCAL_ECS_MODELS = {
   'llama-3.1-8b-base-vllm': { format: 'openai-completions' },
   [LOCAL_NATIVE_RESPONSES_MODEL]: { format: 'openai-chat' },
 } as const;
+/** What the OpenAI chat models (vLLM on ECS, LMI on SageMaker) can do, as the reference model server emulates it. */
+export const OPENAI_CHAT_CAPABILITIES = { tools: true, json_schema: true } as const;
+
 /**
  * A model both adapters serve, each from its own container (SageMaker endpoint `resilience-7b-sm`,
  * vLLM model `resilience-7b-vllm`), so the model server's per-endpoint faults can break one backend
@@ -346,10 +349,14 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   await step('lambda-host', () => waitUntilReady(lambdaHost, bothListening, `not listening on ${ports.lambdaHost} and ${ecsPort}`, 30_000));
   progress(`lambda-host    ${lambdaUrl} (SageMaker adapter), ${ecsUrl} (ECS adapter): Function URLs with AWS_IAM auth, RESPONSE_STREAM`);
   type LocalBackend = { name: string; url: string; kind: 'sagemaker' | 'ecs' };
-  const routes: Record<string, { backends: LocalBackend[]; fallbacks?: LocalBackend[]; responses?: 'native' }> = {};
-  for (const model of Object.keys(LOCAL_SAGEMAKER_MODELS)) routes[model] = { backends: [{ name: 'sagemaker-local', url: lambdaUrl, kind: 'sagemaker' }] };
-  for (const model of Object.keys(LOCAL_ECS_MODELS)) routes[model] = { backends: [{ name: 'ecs-local', url: ecsUrl, kind: 'ecs' }] };
-  routes[LOCAL_NATIVE_RESPONSES_MODEL] = { backends: [{ name: 'ecs-local', url: ecsUrl, kind: 'ecs' }], responses: 'native' };
+  type LocalRoute = { backends: LocalBackend[]; fallbacks?: LocalBackend[]; responses?: 'native'; capabilities?: Record<string, unknown> };
+  const routes: Record<string, LocalRoute> = {};
+  const capabilities = (format: string) => (format === 'openai-chat' ? { capabilities: OPENAI_CHAT_CAPABILITIES } : {});
+  for (const [model, { format }] of Object.entries(LOCAL_SAGEMAKER_MODELS))
+    routes[model] = { backends: [{ name: 'sagemaker-local', url: lambdaUrl, kind: 'sagemaker' }], ...capabilities(format) };
+  for (const [model, { format }] of Object.entries(LOCAL_ECS_MODELS))
+    routes[model] = { backends: [{ name: 'ecs-local', url: ecsUrl, kind: 'ecs' }], ...capabilities(format) };
+  routes[LOCAL_NATIVE_RESPONSES_MODEL] = { ...routes[LOCAL_NATIVE_RESPONSES_MODEL]!, responses: 'native' };
   routes[LOCAL_FALLBACK_MODEL.name] = {
     backends: [{ name: 'sagemaker-local', url: lambdaUrl, kind: 'sagemaker' }],
     fallbacks: [{ name: 'ecs-local', url: ecsUrl, kind: 'ecs' }],

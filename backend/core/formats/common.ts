@@ -5,6 +5,7 @@
 import * as z from 'zod';
 import type { BackendInferRequest, ChatMessage, FinishReason } from '../../../shared/contracts/backend';
 import { renderChat, type ChatTemplateName } from '../chat-template';
+import { BadRequestError } from '../errors';
 
 /** ContainerCompletion length when the client sets none. */
 export const DEFAULT_MAX_TOKENS = 256;
@@ -20,6 +21,20 @@ export function promptText(req: BackendInferRequest, template: ChatTemplateName)
   return 'prompt' in req ? req.prompt : renderChat(req.messages, template);
 }
 
+/**
+ * {@link promptText} for a format that only takes text, which cannot carry tools, tool turns or an
+ * output format: such a request is refused (the edge checks the model's capabilities first; this
+ * keeps the adapter honest on its own).
+ */
+export function textOnlyPrompt(req: BackendInferRequest, template: ChatTemplateName, format: string): string {
+  if ('messages' in req) {
+    const toolTurns = req.messages.some((m) => m.role === 'tool' || m.tool_calls);
+    const used = req.tools ? 'tools' : req.response_format ? 'response_format' : toolTurns ? 'tool messages' : undefined;
+    if (used) throw new BadRequestError(`${used}: not supported by container format '${format}'`);
+  }
+  return promptText(req, template);
+}
+
 /** The request as chat messages: its messages, or its prompt as one user turn. */
 export function chatMessages(req: BackendInferRequest): ChatMessage[] {
   return 'messages' in req ? req.messages : [{ role: 'user', content: req.prompt }];
@@ -27,12 +42,13 @@ export function chatMessages(req: BackendInferRequest): ChatMessage[] {
 
 /**
  * A container's finish reason in the contract's terms: `stop` for a stop sequence or end of
- * sequence (TGI `stop_sequence`/`eos_token`, OpenAI `stop`), `length` for the token limit; anything
- * else is dropped.
+ * sequence (TGI `stop_sequence`/`eos_token`, OpenAI `stop`), `length` for the token limit,
+ * `tool_calls` when the model called tools; anything else is dropped.
  */
 export function normaliseFinishReason(reason: unknown): FinishReason | undefined {
   if (reason === 'length') return 'length';
   if (reason === 'stop' || reason === 'stop_sequence' || reason === 'eos_token') return 'stop';
+  if (reason === 'tool_calls' || reason === 'function_call') return 'tool_calls';
   return undefined;
 }
 

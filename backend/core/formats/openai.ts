@@ -6,12 +6,16 @@
  *
  * Mapping: `max_tokens`, `temperature`, `top_p`, `stop`, `seed` keep their names; `model` is the
  * configured model id. Chat requests pass `messages` through (the container applies the model's
- * template); a prompt becomes one user message. Completions take the prompt, or messages rendered
- * with the configured chat template.
+ * template), tool turns and assistant `tool_calls` (with `content: null` when the turn has no text)
+ * included, and `tools`, `tool_choice`, `parallel_tool_calls` and `response_format` as they are:
+ * vLLM and LMI's chat schema take OpenAI's shapes natively. Tool calls come back in
+ * `message.tool_calls`, streamed as `delta.tool_calls` fragments. A prompt becomes one user message.
+ * Completions take the prompt, or messages rendered with the configured chat template.
  */
 import * as z from 'zod';
 import type { BackendInferRequest } from '../../../shared/contracts/backend';
-import { DEFAULT_MAX_TOKENS, OpenAiUsageSchema, chatMessages, inBandError, normaliseFinishReason, promptText, stopList } from './common';
+import { ToolCallDeltaSchema, ToolCallSchema } from '../../../shared/contracts/tools';
+import { DEFAULT_MAX_TOKENS, OpenAiUsageSchema, chatMessages, inBandError, normaliseFinishReason, textOnlyPrompt, stopList } from './common';
 import type { ContainerCompletion, ContainerModel, FormatCodec, StreamPiece } from './types';
 
 function samplingFields(req: BackendInferRequest, model: ContainerModel): Record<string, unknown> {
@@ -27,9 +31,32 @@ function samplingFields(req: BackendInferRequest, model: ContainerModel): Record
   };
 }
 
+/** The chat body: messages as OpenAI takes them, and the request's tools and output format. */
+function chatBody(req: BackendInferRequest): Record<string, unknown> {
+  const messages = chatMessages(req).map((m) => (m.tool_calls && m.content === '' ? { ...m, content: null } : m));
+  if (!('messages' in req)) return { messages };
+  const { tools, tool_choice, parallel_tool_calls, response_format } = req;
+  return {
+    messages,
+    ...(tools ? { tools } : {}),
+    ...(tool_choice ? { tool_choice } : {}),
+    ...(parallel_tool_calls !== undefined ? { parallel_tool_calls } : {}),
+    ...(response_format ? { response_format } : {}),
+  };
+}
+
 const Usage = OpenAiUsageSchema.nullish();
 const ChatResponse = z.object({
-  choices: z.array(z.object({ message: z.object({ content: z.string().nullish() }).loose(), finish_reason: z.string().nullish() }).loose()).min(1),
+  choices: z
+    .array(
+      z
+        .object({
+          message: z.object({ content: z.string().nullish(), tool_calls: z.array(ToolCallSchema).nullish() }).loose(),
+          finish_reason: z.string().nullish(),
+        })
+        .loose(),
+    )
+    .min(1),
   usage: Usage,
 });
 const CompletionResponse = z.object({
@@ -42,7 +69,10 @@ const Chunk = z
       .array(
         z
           .object({
-            delta: z.object({ content: z.string().nullish() }).loose().nullish(),
+            delta: z
+              .object({ content: z.string().nullish(), tool_calls: z.array(ToolCallDeltaSchema).nullish() })
+              .loose()
+              .nullish(),
             text: z.string().nullish(),
             finish_reason: z.string().nullish(),
           })
@@ -67,6 +97,8 @@ function chunkPieces(data: unknown): StreamPiece[] {
   const choice = parsed.data.choices[0];
   const text = choice?.delta?.content ?? choice?.text ?? '';
   if (text !== '') pieces.push({ kind: 'text', text });
+  const deltas = choice?.delta?.tool_calls;
+  if (deltas && deltas.length > 0) pieces.push({ kind: 'tool_calls', deltas });
   if (choice?.finish_reason) pieces.push({ kind: 'final', finishReason: normaliseFinishReason(choice.finish_reason) });
   if (parsed.data.usage) pieces.push({ kind: 'final', ...usageOf(parsed.data.usage) });
   return pieces;
@@ -76,12 +108,18 @@ function chunkPieces(data: unknown): StreamPiece[] {
 export const openAiChat: FormatCodec = {
   name: 'openai-chat',
   includesStopSequence: false,
-  request: (req, model) => ({ messages: chatMessages(req), ...samplingFields(req, model) }),
+  request: (req, model) => ({ ...chatBody(req), ...samplingFields(req, model) }),
   response(body): ContainerCompletion | undefined {
     const parsed = ChatResponse.safeParse(body);
     if (!parsed.success) return undefined;
     const choice = parsed.data.choices[0]!;
-    return { output: choice.message.content ?? '', finishReason: normaliseFinishReason(choice.finish_reason), ...usageOf(parsed.data.usage) };
+    const toolCalls = choice.message.tool_calls;
+    return {
+      output: choice.message.content ?? '',
+      finishReason: normaliseFinishReason(choice.finish_reason),
+      ...(toolCalls && toolCalls.length > 0 ? { toolCalls } : {}),
+      ...usageOf(parsed.data.usage),
+    };
   },
   event: chunkPieces,
 };
@@ -90,7 +128,7 @@ export const openAiChat: FormatCodec = {
 export const openAiCompletions: FormatCodec = {
   name: 'openai-completions',
   includesStopSequence: false,
-  request: (req, model) => ({ prompt: promptText(req, model.chatTemplate), ...samplingFields(req, model) }),
+  request: (req, model) => ({ prompt: textOnlyPrompt(req, model.chatTemplate, 'openai-completions'), ...samplingFields(req, model) }),
   response(body): ContainerCompletion | undefined {
     const parsed = CompletionResponse.safeParse(body);
     if (!parsed.success) return undefined;

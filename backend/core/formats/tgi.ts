@@ -9,7 +9,7 @@
  * `seed` → `seed`. TGI's text includes a matched stop sequence: the adapter trims it.
  */
 import * as z from 'zod';
-import { DEFAULT_MAX_TOKENS, inBandError, normaliseFinishReason, promptText, stopList } from './common';
+import { DEFAULT_MAX_TOKENS, inBandError, normaliseFinishReason, textOnlyPrompt, stopList } from './common';
 import type { ContainerCompletion, FormatCodec, StreamPiece } from './types';
 
 const Details = z.object({ finish_reason: z.string().optional(), generated_tokens: z.number().int().nonnegative().optional() }).loose();
@@ -31,7 +31,7 @@ export const tgi: FormatCodec = {
     const p = req.params;
     const sampling = p.temperature !== undefined && p.temperature > 0;
     return {
-      inputs: promptText(req, model.chatTemplate),
+      inputs: textOnlyPrompt(req, model.chatTemplate, 'tgi'),
       parameters: {
         max_new_tokens: p.max_tokens ?? DEFAULT_MAX_TOKENS,
         ...(sampling ? { temperature: p.temperature, do_sample: true } : { do_sample: false }),

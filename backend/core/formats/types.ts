@@ -3,6 +3,7 @@
  * parsed whole answer, and the meaning of one streamed event. Formats are pure (no I/O).
  */
 import type { BackendInferRequest, FinishReason } from '../../../shared/contracts/backend';
+import type { ToolCall, ToolCallDelta } from '../../../shared/contracts/tools';
 import type { ChatTemplateName } from '../chat-template';
 
 /** Every container format a model can be configured with. */
@@ -25,11 +26,15 @@ export interface ContainerCompletion {
   readonly promptTokens?: number | undefined;
   readonly completionTokens?: number | undefined;
   readonly finishReason?: FinishReason | undefined;
+  /** The functions the model called. */
+  readonly toolCalls?: readonly ToolCall[] | undefined;
 }
 
 /** What one streamed container event means. */
 export type StreamPiece =
   | { readonly kind: 'text'; readonly text: string }
+  /** Tool-call fragments, in OpenAI's `delta.tool_calls` shape. */
+  | { readonly kind: 'tool_calls'; readonly deltas: readonly ToolCallDelta[] }
   /** End-of-generation information; may come in several pieces (OpenAI: finish chunk, then usage chunk). */
   | {
       readonly kind: 'final';

@@ -7,7 +7,9 @@
 import * as z from 'zod';
 import { DEFAULT_MAX_TOKENS, countTokens, renderChatPrompt, type Generation, type GenerationParams } from '../generator';
 import { CONTENT_TYPE, SSE_DONE, contextOverflow, describeIssues, maxTokensField, seedField, sse, stopField, stopList, usageOf } from './common';
+import { type FixedAnswer, fixedAnswer, responseFormatField, toolChoiceField, toolsField } from './chat-tools';
 import type { ContainerError, InferenceRequest, ParseLimits, ParseResult, StreamScript, WireFormat } from './types';
+import { textPieces } from '../generator';
 
 const ERROR_TYPES: Record<number, string> = {
   400: 'BadRequestError',
@@ -43,14 +45,21 @@ const sampling = {
 };
 
 const textPart = z.looseObject({ type: z.literal('text'), text: z.string() });
+const toolCall = z.looseObject({ id: z.string(), type: z.literal('function'), function: z.looseObject({ name: z.string(), arguments: z.string() }) });
 const chatMessage = z.looseObject({
   role: z.enum(['system', 'developer', 'user', 'assistant', 'tool']),
   content: z.union([z.string(), z.array(textPart), z.null()]).optional(),
+  tool_calls: z.array(toolCall).nullish(),
+  tool_call_id: z.string().nullish(),
 });
 const chatSchema = z.looseObject({
   ...sampling,
   messages: z.array(chatMessage).min(1),
   max_completion_tokens: maxTokensField,
+  tools: toolsField,
+  tool_choice: toolChoiceField,
+  parallel_tool_calls: z.boolean().nullish(),
+  response_format: responseFormatField,
 });
 const completionSchema = z.looseObject({
   ...sampling,
@@ -89,6 +98,13 @@ function toRequest(
   return { ok: true, request };
 }
 
+/** A chat turn as the generator sees it: a tool call as `name(arguments)`, a tool result as its text. */
+function turnText(m: z.infer<typeof chatMessage>): string {
+  const text = typeof m.content === 'string' ? m.content : (m.content ?? []).map((part) => part.text).join('');
+  const calls = (m.tool_calls ?? []).map((c) => `${c.function.name}(${c.function.arguments})`).join('\n');
+  return calls === '' ? text : text === '' ? calls : `${text}\n${calls}`;
+}
+
 function invalid(error: z.ZodError): ParseResult {
   return { ok: false, error: openAiError(400, describeIssues(error)) };
 }
@@ -104,36 +120,58 @@ function streamTail(base: Record<string, unknown>, finish: Record<string, unknow
   return tail;
 }
 
-/** OpenAI chat completions (`{messages, ...}` → `chat.completion`). */
+/**
+ * Tool calls as vLLM streams them, one delta per generated token: a call's first token opens it
+ * (index, id, type, name and its first argument piece), each further token adds argument text.
+ */
+function toolCallEvents(calls: Extract<FixedAnswer, { kind: 'tool_calls' }>['calls']): Record<string, unknown>[] {
+  return calls.flatMap((call, index) =>
+    textPieces(call.arguments).map((piece, i) =>
+      i === 0 ? { index, id: call.id, type: 'function', function: { name: call.name, arguments: piece } } : { index, function: { arguments: piece } },
+    ),
+  );
+}
+
+/** OpenAI chat completions (`{messages, ...}` → `chat.completion`, tools and response formats emulated by ./chat-tools.ts). */
 export const openAiChat: WireFormat = {
   name: 'openai-chat',
   parse(body, limits) {
     const parsed = chatSchema.safeParse(body);
     if (!parsed.success) return invalid(parsed.error);
-    const turns = parsed.data.messages.map((m) => ({
-      role: m.role,
-      content: typeof m.content === 'string' ? m.content : (m.content ?? []).map((part) => part.text).join(''),
-    }));
-    return toRequest('openai-chat', parsed.data, renderChatPrompt(turns), parsed.data.max_completion_tokens ?? parsed.data.max_tokens, limits);
+    const turns = parsed.data.messages.map((m) => ({ role: m.role, content: turnText(m) }));
+    const prompt = renderChatPrompt(turns);
+    const last = parsed.data.messages.at(-1);
+    const fixed = fixedAnswer(parsed.data, prompt, last?.role === 'user' ? turnText(last) : undefined, limits.schemaViolation === true);
+    if (fixed && 'error' in fixed) return { ok: false, error: openAiError(400, fixed.error) };
+    const result = toRequest('openai-chat', parsed.data, prompt, parsed.data.max_completion_tokens ?? parsed.data.max_tokens, limits);
+    return result.ok && fixed ? { ok: true, request: { ...result.request, fixed } } : result;
   },
-  respond(_request, generation, meta) {
+  respond(request, generation, meta) {
+    const calls = request.fixed?.kind === 'tool_calls' ? request.fixed.calls : undefined;
+    const message = calls
+      ? { role: 'assistant', content: null, tool_calls: calls.map((c) => ({ id: c.id, type: 'function', function: { name: c.name, arguments: c.arguments } })) }
+      : { role: 'assistant', content: generation.text };
     return JSON.stringify({
       id: meta.id,
       object: 'chat.completion',
       created: meta.created,
       model: meta.model,
-      choices: [{ index: 0, message: { role: 'assistant', content: generation.text }, logprobs: null, finish_reason: generation.finishReason }],
+      choices: [{ index: 0, message, logprobs: null, finish_reason: calls ? 'tool_calls' : generation.finishReason }],
       usage: usageOf(generation),
     });
   },
   stream(request, generation, meta) {
     const base = { id: meta.id, object: 'chat.completion.chunk', created: meta.created, model: meta.model };
-    const choice = (delta: Record<string, string>, finish: string | null) => ({ index: 0, delta, logprobs: null, finish_reason: finish });
+    const choice = (delta: Record<string, unknown>, finish: string | null) => ({ index: 0, delta, logprobs: null, finish_reason: finish });
+    const calls = request.fixed?.kind === 'tool_calls' ? request.fixed.calls : undefined;
+    const tokens = calls
+      ? toolCallEvents(calls).map((delta) => chunkEvent(base, choice({ tool_calls: [delta] }, null), request))
+      : generation.tokens.map((t) => (t.text === '' ? '' : chunkEvent(base, choice({ content: t.text }, null), request)));
     return {
       contentType: CONTENT_TYPE.sse,
-      head: [chunkEvent(base, choice({ role: 'assistant', content: '' }, null), request)],
-      tokens: generation.tokens.map((t) => (t.text === '' ? '' : chunkEvent(base, choice({ content: t.text }, null), request))),
-      tail: streamTail(base, choice({}, generation.finishReason), request, generation),
+      head: [chunkEvent(base, choice({ role: 'assistant', content: calls ? null : '' }, null), request)],
+      tokens,
+      tail: streamTail(base, choice({}, calls ? 'tool_calls' : generation.finishReason), request, generation),
     };
   },
   error: openAiError,

@@ -1,0 +1,58 @@
+/** Tools through the container formats: OpenAI chat carries them natively; text-only formats refuse them. */
+import { describe, expect, it } from 'vitest';
+import { BackendInferRequestSchema } from '../../../shared/contracts/backend';
+import { BadRequestError } from '../errors';
+import { FORMATS, type ContainerModel } from './index';
+
+const tool = { type: 'function', function: { name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } } }, strict: true } };
+const call = { id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } };
+const messages = [
+  { role: 'user', content: 'Weather in Paris?' },
+  { role: 'assistant', content: '', tool_calls: [call] },
+  { role: 'tool', content: 'sunny', tool_call_id: 'call_1' },
+];
+const chatReq = (over: Record<string, unknown> = {}) => BackendInferRequestSchema.parse({ request_id: 'r1', tenant_id: 't1', model: 'm', messages, ...over });
+const model = (format: ContainerModel['format']): ContainerModel => ({ format, chatTemplate: 'default', modelId: 'served' });
+
+describe('OpenAI chat format with tools', () => {
+  it('passes tools, tool_choice, parallel_tool_calls, response_format and tool turns as OpenAI takes them', () => {
+    const format = { type: 'json_schema', json_schema: { name: 'x', schema: { type: 'object' }, strict: true } };
+    const body = FORMATS['openai-chat'].request(
+      chatReq({ tools: [tool], tool_choice: 'required', parallel_tool_calls: false, response_format: format }),
+      model('openai-chat'),
+    );
+    expect(body).toMatchObject({ tools: [tool], tool_choice: 'required', parallel_tool_calls: false, response_format: format, model: 'served' });
+    expect((body as { messages: unknown[] }).messages).toEqual([
+      messages[0],
+      { role: 'assistant', content: null, tool_calls: [call] },
+      { role: 'tool', content: 'sunny', tool_call_id: 'call_1' },
+    ]);
+  });
+
+  it('reads tool calls from a whole answer and finish_reason tool_calls', () => {
+    const completion = FORMATS['openai-chat'].response({
+      choices: [{ message: { role: 'assistant', content: null, tool_calls: [call] }, finish_reason: 'tool_calls' }],
+      usage: { prompt_tokens: 5, completion_tokens: 7 },
+    });
+    expect(completion).toEqual({ output: '', toolCalls: [call], finishReason: 'tool_calls', promptTokens: 5, completionTokens: 7 });
+  });
+
+  it('reads streamed tool-call deltas as tool_calls pieces', () => {
+    const opening = { index: 0, id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '' } };
+    expect(FORMATS['openai-chat'].event({ choices: [{ delta: { tool_calls: [opening] }, finish_reason: null }] })).toEqual([
+      { kind: 'tool_calls', deltas: [opening] },
+    ]);
+    expect(FORMATS['openai-chat'].event({ choices: [{ delta: { tool_calls: [{ index: 0, function: { arguments: '{"ci' } }] } }] })).toEqual([
+      { kind: 'tool_calls', deltas: [{ index: 0, function: { arguments: '{"ci' } }] },
+    ]);
+    expect(FORMATS['openai-chat'].event({ choices: [{ delta: {}, finish_reason: 'tool_calls' }] })).toEqual([{ kind: 'final', finishReason: 'tool_calls' }]);
+  });
+});
+
+describe('text-only formats', () => {
+  it.each(['tgi', 'json', 'openai-completions'] as const)('%s refuses tools, tool turns and response formats with a 400', (format) => {
+    for (const over of [{ tools: [tool] }, { response_format: { type: 'json_object' } }, {}]) {
+      expect(() => FORMATS[format].request(chatReq(over), model(format))).toThrow(BadRequestError);
+    }
+  });
+});
