@@ -142,6 +142,7 @@ export function edgeDashboardWidgets(sloMs = 300): DashboardWidgetSpec[] {
       right: [by(E.BreakerTransitions, [D.State], 'Sum', 'transitions to')],
     },
     { title: 'Queue depth and DLQ size', left: [m(E.QueueBacklog, 'Maximum', 'largest queue backlog'), m(E.DlqBacklog, 'Maximum', 'dead-letter messages')] },
+    { title: 'Structured-output schema mismatches by backend', left: [by(E.SchemaMismatches, [D.Backend], 'Sum', 'mismatches')] },
   ];
 }
 

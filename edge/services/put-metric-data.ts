@@ -28,6 +28,7 @@ export const DIMENSION_SETS: Readonly<Partial<Record<EdgeMetricName, readonly (r
   [E.CompletionTokens]: [[]],
   [E.QueueBacklog]: [[]],
   [E.DlqBacklog]: [[]],
+  [E.SchemaMismatches]: [[], [D.Backend]],
 };
 
 /** PutMetricData's documented limits. */
