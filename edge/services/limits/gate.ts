@@ -211,8 +211,18 @@ function ioFor(input: AdmitInput): LeaseIo {
   };
 }
 
-/** Tokens a call reserves: the prompt's estimate plus the completion's `max_tokens`. */
+/**
+ * Tokens a call reserves: the prompt's estimate plus the completion's `max_tokens`. A chat prompt
+ * is its turns (with the tool calls they carry) and the tool definitions and output schema the
+ * container renders into the model's context, so a request offering many tools reserves for them.
+ */
 export function tokensToReserve(payload: BackendInferRequestInput): number {
-  const text = 'prompt' in payload ? payload.prompt : payload.messages.map((m) => m.content).join('\n');
-  return estimateTokens(text) + (payload.params?.max_tokens ?? 0);
+  return estimateTokens(promptOf(payload)) + (payload.params?.max_tokens ?? 0);
+}
+
+function promptOf(payload: BackendInferRequestInput): string {
+  if ('prompt' in payload) return payload.prompt;
+  const turns = payload.messages.map((m) => (m.tool_calls ? `${m.content}\n${JSON.stringify(m.tool_calls)}` : m.content));
+  const context = [payload.tools, payload.response_format].filter((x) => x !== undefined).map((x) => JSON.stringify(x));
+  return [...turns, ...context].join('\n');
 }
