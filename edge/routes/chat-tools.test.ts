@@ -163,3 +163,14 @@ describe('tool calls', () => {
     expect(message.tool_calls[0]?.function.arguments).toBe(deltas.map((d) => d.function.arguments ?? '').join(''));
   });
 });
+
+describe('sampling parameters', () => {
+  it('passes presence_penalty, frequency_penalty and logit_bias to vLLM, and refuses what TGI cannot honour', async () => {
+    const params = { presence_penalty: 0.5, frequency_penalty: 0.2, logit_bias: { '1001': -100 } };
+    expect((await post({ model, messages: ask('hi'), max_tokens: 3, ...params })).status).toBe(200);
+    const tgi = await post({ model: textModel, messages: ask('hi'), max_tokens: 3, presence_penalty: 0.5 });
+    expect(tgi.status).toBe(400);
+    expect(((await tgi.json()) as { error: { message: string } }).error.message).toContain('presence_penalty');
+    expect((await issues(await post({ model, messages: ask('hi'), logit_bias: { word: 1 } }))).status).toBe(400);
+  });
+});

@@ -59,6 +59,9 @@ function openAiParams(req: ChatCompletionRequest | CompletionRequest, maxTokens:
     top_p: req.top_p ?? undefined,
     stop: req.stop ?? undefined,
     seed: req.seed ?? undefined,
+    presence_penalty: req.presence_penalty ?? undefined,
+    frequency_penalty: req.frequency_penalty ?? undefined,
+    logit_bias: req.logit_bias ?? undefined,
   });
 }
 

@@ -56,11 +56,14 @@ const SamplingFields = {
     .max(2 ** 32 - 1)
     .nullish(),
   n: z.literal(1, { error: 'only n=1 is supported' }).nullish(),
+  presence_penalty: z.number().min(-2).max(2).nullish(),
+  frequency_penalty: z.number().min(-2).max(2).nullish(),
+  logit_bias: z.record(z.string(), z.number().min(-100).max(100)).nullish(),
   user: z.string().max(256).optional(),
 } as const;
 
 /** Fields the SDKs may send that this gateway cannot honour: refused rather than silently ignored. */
-export const UNSUPPORTED_OPENAI_FIELDS = ['logprobs', 'top_logprobs', 'logit_bias', 'echo', 'best_of', 'suffix'] as const;
+export const UNSUPPORTED_OPENAI_FIELDS = ['logprobs', 'top_logprobs', 'echo', 'best_of', 'suffix'] as const;
 
 /** A legacy `functions[]` entry: mapped to a function tool. */
 const LegacyFunction = FunctionToolSchema.shape.function;

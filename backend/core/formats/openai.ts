@@ -4,7 +4,8 @@
  * `data: {chunk}` SSE (LMI may send the same chunks as JSON lines), ended by `data: [DONE]`, with
  * `stream_options.include_usage` asking for a final chunk that carries `usage` and no choices.
  *
- * Mapping: `max_tokens`, `temperature`, `top_p`, `stop`, `seed` keep their names; `model` is the
+ * Mapping: `max_tokens`, `temperature`, `top_p`, `stop`, `seed`, `presence_penalty`,
+ * `frequency_penalty` and `logit_bias` keep their names; `model` is the
  * configured model id. Chat requests pass `messages` through (the container applies the model's
  * template), tool turns and assistant `tool_calls` (with `content: null` when the turn has no text)
  * included, and `tools`, `tool_choice`, `parallel_tool_calls` and `response_format` as they are:
@@ -27,6 +28,9 @@ function samplingFields(req: BackendInferRequest, model: ContainerModel): Record
     ...(p.top_p !== undefined ? { top_p: p.top_p } : {}),
     ...(p.stop !== undefined ? { stop: stopList(p.stop) } : {}),
     ...(p.seed !== undefined ? { seed: p.seed } : {}),
+    ...(p.presence_penalty !== undefined ? { presence_penalty: p.presence_penalty } : {}),
+    ...(p.frequency_penalty !== undefined ? { frequency_penalty: p.frequency_penalty } : {}),
+    ...(p.logit_bias !== undefined ? { logit_bias: p.logit_bias } : {}),
     ...(req.stream ? { stream: true, stream_options: { include_usage: true } } : {}),
   };
 }

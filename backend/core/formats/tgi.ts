@@ -6,10 +6,12 @@
  *
  * Mapping: `max_tokens` → `max_new_tokens`; temperature 0 (or none) → greedy (`do_sample: false`,
  * as TGI refuses temperature 0); `top_p` only below 1 (TGI refuses 1); `stop` → `stop` list;
- * `seed` → `seed`. TGI's text includes a matched stop sequence: the adapter trims it.
+ * `seed` → `seed`; `frequency_penalty` → `frequency_penalty` (TGI has no `presence_penalty` or
+ * `logit_bias`: refused with a 400). TGI's text includes a matched stop sequence: the adapter trims it.
  */
 import * as z from 'zod';
 import { DEFAULT_MAX_TOKENS, inBandError, normaliseFinishReason, textOnlyPrompt, stopList } from './common';
+import { BadRequestError } from '../errors';
 import type { ContainerCompletion, FormatCodec, StreamPiece } from './types';
 
 const Details = z.object({ finish_reason: z.string().optional(), generated_tokens: z.number().int().nonnegative().optional() }).loose();
@@ -29,6 +31,8 @@ export const tgi: FormatCodec = {
   includesStopSequence: true,
   request(req, model) {
     const p = req.params;
+    const unsupported = p.presence_penalty !== undefined ? 'presence_penalty' : p.logit_bias !== undefined ? 'logit_bias' : undefined;
+    if (unsupported) throw new BadRequestError(`${unsupported}: not supported by container format 'tgi'`);
     const sampling = p.temperature !== undefined && p.temperature > 0;
     return {
       inputs: textOnlyPrompt(req, model.chatTemplate, 'tgi'),
@@ -38,6 +42,7 @@ export const tgi: FormatCodec = {
         ...(p.top_p !== undefined && p.top_p < 1 ? { top_p: p.top_p } : {}),
         ...(p.stop !== undefined ? { stop: stopList(p.stop) } : {}),
         ...(p.seed !== undefined ? { seed: p.seed } : {}),
+        ...(p.frequency_penalty !== undefined ? { frequency_penalty: p.frequency_penalty } : {}),
         details: true,
         decoder_input_details: false,
         return_full_text: false,
