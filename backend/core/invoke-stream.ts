@@ -12,6 +12,7 @@
 import { encodeBackendStreamEvent, type BackendInferRequest, type FinishReason } from '../../shared/contracts/backend';
 import { REASON, SSE_HEADERS } from '../../shared/contracts/boundary';
 import type { Usage } from '../../shared/contracts/infer';
+import type { TokenLogprob } from '../../shared/contracts/logprobs';
 import type { ToolCallDelta } from '../../shared/contracts/tools';
 import type { Backend, ErrorPhase } from './backend';
 import { AdapterError, ClientClosedError, UpstreamError, UpstreamTimeoutError } from './errors';
@@ -60,7 +61,7 @@ export async function streamInference<M extends ContainerModel>(
   let counts: { promptTokens?: number | undefined; completionTokens?: number | undefined; finishReason?: FinishReason | undefined } = {};
   let completed = false;
 
-  const emit = async (text: string, toolCalls?: readonly ToolCallDelta[]) => {
+  const emit = async (text: string, toolCalls?: readonly ToolCallDelta[], logprobs?: readonly TokenLogprob[]) => {
     if (text === '' && !toolCalls) return;
     if (!sink.started) {
       sink.start(200, SSE_HEADERS);
@@ -69,10 +70,11 @@ export async function streamInference<M extends ContainerModel>(
     }
     output += text;
     tokenEvents += 1;
-    await sink.write(encodeBackendStreamEvent({ event: 'token', data: toolCalls ? { text, tool_calls: [...toolCalls] } : { text } }));
+    const data = { text, ...(toolCalls ? { tool_calls: [...toolCalls] } : {}), ...(logprobs ? { logprobs: [...logprobs] } : {}) };
+    await sink.write(encodeBackendStreamEvent({ event: 'token', data }));
   };
   const handle = async (piece: StreamPiece) => {
-    if (piece.kind === 'text') return emit(trimmer.push(piece.text));
+    if (piece.kind === 'text') return emit(trimmer.push(piece.text), undefined, piece.logprobs);
     // Formats that stream tool calls (OpenAI) trim no stop sequences: no text is held back.
     if (piece.kind === 'tool_calls') return emit('', piece.deltas);
     if (piece.kind === 'error') {

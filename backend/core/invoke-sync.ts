@@ -54,5 +54,6 @@ export async function invokeSync<M extends ContainerModel>(
     model_latency_ms: modelLatency,
     ...(completion.finishReason ? { finish_reason: completion.finishReason } : {}),
     ...(completion.toolCalls ? { tool_calls: [...completion.toolCalls] } : {}),
+    ...(completion.logprobs ? { logprobs: [...completion.logprobs] } : {}),
   };
 }

@@ -26,6 +26,7 @@ export function checkCapabilities(req: NormalizedRequest, capabilities: ModelCap
     }
   }
   if (options.response_format && !capabilities.json_schema) refuse('response_format', 'json_schema', req.model);
+  if (options.logprobs && !capabilities.logprobs) refuse('logprobs', 'logprobs', req.model);
   if (chat.imageParts > 0) {
     if (!capabilities.vision) refuse('messages', 'vision', req.model);
     throw new ApiError('INVALID_INPUT', 'image_url parts are not supported by this gateway yet', {

@@ -18,6 +18,8 @@ export interface ChatOptions {
   readonly tool_choice?: ToolChoice;
   readonly parallel_tool_calls?: boolean;
   readonly response_format?: ResponseFormat;
+  readonly logprobs?: boolean;
+  readonly top_logprobs?: number;
 }
 
 /** A chat request's turns and options, and how many image parts it holds. */
@@ -120,11 +122,14 @@ export function chatInput(req: ChatCompletionRequest): ChatInput {
   const toolChoice = toolChoiceOf(req, tools);
   const responseFormat = responseFormatOf(req);
   const { turns, imageParts } = turnsOf(req.messages);
+  const topLogprobs = req.top_logprobs ?? undefined;
+  if (topLogprobs !== undefined && req.logprobs !== true) throw invalidField('top_logprobs', 'needs logprobs: true');
   const options: ChatOptions = {
     ...(tools ? { tools } : {}),
     ...(toolChoice ? { tool_choice: toolChoice } : {}),
     ...(tools && typeof req.parallel_tool_calls === 'boolean' ? { parallel_tool_calls: req.parallel_tool_calls } : {}),
     ...(responseFormat && responseFormat.type !== 'text' ? { response_format: responseFormat } : {}),
+    ...(req.logprobs === true ? { logprobs: true, ...(topLogprobs !== undefined ? { top_logprobs: topLogprobs } : {}) } : {}),
   };
   return { messages: turns, options, imageParts };
 }

@@ -7,7 +7,7 @@
 import type { ChatMessage, BackendInferResponse, BackendStreamEvent, FinishReason, TokenData } from '../../shared/contracts/backend';
 import type { GenerationParams, InferRequest, InferResponse, Usage } from '../../shared/contracts/infer';
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, Completion, CompletionRequest } from '../../shared/contracts/openai';
-import { UNSUPPORTED_OPENAI_FIELDS } from '../../shared/contracts/openai';
+import { UNSUPPORTED_COMPLETION_FIELDS } from '../../shared/contracts/openai';
 import type { ErrorObject } from '../../shared/errors';
 import { sseEvent } from '../../shared/sse';
 import { ApiError } from '../errors';
@@ -44,7 +44,7 @@ export function fromInfer(req: InferRequest, stream: boolean): NormalizedRequest
 }
 
 function refuseUnsupported(body: Record<string, unknown>): void {
-  const used = UNSUPPORTED_OPENAI_FIELDS.filter((f) => body[f] !== undefined && body[f] !== null && body[f] !== false);
+  const used = UNSUPPORTED_COMPLETION_FIELDS.filter((f) => body[f] !== undefined && body[f] !== null && body[f] !== false);
   if (used.length > 0) {
     throw new ApiError('INVALID_INPUT', `unsupported parameter: ${used.join(', ')}`, {
       details: { issues: used.map((path) => ({ path, message: 'not supported by this gateway' })) },
@@ -66,7 +66,6 @@ function openAiParams(req: ChatCompletionRequest | CompletionRequest, maxTokens:
 }
 
 export function fromChat(req: ChatCompletionRequest): NormalizedRequest {
-  refuseUnsupported(req);
   const { messages, options, imageParts } = chatInput(req);
   const length = messages.reduce((n, m) => n + m.content.length, 0);
   if (length === 0 && !messages.some((m) => m.tool_calls))
@@ -126,7 +125,7 @@ export function toChatCompletion(meta: AnswerMeta, result: BackendInferResponse)
           ...(result.tool_calls ? { tool_calls: result.tool_calls } : {}),
         },
         finish_reason: result.finish_reason ?? 'stop',
-        logprobs: null,
+        logprobs: result.logprobs ? { content: result.logprobs, refusal: null } : null,
       },
     ],
     usage: openAiUsage(result.usage),
@@ -200,7 +199,7 @@ export function streamEncoder(flavour: TranslatedFlavour, meta: Omit<AnswerMeta,
                 index: 0,
                 delta: deltaOf(choice),
                 finish_reason: choice.finish ?? null,
-                logprobs: null,
+                logprobs: choice.token?.logprobs ? { content: choice.token.logprobs, refusal: null } : null,
               },
             ],
         ...(includeUsage ? { usage: usage ? openAiUsage(usage) : null } : {}),

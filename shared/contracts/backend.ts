@@ -15,6 +15,7 @@ import { GenerationParamsSchema, ModelNameSchema, UsageSchema, MAX_PROMPT_CHARS 
 import { BackendReasonSchema } from './boundary';
 import { ErrorObjectSchema } from '../errors';
 import { sseBytes, type SseMessage } from '../sse';
+import { MAX_TOP_LOGPROBS, TokenLogprobSchema } from './logprobs';
 import { FunctionToolSchema, MAX_TOOLS, ResponseFormatSchema, ToolCallDeltaSchema, ToolCallSchema, ToolChoiceSchema } from './tools';
 
 /**
@@ -46,6 +47,9 @@ export const ChatOptionsShape = {
   tool_choice: ToolChoiceSchema.optional(),
   parallel_tool_calls: z.boolean().optional(),
   response_format: ResponseFormatSchema.optional(),
+  /** Return each output token's logprob, with `top_logprobs` alternatives. */
+  logprobs: z.boolean().optional(),
+  top_logprobs: z.number().int().min(0).max(MAX_TOP_LOGPROBS).optional(),
 } as const;
 
 /** Exactly one of `prompt` (completion-style) or `messages` (chat-style, with its {@link ChatOptionsShape}). */
@@ -68,6 +72,8 @@ export const BackendInferResponseSchema = z.object({
   finish_reason: FinishReasonSchema.optional(),
   /** The functions the model called instead of (or beside) answering text. */
   tool_calls: z.array(ToolCallSchema).min(1).max(MAX_TOOLS).optional(),
+  /** Each output token's logprob, when the request asked for them. */
+  logprobs: z.array(TokenLogprobSchema).optional(),
 });
 
 export type BackendInferResponse = z.infer<typeof BackendInferResponseSchema>;
@@ -96,8 +102,8 @@ export type BackendError = z.infer<typeof BackendErrorSchema>;
 
 /** Stream events from an adapter, by SSE event name: the names are declared here and nowhere else. */
 export const BackendStreamEventSchemas = {
-  /** Text, or tool-call fragments (then `text` is `''`), as the model produced them. */
-  token: z.object({ text: z.string(), tool_calls: z.array(ToolCallDeltaSchema).min(1).optional() }),
+  /** Text, or tool-call fragments (then `text` is `''`), as the model produced them; with the text's token logprobs when asked. */
+  token: z.object({ text: z.string(), tool_calls: z.array(ToolCallDeltaSchema).min(1).optional(), logprobs: z.array(TokenLogprobSchema).optional() }),
   done: z.object({ usage: UsageSchema, model_latency_ms: z.number().nonnegative(), finish_reason: FinishReasonSchema.optional() }),
   error: BackendErrorObjectSchema,
 } as const;

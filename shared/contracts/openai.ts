@@ -6,6 +6,7 @@
 import * as z from 'zod';
 import { MAX_PROMPT_CHARS, ModelNameSchema } from './infer';
 import { ModelCapabilitiesSchema } from './capabilities';
+import { MAX_TOP_LOGPROBS, TokenLogprobSchema } from './logprobs';
 import { FunctionToolSchema, ResponseFormatSchema, ToolCallDeltaSchema, ToolCallSchema, ToolChoiceSchema } from './tools';
 
 const TextPart = z.object({ type: z.literal('text'), text: z.string() });
@@ -63,7 +64,7 @@ const SamplingFields = {
 } as const;
 
 /** Fields the SDKs may send that this gateway cannot honour: refused rather than silently ignored. */
-export const UNSUPPORTED_OPENAI_FIELDS = ['logprobs', 'top_logprobs', 'echo', 'best_of', 'suffix'] as const;
+export const UNSUPPORTED_COMPLETION_FIELDS = ['logprobs', 'echo', 'best_of', 'suffix'] as const;
 
 /** A legacy `functions[]` entry: mapped to a function tool. */
 const LegacyFunction = FunctionToolSchema.shape.function;
@@ -79,6 +80,8 @@ export const ChatCompletionRequestSchema = z
     functions: z.array(LegacyFunction).max(128, { error: 'at most 128 functions' }).nullish(),
     function_call: z.union([z.enum(['none', 'auto']), z.object({ name: z.string().min(1).max(64) })]).nullish(),
     response_format: ResponseFormatSchema.nullish(),
+    logprobs: z.boolean().nullish(),
+    top_logprobs: z.number().int().min(0).max(MAX_TOP_LOGPROBS).nullish(),
   })
   .meta({ id: 'ChatCompletionRequest' });
 
@@ -90,6 +93,7 @@ export type CompletionRequest = z.infer<typeof CompletionRequestSchema>;
 
 const OpenAiUsage = z.object({ prompt_tokens: z.number().int(), completion_tokens: z.number().int(), total_tokens: z.number().int() });
 const FinishReason = z.enum(['stop', 'length', 'tool_calls']).nullable();
+const ChatLogprobs = z.object({ content: z.array(TokenLogprobSchema).nullable(), refusal: z.null().optional() }).nullable();
 
 export const ChatCompletionSchema = z
   .object({
@@ -107,7 +111,7 @@ export const ChatCompletionSchema = z
           tool_calls: z.array(ToolCallSchema).optional(),
         }),
         finish_reason: FinishReason,
-        logprobs: z.null(),
+        logprobs: ChatLogprobs,
       }),
     ),
     usage: OpenAiUsage,
@@ -127,7 +131,7 @@ export const ChatCompletionChunkSchema = z
         index: z.number().int(),
         delta: z.object({ role: z.literal('assistant').optional(), content: z.string().optional(), tool_calls: z.array(ToolCallDeltaSchema).optional() }),
         finish_reason: FinishReason,
-        logprobs: z.null(),
+        logprobs: ChatLogprobs,
       }),
     ),
     usage: OpenAiUsage.nullish(),

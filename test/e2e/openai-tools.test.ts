@@ -128,6 +128,18 @@ describe.each(['llama-3.1-8b-vllm', 'mistral-7b-instruct-lmi'])('tool round trip
     expect(done.choices[0]?.finish_reason).toBe('length');
   });
 
+  it('returns logprobs in the SDK types, sync and streamed', async () => {
+    const sync = await client.chat.completions.create({ model, messages: question, max_tokens: 4, temperature: 0, logprobs: true, top_logprobs: 3 });
+    const content = sync.choices[0]?.logprobs?.content ?? [];
+    expect(content).toHaveLength(4);
+    expect(content.map((t) => t.token).join('')).toBe(sync.choices[0]?.message.content);
+    expect(content[0]?.top_logprobs).toHaveLength(3);
+    const final = await client.chat.completions
+      .stream({ model, messages: question, max_tokens: 4, temperature: 0, logprobs: true, top_logprobs: 3 }, { headers: { 'cache-control': 'no-cache' } })
+      .finalChatCompletion();
+    expect(final.choices[0]?.logprobs?.content).toEqual(content);
+  });
+
   it('parses a structured output with zodResponseFormat', async () => {
     const Event = z.object({ name: z.string(), day: z.enum(['mon', 'tue']), attendees: z.array(z.string()) });
     const parsed = await client.chat.completions.parse({

@@ -54,7 +54,7 @@ export const LOCAL_ECS_MODELS = {
   [LOCAL_NATIVE_RESPONSES_MODEL]: { format: 'openai-chat' },
 } as const;
 /** What the OpenAI chat models (vLLM on ECS, LMI on SageMaker) can do, as the reference model server emulates it. */
-export const OPENAI_CHAT_CAPABILITIES = { tools: true, json_schema: true } as const;
+export const OPENAI_CHAT_CAPABILITIES = { tools: true, json_schema: true, logprobs: true } as const;
 
 /**
  * A model both adapters serve, each from its own container (SageMaker endpoint `resilience-7b-sm`,

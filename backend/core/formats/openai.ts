@@ -15,6 +15,7 @@
  */
 import * as z from 'zod';
 import type { BackendInferRequest } from '../../../shared/contracts/backend';
+import { TokenLogprobSchema } from '../../../shared/contracts/logprobs';
 import { ToolCallDeltaSchema, ToolCallSchema } from '../../../shared/contracts/tools';
 import { DEFAULT_MAX_TOKENS, OpenAiUsageSchema, chatMessages, inBandError, normaliseFinishReason, textOnlyPrompt, stopList } from './common';
 import type { ContainerCompletion, ContainerModel, FormatCodec, StreamPiece } from './types';
@@ -39,9 +40,10 @@ function samplingFields(req: BackendInferRequest, model: ContainerModel): Record
 function chatBody(req: BackendInferRequest): Record<string, unknown> {
   const messages = chatMessages(req).map((m) => (m.tool_calls && m.content === '' ? { ...m, content: null } : m));
   if (!('messages' in req)) return { messages };
-  const { tools, tool_choice, parallel_tool_calls, response_format } = req;
+  const { tools, tool_choice, parallel_tool_calls, response_format, logprobs, top_logprobs } = req;
   return {
     messages,
+    ...(logprobs ? { logprobs, ...(top_logprobs !== undefined ? { top_logprobs } : {}) } : {}),
     ...(tools ? { tools } : {}),
     ...(tool_choice ? { tool_choice } : {}),
     ...(parallel_tool_calls !== undefined ? { parallel_tool_calls } : {}),
@@ -50,6 +52,12 @@ function chatBody(req: BackendInferRequest): Record<string, unknown> {
 }
 
 const Usage = OpenAiUsageSchema.nullish();
+/** Chat logprobs; a container's extra fields pass, a malformed entry drops the logprobs rather than the answer. */
+const Logprobs = z
+  .object({ content: z.array(TokenLogprobSchema).nullish() })
+  .loose()
+  .nullish()
+  .catch(undefined);
 const ChatResponse = z.object({
   choices: z
     .array(
@@ -57,6 +65,7 @@ const ChatResponse = z.object({
         .object({
           message: z.object({ content: z.string().nullish(), tool_calls: z.array(ToolCallSchema).nullish() }).loose(),
           finish_reason: z.string().nullish(),
+          logprobs: Logprobs,
         })
         .loose(),
     )
@@ -79,6 +88,7 @@ const Chunk = z
               .nullish(),
             text: z.string().nullish(),
             finish_reason: z.string().nullish(),
+            logprobs: Logprobs,
           })
           .loose(),
       )
@@ -100,7 +110,8 @@ function chunkPieces(data: unknown): StreamPiece[] {
   const pieces: StreamPiece[] = [];
   const choice = parsed.data.choices[0];
   const text = choice?.delta?.content ?? choice?.text ?? '';
-  if (text !== '') pieces.push({ kind: 'text', text });
+  const logprobs = choice?.logprobs?.content ?? undefined;
+  if (text !== '') pieces.push(logprobs ? { kind: 'text', text, logprobs } : { kind: 'text', text });
   const deltas = choice?.delta?.tool_calls;
   if (deltas && deltas.length > 0) pieces.push({ kind: 'tool_calls', deltas });
   if (choice?.finish_reason) pieces.push({ kind: 'final', finishReason: normaliseFinishReason(choice.finish_reason) });
@@ -118,8 +129,10 @@ export const openAiChat: FormatCodec = {
     if (!parsed.success) return undefined;
     const choice = parsed.data.choices[0]!;
     const toolCalls = choice.message.tool_calls;
+    const logprobs = choice.logprobs?.content ?? undefined;
     return {
       output: choice.message.content ?? '',
+      ...(logprobs ? { logprobs } : {}),
       finishReason: normaliseFinishReason(choice.finish_reason),
       ...(toolCalls && toolCalls.length > 0 ? { toolCalls } : {}),
       ...usageOf(parsed.data.usage),

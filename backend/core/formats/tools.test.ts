@@ -56,3 +56,25 @@ describe('text-only formats', () => {
     }
   });
 });
+
+describe('OpenAI chat logprobs', () => {
+  const entry = { token: 'Hi', logprob: -0.5, bytes: [72, 105], top_logprobs: [{ token: 'Hi', logprob: -0.5, bytes: [72, 105] }] };
+
+  it('asks for logprobs and top_logprobs, and reads them from a whole answer and from chunks', () => {
+    expect(FORMATS['openai-chat'].request(chatReq({ logprobs: true, top_logprobs: 1 }), model('openai-chat'))).toMatchObject({
+      logprobs: true,
+      top_logprobs: 1,
+    });
+    const whole = FORMATS['openai-chat'].response({ choices: [{ message: { content: 'Hi' }, finish_reason: 'stop', logprobs: { content: [entry] } }] });
+    expect(whole?.logprobs).toEqual([entry]);
+    expect(FORMATS['openai-chat'].event({ choices: [{ delta: { content: 'Hi' }, logprobs: { content: [entry] } }] })).toEqual([
+      { kind: 'text', text: 'Hi', logprobs: [entry] },
+    ]);
+  });
+
+  it('keeps the answer when a container sends malformed logprobs', () => {
+    const whole = FORMATS['openai-chat'].response({ choices: [{ message: { content: 'Hi' }, logprobs: { content: [{ token: 1 }] } }] });
+    expect(whole?.output).toBe('Hi');
+    expect(whole).not.toHaveProperty('logprobs');
+  });
+});

@@ -3,6 +3,7 @@
  * parsed whole answer, and the meaning of one streamed event. Formats are pure (no I/O).
  */
 import type { BackendInferRequest, FinishReason } from '../../../shared/contracts/backend';
+import type { TokenLogprob } from '../../../shared/contracts/logprobs';
 import type { ToolCall, ToolCallDelta } from '../../../shared/contracts/tools';
 import type { ChatTemplateName } from '../chat-template';
 
@@ -28,11 +29,13 @@ export interface ContainerCompletion {
   readonly finishReason?: FinishReason | undefined;
   /** The functions the model called. */
   readonly toolCalls?: readonly ToolCall[] | undefined;
+  /** Each output token's logprob, when asked for. */
+  readonly logprobs?: readonly TokenLogprob[] | undefined;
 }
 
 /** What one streamed container event means. */
 export type StreamPiece =
-  | { readonly kind: 'text'; readonly text: string }
+  | { readonly kind: 'text'; readonly text: string; readonly logprobs?: readonly TokenLogprob[] | undefined }
   /** Tool-call fragments, in OpenAI's `delta.tool_calls` shape. */
   | { readonly kind: 'tool_calls'; readonly deltas: readonly ToolCallDelta[] }
   /** End-of-generation information; may come in several pieces (OpenAI: finish chunk, then usage chunk). */

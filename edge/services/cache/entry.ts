@@ -32,7 +32,7 @@ export const MAX_ENTRY_BYTES = 512 * 1024;
 export type Chunk = CacheEntry['chunks'][number];
 
 /** A token as it is recorded. */
-export const chunkOf = (token: TokenData): Chunk => (token.tool_calls ? token : token.text);
+export const chunkOf = (token: TokenData): Chunk => (token.tool_calls || token.logprobs ? token : token.text);
 
 /** A recorded chunk as a token again. */
 export const tokenOf = (chunk: Chunk): TokenData => (typeof chunk === 'string' ? { text: chunk } : chunk);
@@ -42,17 +42,22 @@ export const chunkText = (chunk: Chunk): string => (typeof chunk === 'string' ? 
 
 export function entryFromResult(result: BackendInferResponse): CacheEntry {
   const calls: Chunk[] = result.tool_calls ? [{ text: '', tool_calls: toolCallDeltas(result.tool_calls) }] : [];
-  return { v: 1, chunks: [result.output, ...calls], usage: result.usage, finishReason: result.finish_reason, modelLatencyMs: result.model_latency_ms };
+  const text: Chunk = result.logprobs ? { text: result.output, logprobs: result.logprobs } : result.output;
+  return { v: 1, chunks: [text, ...calls], usage: result.usage, finishReason: result.finish_reason, modelLatencyMs: result.model_latency_ms };
 }
 
 export function resultFromEntry(entry: CacheEntry): BackendInferResponse {
   const deltas = entry.chunks.flatMap((c) => (typeof c === 'string' ? [] : (c.tool_calls ?? [])));
+  const logprobs = entry.chunks.some((c) => typeof c !== 'string' && c.logprobs)
+    ? entry.chunks.flatMap((c) => (typeof c === 'string' ? [] : (c.logprobs ?? [])))
+    : undefined;
   return {
     output: entry.chunks.map(chunkText).join(''),
     usage: entry.usage,
     model_latency_ms: entry.modelLatencyMs,
     ...(entry.finishReason ? { finish_reason: entry.finishReason } : {}),
     ...(deltas.length > 0 ? { tool_calls: assembleToolCalls(deltas) } : {}),
+    ...(logprobs ? { logprobs } : {}),
   };
 }
 

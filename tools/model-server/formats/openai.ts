@@ -9,7 +9,7 @@ import { DEFAULT_MAX_TOKENS, countTokens, renderChatPrompt, type Generation, typ
 import { CONTENT_TYPE, SSE_DONE, contextOverflow, describeIssues, maxTokensField, seedField, sse, stopField, stopList, usageOf } from './common';
 import { type FixedAnswer, fixedAnswer, responseFormatField, toolChoiceField, toolsField } from './chat-tools';
 import type { ContainerError, InferenceRequest, ParseLimits, ParseResult, StreamScript, WireFormat } from './types';
-import { textPieces } from '../generator';
+import { type GeneratedToken, VOCABULARY, textPieces } from '../generator';
 
 const ERROR_TYPES: Record<number, string> = {
   400: 'BadRequestError',
@@ -60,6 +60,8 @@ const chatSchema = z.looseObject({
   tool_choice: toolChoiceField,
   parallel_tool_calls: z.boolean().nullish(),
   response_format: responseFormatField,
+  logprobs: z.boolean().nullish(),
+  top_logprobs: z.number().int().min(0).max(20).nullish(),
 });
 const completionSchema = z.looseObject({
   ...sampling,
@@ -96,6 +98,27 @@ function toRequest(
     returnFullText: false,
   };
   return { ok: true, request };
+}
+
+const utf8 = new TextEncoder();
+
+/**
+ * A token's chat logprobs entry: its own logprob, and `top` alternatives (itself first, then
+ * vocabulary words at falling logprobs), deterministic like the token itself.
+ */
+function tokenLogprob(token: GeneratedToken, top: number): Record<string, unknown> {
+  const entry = (text: string, logprob: number) => ({ token: text, logprob, bytes: [...utf8.encode(text)] });
+  const alternatives = Array.from({ length: top }, (_, i) =>
+    i === 0 ? entry(token.text, token.logprob) : entry(VOCABULARY[(token.id + i) % VOCABULARY.length] ?? 'the', token.logprob - i),
+  );
+  return { ...entry(token.text, token.logprob), top_logprobs: alternatives };
+}
+
+/** The chat `logprobs` of `tokens` when the request asked for them, else null. */
+function logprobsOf(request: InferenceRequest, tokens: readonly GeneratedToken[]): Record<string, unknown> | null {
+  if (request.logprobs === undefined) return null;
+  const top = request.logprobs;
+  return { content: tokens.filter((t) => t.text !== '').map((t) => tokenLogprob(t, top)) };
 }
 
 /** A chat turn as the generator sees it: a tool call as `name(arguments)`, a tool result as its text. */
@@ -144,7 +167,9 @@ export const openAiChat: WireFormat = {
     const fixed = fixedAnswer(parsed.data, prompt, last?.role === 'user' ? turnText(last) : undefined, limits.schemaViolation === true);
     if (fixed && 'error' in fixed) return { ok: false, error: openAiError(400, fixed.error) };
     const result = toRequest('openai-chat', parsed.data, prompt, parsed.data.max_completion_tokens ?? parsed.data.max_tokens, limits);
-    return result.ok && fixed ? { ok: true, request: { ...result.request, fixed } } : result;
+    if (!result.ok) return result;
+    const logprobs = parsed.data.logprobs === true ? { logprobs: parsed.data.top_logprobs ?? 0 } : {};
+    return { ok: true, request: { ...result.request, ...(fixed ? { fixed } : {}), ...logprobs } };
   },
   respond(request, generation, meta) {
     const calls = request.fixed?.kind === 'tool_calls' ? request.fixed.calls : undefined;
@@ -156,7 +181,7 @@ export const openAiChat: WireFormat = {
       object: 'chat.completion',
       created: meta.created,
       model: meta.model,
-      choices: [{ index: 0, message, logprobs: null, finish_reason: calls ? 'tool_calls' : generation.finishReason }],
+      choices: [{ index: 0, message, logprobs: logprobsOf(request, generation.tokens), finish_reason: calls ? 'tool_calls' : generation.finishReason }],
       usage: usageOf(generation),
     });
   },
@@ -166,7 +191,9 @@ export const openAiChat: WireFormat = {
     const calls = request.fixed?.kind === 'tool_calls' ? request.fixed.calls : undefined;
     const tokens = calls
       ? toolCallEvents(calls).map((delta) => chunkEvent(base, choice({ tool_calls: [delta] }, null), request))
-      : generation.tokens.map((t) => (t.text === '' ? '' : chunkEvent(base, choice({ content: t.text }, null), request)));
+      : generation.tokens.map((t) =>
+          t.text === '' ? '' : chunkEvent(base, { ...choice({ content: t.text }, null), logprobs: logprobsOf(request, [t]) }, request),
+        );
     return {
       contentType: CONTENT_TYPE.sse,
       head: [chunkEvent(base, choice({ role: 'assistant', content: calls ? null : '' }, null), request)],

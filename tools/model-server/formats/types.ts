@@ -31,6 +31,8 @@ export interface InferenceRequest {
   readonly toolCall?: string;
   /** OpenAI chat: an answer the request decides (tool calls, JSON for a schema) instead of sampled text. */
   readonly fixed?: FixedAnswer;
+  /** OpenAI chat `logprobs: true`: how many `top_logprobs` alternatives each token carries. */
+  readonly logprobs?: number;
 }
 
 /** Per-response values the server supplies (ids and clocks are not part of the deterministic output). */
