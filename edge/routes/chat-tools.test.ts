@@ -86,8 +86,9 @@ describe('bad tool input', () => {
     const tools = await issues(await post({ model: textModel, messages: ask('hi'), tools: [weather] }));
     expect(tools).toMatchObject({ status: 400, paths: ['tools'] });
     expect(tools.message).toContain(textModel);
-    const format = await issues(await post({ model: textModel, messages: ask('hi'), response_format: { type: 'json_object' } }));
+    const format = await issues(await post({ model: 'custom-7b-json', messages: ask('hi'), response_format: { type: 'json_object' } }));
     expect(format).toMatchObject({ status: 400, paths: ['response_format'] });
+    expect(format.message).toContain('custom-7b-json');
   });
 });
 

@@ -90,6 +90,20 @@ describe('strict json_schema', () => {
   });
 });
 
+describe('TGI generate grammar', () => {
+  const tgiModel = inject('model');
+
+  it('answers a strict json_schema on a TGI model through its grammar, validated at the edge', async () => {
+    const res = await post({ model: tgiModel, messages: ask(), response_format: strict });
+    expect(res.status).toBe(200);
+    const content = ((await res.json()) as { choices: { message: { content: string } }[] }).choices[0]!.message.content;
+    expect(new Validator(schema as never).validate(JSON.parse(content)).valid).toBe(true);
+    await admin({ schemaViolation: true });
+    const bad = await post({ model: tgiModel, messages: ask(), response_format: strict, stream: true });
+    expect(await bad.text()).toContain('UPSTREAM_ERROR');
+  });
+});
+
 describe('strict tools', () => {
   const tool = (isStrict: boolean) => ({ type: 'function', function: { name: 'rate', parameters: schema, strict: isStrict } });
 

@@ -168,13 +168,26 @@ describe('OpenAPI', () => {
   });
 });
 
+describe('structured outputs on TGI generate (SageMaker), through its grammar', () => {
+  it('parses a zodResponseFormat answer', async () => {
+    const Point = z.object({ x: z.number(), y: z.number(), label: z.string() });
+    const parsed = await client.chat.completions.parse({
+      model: LOCAL_MODEL,
+      messages: [{ role: 'user', content: 'A point, please.' }],
+      response_format: zodResponseFormat(Point, 'point'),
+    });
+    expect(Point.safeParse(parsed.choices[0]?.message.parsed).success).toBe(true);
+  });
+});
+
 describe('capabilities', () => {
   it('lists each model with its capabilities', async () => {
     const res = await fetch(`${stack.gatewayUrl}/v1/models`, { headers: { authorization: `Bearer ${client.apiKey}` } });
     const body = (await res.json()) as { data: { id: string; capabilities: { tools: boolean; json_schema: boolean; max_n: number } }[] };
     const byId = new Map(body.data.map((m) => [m.id, m.capabilities]));
     expect(byId.get('llama-3.1-8b-vllm')).toMatchObject({ tools: true, json_schema: true, max_n: 1 });
-    expect(byId.get(LOCAL_MODEL)).toMatchObject({ tools: false, json_schema: false });
+    expect(byId.get(LOCAL_MODEL)).toMatchObject({ tools: false, json_schema: true, logprobs: false });
+    expect(byId.get('custom-7b-json')).toMatchObject({ tools: false, json_schema: false, vision: false, max_n: 1 });
   });
 
   it('refuses tools on a model without them, naming the parameter and the model', async () => {

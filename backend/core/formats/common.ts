@@ -22,14 +22,15 @@ export function promptText(req: BackendInferRequest, template: ChatTemplateName)
 }
 
 /**
- * {@link promptText} for a format that only takes text, which cannot carry tools, tool turns or an
- * output format: such a request is refused (the edge checks the model's capabilities first; this
- * keeps the adapter honest on its own).
+ * {@link promptText} for a format that only takes text, which cannot carry tools, tool turns,
+ * logprobs or (unless it has a grammar for it) an output format: such a request is refused (the
+ * edge checks the model's capabilities first; this keeps the adapter honest on its own).
  */
-export function textOnlyPrompt(req: BackendInferRequest, template: ChatTemplateName, format: string): string {
+export function textOnlyPrompt(req: BackendInferRequest, template: ChatTemplateName, format: string, options: { grammar?: boolean } = {}): string {
   if ('messages' in req) {
     const toolTurns = req.messages.some((m) => m.role === 'tool' || m.tool_calls);
-    const used = req.tools ? 'tools' : req.response_format ? 'response_format' : toolTurns ? 'tool messages' : undefined;
+    const unsupportedFormat = req.response_format && !options.grammar ? 'response_format' : undefined;
+    const used = req.tools ? 'tools' : (unsupportedFormat ?? (toolTurns ? 'tool messages' : req.logprobs ? 'logprobs' : undefined));
     if (used) throw new BadRequestError(`${used}: not supported by container format '${format}'`);
   }
   return promptText(req, template);

@@ -7,10 +7,12 @@
  * Mapping: `max_tokens` → `max_new_tokens`; temperature 0 (or none) → greedy (`do_sample: false`,
  * as TGI refuses temperature 0); `top_p` only below 1 (TGI refuses 1); `stop` → `stop` list;
  * `seed` → `seed`; `frequency_penalty` → `frequency_penalty` (TGI has no `presence_penalty` or
- * `logit_bias`: refused with a 400). TGI's text includes a matched stop sequence: the adapter trims it.
+ * `logit_bias`: refused with a 400); a `json_schema` / `json_object` response format → `grammar`
+ * `{type: "json", value: schema}` (guided decoding); tools are refused. TGI's text includes a matched stop sequence: the adapter trims it.
  */
 import * as z from 'zod';
 import { DEFAULT_MAX_TOKENS, inBandError, normaliseFinishReason, textOnlyPrompt, stopList } from './common';
+import type { BackendInferRequest } from '../../../shared/contracts/backend';
 import { BadRequestError } from '../errors';
 import type { ContainerCompletion, FormatCodec, StreamPiece } from './types';
 
@@ -25,6 +27,14 @@ const StreamEvent = z
   })
   .loose();
 
+/** A response format as TGI's guided-decoding `grammar` (a JSON Schema; `json_object`: any object). */
+function grammarOf(req: BackendInferRequest): { grammar?: { type: 'json'; value: unknown } } {
+  const format = 'messages' in req ? req.response_format : undefined;
+  if (format?.type === 'json_schema') return { grammar: { type: 'json', value: format.json_schema.schema ?? { type: 'object' } } };
+  if (format?.type === 'json_object') return { grammar: { type: 'json', value: { type: 'object' } } };
+  return {};
+}
+
 /** Hugging Face TGI `generate`. */
 export const tgi: FormatCodec = {
   name: 'tgi',
@@ -35,7 +45,7 @@ export const tgi: FormatCodec = {
     if (unsupported) throw new BadRequestError(`${unsupported}: not supported by container format 'tgi'`);
     const sampling = p.temperature !== undefined && p.temperature > 0;
     return {
-      inputs: textOnlyPrompt(req, model.chatTemplate, 'tgi'),
+      inputs: textOnlyPrompt(req, model.chatTemplate, 'tgi', { grammar: true }),
       parameters: {
         max_new_tokens: p.max_tokens ?? DEFAULT_MAX_TOKENS,
         ...(sampling ? { temperature: p.temperature, do_sample: true } : { do_sample: false }),
@@ -43,6 +53,7 @@ export const tgi: FormatCodec = {
         ...(p.stop !== undefined ? { stop: stopList(p.stop) } : {}),
         ...(p.seed !== undefined ? { seed: p.seed } : {}),
         ...(p.frequency_penalty !== undefined ? { frequency_penalty: p.frequency_penalty } : {}),
+        ...grammarOf(req),
         details: true,
         decoder_input_details: false,
         return_full_text: false,

@@ -50,10 +50,24 @@ describe('OpenAI chat format with tools', () => {
 });
 
 describe('text-only formats', () => {
-  it.each(['tgi', 'json', 'openai-completions'] as const)('%s refuses tools, tool turns and response formats with a 400', (format) => {
-    for (const over of [{ tools: [tool] }, { response_format: { type: 'json_object' } }, {}]) {
+  it.each(['tgi', 'json', 'openai-completions'] as const)('%s refuses tools, tool turns and logprobs with a 400', (format) => {
+    for (const over of [{ tools: [tool] }, { logprobs: true }, {}]) {
       expect(() => FORMATS[format].request(chatReq(over), model(format))).toThrow(BadRequestError);
     }
+  });
+
+  it.each(['json', 'openai-completions'] as const)('%s refuses a response format', (format) => {
+    const plain = chatReq({ messages: [messages[0]], response_format: { type: 'json_object' } });
+    expect(() => FORMATS[format].request(plain, model(format))).toThrow(/response_format/);
+  });
+
+  it('TGI generate takes a response format as its JSON grammar', () => {
+    const schema = { type: 'object', properties: { a: { type: 'integer' } } };
+    const body = (over: Record<string, unknown>) =>
+      (FORMATS.tgi.request(chatReq({ messages: [messages[0]], ...over }), model('tgi')) as { parameters: Record<string, unknown> }).parameters.grammar;
+    expect(body({ response_format: { type: 'json_schema', json_schema: { name: 'x', schema, strict: true } } })).toEqual({ type: 'json', value: schema });
+    expect(body({ response_format: { type: 'json_object' } })).toEqual({ type: 'json', value: { type: 'object' } });
+    expect(body({})).toBeUndefined();
   });
 });
 
