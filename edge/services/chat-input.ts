@@ -20,6 +20,7 @@ export interface ChatOptions {
   readonly response_format?: ResponseFormat;
   readonly logprobs?: boolean;
   readonly top_logprobs?: number;
+  readonly n?: number;
 }
 
 /** A chat request's turns and options, and how many image parts it holds. */
@@ -130,6 +131,7 @@ export function chatInput(req: ChatCompletionRequest): ChatInput {
     ...(tools && typeof req.parallel_tool_calls === 'boolean' ? { parallel_tool_calls: req.parallel_tool_calls } : {}),
     ...(responseFormat && responseFormat.type !== 'text' ? { response_format: responseFormat } : {}),
     ...(req.logprobs === true ? { logprobs: true, ...(topLogprobs !== undefined ? { top_logprobs: topLogprobs } : {}) } : {}),
+    ...(req.n && req.n > 1 ? { n: req.n } : {}),
   };
   return { messages: turns, options, imageParts };
 }

@@ -5,7 +5,7 @@
  * asked for once more (services/upstream.ts); a stream's is ended with an `error` event in place of
  * its `done`, so it is neither a success for the client nor a cache entry.
  */
-import type { BackendInferRequestInput, BackendStreamEvent } from '../../shared/contracts/backend';
+import type { BackendInferRequestInput, BackendInferResponse, BackendStreamEvent } from '../../shared/contracts/backend';
 import { type ToolCall, type ToolCallDelta, assembleToolCalls } from '../../shared/contracts/tools';
 import { schemaMismatch } from './json-schema';
 
@@ -33,8 +33,8 @@ export function outputSchemas(payload: BackendInferRequestInput): OutputSchemas 
   return response || tools.size > 0 ? { ...(response ? { response } : {}), tools } : undefined;
 }
 
-/** Why an answer does not conform (naming the tool or format and the place in the output), or undefined. */
-export function mismatchOf(schemas: OutputSchemas, output: string, toolCalls: readonly ToolCall[] | undefined): string | undefined {
+/** Why one choice does not conform (naming the tool or format and the place in the output), or undefined. */
+function choiceMismatch(schemas: OutputSchemas, output: string, toolCalls: readonly ToolCall[] | undefined): string | undefined {
   if (toolCalls && toolCalls.length > 0) {
     for (const call of toolCalls) {
       const schema = schemas.tools.get(call.function.name);
@@ -48,6 +48,16 @@ export function mismatchOf(schemas: OutputSchemas, output: string, toolCalls: re
   return problem ? `output does not match response_format '${response.name}': ${problem}` : undefined;
 }
 
+/** Why an answer (any of its choices) does not conform, or undefined. */
+export function mismatchOf(schemas: OutputSchemas, result: BackendInferResponse): string | undefined {
+  const choices = [{ index: 0, output: result.output, tool_calls: result.tool_calls }, ...(result.more_choices ?? [])];
+  for (const choice of choices) {
+    const mismatch = choiceMismatch(schemas, choice.output, choice.tool_calls);
+    if (mismatch) return choices.length > 1 ? `choice ${choice.index}: ${mismatch}` : mismatch;
+  }
+  return undefined;
+}
+
 /**
  * Passes a backend stream through, checking the whole output when `done` arrives: a mismatch is
  * reported to `onMismatch` and sent as an UPSTREAM_ERROR `error` event instead of the `done`.
@@ -57,15 +67,19 @@ export async function* conformingStream(
   schemas: OutputSchemas,
   onMismatch: (mismatch: string) => void,
 ): AsyncGenerator<BackendStreamEvent, void, undefined> {
-  let output = '';
-  const deltas: ToolCallDelta[] = [];
+  const outputs: string[] = [];
+  const deltas: ToolCallDelta[][] = [];
   try {
     for await (const event of events) {
       if (event.event === 'token') {
-        output += event.data.text;
-        if (event.data.tool_calls) deltas.push(...event.data.tool_calls);
+        const i = event.data.index ?? 0;
+        outputs[i] = (outputs[i] ?? '') + event.data.text;
+        if (event.data.tool_calls) deltas[i] = [...(deltas[i] ?? []), ...event.data.tool_calls];
       } else if (event.event === 'done') {
-        const mismatch = mismatchOf(schemas, output, deltas.length > 0 ? assembleToolCalls(deltas) : undefined);
+        const choice = (i: number) => ({ output: outputs[i] ?? '', ...(deltas[i] ? { tool_calls: assembleToolCalls(deltas[i]) } : {}) });
+        const count = Math.max(outputs.length, deltas.length, 1);
+        const more = Array.from({ length: count - 1 }, (_, i) => ({ index: i + 1, ...choice(i + 1) }));
+        const mismatch = mismatchOf(schemas, { ...choice(0), usage: event.data.usage, model_latency_ms: 0, more_choices: more });
         if (mismatch) {
           onMismatch(mismatch);
           yield { event: 'error', data: { code: 'UPSTREAM_ERROR', message: `the model's ${mismatch}` } };

@@ -4,7 +4,7 @@
  * response shape. Routes and the pipeline never build these shapes themselves. The Responses API
  * has its own module (services/responses/), which yields the same NormalizedRequest.
  */
-import type { ChatMessage, BackendInferResponse, BackendStreamEvent, FinishReason, TokenData } from '../../shared/contracts/backend';
+import type { ChatMessage, BackendInferResponse, BackendStreamEvent, ExtraChoice, FinishReason, TokenData } from '../../shared/contracts/backend';
 import type { GenerationParams, InferRequest, InferResponse, Usage } from '../../shared/contracts/infer';
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, Completion, CompletionRequest } from '../../shared/contracts/openai';
 import { UNSUPPORTED_COMPLETION_FIELDS } from '../../shared/contracts/openai';
@@ -109,25 +109,28 @@ export function toInferResponse(meta: AnswerMeta, result: BackendInferResponse):
   return { id: meta.id, model: meta.model, output: result.output, usage: result.usage, latency_ms: meta.latencyMs };
 }
 
+function chatChoice(choice: ExtraChoice): ChatCompletion['choices'][number] {
+  return {
+    index: choice.index,
+    message: {
+      role: 'assistant',
+      // OpenAI sends null content beside tool calls when the model wrote no text.
+      content: choice.tool_calls && choice.output === '' ? null : choice.output,
+      ...(choice.tool_calls ? { tool_calls: choice.tool_calls } : {}),
+    },
+    finish_reason: choice.finish_reason ?? 'stop',
+    logprobs: choice.logprobs ? { content: choice.logprobs, refusal: null } : null,
+  };
+}
+
 export function toChatCompletion(meta: AnswerMeta, result: BackendInferResponse): ChatCompletion {
+  const first = { index: 0, output: result.output, finish_reason: result.finish_reason, tool_calls: result.tool_calls, logprobs: result.logprobs };
   return {
     id: meta.id,
     object: 'chat.completion',
     created: meta.created,
     model: meta.model,
-    choices: [
-      {
-        index: 0,
-        message: {
-          role: 'assistant',
-          // OpenAI sends null content beside tool calls when the model wrote no text.
-          content: result.tool_calls && result.output === '' ? null : result.output,
-          ...(result.tool_calls ? { tool_calls: result.tool_calls } : {}),
-        },
-        finish_reason: result.finish_reason ?? 'stop',
-        logprobs: result.logprobs ? { content: result.logprobs, refusal: null } : null,
-      },
-    ],
+    choices: [first, ...(result.more_choices ?? [])].map(chatChoice),
     usage: openAiUsage(result.usage),
   };
 }
@@ -185,7 +188,10 @@ export function streamEncoder(flavour: TranslatedFlavour, meta: Omit<AnswerMeta,
       },
     };
   }
-  const chunk = (choice: { text?: string; role?: boolean; token?: TokenData; finish?: FinishReason }, usage?: Usage): ChatCompletionChunk | Completion => {
+  const chunk = (
+    choice: { text?: string; role?: boolean; token?: TokenData; finish?: FinishReason; index?: number },
+    usage?: Usage,
+  ): ChatCompletionChunk | Completion => {
     if (flavour === 'chat') {
       return {
         id: meta.id,
@@ -196,7 +202,7 @@ export function streamEncoder(flavour: TranslatedFlavour, meta: Omit<AnswerMeta,
           ? []
           : [
               {
-                index: 0,
+                index: choice.index ?? 0,
                 delta: deltaOf(choice),
                 finish_reason: choice.finish ?? null,
                 logprobs: choice.token?.logprobs ? { content: choice.token.logprobs, refusal: null } : null,
@@ -214,12 +220,20 @@ export function streamEncoder(flavour: TranslatedFlavour, meta: Omit<AnswerMeta,
       ...(includeUsage ? { usage: usage ? openAiUsage(usage) : null } : {}),
     };
   };
+  // With n > 1, each further choice's first chunk carries its role, as choice 0's opening chunk does.
+  const opened = new Set<number>([0]);
   return {
     start: () => (flavour === 'chat' ? sseEvent(undefined, chunk({ role: true, text: '' })) : ''),
     event: (e) => {
-      if (e.event === 'token') return sseEvent(undefined, chunk({ text: e.data.text, token: e.data }));
+      if (e.event === 'token') {
+        const index = e.data.index ?? 0;
+        const role = !opened.has(index);
+        opened.add(index);
+        return sseEvent(undefined, chunk({ text: e.data.text, token: e.data, index, role }));
+      }
       if (e.event === 'done') {
-        const last = sseEvent(undefined, chunk({ finish: e.data.finish_reason ?? 'stop' }));
+        const reasons = e.data.finish_reasons ?? [e.data.finish_reason ?? 'stop'];
+        const last = reasons.map((reason, index) => sseEvent(undefined, chunk({ finish: reason ?? 'stop', index }))).join('');
         const usage = includeUsage ? sseEvent(undefined, chunk({}, e.data.usage)) : '';
         return `${last}${usage}${sseEvent(undefined, '[DONE]')}`;
       }

@@ -65,6 +65,13 @@ export function planCall(ctx: Pick<UpstreamContext, 'config' | 'auth' | 'request
     });
   }
   checkCapabilities(req, route.capabilities);
+  const n = req.chat?.options.n ?? 1;
+  const maxN = Math.min(route.capabilities.max_n, plan.maxN);
+  if (n > maxN) {
+    throw new ApiError('INVALID_INPUT', `n: at most ${maxN} for model '${req.model}' on this plan`, {
+      details: { issues: [{ path: 'n', message: `at most ${maxN}` }], model: req.model, max_n: maxN },
+    });
+  }
   const params = { ...req.params, max_tokens: requested ?? Math.min(DEFAULT_MAX_TOKENS, plan.maxTokens) };
   const common = { request_id: ctx.requestId, tenant_id: ctx.auth.tenantId, model: req.model, params, stream: req.stream };
   const payload: BackendInferRequestInput =
@@ -88,7 +95,7 @@ export async function complete(ctx: UpstreamContext, call: PlannedCall): Promise
   const schemas = outputSchemas(call.payload);
   let answer = await run();
   for (let tries = 1; schemas; tries++) {
-    const mismatch = mismatchOf(schemas, answer.result.output, answer.result.tool_calls);
+    const mismatch = mismatchOf(schemas, answer.result);
     if (!mismatch) break;
     ctx.metrics.count(EdgeMetric.SchemaMismatches, { Backend: answer.served.backend.name });
     if (tries === 2) throw schemaError(mismatch);

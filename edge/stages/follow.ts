@@ -49,7 +49,7 @@ async function* followerStream(state: InferenceState, flight: Flight, idleMs: nu
       for await (const event of flight.events(idleMs, state.abort.signal)) {
         if (event.event === 'token') {
           sent += event.data.text;
-          sentToolCalls ||= event.data.tool_calls !== undefined;
+          sentToolCalls ||= event.data.tool_calls !== undefined || event.data.index !== undefined;
         } else if (event.event === 'done' && flight.entry) state.settle({ kind: 'answered', entry: flight.entry, source: 'COALESCED' });
         yield event;
       }
@@ -57,7 +57,7 @@ async function* followerStream(state: InferenceState, flight: Flight, idleMs: nu
     } catch (err) {
       if (!(err instanceof LeaderFailedError)) throw err;
     }
-    // Tool-call fragments cannot be matched against a new answer's the way text is: no splice.
+    // Tool-call fragments and further choices cannot be matched against a new answer's the way text is: no splice.
     if (sentToolCalls) {
       yield { event: 'error', data: { code: 'UPSTREAM_ERROR', message: 'the shared stream was interrupted after its tool calls began' } };
       return;

@@ -18,6 +18,9 @@ import { sseBytes, type SseMessage } from '../sse';
 import { MAX_TOP_LOGPROBS, TokenLogprobSchema } from './logprobs';
 import { FunctionToolSchema, MAX_TOOLS, ResponseFormatSchema, ToolCallDeltaSchema, ToolCallSchema, ToolChoiceSchema } from './tools';
 
+/** Most choices one request may ask for (`n`). */
+export const MAX_CHOICES = 16;
+
 /**
  * One chat turn: its text (an assistant turn that only calls tools has `''`), the calls an
  * assistant turn made, and for a `tool` turn the call it answers.
@@ -50,6 +53,8 @@ export const ChatOptionsShape = {
   /** Return each output token's logprob, with `top_logprobs` alternatives. */
   logprobs: z.boolean().optional(),
   top_logprobs: z.number().int().min(0).max(MAX_TOP_LOGPROBS).optional(),
+  /** Choices to generate (absent: one). */
+  n: z.number().int().min(2).max(MAX_CHOICES).optional(),
 } as const;
 
 /** Exactly one of `prompt` (completion-style) or `messages` (chat-style, with its {@link ChatOptionsShape}). */
@@ -64,6 +69,21 @@ export type BackendInferRequestInput = z.input<typeof BackendInferRequestSchema>
 export const FinishReasonSchema = z.enum(['stop', 'length', 'tool_calls']);
 export type FinishReason = z.infer<typeof FinishReasonSchema>;
 
+/** A choice after the first of an `n` > 1 answer (the first is the response's own fields). */
+const ExtraChoiceSchema = z.object({
+  index: z
+    .number()
+    .int()
+    .min(1)
+    .max(MAX_CHOICES - 1),
+  output: z.string(),
+  finish_reason: FinishReasonSchema.optional(),
+  tool_calls: z.array(ToolCallSchema).min(1).max(MAX_TOOLS).optional(),
+  logprobs: z.array(TokenLogprobSchema).optional(),
+});
+
+export type ExtraChoice = z.infer<typeof ExtraChoiceSchema>;
+
 export const BackendInferResponseSchema = z.object({
   output: z.string(),
   usage: UsageSchema,
@@ -74,6 +94,11 @@ export const BackendInferResponseSchema = z.object({
   tool_calls: z.array(ToolCallSchema).min(1).max(MAX_TOOLS).optional(),
   /** Each output token's logprob, when the request asked for them. */
   logprobs: z.array(TokenLogprobSchema).optional(),
+  /** With `n` > 1: choices 1 … n-1 (choice 0 is `output` and its fields above). */
+  more_choices: z
+    .array(ExtraChoiceSchema)
+    .max(MAX_CHOICES - 1)
+    .optional(),
 });
 
 export type BackendInferResponse = z.infer<typeof BackendInferResponseSchema>;
@@ -103,8 +128,25 @@ export type BackendError = z.infer<typeof BackendErrorSchema>;
 /** Stream events from an adapter, by SSE event name: the names are declared here and nowhere else. */
 export const BackendStreamEventSchemas = {
   /** Text, or tool-call fragments (then `text` is `''`), as the model produced them; with the text's token logprobs when asked. */
-  token: z.object({ text: z.string(), tool_calls: z.array(ToolCallDeltaSchema).min(1).optional(), logprobs: z.array(TokenLogprobSchema).optional() }),
-  done: z.object({ usage: UsageSchema, model_latency_ms: z.number().nonnegative(), finish_reason: FinishReasonSchema.optional() }),
+  token: z.object({
+    text: z.string(),
+    tool_calls: z.array(ToolCallDeltaSchema).min(1).optional(),
+    logprobs: z.array(TokenLogprobSchema).optional(),
+    /** The choice this token belongs to, with `n` > 1 (absent: choice 0). */
+    index: z
+      .number()
+      .int()
+      .min(1)
+      .max(MAX_CHOICES - 1)
+      .optional(),
+  }),
+  done: z.object({
+    usage: UsageSchema,
+    model_latency_ms: z.number().nonnegative(),
+    finish_reason: FinishReasonSchema.optional(),
+    /** With `n` > 1: each choice's finish reason, by index (`finish_reason` is choice 0's). */
+    finish_reasons: z.array(FinishReasonSchema.nullable()).max(MAX_CHOICES).optional(),
+  }),
   error: BackendErrorObjectSchema,
 } as const;
 

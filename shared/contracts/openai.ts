@@ -5,6 +5,7 @@
  */
 import * as z from 'zod';
 import { MAX_PROMPT_CHARS, ModelNameSchema } from './infer';
+import { MAX_CHOICES } from './backend';
 import { ModelCapabilitiesSchema } from './capabilities';
 import { MAX_TOP_LOGPROBS, TokenLogprobSchema } from './logprobs';
 import { FunctionToolSchema, ResponseFormatSchema, ToolCallDeltaSchema, ToolCallSchema, ToolChoiceSchema } from './tools';
@@ -82,6 +83,8 @@ export const ChatCompletionRequestSchema = z
     response_format: ResponseFormatSchema.nullish(),
     logprobs: z.boolean().nullish(),
     top_logprobs: z.number().int().min(0).max(MAX_TOP_LOGPROBS).nullish(),
+    /** Choices to generate; capped by the model's `max_n` and the plan's. */
+    n: z.number().int().min(1).max(MAX_CHOICES).nullish(),
   })
   .meta({ id: 'ChatCompletionRequest' });
 

@@ -140,6 +140,15 @@ describe.each(['llama-3.1-8b-vllm', 'mistral-7b-instruct-lmi'])('tool round trip
     expect(final.choices[0]?.logprobs?.content).toEqual(content);
   });
 
+  it('returns n choices in the SDK types, sync and assembled from a stream', async () => {
+    const body = { model, messages: question, n: 2, max_tokens: 3, temperature: 0.8, seed: 11 };
+    const sync = await client.chat.completions.create(body);
+    expect(sync.choices.map((c) => c.index)).toEqual([0, 1]);
+    const final = await client.chat.completions.stream(body, { headers: { 'cache-control': 'no-cache' } }).finalChatCompletion();
+    expect(final.choices.map((c) => c.message.content)).toEqual(sync.choices.map((c) => c.message.content));
+    expect(final.choices.map((c) => c.finish_reason)).toEqual(['length', 'length']);
+  });
+
   it('parses a structured output with zodResponseFormat', async () => {
     const Event = z.object({ name: z.string(), day: z.enum(['mon', 'tue']), attendees: z.array(z.string()) });
     const parsed = await client.chat.completions.parse({
@@ -185,7 +194,7 @@ describe('capabilities', () => {
     const res = await fetch(`${stack.gatewayUrl}/v1/models`, { headers: { authorization: `Bearer ${client.apiKey}` } });
     const body = (await res.json()) as { data: { id: string; capabilities: { tools: boolean; json_schema: boolean; max_n: number } }[] };
     const byId = new Map(body.data.map((m) => [m.id, m.capabilities]));
-    expect(byId.get('llama-3.1-8b-vllm')).toMatchObject({ tools: true, json_schema: true, max_n: 1 });
+    expect(byId.get('llama-3.1-8b-vllm')).toMatchObject({ tools: true, json_schema: true, logprobs: true, max_n: 4 });
     expect(byId.get(LOCAL_MODEL)).toMatchObject({ tools: false, json_schema: true, logprobs: false });
     expect(byId.get('custom-7b-json')).toMatchObject({ tools: false, json_schema: false, vision: false, max_n: 1 });
   });

@@ -48,6 +48,7 @@ const NUMERIC_OVERRIDES = {
   'tokens-per-minute': 'tokensPerMinute',
   'tokens-per-day': 'tokensPerDay',
   'max-tokens': 'maxTokens',
+  'max-n': 'maxN',
 } as const satisfies Record<string, keyof TenantOverrides>;
 
 const ALL_OVERRIDES: Record<string, keyof TenantOverrides> = { ...NUMERIC_OVERRIDES, priority: 'priority', 'allowed-models': 'allowedModels' };

@@ -54,7 +54,7 @@ export const LOCAL_ECS_MODELS = {
   [LOCAL_NATIVE_RESPONSES_MODEL]: { format: 'openai-chat' },
 } as const;
 /** What the OpenAI chat models (vLLM on ECS, LMI on SageMaker) can do, as the reference model server emulates it. */
-export const OPENAI_CHAT_CAPABILITIES = { tools: true, json_schema: true, logprobs: true } as const;
+export const OPENAI_CHAT_CAPABILITIES = { tools: true, json_schema: true, logprobs: true, max_n: 4 } as const;
 /** TGI `generate` constrains output to a JSON Schema through its `grammar`; it has no tools. */
 const TGI_GENERATE_CAPABILITIES = { json_schema: true } as const;
 

@@ -10,11 +10,12 @@
  * template), tool turns and assistant `tool_calls` (with `content: null` when the turn has no text)
  * included, and `tools`, `tool_choice`, `parallel_tool_calls` and `response_format` as they are:
  * vLLM and LMI's chat schema take OpenAI's shapes natively. Tool calls come back in
- * `message.tool_calls`, streamed as `delta.tool_calls` fragments. A prompt becomes one user message.
+ * `message.tool_calls`, streamed as `delta.tool_calls` fragments. With `n`, every choice is read
+ * (streamed chunks carry each choice's `index`). A prompt becomes one user message.
  * Completions take the prompt, or messages rendered with the configured chat template.
  */
 import * as z from 'zod';
-import type { BackendInferRequest } from '../../../shared/contracts/backend';
+import { type BackendInferRequest, MAX_CHOICES } from '../../../shared/contracts/backend';
 import { TokenLogprobSchema } from '../../../shared/contracts/logprobs';
 import { ToolCallDeltaSchema, ToolCallSchema } from '../../../shared/contracts/tools';
 import { DEFAULT_MAX_TOKENS, OpenAiUsageSchema, chatMessages, inBandError, normaliseFinishReason, textOnlyPrompt, stopList } from './common';
@@ -44,6 +45,7 @@ function chatBody(req: BackendInferRequest): Record<string, unknown> {
   return {
     messages,
     ...(logprobs ? { logprobs, ...(top_logprobs !== undefined ? { top_logprobs } : {}) } : {}),
+    ...(req.n ? { n: req.n } : {}),
     ...(tools ? { tools } : {}),
     ...(tool_choice ? { tool_choice } : {}),
     ...(parallel_tool_calls !== undefined ? { parallel_tool_calls } : {}),
@@ -89,6 +91,12 @@ const Chunk = z
             text: z.string().nullish(),
             finish_reason: z.string().nullish(),
             logprobs: Logprobs,
+            index: z
+              .number()
+              .int()
+              .min(0)
+              .max(MAX_CHOICES - 1)
+              .default(0),
           })
           .loose(),
       )
@@ -108,13 +116,15 @@ function chunkPieces(data: unknown): StreamPiece[] {
   const parsed = Chunk.safeParse(data);
   if (!parsed.success) return [{ kind: 'error', message: 'unexpected OpenAI stream chunk' }];
   const pieces: StreamPiece[] = [];
-  const choice = parsed.data.choices[0];
-  const text = choice?.delta?.content ?? choice?.text ?? '';
-  const logprobs = choice?.logprobs?.content ?? undefined;
-  if (text !== '') pieces.push(logprobs ? { kind: 'text', text, logprobs } : { kind: 'text', text });
-  const deltas = choice?.delta?.tool_calls;
-  if (deltas && deltas.length > 0) pieces.push({ kind: 'tool_calls', deltas });
-  if (choice?.finish_reason) pieces.push({ kind: 'final', finishReason: normaliseFinishReason(choice.finish_reason) });
+  for (const choice of parsed.data.choices) {
+    const at = choice.index > 0 ? { index: choice.index } : {};
+    const text = choice.delta?.content ?? choice.text ?? '';
+    const logprobs = choice.logprobs?.content ?? undefined;
+    if (text !== '') pieces.push({ kind: 'text', text, ...(logprobs ? { logprobs } : {}), ...at });
+    const deltas = choice.delta?.tool_calls;
+    if (deltas && deltas.length > 0) pieces.push({ kind: 'tool_calls', deltas, ...at });
+    if (choice.finish_reason) pieces.push({ kind: 'final', finishReason: normaliseFinishReason(choice.finish_reason), ...at });
+  }
   if (parsed.data.usage) pieces.push({ kind: 'final', ...usageOf(parsed.data.usage) });
   return pieces;
 }
@@ -127,16 +137,18 @@ export const openAiChat: FormatCodec = {
   response(body): ContainerCompletion | undefined {
     const parsed = ChatResponse.safeParse(body);
     if (!parsed.success) return undefined;
-    const choice = parsed.data.choices[0]!;
-    const toolCalls = choice.message.tool_calls;
-    const logprobs = choice.logprobs?.content ?? undefined;
-    return {
-      output: choice.message.content ?? '',
-      ...(logprobs ? { logprobs } : {}),
-      finishReason: normaliseFinishReason(choice.finish_reason),
-      ...(toolCalls && toolCalls.length > 0 ? { toolCalls } : {}),
-      ...usageOf(parsed.data.usage),
-    };
+    const choices = parsed.data.choices.map((choice) => {
+      const toolCalls = choice.message.tool_calls;
+      const logprobs = choice.logprobs?.content ?? undefined;
+      return {
+        output: choice.message.content ?? '',
+        ...(logprobs ? { logprobs } : {}),
+        finishReason: normaliseFinishReason(choice.finish_reason),
+        ...(toolCalls && toolCalls.length > 0 ? { toolCalls } : {}),
+      };
+    });
+    const [first, ...more] = choices;
+    return { ...first!, ...(more.length > 0 ? { moreChoices: more } : {}), ...usageOf(parsed.data.usage) };
   },
   event: chunkPieces,
 };

@@ -31,16 +31,20 @@ export interface ContainerCompletion {
   readonly toolCalls?: readonly ToolCall[] | undefined;
   /** Each output token's logprob, when asked for. */
   readonly logprobs?: readonly TokenLogprob[] | undefined;
+  /** With `n` > 1: choices 1 … n-1, in order. */
+  readonly moreChoices?: readonly Omit<ContainerCompletion, 'moreChoices' | 'promptTokens' | 'completionTokens'>[] | undefined;
 }
 
 /** What one streamed container event means. */
 export type StreamPiece =
-  | { readonly kind: 'text'; readonly text: string; readonly logprobs?: readonly TokenLogprob[] | undefined }
+  | { readonly kind: 'text'; readonly text: string; readonly logprobs?: readonly TokenLogprob[] | undefined; readonly index?: number }
   /** Tool-call fragments, in OpenAI's `delta.tool_calls` shape. */
-  | { readonly kind: 'tool_calls'; readonly deltas: readonly ToolCallDelta[] }
-  /** End-of-generation information; may come in several pieces (OpenAI: finish chunk, then usage chunk). */
+  | { readonly kind: 'tool_calls'; readonly deltas: readonly ToolCallDelta[]; readonly index?: number }
+  /** End-of-generation information; may come in several pieces (OpenAI: finish chunk per choice, then usage chunk). */
   | {
       readonly kind: 'final';
+      /** The choice a finish reason belongs to, with `n` > 1 (absent: choice 0). */
+      readonly index?: number;
       readonly promptTokens?: number | undefined;
       readonly completionTokens?: number | undefined;
       readonly finishReason?: FinishReason | undefined;

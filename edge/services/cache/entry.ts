@@ -8,7 +8,7 @@
  * moment, whichever tier it was promoted from.
  */
 import * as z from 'zod';
-import type { BackendInferResponse, BackendStreamEvent, TokenData } from '../../../shared/contracts/backend';
+import type { BackendInferResponse, BackendStreamEvent, ExtraChoice, TokenData } from '../../../shared/contracts/backend';
 import { BackendStreamEventSchemas, FinishReasonSchema } from '../../../shared/contracts/backend';
 import { assembleToolCalls, toolCallDeltas } from '../../../shared/contracts/tools';
 import { UsageSchema } from '../../../shared/contracts/infer';
@@ -18,6 +18,8 @@ export const CacheEntrySchema = z.object({
   chunks: z.array(z.union([z.string(), BackendStreamEventSchemas.token])),
   usage: UsageSchema,
   finishReason: FinishReasonSchema.optional(),
+  /** With `n` > 1: each choice's finish reason by index (chunks of choice i > 0 carry `index`). */
+  finishReasons: z.array(FinishReasonSchema.nullable()).optional(),
   modelLatencyMs: z.number().nonnegative(),
   /** Epoch ms when the entry expires, set when it is first stored (entries written before it existed lack it). */
   expiresAt: z.number().optional(),
@@ -28,11 +30,11 @@ export type CacheEntry = z.infer<typeof CacheEntrySchema>;
 /** Largest entry worth caching (bytes of JSON); bigger answers are served but not stored. */
 export const MAX_ENTRY_BYTES = 512 * 1024;
 
-/** One recorded chunk: a token's text, or its whole data when it carries tool-call fragments. */
+/** One recorded chunk: a token's text, or its whole data when it carries tool-call fragments, logprobs or a choice index. */
 export type Chunk = CacheEntry['chunks'][number];
 
 /** A token as it is recorded. */
-export const chunkOf = (token: TokenData): Chunk => (token.tool_calls || token.logprobs ? token : token.text);
+export const chunkOf = (token: TokenData): Chunk => (token.tool_calls || token.logprobs || token.index ? token : token.text);
 
 /** A recorded chunk as a token again. */
 export const tokenOf = (chunk: Chunk): TokenData => (typeof chunk === 'string' ? { text: chunk } : chunk);
@@ -40,24 +42,57 @@ export const tokenOf = (chunk: Chunk): TokenData => (typeof chunk === 'string' ?
 /** The text of a recorded chunk. */
 export const chunkText = (chunk: Chunk): string => (typeof chunk === 'string' ? chunk : chunk.text);
 
+/** The choice a recorded chunk belongs to. */
+const choiceOf = (chunk: Chunk): number => (typeof chunk === 'string' ? 0 : (chunk.index ?? 0));
+
+function choiceChunks(choice: Omit<ExtraChoice, 'finish_reason'> | (Omit<ExtraChoice, 'index' | 'finish_reason'> & { index: 0 })): Chunk[] {
+  const at = choice.index > 0 ? { index: choice.index } : {};
+  const text: Chunk =
+    choice.logprobs || choice.index > 0 ? { text: choice.output, ...at, ...(choice.logprobs ? { logprobs: choice.logprobs } : {}) } : choice.output;
+  const calls: Chunk[] = choice.tool_calls ? [{ text: '', tool_calls: toolCallDeltas(choice.tool_calls), ...at }] : [];
+  return [text, ...calls];
+}
+
 export function entryFromResult(result: BackendInferResponse): CacheEntry {
-  const calls: Chunk[] = result.tool_calls ? [{ text: '', tool_calls: toolCallDeltas(result.tool_calls) }] : [];
-  const text: Chunk = result.logprobs ? { text: result.output, logprobs: result.logprobs } : result.output;
-  return { v: 1, chunks: [text, ...calls], usage: result.usage, finishReason: result.finish_reason, modelLatencyMs: result.model_latency_ms };
+  const more = result.more_choices ?? [];
+  const chunks = [{ index: 0 as const, output: result.output, tool_calls: result.tool_calls, logprobs: result.logprobs }, ...more].flatMap(choiceChunks);
+  const finishReasons = more.length > 0 ? [result.finish_reason ?? null, ...more.map((c) => c.finish_reason ?? null)] : undefined;
+  return {
+    v: 1,
+    chunks,
+    usage: result.usage,
+    finishReason: result.finish_reason,
+    ...(finishReasons ? { finishReasons } : {}),
+    modelLatencyMs: result.model_latency_ms,
+  };
+}
+
+/** One choice's output, tool calls and logprobs from its recorded chunks. */
+function choiceFrom(chunks: readonly Chunk[]): Pick<ExtraChoice, 'output' | 'tool_calls' | 'logprobs'> {
+  const deltas = chunks.flatMap((c) => (typeof c === 'string' ? [] : (c.tool_calls ?? [])));
+  const logprobs = chunks.some((c) => typeof c !== 'string' && c.logprobs)
+    ? chunks.flatMap((c) => (typeof c === 'string' ? [] : (c.logprobs ?? [])))
+    : undefined;
+  return {
+    output: chunks.map(chunkText).join(''),
+    ...(deltas.length > 0 ? { tool_calls: assembleToolCalls(deltas) } : {}),
+    ...(logprobs ? { logprobs } : {}),
+  };
 }
 
 export function resultFromEntry(entry: CacheEntry): BackendInferResponse {
-  const deltas = entry.chunks.flatMap((c) => (typeof c === 'string' ? [] : (c.tool_calls ?? [])));
-  const logprobs = entry.chunks.some((c) => typeof c !== 'string' && c.logprobs)
-    ? entry.chunks.flatMap((c) => (typeof c === 'string' ? [] : (c.logprobs ?? [])))
-    : undefined;
+  const count = Math.max(entry.finishReasons?.length ?? 1, ...entry.chunks.map((c) => choiceOf(c) + 1));
+  const choices = Array.from({ length: count }, (_, i) => choiceFrom(entry.chunks.filter((c) => choiceOf(c) === i)));
+  const more = choices.slice(1).map((c, i) => {
+    const reason = entry.finishReasons?.[i + 1];
+    return { index: i + 1, ...c, ...(reason ? { finish_reason: reason } : {}) };
+  });
   return {
-    output: entry.chunks.map(chunkText).join(''),
+    ...choices[0]!,
     usage: entry.usage,
     model_latency_ms: entry.modelLatencyMs,
     ...(entry.finishReason ? { finish_reason: entry.finishReason } : {}),
-    ...(deltas.length > 0 ? { tool_calls: assembleToolCalls(deltas) } : {}),
-    ...(logprobs ? { logprobs } : {}),
+    ...(more.length > 0 ? { more_choices: more } : {}),
   };
 }
 
@@ -68,7 +103,12 @@ export async function* replayEvents(entry: CacheEntry): AsyncGenerator<BackendSt
   }
   yield {
     event: 'done',
-    data: { usage: entry.usage, model_latency_ms: entry.modelLatencyMs, ...(entry.finishReason ? { finish_reason: entry.finishReason } : {}) },
+    data: {
+      usage: entry.usage,
+      model_latency_ms: entry.modelLatencyMs,
+      ...(entry.finishReason ? { finish_reason: entry.finishReason } : {}),
+      ...(entry.finishReasons ? { finish_reasons: entry.finishReasons } : {}),
+    },
   };
 }
 
@@ -99,7 +139,8 @@ export async function* recordStream(
         recorder.onToken?.(event.data);
       } else if (event.event === 'done') {
         settled = true;
-        recorder.onComplete({ v: 1, chunks, usage: event.data.usage, finishReason: event.data.finish_reason, modelLatencyMs: event.data.model_latency_ms });
+        const { usage, finish_reason: finishReason, finish_reasons: finishReasons, model_latency_ms: modelLatencyMs } = event.data;
+        recorder.onComplete({ v: 1, chunks, usage, finishReason, ...(finishReasons ? { finishReasons } : {}), modelLatencyMs });
       }
       yield event;
     }

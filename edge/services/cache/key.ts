@@ -2,7 +2,7 @@
  * Which requests the response cache may answer or store, for how long, and under which key.
  *
  * Key (SPEC §6): SHA-256 of canonical JSON `{tenant, model, prompt or messages (trimmed, with their
- * tool calls), params (keys sorted, floats rounded), tools, tool choice, response format, logprobs}`; `tenant` is `*` for a model configured as shareable. The key
+ * tool calls), params (keys sorted, floats rounded), tools, tool choice, response format, logprobs, n}`; `tenant` is `*` for a model configured as shareable. The key
  * does not include the surface or `stream`: a sync hit may be served from a stream's answer and
  * vice versa, since the cached content (text, usage, finish reason) is the same.
  *
@@ -66,7 +66,7 @@ export function canonicalJson(value: unknown): string {
 export async function cacheKey(tenantId: string, payload: BackendInferRequestInput, settings: CacheSettings): Promise<string> {
   const tenant = settings.shareableModels.includes(payload.model) ? '*' : tenantId;
   if ('prompt' in payload) return sha256Hex(canonicalJson({ v: 1, tenant, model: payload.model, prompt: payload.prompt.trim(), params: payload.params ?? {} }));
-  const { messages, tools, tool_choice, parallel_tool_calls, response_format, logprobs, top_logprobs } = payload;
+  const { messages, tools, tool_choice, parallel_tool_calls, response_format, logprobs, top_logprobs, n } = payload;
   // Version 1 keys stay valid for text-only chat: the options join the key only when present.
   return sha256Hex(
     canonicalJson({
@@ -81,6 +81,7 @@ export async function cacheKey(tenantId: string, payload: BackendInferRequestInp
       response_format,
       logprobs,
       top_logprobs,
+      n,
     }),
   );
 }

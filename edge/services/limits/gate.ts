@@ -212,12 +212,13 @@ function ioFor(input: AdmitInput): LeaseIo {
 }
 
 /**
- * Tokens a call reserves: the prompt's estimate plus the completion's `max_tokens`. A chat prompt
+ * Tokens a call reserves: the prompt's estimate plus `max_tokens` for each choice (`n`). A chat prompt
  * is its turns (with the tool calls they carry) and the tool definitions and output schema the
  * container renders into the model's context, so a request offering many tools reserves for them.
  */
 export function tokensToReserve(payload: BackendInferRequestInput): number {
-  return estimateTokens(promptOf(payload)) + (payload.params?.max_tokens ?? 0);
+  const choices = 'messages' in payload ? (payload.n ?? 1) : 1;
+  return estimateTokens(promptOf(payload)) + (payload.params?.max_tokens ?? 0) * choices;
 }
 
 function promptOf(payload: BackendInferRequestInput): string {

@@ -9,7 +9,7 @@ import { DEFAULT_MAX_TOKENS, countTokens, renderChatPrompt, type Generation, typ
 import { CONTENT_TYPE, SSE_DONE, contextOverflow, describeIssues, maxTokensField, seedField, sse, stopField, stopList, usageOf } from './common';
 import { type FixedAnswer, fixedAnswer, responseFormatField, toolChoiceField, toolsField } from './chat-tools';
 import type { ContainerError, InferenceRequest, ParseLimits, ParseResult, StreamScript, WireFormat } from './types';
-import { type GeneratedToken, VOCABULARY, textPieces } from '../generator';
+import { type GeneratedToken, VOCABULARY, generate, textPieces } from '../generator';
 
 const ERROR_TYPES: Record<number, string> = {
   400: 'BadRequestError',
@@ -41,7 +41,7 @@ const sampling = {
   seed: seedField,
   stream: z.boolean().nullish(),
   stream_options: z.looseObject({ include_usage: z.boolean().nullish() }).nullish(),
-  n: z.literal(1, { error: 'only n=1 is supported by the reference model server' }).nullish(),
+  n: z.literal(1, { error: 'only n=1 is supported for legacy completions by the reference model server' }).nullish(),
 };
 
 const textPart = z.looseObject({ type: z.literal('text'), text: z.string() });
@@ -62,6 +62,7 @@ const chatSchema = z.looseObject({
   response_format: responseFormatField,
   logprobs: z.boolean().nullish(),
   top_logprobs: z.number().int().min(0).max(20).nullish(),
+  n: z.number().int().min(1).max(16).nullish(),
 });
 const completionSchema = z.looseObject({
   ...sampling,
@@ -112,6 +113,24 @@ function tokenLogprob(token: GeneratedToken, top: number): Record<string, unknow
     i === 0 ? entry(token.text, token.logprob) : entry(VOCABULARY[(token.id + i) % VOCABULARY.length] ?? 'the', token.logprob - i),
   );
   return { ...entry(token.text, token.logprob), top_logprobs: alternatives };
+}
+
+/**
+ * Every choice's generation: choice 0's, then further ones sampled with the seed moved on (greedy
+ * decoding ignores the seed, so they repeat choice 0, as vLLM's do); a fixed answer repeats.
+ */
+function choiceGenerations(request: InferenceRequest, generation: Generation): Generation[] {
+  const more = Array.from({ length: (request.choices ?? 1) - 1 }, (_, i) =>
+    request.fixed ? generation : generate({ ...request.params, seed: (request.params.seed ?? 0) + i + 1 }),
+  );
+  return [generation, ...more];
+}
+
+/** Usage of all choices: the prompt once, every choice's completion tokens. */
+function usageOfAll(generations: readonly Generation[]): ReturnType<typeof usageOf> {
+  const first = usageOf(generations[0]!);
+  const completion = generations.reduce((n, g) => n + g.completionTokens, 0);
+  return { ...first, completion_tokens: completion, total_tokens: first.prompt_tokens + completion };
 }
 
 /** The chat `logprobs` of `tokens` when the request asked for them, else null. */
@@ -166,39 +185,54 @@ export const openAiChat: WireFormat = {
     const last = parsed.data.messages.at(-1);
     const fixed = fixedAnswer(parsed.data, prompt, last?.role === 'user' ? turnText(last) : undefined, limits.schemaViolation === true);
     if (fixed && 'error' in fixed) return { ok: false, error: openAiError(400, fixed.error) };
-    const result = toRequest('openai-chat', parsed.data, prompt, parsed.data.max_completion_tokens ?? parsed.data.max_tokens, limits);
+    const result = toRequest('openai-chat', { ...parsed.data, n: null }, prompt, parsed.data.max_completion_tokens ?? parsed.data.max_tokens, limits);
     if (!result.ok) return result;
     const logprobs = parsed.data.logprobs === true ? { logprobs: parsed.data.top_logprobs ?? 0 } : {};
-    return { ok: true, request: { ...result.request, ...(fixed ? { fixed } : {}), ...logprobs } };
+    const choices = parsed.data.n && parsed.data.n > 1 ? { choices: parsed.data.n } : {};
+    return { ok: true, request: { ...result.request, ...(fixed ? { fixed } : {}), ...logprobs, ...choices } };
   },
   respond(request, generation, meta) {
     const calls = request.fixed?.kind === 'tool_calls' ? request.fixed.calls : undefined;
     const message = calls
       ? { role: 'assistant', content: null, tool_calls: calls.map((c) => ({ id: c.id, type: 'function', function: { name: c.name, arguments: c.arguments } })) }
-      : { role: 'assistant', content: generation.text };
+      : undefined;
+    const generations = choiceGenerations(request, generation);
     return JSON.stringify({
       id: meta.id,
       object: 'chat.completion',
       created: meta.created,
       model: meta.model,
-      choices: [{ index: 0, message, logprobs: logprobsOf(request, generation.tokens), finish_reason: calls ? 'tool_calls' : generation.finishReason }],
-      usage: usageOf(generation),
+      choices: generations.map((g, index) => ({
+        index,
+        message: message ?? { role: 'assistant', content: g.text },
+        logprobs: logprobsOf(request, g.tokens),
+        finish_reason: calls ? 'tool_calls' : g.finishReason,
+      })),
+      usage: usageOfAll(generations),
     });
   },
   stream(request, generation, meta) {
     const base = { id: meta.id, object: 'chat.completion.chunk', created: meta.created, model: meta.model };
-    const choice = (delta: Record<string, unknown>, finish: string | null) => ({ index: 0, delta, logprobs: null, finish_reason: finish });
+    const choice = (index: number, delta: Record<string, unknown>, finish: string | null) => ({ index, delta, logprobs: null, finish_reason: finish });
     const calls = request.fixed?.kind === 'tool_calls' ? request.fixed.calls : undefined;
-    const tokens = calls
-      ? toolCallEvents(calls).map((delta) => chunkEvent(base, choice({ tool_calls: [delta] }, null), request))
-      : generation.tokens.map((t) =>
-          t.text === '' ? '' : chunkEvent(base, { ...choice({ content: t.text }, null), logprobs: logprobsOf(request, [t]) }, request),
-        );
+    const generations = choiceGenerations(request, generation);
+    const perChoice = generations.map((g, index) =>
+      calls
+        ? toolCallEvents(calls).map((delta) => chunkEvent(base, choice(index, { tool_calls: [delta] }, null), request))
+        : g.tokens.map((t) =>
+            t.text === '' ? '' : chunkEvent(base, { ...choice(index, { content: t.text }, null), logprobs: logprobsOf(request, [t]) }, request),
+          ),
+    );
+    // Step j of the stream carries token j of every choice, as vLLM interleaves them.
+    const steps = Math.max(...perChoice.map((events) => events.length));
+    const tail = generations.map((g, index) => chunkEvent(base, choice(index, {}, calls ? 'tool_calls' : g.finishReason), request));
+    if (request.includeUsage) tail.push(sse({ ...base, choices: [], usage: usageOfAll(generations) }));
+    tail.push(SSE_DONE);
     return {
       contentType: CONTENT_TYPE.sse,
-      head: [chunkEvent(base, choice({ role: 'assistant', content: calls ? null : '' }, null), request)],
-      tokens,
-      tail: streamTail(base, choice({}, calls ? 'tool_calls' : generation.finishReason), request, generation),
+      head: [generations.map((_, index) => chunkEvent(base, choice(index, { role: 'assistant', content: calls ? null : '' }, null), request)).join('')],
+      tokens: Array.from({ length: steps }, (_, j) => perChoice.map((events) => events[j] ?? '').join('')),
+      tail,
     };
   },
   error: openAiError,

@@ -33,6 +33,8 @@ export interface InferenceRequest {
   readonly fixed?: FixedAnswer;
   /** OpenAI chat `logprobs: true`: how many `top_logprobs` alternatives each token carries. */
   readonly logprobs?: number;
+  /** OpenAI chat `n` > 1: how many choices the answer has. */
+  readonly choices?: number;
 }
 
 /** Per-response values the server supplies (ids and clocks are not part of the deterministic output). */
