@@ -148,7 +148,7 @@ export const tenantCommands: readonly Command[] = [
     summary: "change a tenant's limits over its plan",
     details: [
       'Overrides: --requests-per-minute N, --requests-per-hour N, --requests-per-day N, --tokens-per-minute N,',
-      '  --tokens-per-day N, --max-tokens N, --priority low|standard|vip, --allowed-models MODEL,…',
+      '  --tokens-per-day N, --max-tokens N, --max-n N, --priority low|standard|vip, --allowed-models MODEL,…',
       'Given overrides are added or replaced; the others stay. --unset NAME,… removes the named ones',
       '(option names without --, e.g. --unset max-tokens,allowed-models); --clear removes all first.',
     ],
