@@ -75,8 +75,47 @@ describe('chat logprobs', () => {
     const alone = await post('/v1/chat/completions', { model, messages: ask(), top_logprobs: 2 });
     expect(alone.status).toBe(400);
     expect(((await alone.json()) as { error: { details: { issues: { path: string }[] } } }).error.details.issues[0]?.path).toBe('top_logprobs');
-    const legacy = await post('/v1/completions', { model, prompt: 'hi', logprobs: 2, echo: true });
+    const legacy = await post('/v1/completions', { model: 'llama-3.1-8b-base-vllm', prompt: 'hi', echo: true, best_of: 2 });
     expect(legacy.status).toBe(400);
-    expect(((await legacy.json()) as { error: { message: string } }).error.message).toContain('logprobs, echo');
+    expect(((await legacy.json()) as { error: { message: string } }).error.message).toContain('echo, best_of');
+  });
+});
+
+describe('legacy completions logprobs and n', () => {
+  const base = 'llama-3.1-8b-base-vllm';
+  type Legacy = { tokens: string[]; token_logprobs: number[]; top_logprobs: Record<string, number>[]; text_offset: number[] };
+  type LegacyChoice = { index: number; text: string; logprobs: Legacy | null; finish_reason: string | null };
+
+  it('answers the integer logprobs form for each of n choices', async () => {
+    const res = await post('/v1/completions', {
+      model: base,
+      prompt: `Once ${crypto.randomUUID()}`,
+      max_tokens: 3,
+      logprobs: 2,
+      n: 2,
+      temperature: 0.5,
+      seed: 1,
+    });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { choices: LegacyChoice[]; usage: { completion_tokens: number } };
+    expect(body.choices.map((c) => c.index)).toEqual([0, 1]);
+    for (const c of body.choices) {
+      expect(c.logprobs?.tokens.join('')).toBe(c.text);
+      expect(c.logprobs?.token_logprobs).toHaveLength(3);
+      expect(Object.keys(c.logprobs?.top_logprobs[0] ?? {}).length).toBeGreaterThan(0);
+      expect(c.logprobs?.text_offset[0]).toBe(0);
+    }
+    expect(body.usage.completion_tokens).toBe(6);
+  });
+
+  it('streams them per chunk with running text offsets', async () => {
+    const res = await post('/v1/completions', { model: base, prompt: `Twice ${crypto.randomUUID()}`, max_tokens: 3, logprobs: 1, stream: true });
+    const choices = (await chunks(res)).flatMap((c) => c.choices as unknown as LegacyChoice[]).filter((c) => c.text !== '');
+    let at = 0;
+    for (const c of choices) {
+      expect(c.logprobs?.text_offset[0]).toBe(at);
+      at += c.text.length;
+    }
+    expect(choices).toHaveLength(3);
   });
 });

@@ -8,6 +8,7 @@ import type { ChatMessage, BackendInferResponse, BackendStreamEvent, ExtraChoice
 import type { GenerationParams, InferRequest, InferResponse, Usage } from '../../shared/contracts/infer';
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, Completion, CompletionRequest } from '../../shared/contracts/openai';
 import { UNSUPPORTED_COMPLETION_FIELDS } from '../../shared/contracts/openai';
+import type { TokenLogprob } from '../../shared/contracts/logprobs';
 import type { ErrorObject } from '../../shared/errors';
 import { sseEvent } from '../../shared/sse';
 import { ApiError } from '../errors';
@@ -85,10 +86,12 @@ export function fromChat(req: ChatCompletionRequest): NormalizedRequest {
 
 export function fromCompletion(req: CompletionRequest): NormalizedRequest {
   refuseUnsupported(req);
+  const logprobs = typeof req.logprobs === 'number' ? { logprobs: true, top_logprobs: req.logprobs } : {};
   return {
     flavour: 'completion',
     model: req.model,
     input: { prompt: req.prompt },
+    chat: { options: { ...logprobs, ...(req.n && req.n > 1 ? { n: req.n } : {}) }, imageParts: 0 },
     params: openAiParams(req, req.max_tokens),
     stream: req.stream === true,
     includeUsage: req.stream_options?.include_usage === true,
@@ -135,13 +138,36 @@ export function toChatCompletion(meta: AnswerMeta, result: BackendInferResponse)
   };
 }
 
+/** Chat-shaped token logprobs in the legacy completions shape; `offset` is where the text starts. */
+function legacyLogprobs(entries: readonly TokenLogprob[] | undefined, offset = 0): Completion['choices'][number]['logprobs'] {
+  if (!entries) return null;
+  const text_offset: number[] = [];
+  let at = offset;
+  for (const e of entries) {
+    text_offset.push(at);
+    at += e.token.length;
+  }
+  return {
+    tokens: entries.map((e) => e.token),
+    token_logprobs: entries.map((e) => e.logprob),
+    top_logprobs: entries.map((e) => Object.fromEntries(e.top_logprobs.map((t) => [t.token, t.logprob]))),
+    text_offset,
+  };
+}
+
 export function toCompletion(meta: AnswerMeta, result: BackendInferResponse): Completion {
+  const first = { index: 0, output: result.output, finish_reason: result.finish_reason, logprobs: result.logprobs };
   return {
     id: meta.id,
     object: 'text_completion',
     created: meta.created,
     model: meta.model,
-    choices: [{ index: 0, text: result.output, finish_reason: completionFinish(result.finish_reason), logprobs: null }],
+    choices: [first, ...(result.more_choices ?? [])].map((c) => ({
+      index: c.index,
+      text: c.output,
+      finish_reason: completionFinish(c.finish_reason),
+      logprobs: legacyLogprobs(c.logprobs),
+    })),
     usage: openAiUsage(result.usage),
   };
 }
@@ -216,20 +242,33 @@ export function streamEncoder(flavour: TranslatedFlavour, meta: Omit<AnswerMeta,
       object: 'text_completion',
       created: meta.created,
       model: meta.model,
-      choices: usage ? [] : [{ index: 0, text: choice.text ?? '', finish_reason: choice.finish ? completionFinish(choice.finish) : null, logprobs: null }],
+      choices: usage
+        ? []
+        : [
+            {
+              index: choice.index ?? 0,
+              text: choice.text ?? '',
+              finish_reason: choice.finish ? completionFinish(choice.finish) : null,
+              logprobs: legacyLogprobs(choice.token?.logprobs, sent.get(choice.index ?? 0) ?? 0),
+            },
+          ],
       ...(includeUsage ? { usage: usage ? openAiUsage(usage) : null } : {}),
     };
   };
   // With n > 1, each further choice's first chunk carries its role, as choice 0's opening chunk does.
   const opened = new Set<number>([0]);
+  // Characters sent per choice: where a legacy chunk's logprobs `text_offset` starts.
+  const sent = new Map<number, number>();
   return {
     start: () => (flavour === 'chat' ? sseEvent(undefined, chunk({ role: true, text: '' })) : ''),
     event: (e) => {
       if (e.event === 'token') {
         const index = e.data.index ?? 0;
-        const role = !opened.has(index);
+        const role = flavour === 'chat' && !opened.has(index);
         opened.add(index);
-        return sseEvent(undefined, chunk({ text: e.data.text, token: e.data, index, role }));
+        const out = sseEvent(undefined, chunk({ text: e.data.text, token: e.data, index, role }));
+        sent.set(index, (sent.get(index) ?? 0) + e.data.text.length);
+        return out;
       }
       if (e.event === 'done') {
         const reasons = e.data.finish_reasons ?? [e.data.finish_reason ?? 'stop'];

@@ -75,7 +75,9 @@ export function planCall(ctx: Pick<UpstreamContext, 'config' | 'auth' | 'request
   const params = { ...req.params, max_tokens: requested ?? Math.min(DEFAULT_MAX_TOKENS, plan.maxTokens) };
   const common = { request_id: ctx.requestId, tenant_id: ctx.auth.tenantId, model: req.model, params, stream: req.stream };
   const payload: BackendInferRequestInput =
-    'prompt' in req.input ? { ...common, prompt: req.input.prompt } : { ...common, messages: [...req.input.messages], ...req.chat?.options };
+    'prompt' in req.input
+      ? { ...common, prompt: req.input.prompt, ...req.chat?.options }
+      : { ...common, messages: [...req.input.messages], ...req.chat?.options };
   return { route, payload };
 }
 

@@ -50,6 +50,10 @@ export const ChatOptionsShape = {
   tool_choice: ToolChoiceSchema.optional(),
   parallel_tool_calls: z.boolean().optional(),
   response_format: ResponseFormatSchema.optional(),
+} as const;
+
+/** What any request may ask of its output: token logprobs and several choices. */
+export const OutputOptionsShape = {
   /** Return each output token's logprob, with `top_logprobs` alternatives. */
   logprobs: z.boolean().optional(),
   top_logprobs: z.number().int().min(0).max(MAX_TOP_LOGPROBS).optional(),
@@ -59,8 +63,8 @@ export const ChatOptionsShape = {
 
 /** Exactly one of `prompt` (completion-style) or `messages` (chat-style, with its {@link ChatOptionsShape}). */
 export const BackendInferRequestSchema = z.union([
-  BackendInferBase.extend({ prompt: z.string().min(1).max(MAX_PROMPT_CHARS) }).strict(),
-  BackendInferBase.extend({ messages: z.array(ChatMessageSchema).min(1).max(256), ...ChatOptionsShape }).strict(),
+  BackendInferBase.extend({ prompt: z.string().min(1).max(MAX_PROMPT_CHARS), ...OutputOptionsShape }).strict(),
+  BackendInferBase.extend({ messages: z.array(ChatMessageSchema).min(1).max(256), ...ChatOptionsShape, ...OutputOptionsShape }).strict(),
 ]);
 
 export type BackendInferRequest = z.infer<typeof BackendInferRequestSchema>;

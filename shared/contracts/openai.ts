@@ -57,7 +57,6 @@ const SamplingFields = {
     .min(0)
     .max(2 ** 32 - 1)
     .nullish(),
-  n: z.literal(1, { error: 'only n=1 is supported' }).nullish(),
   presence_penalty: z.number().min(-2).max(2).nullish(),
   frequency_penalty: z.number().min(-2).max(2).nullish(),
   logit_bias: z.record(z.string(), z.number().min(-100).max(100)).nullish(),
@@ -65,7 +64,7 @@ const SamplingFields = {
 } as const;
 
 /** Fields the SDKs may send that this gateway cannot honour: refused rather than silently ignored. */
-export const UNSUPPORTED_COMPLETION_FIELDS = ['logprobs', 'echo', 'best_of', 'suffix'] as const;
+export const UNSUPPORTED_COMPLETION_FIELDS = ['echo', 'best_of', 'suffix'] as const;
 
 /** A legacy `functions[]` entry: mapped to a function tool. */
 const LegacyFunction = FunctionToolSchema.shape.function;
@@ -90,12 +89,29 @@ export const ChatCompletionRequestSchema = z
 
 export type ChatCompletionRequest = z.infer<typeof ChatCompletionRequestSchema>;
 
-export const CompletionRequestSchema = z.looseObject({ ...SamplingFields, prompt: z.string().min(1).max(MAX_PROMPT_CHARS) }).meta({ id: 'CompletionRequest' });
+export const CompletionRequestSchema = z
+  .looseObject({
+    ...SamplingFields,
+    prompt: z.string().min(1).max(MAX_PROMPT_CHARS),
+    /** The legacy integer form: logprobs of this many most likely tokens per position (0-5). */
+    logprobs: z.number().int().min(0).max(5).nullish(),
+    n: z.number().int().min(1).max(MAX_CHOICES).nullish(),
+  })
+  .meta({ id: 'CompletionRequest' });
 
 export type CompletionRequest = z.infer<typeof CompletionRequestSchema>;
 
 const OpenAiUsage = z.object({ prompt_tokens: z.number().int(), completion_tokens: z.number().int(), total_tokens: z.number().int() });
 const FinishReason = z.enum(['stop', 'length', 'tool_calls']).nullable();
+/** Legacy completions' logprobs: parallel arrays per token, alternatives as token → logprob maps. */
+const LegacyLogprobs = z
+  .object({
+    tokens: z.array(z.string()),
+    token_logprobs: z.array(z.number()),
+    top_logprobs: z.array(z.record(z.string(), z.number())),
+    text_offset: z.array(z.number().int()),
+  })
+  .nullable();
 const ChatLogprobs = z.object({ content: z.array(TokenLogprobSchema).nullable(), refusal: z.null().optional() }).nullable();
 
 export const ChatCompletionSchema = z
@@ -149,7 +165,7 @@ export const CompletionSchema = z
     object: z.literal('text_completion'),
     created: z.number().int(),
     model: z.string(),
-    choices: z.array(z.object({ index: z.number().int(), text: z.string(), finish_reason: FinishReason, logprobs: z.null() })),
+    choices: z.array(z.object({ index: z.number().int(), text: z.string(), finish_reason: FinishReason, logprobs: LegacyLogprobs })),
     usage: OpenAiUsage.nullish(),
   })
   .meta({ id: 'Completion' });

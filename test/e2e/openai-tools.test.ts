@@ -162,6 +162,27 @@ describe.each(['llama-3.1-8b-vllm', 'mistral-7b-instruct-lmi'])('tool round trip
   });
 });
 
+describe('legacy completions with integer logprobs and n (vLLM)', () => {
+  it('returns them in the SDK types', async () => {
+    const res = await client.completions.create({
+      model: 'llama-3.1-8b-base-vllm',
+      prompt: 'Once upon a time',
+      max_tokens: 3,
+      logprobs: 2,
+      n: 2,
+      temperature: 0.6,
+      seed: 2,
+    });
+    expect(res.choices).toHaveLength(2);
+    for (const c of res.choices) {
+      expect(c.logprobs?.tokens?.join('')).toBe(c.text);
+      expect(c.logprobs?.token_logprobs).toHaveLength(3);
+    }
+    const refused = await client.completions.create({ model: 'llama-3.1-8b-base-vllm', prompt: 'x', echo: true }).catch((e: unknown) => e);
+    expect((refused as APIError).message).toContain('echo');
+  });
+});
+
 describe('OpenAPI', () => {
   it('documents tools, tool calls, response formats and capabilities in a valid 3.1 document', async () => {
     const doc = (await (await fetch(`${stack.gatewayUrl}/openapi.json`)).json()) as {

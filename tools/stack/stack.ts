@@ -55,6 +55,8 @@ export const LOCAL_ECS_MODELS = {
 } as const;
 /** What the OpenAI chat models (vLLM on ECS, LMI on SageMaker) can do, as the reference model server emulates it. */
 export const OPENAI_CHAT_CAPABILITIES = { tools: true, json_schema: true, logprobs: true, max_n: 4 } as const;
+/** vLLM's legacy completions: logprobs and several choices, no tools. */
+const OPENAI_COMPLETIONS_CAPABILITIES = { logprobs: true, max_n: 4 } as const;
 /** TGI `generate` constrains output to a JSON Schema through its `grammar`; it has no tools. */
 const TGI_GENERATE_CAPABILITIES = { json_schema: true } as const;
 
@@ -354,7 +356,13 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   type LocalRoute = { backends: LocalBackend[]; fallbacks?: LocalBackend[]; responses?: 'native'; capabilities?: Record<string, unknown> };
   const routes: Record<string, LocalRoute> = {};
   const capabilities = (format: string) =>
-    format === 'openai-chat' ? { capabilities: OPENAI_CHAT_CAPABILITIES } : format === 'tgi' ? { capabilities: TGI_GENERATE_CAPABILITIES } : {};
+    format === 'openai-chat'
+      ? { capabilities: OPENAI_CHAT_CAPABILITIES }
+      : format === 'openai-completions'
+        ? { capabilities: OPENAI_COMPLETIONS_CAPABILITIES }
+        : format === 'tgi'
+          ? { capabilities: TGI_GENERATE_CAPABILITIES }
+          : {};
   for (const [model, { format }] of Object.entries(LOCAL_SAGEMAKER_MODELS))
     routes[model] = { backends: [{ name: 'sagemaker-local', url: lambdaUrl, kind: 'sagemaker' }], ...capabilities(format) };
   for (const [model, { format }] of Object.entries(LOCAL_ECS_MODELS))

@@ -26,13 +26,20 @@ export function promptText(req: BackendInferRequest, template: ChatTemplateName)
  * logprobs or (unless it has a grammar for it) an output format: such a request is refused (the
  * edge checks the model's capabilities first; this keeps the adapter honest on its own).
  */
-export function textOnlyPrompt(req: BackendInferRequest, template: ChatTemplateName, format: string, options: { grammar?: boolean } = {}): string {
+export function textOnlyPrompt(
+  req: BackendInferRequest,
+  template: ChatTemplateName,
+  format: string,
+  options: { grammar?: boolean; logprobs?: boolean; choices?: boolean } = {},
+): string {
   if ('messages' in req) {
     const toolTurns = req.messages.some((m) => m.role === 'tool' || m.tool_calls);
     const unsupportedFormat = req.response_format && !options.grammar ? 'response_format' : undefined;
-    const used = req.tools ? 'tools' : (unsupportedFormat ?? (toolTurns ? 'tool messages' : req.logprobs ? 'logprobs' : undefined));
+    const used = req.tools ? 'tools' : (unsupportedFormat ?? (toolTurns ? 'tool messages' : undefined));
     if (used) throw new BadRequestError(`${used}: not supported by container format '${format}'`);
   }
+  if (req.logprobs && !options.logprobs) throw new BadRequestError(`logprobs: not supported by container format '${format}'`);
+  if (req.n && !options.choices) throw new BadRequestError(`n: not supported by container format '${format}'`);
   return promptText(req, template);
 }
 

@@ -37,6 +37,11 @@ function samplingFields(req: BackendInferRequest, model: ContainerModel): Record
   };
 }
 
+/** A prompt request's output options in the legacy completions form (`logprobs` as an integer). */
+function completionOptions(req: BackendInferRequest): Record<string, unknown> {
+  return { ...(req.logprobs ? { logprobs: req.top_logprobs ?? 0 } : {}), ...(req.n ? { n: req.n } : {}) };
+}
+
 /** The chat body: messages as OpenAI takes them, and the request's tools and output format. */
 function chatBody(req: BackendInferRequest): Record<string, unknown> {
   const messages = chatMessages(req).map((m) => (m.tool_calls && m.content === '' ? { ...m, content: null } : m));
@@ -54,10 +59,26 @@ function chatBody(req: BackendInferRequest): Record<string, unknown> {
 }
 
 const Usage = OpenAiUsageSchema.nullish();
-/** Chat logprobs; a container's extra fields pass, a malformed entry drops the logprobs rather than the answer. */
-const Logprobs = z
-  .object({ content: z.array(TokenLogprobSchema).nullish() })
+const utf8 = new TextEncoder();
+/** Legacy completions' logprobs (parallel arrays), as the chat shape's entries. */
+const LegacyLogprobs = z
+  .object({
+    tokens: z.array(z.string()),
+    token_logprobs: z.array(z.number().nullable()),
+    top_logprobs: z.array(z.record(z.string(), z.number()).nullable()).nullish(),
+  })
   .loose()
+  .transform((l) => ({
+    content: l.tokens.map((token, i) => ({
+      token,
+      logprob: l.token_logprobs[i] ?? 0,
+      bytes: [...utf8.encode(token)],
+      top_logprobs: Object.entries(l.top_logprobs?.[i] ?? {}).map(([t, logprob]) => ({ token: t, logprob, bytes: [...utf8.encode(t)] })),
+    })),
+  }));
+/** Chat or legacy logprobs as chat entries; a malformed one drops the logprobs rather than the answer. */
+const Logprobs = z
+  .union([LegacyLogprobs, z.object({ content: z.array(TokenLogprobSchema).nullish() }).loose()])
   .nullish()
   .catch(undefined);
 const ChatResponse = z.object({
@@ -75,7 +96,7 @@ const ChatResponse = z.object({
   usage: Usage,
 });
 const CompletionResponse = z.object({
-  choices: z.array(z.object({ text: z.string(), finish_reason: z.string().nullish() }).loose()).min(1),
+  choices: z.array(z.object({ text: z.string(), finish_reason: z.string().nullish(), logprobs: Logprobs }).loose()).min(1),
   usage: Usage,
 });
 const Chunk = z
@@ -157,12 +178,19 @@ export const openAiChat: FormatCodec = {
 export const openAiCompletions: FormatCodec = {
   name: 'openai-completions',
   includesStopSequence: false,
-  request: (req, model) => ({ prompt: textOnlyPrompt(req, model.chatTemplate, 'openai-completions'), ...samplingFields(req, model) }),
+  request: (req, model) => ({
+    prompt: textOnlyPrompt(req, model.chatTemplate, 'openai-completions', { logprobs: true, choices: true }),
+    ...samplingFields(req, model),
+    ...completionOptions(req),
+  }),
   response(body): ContainerCompletion | undefined {
     const parsed = CompletionResponse.safeParse(body);
     if (!parsed.success) return undefined;
-    const choice = parsed.data.choices[0]!;
-    return { output: choice.text, finishReason: normaliseFinishReason(choice.finish_reason), ...usageOf(parsed.data.usage) };
+    const [first, ...more] = parsed.data.choices.map((choice) => {
+      const logprobs = choice.logprobs?.content ?? undefined;
+      return { output: choice.text, finishReason: normaliseFinishReason(choice.finish_reason), ...(logprobs ? { logprobs } : {}) };
+    });
+    return { ...first!, ...(more.length > 0 ? { moreChoices: more } : {}), ...usageOf(parsed.data.usage) };
   },
   event: chunkPieces,
 };

@@ -50,10 +50,39 @@ describe('OpenAI chat format with tools', () => {
 });
 
 describe('text-only formats', () => {
-  it.each(['tgi', 'json', 'openai-completions'] as const)('%s refuses tools, tool turns and logprobs with a 400', (format) => {
-    for (const over of [{ tools: [tool] }, { logprobs: true }, {}]) {
+  it.each(['tgi', 'json', 'openai-completions'] as const)('%s refuses tools and tool turns with a 400', (format) => {
+    for (const over of [{ tools: [tool] }, {}]) {
       expect(() => FORMATS[format].request(chatReq(over), model(format))).toThrow(BadRequestError);
     }
+  });
+
+  it.each(['tgi', 'json'] as const)('%s refuses logprobs and n', (format) => {
+    const prompt = (over: Record<string, unknown>) => BackendInferRequestSchema.parse({ request_id: 'r', tenant_id: 't', model: 'm', prompt: 'Hi', ...over });
+    expect(() => FORMATS[format].request(prompt({ logprobs: true }), model(format))).toThrow(/logprobs/);
+    expect(() => FORMATS[format].request(prompt({ n: 2 }), model(format))).toThrow(/n: /);
+  });
+
+  it('legacy completions take logprobs as an integer and n, and read legacy logprobs as entries', () => {
+    const prompt = BackendInferRequestSchema.parse({ request_id: 'r', tenant_id: 't', model: 'm', prompt: 'Hi', logprobs: true, top_logprobs: 2, n: 2 });
+    expect(FORMATS['openai-completions'].request(prompt, model('openai-completions'))).toMatchObject({ logprobs: 2, n: 2 });
+    const whole = FORMATS['openai-completions'].response({
+      choices: [
+        { text: 'a', finish_reason: 'length', logprobs: { tokens: ['a'], token_logprobs: [-1], top_logprobs: [{ a: -1, b: -2 }] } },
+        { text: 'b', finish_reason: 'stop' },
+      ],
+    });
+    expect(whole?.logprobs).toEqual([
+      {
+        token: 'a',
+        logprob: -1,
+        bytes: [97],
+        top_logprobs: [
+          { token: 'a', logprob: -1, bytes: [97] },
+          { token: 'b', logprob: -2, bytes: [98] },
+        ],
+      },
+    ]);
+    expect(whole?.moreChoices).toEqual([{ output: 'b', finishReason: 'stop' }]);
   });
 
   it.each(['json', 'openai-completions'] as const)('%s refuses a response format', (format) => {

@@ -65,7 +65,12 @@ export function canonicalJson(value: unknown): string {
 /** The cache key (hex SHA-256) of a planned backend payload. */
 export async function cacheKey(tenantId: string, payload: BackendInferRequestInput, settings: CacheSettings): Promise<string> {
   const tenant = settings.shareableModels.includes(payload.model) ? '*' : tenantId;
-  if ('prompt' in payload) return sha256Hex(canonicalJson({ v: 1, tenant, model: payload.model, prompt: payload.prompt.trim(), params: payload.params ?? {} }));
+  if ('prompt' in payload) {
+    const { logprobs, top_logprobs, n } = payload;
+    return sha256Hex(
+      canonicalJson({ v: 1, tenant, model: payload.model, prompt: payload.prompt.trim(), params: payload.params ?? {}, logprobs, top_logprobs, n }),
+    );
+  }
   const { messages, tools, tool_choice, parallel_tool_calls, response_format, logprobs, top_logprobs, n } = payload;
   // Version 1 keys stay valid for text-only chat: the options join the key only when present.
   return sha256Hex(

@@ -217,7 +217,7 @@ function ioFor(input: AdmitInput): LeaseIo {
  * container renders into the model's context, so a request offering many tools reserves for them.
  */
 export function tokensToReserve(payload: BackendInferRequestInput): number {
-  const choices = 'messages' in payload ? (payload.n ?? 1) : 1;
+  const choices = payload.n ?? 1;
   return estimateTokens(promptOf(payload)) + (payload.params?.max_tokens ?? 0) * choices;
 }
 

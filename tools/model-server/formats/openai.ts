@@ -67,6 +67,8 @@ const chatSchema = z.looseObject({
 const completionSchema = z.looseObject({
   ...sampling,
   prompt: z.union([z.string(), z.array(z.string()).length(1, { error: 'only a single prompt is supported' })]),
+  logprobs: z.number().int().min(0).max(5).nullish(),
+  n: z.number().int().min(1).max(16).nullish(),
 });
 
 type SamplingInput = z.infer<z.ZodObject<typeof sampling>>;
@@ -107,7 +109,14 @@ const utf8 = new TextEncoder();
  * A token's chat logprobs entry: its own logprob, and `top` alternatives (itself first, then
  * vocabulary words at falling logprobs), deterministic like the token itself.
  */
-function tokenLogprob(token: GeneratedToken, top: number): Record<string, unknown> {
+interface LogprobEntry {
+  readonly token: string;
+  readonly logprob: number;
+  readonly bytes: number[];
+  readonly top_logprobs?: readonly { token: string; logprob: number; bytes: number[] }[];
+}
+
+function tokenLogprob(token: GeneratedToken, top: number): Required<LogprobEntry> {
   const entry = (text: string, logprob: number) => ({ token: text, logprob, bytes: [...utf8.encode(text)] });
   const alternatives = Array.from({ length: top }, (_, i) =>
     i === 0 ? entry(token.text, token.logprob) : entry(VOCABULARY[(token.id + i) % VOCABULARY.length] ?? 'the', token.logprob - i),
@@ -140,6 +149,24 @@ function logprobsOf(request: InferenceRequest, tokens: readonly GeneratedToken[]
   return { content: tokens.filter((t) => t.text !== '').map((t) => tokenLogprob(t, top)) };
 }
 
+/** Legacy completions' logprobs of `tokens` (text starting at `offset`) when asked for, else null. */
+function legacyLogprobsOf(request: InferenceRequest, tokens: readonly GeneratedToken[], offset: number): Record<string, unknown> | null {
+  if (request.logprobs === undefined) return null;
+  const entries = tokens.filter((t) => t.text !== '').map((t) => tokenLogprob(t, request.logprobs ?? 0));
+  const text_offset: number[] = [];
+  let at = offset;
+  for (const e of entries) {
+    text_offset.push(at);
+    at += e.token.length;
+  }
+  return {
+    tokens: entries.map((e) => e.token),
+    token_logprobs: entries.map((e) => e.logprob),
+    top_logprobs: entries.map((e) => Object.fromEntries(e.top_logprobs.map((a) => [a.token, a.logprob]))),
+    text_offset,
+  };
+}
+
 /** A chat turn as the generator sees it: a tool call as `name(arguments)`, a tool result as its text. */
 function turnText(m: z.infer<typeof chatMessage>): string {
   const text = typeof m.content === 'string' ? m.content : (m.content ?? []).map((part) => part.text).join('');
@@ -153,13 +180,6 @@ function invalid(error: z.ZodError): ParseResult {
 
 function chunkEvent(base: Record<string, unknown>, choice: Record<string, unknown>, request: InferenceRequest): string {
   return sse({ ...base, choices: [choice], ...(request.includeUsage ? { usage: null } : {}) });
-}
-
-function streamTail(base: Record<string, unknown>, finish: Record<string, unknown>, request: InferenceRequest, generation: Generation): string[] {
-  const tail = [chunkEvent(base, finish, request)];
-  if (request.includeUsage) tail.push(sse({ ...base, choices: [], usage: usageOf(generation) }));
-  tail.push(SSE_DONE);
-  return tail;
 }
 
 /**
@@ -246,26 +266,50 @@ export const openAiCompletions: WireFormat = {
     const parsed = completionSchema.safeParse(body);
     if (!parsed.success) return invalid(parsed.error);
     const prompt = typeof parsed.data.prompt === 'string' ? parsed.data.prompt : (parsed.data.prompt[0] ?? '');
-    return toRequest('openai-completions', parsed.data, prompt, parsed.data.max_tokens, limits);
+    const result = toRequest('openai-completions', { ...parsed.data, n: null }, prompt, parsed.data.max_tokens, limits);
+    if (!result.ok) return result;
+    const logprobs = typeof parsed.data.logprobs === 'number' ? { logprobs: parsed.data.logprobs } : {};
+    const choices = parsed.data.n && parsed.data.n > 1 ? { choices: parsed.data.n } : {};
+    return { ok: true, request: { ...result.request, ...logprobs, ...choices } };
   },
-  respond(_request, generation, meta) {
+  respond(request, generation, meta) {
+    const generations = choiceGenerations(request, generation);
     return JSON.stringify({
       id: meta.id,
       object: 'text_completion',
       created: meta.created,
       model: meta.model,
-      choices: [{ index: 0, text: generation.text, logprobs: null, finish_reason: generation.finishReason, stop_reason: generation.stopSequence }],
-      usage: usageOf(generation),
+      choices: generations.map((g, index) => ({
+        index,
+        text: g.text,
+        logprobs: legacyLogprobsOf(request, g.tokens, 0),
+        finish_reason: g.finishReason,
+        stop_reason: g.stopSequence,
+      })),
+      usage: usageOfAll(generations),
     });
   },
   stream(request, generation, meta): StreamScript {
     const base = { id: meta.id, object: 'text_completion', created: meta.created, model: meta.model };
-    const choice = (text: string, finish: string | null) => ({ index: 0, text, logprobs: null, finish_reason: finish });
+    const generations = choiceGenerations(request, generation);
+    const perChoice = generations.map((g, index) => {
+      let offset = 0;
+      return g.tokens.map((t) => {
+        if (t.text === '') return '';
+        const event = chunkEvent(base, { index, text: t.text, logprobs: legacyLogprobsOf(request, [t], offset), finish_reason: null }, request);
+        offset += t.text.length;
+        return event;
+      });
+    });
+    const steps = Math.max(...perChoice.map((events) => events.length));
+    const tail = generations.map((g, index) => chunkEvent(base, { index, text: '', logprobs: null, finish_reason: g.finishReason }, request));
+    if (request.includeUsage) tail.push(sse({ ...base, choices: [], usage: usageOfAll(generations) }));
+    tail.push(SSE_DONE);
     return {
       contentType: CONTENT_TYPE.sse,
       head: [],
-      tokens: generation.tokens.map((t) => (t.text === '' ? '' : chunkEvent(base, choice(t.text, null), request))),
-      tail: streamTail(base, choice('', generation.finishReason), request, generation),
+      tokens: Array.from({ length: steps }, (_, j) => perChoice.map((events) => events[j] ?? '').join('')),
+      tail,
     };
   },
   error: openAiError,
