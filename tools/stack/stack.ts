@@ -46,6 +46,7 @@ export const LOCAL_NATIVE_RESPONSES_MODEL = 'qwen-2.5-7b-vllm';
 export const LOCAL_SAGEMAKER_MODELS = {
   [LOCAL_MODEL]: { endpointName: LOCAL_ENDPOINT, format: 'tgi' },
   'mistral-7b-instruct-lmi': { endpointName: 'mistral-7b-lmi', format: 'openai-chat', modelId: 'mistral-7b-instruct' },
+  'zephyr-7b-tgi-messages': { endpointName: 'zephyr-7b-tgi', format: 'tgi-messages', modelId: 'tgi' },
   'custom-7b-json': { endpointName: 'custom-7b-json', format: 'json' },
 } as const;
 export const LOCAL_ECS_MODELS = {
@@ -55,6 +56,8 @@ export const LOCAL_ECS_MODELS = {
 } as const;
 /** What the OpenAI chat models (vLLM on ECS, LMI on SageMaker) can do, as the reference model server emulates it. */
 export const OPENAI_CHAT_CAPABILITIES = { tools: true, json_schema: true, logprobs: true, max_n: 4 } as const;
+/** TGI's Messages API: tools, JSON through its grammar, logprobs; one choice. */
+const TGI_MESSAGES_CAPABILITIES = { tools: true, json_schema: true, logprobs: true } as const;
 /** vLLM's legacy completions: logprobs and several choices, no tools. */
 const OPENAI_COMPLETIONS_CAPABILITIES = { logprobs: true, max_n: 4 } as const;
 /** TGI `generate` constrains output to a JSON Schema through its `grammar`; it has no tools. */
@@ -358,11 +361,13 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const capabilities = (format: string) =>
     format === 'openai-chat'
       ? { capabilities: OPENAI_CHAT_CAPABILITIES }
-      : format === 'openai-completions'
-        ? { capabilities: OPENAI_COMPLETIONS_CAPABILITIES }
-        : format === 'tgi'
-          ? { capabilities: TGI_GENERATE_CAPABILITIES }
-          : {};
+      : format === 'tgi-messages'
+        ? { capabilities: TGI_MESSAGES_CAPABILITIES }
+        : format === 'openai-completions'
+          ? { capabilities: OPENAI_COMPLETIONS_CAPABILITIES }
+          : format === 'tgi'
+            ? { capabilities: TGI_GENERATE_CAPABILITIES }
+            : {};
   for (const [model, { format }] of Object.entries(LOCAL_SAGEMAKER_MODELS))
     routes[model] = { backends: [{ name: 'sagemaker-local', url: lambdaUrl, kind: 'sagemaker' }], ...capabilities(format) };
   for (const [model, { format }] of Object.entries(LOCAL_ECS_MODELS))

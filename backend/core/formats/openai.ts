@@ -17,7 +17,7 @@
 import * as z from 'zod';
 import { type BackendInferRequest, MAX_CHOICES } from '../../../shared/contracts/backend';
 import { TokenLogprobSchema } from '../../../shared/contracts/logprobs';
-import { ToolCallDeltaSchema, ToolCallSchema } from '../../../shared/contracts/tools';
+import { type ResponseFormat, ToolCallDeltaSchema, ToolCallSchema } from '../../../shared/contracts/tools';
 import { DEFAULT_MAX_TOKENS, OpenAiUsageSchema, chatMessages, inBandError, normaliseFinishReason, textOnlyPrompt, stopList } from './common';
 import type { ContainerCompletion, ContainerModel, FormatCodec, StreamPiece } from './types';
 
@@ -172,6 +172,26 @@ export const openAiChat: FormatCodec = {
     return { ...first!, ...(more.length > 0 ? { moreChoices: more } : {}), ...usageOf(parsed.data.usage) };
   },
   event: chunkPieces,
+};
+
+/** A response format as TGI's Messages API takes it: its grammar form `{type: "json", value: schema}`. */
+function tgiResponseFormat(format: ResponseFormat): Record<string, unknown> {
+  if (format.type === 'json_schema') return { type: 'json', value: format.json_schema.schema ?? { type: 'object' } };
+  return { type: 'json', value: { type: 'object' } };
+}
+
+/**
+ * Hugging Face TGI's Messages API (its own OpenAI-compatible `/v1/chat/completions`): the OpenAI
+ * chat shapes, tools included, except that a response format goes as TGI's JSON grammar.
+ */
+export const tgiMessages: FormatCodec = {
+  ...openAiChat,
+  name: 'tgi-messages',
+  request(req, model) {
+    const body = openAiChat.request(req, model);
+    const format = 'messages' in req ? req.response_format : undefined;
+    return format ? { ...body, response_format: tgiResponseFormat(format) } : body;
+  },
 };
 
 /** OpenAI legacy completions (vLLM, LMI). */

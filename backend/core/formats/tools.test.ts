@@ -121,3 +121,18 @@ describe('OpenAI chat logprobs', () => {
     expect(whole).not.toHaveProperty('logprobs');
   });
 });
+
+describe('TGI Messages API', () => {
+  it('sends the OpenAI chat body with tools, and a response format as TGI grammar', () => {
+    const schema = { type: 'object', properties: { a: { type: 'string' } } };
+    const body = FORMATS['tgi-messages'].request(
+      chatReq({ tools: [tool], response_format: { type: 'json_schema', json_schema: { name: 'x', schema, strict: true } } }),
+      model('tgi-messages'),
+    );
+    expect(body).toMatchObject({ tools: [tool], response_format: { type: 'json', value: schema }, model: 'served' });
+    expect(FORMATS['tgi-messages'].response({ choices: [{ message: { content: null, tool_calls: [call] }, finish_reason: 'tool_calls' }] })).toMatchObject({
+      toolCalls: [call],
+      finishReason: 'tool_calls',
+    });
+  });
+});

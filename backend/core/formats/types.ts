@@ -8,7 +8,7 @@ import type { ToolCall, ToolCallDelta } from '../../../shared/contracts/tools';
 import type { ChatTemplateName } from '../chat-template';
 
 /** Every container format a model can be configured with. */
-export const CONTAINER_FORMATS = ['tgi', 'openai-chat', 'openai-completions', 'json'] as const;
+export const CONTAINER_FORMATS = ['tgi', 'tgi-messages', 'openai-chat', 'openai-completions', 'json'] as const;
 /** A container format name. */
 export type ContainerFormat = (typeof CONTAINER_FORMATS)[number];
 

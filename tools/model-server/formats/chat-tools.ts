@@ -3,8 +3,8 @@
  * deterministically: with tools offered, `tool_choice` `required` calls the first function, a named
  * choice calls that one, and `auto` calls the functions the last user turn names (or the first one
  * when it asks for a "tool"), several at once unless `parallel_tool_calls` is false. The arguments
- * validate against the function's `parameters`, and a `json_schema` response format gets JSON that
- * validates against its schema; the `schemaViolation` knob makes both ignore the schema.
+ * validate against the function's `parameters`, and a `json_schema` response format (or TGI's
+ * `{type: "json", value}`) gets JSON that validates against its schema; the `schemaViolation` knob makes both ignore the schema.
  */
 import * as z from 'zod';
 import { fnv1a } from '../generator';
@@ -20,6 +20,8 @@ export const responseFormatField = z
   .union([
     z.looseObject({ type: z.enum(['text', 'json_object']) }),
     z.looseObject({ type: z.literal('json_schema'), json_schema: z.looseObject({ name: z.string(), schema: z.unknown().optional() }) }),
+    // TGI's Messages API takes its grammar form.
+    z.looseObject({ type: z.literal('json'), value: z.unknown() }),
   ])
   .nullish();
 
@@ -83,6 +85,7 @@ export function fixedAnswer(
     const schema = format.json_schema.schema;
     return { kind: 'json', text: JSON.stringify(violate ? violationFor(schema) : sampleForSchema(schema, seed)) };
   }
+  if (format?.type === 'json') return { kind: 'json', text: JSON.stringify(violate ? violationFor(format.value) : sampleForSchema(format.value, seed)) };
   if (format?.type === 'json_object')
     return { kind: 'json', text: violate ? 'not json' : JSON.stringify(sampleForSchema({ type: 'object', properties: { answer: { type: 'string' } } }, seed)) };
   return undefined;
