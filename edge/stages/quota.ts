@@ -95,7 +95,7 @@ export function quota(deps: Pick<IsolateServices, 'quotaGate' | 'metrics' | 'now
     const config = c.get('config');
     const maxCostMicros = costMicros(priceOf(config.routes, state.req.model), {
       promptTokens: promptTokenEstimate(state.call.payload),
-      completionTokens: state.call.payload.params?.max_tokens ?? auth.plan.maxTokens,
+      completionTokens: (state.call.payload.params?.max_tokens ?? auth.plan.maxTokens) * (state.call.payload.n ?? 1),
       cached: false,
     });
     // What the ledger bills this request (its facts are complete when the settlement reaches this stage).
