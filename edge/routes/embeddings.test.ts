@@ -144,9 +144,11 @@ describe('GET /v1/models', () => {
     const res = await SELF.fetch(`${BASE}/v1/models`, { headers: { authorization: `Bearer ${key}` } });
     const list = (await res.json()) as { data: { id: string; capabilities: Record<string, unknown> }[] };
     const byId = Object.fromEntries(list.data.map((m) => [m.id, m.capabilities]));
-    expect(byId[TEI_MODEL]).toEqual({ chat: false, embeddings: true, dimensions: 384, shortenable_dimensions: false });
-    expect(byId[VLLM_MODEL]).toEqual({ chat: false, embeddings: true, dimensions: 384, shortenable_dimensions: true });
-    expect(byId['llama-3.1-8b-instruct']).toEqual({ chat: true, embeddings: false });
+    // Beside the kind, every model states what it can do beyond text (none of it, for an embeddings model).
+    const none = { tools: false, json_schema: false, logprobs: false, vision: false, max_n: 1 };
+    expect(byId[TEI_MODEL]).toEqual({ ...none, chat: false, embeddings: true, dimensions: 384, shortenable_dimensions: false });
+    expect(byId[VLLM_MODEL]).toEqual({ ...none, chat: false, embeddings: true, dimensions: 384, shortenable_dimensions: true });
+    expect(byId['llama-3.1-8b-instruct']).toMatchObject({ chat: true, embeddings: false, tools: false, json_schema: true });
   });
 });
 

@@ -18,8 +18,7 @@ export const ModelCapabilitiesSchema = z
     /** Most choices one request may ask for (`n`); the plan may cap it lower. */
     max_n: z.number().int().min(1).max(16).default(1),
   })
-  .strict()
-  .meta({ id: 'ModelCapabilities' });
+  .strict();
 
 export type ModelCapabilities = z.infer<typeof ModelCapabilitiesSchema>;
 

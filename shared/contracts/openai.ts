@@ -187,7 +187,7 @@ export const ModelListSchema = z
           embeddings: z.boolean(),
           dimensions: z.number().int().optional(),
           shortenable_dimensions: z.boolean().optional(),
-        }),
+        }).meta({ id: 'ModelCapabilities' }),
       }),
     ),
   })

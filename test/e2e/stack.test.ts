@@ -125,6 +125,8 @@ describe('the local stack', () => {
         '/v1/jobs/{id}',
         '/v1/admin/dlq',
         '/v1/admin/dlq/redrive',
+        '/v1/usage',
+        '/v1/admin/usage/export',
         '/v1/operator/dlq',
         '/v1/operator/dlq/redrive',
         '/webhooks/{source}',
