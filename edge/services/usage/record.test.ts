@@ -62,6 +62,21 @@ describe('costs', () => {
   });
 });
 
+describe('the ledger switch', () => {
+  it('records by default, takes USAGE_LEDGER=off, and refuses any other value naming the setting', () => {
+    const base = {
+      ROUTE_TABLE: JSON.stringify({ models: { m: { backends: [{ name: 'b', url: 'https://b.example', kind: 'ecs' }] } } }),
+      UPSTASH_REDIS_REST_URL: 'https://r.example',
+      UPSTASH_REDIS_REST_TOKEN: 't',
+      AWS_ACCESS_KEY_ID: 'a',
+      AWS_SECRET_ACCESS_KEY: 's',
+    };
+    expect(getConfig({ ...base }).usageLedger).toBe('on');
+    expect(getConfig({ ...base, USAGE_LEDGER: 'off' }).usageLedger).toBe('off');
+    expect(() => getConfig({ ...base, USAGE_LEDGER: 'no' })).toThrow(/usageLedger/);
+  });
+});
+
 describe('the usage record', () => {
   it('bills an answer at its model’s price, in the table’s currency', () => {
     const record = usageRecord(facts({ backendPromptTokens: 1_000, backendCompletionTokens: 200, cache: 'MISS' }), answered, table);
