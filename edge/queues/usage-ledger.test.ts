@@ -7,9 +7,10 @@
  * backend tokens, a consumer failure's redelivery changes nothing, and the aggregates are the sum
  * of the raw records.
  */
-import { env } from 'cloudflare:test';
+import { createExecutionContext, env, waitOnExecutionContext } from 'cloudflare:test';
 import { afterEach, describe, expect, inject, it, vi } from 'vitest';
 import type { UsageRecord, UsageReport } from '../../shared/contracts/usage';
+import { createApp } from '../app';
 import { post } from '../testing/gateway-client';
 import { routeStats, TEI_MODEL } from '../testing/embeddings';
 import { ecs, gateway, sm, tableFor } from '../testing/routes';
@@ -43,6 +44,12 @@ const serverTotals = async () => {
 const modelReset = () => fetch(`${modelServer}/admin/reset`, { method: 'POST' });
 const modelConfig = (config: Record<string, unknown>) =>
   fetch(`${modelServer}/admin/config`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(config) });
+
+const call = async (key: string, id: string) => {
+  const res = await post('/v1/infer', key, { model, prompt: 'recorded', params: { max_tokens: 3 } }, { 'x-request-id': id });
+  await res.text();
+  return res.status;
+};
 
 const sum = (records: readonly UsageRecord[], field: keyof UsageRecord) => records.reduce((total, r) => total + Number(r[field]), 0);
 
@@ -228,6 +235,31 @@ describe('usage ledger accuracy', () => {
     expect(byKey.rows[0]?.cost_micros).toBe(totals.cost);
     expect(totals.hits).toBe(records.filter((r) => ['L0', 'L1', 'L2', 'COALESCED'].includes(r.cache)).length);
   }, 90_000);
+
+  it('records nothing with USAGE_LEDGER=off, while the same request to the ledger on is recorded', async () => {
+    const seeded = await seedTenantKey({ scopes: ['infer', 'admin'] });
+    const off = createApp({});
+    const ctx = createExecutionContext();
+    const body = JSON.stringify({ model, prompt: 'not recorded', params: { max_tokens: 3 } });
+    const headers = { authorization: `Bearer ${seeded.key}`, 'content-type': 'application/json', 'x-request-id': `off-${seeded.record.keyId}` };
+    const res = await off.request('/v1/infer', { method: 'POST', headers, body }, { ...env, USAGE_LEDGER: 'off' }, ctx);
+    expect(res.status).toBe(200);
+    await res.text();
+    await waitOnExecutionContext(ctx);
+    const recorded = await call(seeded.key, `on-${seeded.record.keyId}`);
+    expect(recorded).toBe(200);
+    const records = await vi.waitUntil(
+      async () => {
+        const list = await exportedRecords(seeded.tenant.tenantId);
+        return list.length > 0 ? list : undefined;
+      },
+      { timeout: 20_000, interval: 300 },
+    );
+    // The recorded request's batch has landed; the one before it, with the ledger off, left nothing.
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect((await exportedRecords(seeded.tenant.tenantId)).map((r) => r.request_id)).toEqual([`on-${seeded.record.keyId}`]);
+    expect(records).toHaveLength(1);
+  });
 
   it('changes no aggregate when a batch already counted is delivered again', async () => {
     const seeded = await seedTenantKey({ scopes: ['infer', 'admin'] });
