@@ -16,7 +16,7 @@ import type { MetricsRecorder } from '../services/metrics';
 import type { Store } from '../services/store';
 import { toInferResponse } from '../services/translate';
 import { loadJob, normalizedJobRequest, saveJob, type JobRecord } from './job-store';
-import type { DeliveryMessage, JobMessage } from './messages';
+import { type DeliveryMessage, type JobMessage, messageTrace } from './messages';
 import { StoreUnavailableError, type Outcome } from './outcome';
 import { JOB_TIMEOUT_MS, MAX_ATTEMPTS, type AsyncSettings } from './settings';
 import type { UsageRecord } from '../../shared/contracts/usage';
@@ -131,6 +131,7 @@ export async function runJob(message: JobMessage, attempt: number, deps: JobDeps
     config: jobConfig(deps.config),
     auth: { tenantId: job.tenantId, keyId: auth.keyId, plan: { ...auth.plan, allowedModels: auth.plan.allowedModels }, scopes: auth.scopes },
     requestId: job.id,
+    trace: messageTrace(message),
     metrics: deps.metrics,
     health: deps.health,
     now: deps.now,

@@ -14,6 +14,7 @@
  * dead-letters the permanent ones.
  */
 import { storeKeys, TenantRecordSchema } from '../../shared/contracts/tenancy';
+import type { TraceContext } from '../../shared/contracts/trace';
 import type { Priority } from '../../shared/plans';
 import type { Bindings, Config } from '../env';
 import { ApiError } from '../errors';
@@ -25,6 +26,7 @@ import type { MetricsRecorder } from '../services/metrics';
 import type { Store } from '../services/store';
 import { planCall } from '../services/upstream';
 import { deleteJob, normalizedJobRequest, saveJob, type JobInference, type JobRecord } from './job-store';
+import { traceFields } from './messages';
 import { enqueue } from './producer';
 import type { AsyncSettings } from './settings';
 import { callbackUrlProblem } from './ssrf';
@@ -48,6 +50,8 @@ export interface JobSubmission {
   readonly createdAt?: number;
   /** The submitting request's usage record, which the job's end writes. */
   readonly usage?: JobRecord['usage'];
+  /** The trace the job's upstream call continues (on its queue message). */
+  readonly trace?: TraceContext | undefined;
 }
 
 /** What submission uses. */
@@ -159,7 +163,8 @@ export async function submitJob(submission: JobSubmission, deps: SubmitDeps): Pr
   };
   try {
     await deps.storeCall(saveJob(store, job, deps.settings.jobResultTtlSeconds), WHAT);
-    await enqueue(deps.env, { kind: 'job', jobId: job.id, tenantId: job.tenantId, priority: submission.priority }, { requestId: submission.requestId });
+    const message = { kind: 'job' as const, jobId: job.id, tenantId: job.tenantId, priority: submission.priority, ...traceFields(submission.trace) };
+    await enqueue(deps.env, message, { requestId: submission.requestId });
   } catch (err) {
     undo();
     throw err;

@@ -35,7 +35,7 @@ import { finishJob } from './job-consumer';
 import { ulid } from '../../shared/ulid';
 import { loadJob, saveJob, webhookJobId, type JobInference, type JobRecord } from './job-store';
 import { submitJob } from './job-submit';
-import type { DeliveryMessage, WebhookMessage } from './messages';
+import { type DeliveryMessage, messageTrace, type WebhookMessage } from './messages';
 import { StoreUnavailableError, type Outcome } from './outcome';
 import type { AsyncSettings, WebhookSource } from './settings';
 import { renderJobTemplate, type JobTemplate } from './template';
@@ -162,6 +162,7 @@ export async function runJobAction(
           callbackUrl,
           tenantDefaultCallback: false,
           requestId: message.requestId,
+          trace: messageTrace(message),
           trigger: base.trigger,
           createdAt,
           // A triggered job is a request of its tenant too: recorded by the job consumer when it ends.
