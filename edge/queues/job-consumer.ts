@@ -66,13 +66,15 @@ export async function finishJob(
   job: JobRecord,
   deps: Pick<JobDeps, 'store' | 'settings' | 'deliver' | 'recordUsage' | 'config' | 'noticeBudget'>,
 ): Promise<void> {
-  const withDelivery: JobRecord = job.callbackUrl ? { ...job, delivery: { status: 'pending', attempts: 0 } } : job;
+  // Stored without its budget reservation, which is settled next: a redriven job never settles it twice.
+  const { budget, ...ended } = job;
+  const withDelivery: JobRecord = job.callbackUrl ? { ...ended, delivery: { status: 'pending', attempts: 0 } } : ended;
   await saveJob(deps.store, withDelivery, deps.settings.jobResultTtlSeconds);
   if (job.usage && job.auth && deps.recordUsage) await deps.recordUsage(jobUsageRecord(job, job.usage, job.auth.keyId, deps.config));
   // The month's spend: the submission's reservation becomes what the record bills (0 for a failure).
-  if (job.budget) {
+  if (budget) {
     const billed = job.status === 'succeeded' ? factsCost(jobFacts(job, job.usage), deps.config.routes) : 0;
-    const spent = await settleBudget(deps.store, job.tenantId, job.budget, billed);
+    const spent = await settleBudget(deps.store, job.tenantId, budget, billed);
     const limit = job.auth?.plan.monthlyBudgetMicros;
     if (spent !== undefined && limit !== undefined) await deps.noticeBudget?.(job.tenantId, limit, spent);
   }

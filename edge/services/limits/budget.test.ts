@@ -134,8 +134,12 @@ describe('monthly spend budgets', () => {
     );
     const usage = job.result!.usage;
     const cost = Math.round(usage.prompt_tokens * 0.5 + usage.completion_tokens * 1.5 + 100);
-    // The reservation (an estimate of the prompt) gives way to the real cost.
+    // The reservation (an estimate of the prompt) gives way to the real cost, once: the ended job keeps no reservation.
     await vi.waitUntil(async () => (await spent()) === cost, { timeout: 10_000, interval: 100 });
+    const stored = await store.get(`gw:job:${id}`);
+    const ended = (typeof stored === 'string' ? JSON.parse(stored) : stored) as { status: string; budget?: unknown };
+    expect(ended).toMatchObject({ status: 'succeeded' });
+    expect(ended.budget).toBeUndefined();
     // The job's record bills what the month's spend settled to.
     const record = await vi.waitUntil(async () => (await exportedRecords(seeded.tenant.tenantId)).find((r) => r.route === '/v1/jobs'), {
       timeout: 20_000,
