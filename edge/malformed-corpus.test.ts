@@ -251,12 +251,13 @@ function corpus(): Case[] {
   ]) {
     cases.push({ name: `path ${path}`, path, headers: json, body: valid });
   }
-  // OpenAI-specific refusals.
+  // OpenAI-specific refusals (the corpus model is TGI `generate`: JSON through its grammar, no tools, logprobs or n > 1).
   for (const extra of [
     { n: 2 },
     { tools: [{ type: 'function' }] },
     { logprobs: true },
-    { response_format: { type: 'json_object' } },
+    { response_format: { type: 'json_schema' } },
+    { response_format: { type: 'xml' } },
     { stream: 'yes' },
     { messages: [] },
     { messages: [{ role: 'tool', content: 'x' }] },

@@ -152,6 +152,7 @@ export function edgeDashboardWidgets(sloMs = 300): DashboardWidgetSpec[] {
       right: [by(E.EmbeddingBatchWait, [D.Model], 'p95', 'wait p95 (ms)')],
     },
     { title: 'Queue depth and DLQ size', left: [m(E.QueueBacklog, 'Maximum', 'largest queue backlog'), m(E.DlqBacklog, 'Maximum', 'dead-letter messages')] },
+    { title: 'Structured-output schema mismatches by backend', left: [by(E.SchemaMismatches, [D.Backend], 'Sum', 'mismatches')] },
   ];
 }
 

@@ -83,6 +83,8 @@ export const EdgeMetric = {
   QueueBacklog: 'QueueBacklog',
   /** Gauge: messages in the dead-letter queues, summed. Sets: [Environment]. */
   DlqBacklog: 'DlqBacklog',
+  /** Model outputs that did not match a strict schema (response format or tool arguments). Sets: [Environment], [Environment, Backend]. */
+  SchemaMismatches: 'SchemaMismatches',
 } as const;
 
 /**

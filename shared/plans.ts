@@ -21,6 +21,8 @@ export const PlanLimitsSchema = z
     tokensPerDay: positiveInt,
     /** Highest `max_tokens` a request may ask for. */
     maxTokens: positiveInt,
+    /** Most choices (`n`) one chat request may ask for; the model's `max_n` may cap it lower. */
+    maxN: z.number().int().min(1).max(16),
     priority: z.enum(PRIORITIES),
     /** Spend per UTC calendar month, micro-units of the price table's currency; absent: no budget. */
     monthlyBudgetMicros: positiveInt.optional(),
@@ -38,6 +40,7 @@ export const PLAN_DEFAULTS: Readonly<Record<Plan, PlanLimits>> = {
     tokensPerMinute: 50_000,
     tokensPerDay: 1_000_000,
     maxTokens: 512,
+    maxN: 1,
     priority: 'low',
   },
   pro: {
@@ -47,6 +50,7 @@ export const PLAN_DEFAULTS: Readonly<Record<Plan, PlanLimits>> = {
     tokensPerMinute: 500_000,
     tokensPerDay: 10_000_000,
     maxTokens: 4_096,
+    maxN: 4,
     priority: 'standard',
   },
   enterprise: {
@@ -56,6 +60,7 @@ export const PLAN_DEFAULTS: Readonly<Record<Plan, PlanLimits>> = {
     tokensPerMinute: 5_000_000,
     tokensPerDay: 100_000_000,
     maxTokens: 16_384,
+    maxN: 8,
     priority: 'vip',
   },
 };

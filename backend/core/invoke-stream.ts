@@ -12,6 +12,8 @@
 import { encodeBackendStreamEvent, type BackendInferRequest, type FinishReason } from '../../shared/contracts/backend';
 import { REASON, SSE_HEADERS } from '../../shared/contracts/boundary';
 import type { Usage } from '../../shared/contracts/infer';
+import type { TokenLogprob } from '../../shared/contracts/logprobs';
+import type { ToolCallDelta } from '../../shared/contracts/tools';
 import type { Backend, CallMeta, ErrorPhase } from './backend';
 import { AdapterError, ClientClosedError, UpstreamError, UpstreamTimeoutError } from './errors';
 import { generationCodec, type ContainerModel, type StreamPiece } from './formats';
@@ -60,8 +62,9 @@ export async function streamInference<M extends ContainerModel>(
   let counts: { promptTokens?: number | undefined; completionTokens?: number | undefined; finishReason?: FinishReason | undefined } = {};
   let completed = false;
 
-  const emit = async (text: string) => {
-    if (text === '') return;
+  const finishReasons: (FinishReason | null)[] = [];
+  const emit = async (text: string, toolCalls?: readonly ToolCallDelta[], logprobs?: readonly TokenLogprob[], index?: number) => {
+    if (text === '' && !toolCalls) return;
     if (!sink.started) {
       sink.start(200, SSE_HEADERS);
       ttftMs = Math.round(now() - started);
@@ -70,14 +73,20 @@ export async function streamInference<M extends ContainerModel>(
     }
     output += text;
     tokenEvents += 1;
-    await sink.write(encodeBackendStreamEvent({ event: 'token', data: { text } }));
+    const data = { text, ...(toolCalls ? { tool_calls: [...toolCalls] } : {}), ...(logprobs ? { logprobs: [...logprobs] } : {}), ...(index ? { index } : {}) };
+    await sink.write(encodeBackendStreamEvent({ event: 'token', data }));
   };
   const handle = async (piece: StreamPiece) => {
-    if (piece.kind === 'text') return emit(trimmer.push(piece.text));
+    // Further choices (n > 1) come from formats that trim no stop sequences (OpenAI), as do tool calls.
+    if (piece.kind === 'text')
+      return piece.index ? emit(piece.text, undefined, piece.logprobs, piece.index) : emit(trimmer.push(piece.text), undefined, piece.logprobs);
+    if (piece.kind === 'tool_calls') return emit('', piece.deltas, undefined, piece.index);
     if (piece.kind === 'error') {
       throw new UpstreamError(502, 'the model container failed while streaming', { reason: REASON.model_stream_error, cause: new Error(piece.message) });
     }
     sawFinal = true;
+    if (piece.finishReason) finishReasons[piece.index ?? 0] = piece.finishReason;
+    if (piece.index) return;
     counts = {
       promptTokens: piece.promptTokens ?? counts.promptTokens,
       completionTokens: piece.completionTokens ?? counts.completionTokens,
@@ -116,8 +125,17 @@ export async function streamInference<M extends ContainerModel>(
   const usage = usageFor(req, model, output, counts);
   if (!sink.started) sink.start(200, SSE_HEADERS);
   const finishReason = counts.finishReason;
+  const perChoice = req.stream && 'messages' in req && req.n ? Array.from({ length: req.n }, (_, i) => finishReasons[i] ?? null) : undefined;
   await sink.end(
-    encodeBackendStreamEvent({ event: 'done', data: { usage, model_latency_ms: modelLatencyMs, ...(finishReason ? { finish_reason: finishReason } : {}) } }),
+    encodeBackendStreamEvent({
+      event: 'done',
+      data: {
+        usage,
+        model_latency_ms: modelLatencyMs,
+        ...(finishReason ? { finish_reason: finishReason } : {}),
+        ...(perChoice ? { finish_reasons: perChoice } : {}),
+      },
+    }),
   );
   return { output, tokenEvents, ttftMs, modelLatencyMs, usage, finishReason };
 }

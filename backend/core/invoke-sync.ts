@@ -54,5 +54,18 @@ export async function invokeSync<M extends ContainerModel>(
     usage: usageFor(req, model, output, completion),
     model_latency_ms: modelLatency,
     ...(completion.finishReason ? { finish_reason: completion.finishReason } : {}),
+    ...(completion.toolCalls ? { tool_calls: [...completion.toolCalls] } : {}),
+    ...(completion.logprobs ? { logprobs: [...completion.logprobs] } : {}),
+    ...(completion.moreChoices
+      ? {
+          more_choices: completion.moreChoices.map((c, i) => ({
+            index: i + 1,
+            output: c.output,
+            ...(c.finishReason ? { finish_reason: c.finishReason } : {}),
+            ...(c.toolCalls ? { tool_calls: [...c.toolCalls] } : {}),
+            ...(c.logprobs ? { logprobs: [...c.logprobs] } : {}),
+          })),
+        }
+      : {}),
   };
 }

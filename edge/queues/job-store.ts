@@ -40,6 +40,8 @@ const PlanSnapshotSchema = z.object({
   tokensPerMinute: z.number(),
   tokensPerDay: z.number(),
   maxTokens: z.number(),
+  // Jobs are text-only (one choice); snapshots stored before the field existed read as 1.
+  maxN: z.number().default(1),
   priority: z.enum(PRIORITIES),
   allowedModels: z.array(z.string()).optional(),
   /** The month's spend limit at submission: what the job's budget notices compare its settled spend with. */

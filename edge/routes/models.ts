@@ -1,4 +1,4 @@
-/** `GET /v1/models`: the routed models this tenant may use, in the OpenAI list shape. */
+/** `GET /v1/models`: the routed models this tenant may use, in the OpenAI list shape, each with its `capabilities`. */
 import { createRoute, OpenAPIHono } from '@hono/zod-openapi';
 import { ModelListSchema, type ModelList } from '../../shared/contracts/openai';
 import type { AppEnv } from '../env';
@@ -26,11 +26,13 @@ export function modelRoutes(deps: RouteDeps) {
     const allowed = c.get('auth').plan.allowedModels;
     const { models } = c.get('config').routes;
     const ids = Object.keys(models).filter((id) => !allowed || allowed.includes(id));
+    // What the route declares (tools, schemas, logprobs, vision, n) and what kind of model it is.
     const capabilities = (id: string) => {
-      const embeddings = models[id]?.embeddings;
+      const route = models[id]!;
+      const embeddings = route.embeddings;
       return embeddings
-        ? { chat: false, embeddings: true, dimensions: embeddings.dimensions, shortenable_dimensions: embeddings.shortenable }
-        : { chat: true, embeddings: false };
+        ? { ...route.capabilities, chat: false, embeddings: true, dimensions: embeddings.dimensions, shortenable_dimensions: embeddings.shortenable }
+        : { ...route.capabilities, chat: true, embeddings: false };
     };
     const body: ModelList = {
       object: 'list',

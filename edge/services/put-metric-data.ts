@@ -33,6 +33,7 @@ export const DIMENSION_SETS: Readonly<Partial<Record<EdgeMetricName, readonly (r
   [E.DlqBacklog]: [[]],
   [E.EmbeddingBatchSize]: [[], [D.Model]],
   [E.EmbeddingBatchWait]: [[], [D.Model]],
+  [E.SchemaMismatches]: [[], [D.Backend]],
 };
 
 /** PutMetricData's documented limits. */

@@ -11,6 +11,7 @@ import * as z from 'zod';
 import { ModelNameSchema } from '../../shared/contracts/infer';
 import type { Priority } from '../../shared/plans';
 import { CurrencySchema, PriceSchema } from './usage/prices';
+import { ModelCapabilitiesSchema, NO_CAPABILITIES } from '../../shared/contracts/capabilities';
 
 const ms = z.number().int().positive().max(600_000);
 
@@ -92,6 +93,8 @@ export const ModelRouteSchema = z
     embeddings: EmbeddingsRouteSchema.optional(),
     /** What a request to this model costs (services/usage/prices.ts); none: recorded at 0. */
     price: PriceSchema.optional(),
+    /** What the model can do beyond text (tools, JSON schema, logprobs, vision, n); absent: none. */
+    capabilities: ModelCapabilitiesSchema.default(NO_CAPABILITIES),
   })
   .refine((r) => !r.backends.some((b) => b.weight !== undefined) || r.backends.some((b) => (b.weight ?? 0) > 0), 'at least one backend needs a weight above 0')
   // Only the ECS adapter relays the Responses API (to vLLM): a SageMaker backend could not serve such a call.

@@ -13,6 +13,9 @@ import type { Config } from '../env';
 import { ApiError } from '../errors';
 import type { AuthContext } from '../middleware/auth';
 import { invokeBackend, streamBackend } from './backend-client';
+import { checkCapabilities } from './capabilities';
+import { conformingStream, mismatchOf, outputSchemas } from './conformance';
+import { EdgeMetric } from '../../shared/metrics-catalog';
 import { resolveRoute, type Backend, type ModelRoute } from './route-table';
 import { runRouted, type Attempt, type RouteRequest, type RoutingDeps } from './routing/execute';
 import type { BackendHealth } from './routing/health';
@@ -65,9 +68,20 @@ export function planCall(ctx: Pick<UpstreamContext, 'config' | 'auth' | 'request
       details: { issues: [{ path: 'max_tokens', message: `at most ${plan.maxTokens}` }], max_tokens_limit: plan.maxTokens },
     });
   }
+  checkCapabilities(req, route.capabilities);
+  const n = req.chat?.options.n ?? 1;
+  const maxN = Math.min(route.capabilities.max_n, plan.maxN);
+  if (n > maxN) {
+    throw new ApiError('INVALID_INPUT', `n: at most ${maxN} for model '${req.model}' on this plan`, {
+      details: { issues: [{ path: 'n', message: `at most ${maxN}` }], model: req.model, max_n: maxN },
+    });
+  }
   const params = { ...req.params, max_tokens: requested ?? Math.min(DEFAULT_MAX_TOKENS, plan.maxTokens) };
   const common = { request_id: ctx.requestId, tenant_id: ctx.auth.tenantId, model: req.model, params, stream: req.stream };
-  const payload: BackendInferRequestInput = 'prompt' in req.input ? { ...common, prompt: req.input.prompt } : { ...common, messages: [...req.input.messages] };
+  const payload: BackendInferRequestInput =
+    'prompt' in req.input
+      ? { ...common, prompt: req.input.prompt, ...req.chat?.options }
+      : { ...common, messages: [...req.input.messages], ...req.chat?.options };
   return { route, payload };
 }
 
@@ -83,13 +97,33 @@ export function wrongModelKind(model: string, what: string): ApiError {
   return new ApiError('INVALID_INPUT', `model '${model}' is ${what}`, { details: { model, issues: [{ path: 'model', message: `'${model}' is ${what}` }] } });
 }
 
-/** Runs a non-streaming request to completion, with retries, breakers and fallbacks (routing/). */
+/**
+ * Runs a non-streaming request to completion, with retries, breakers and fallbacks (routing/). An
+ * answer that does not conform to the request's strict schemas is asked for once more; a second
+ * one is an UPSTREAM_ERROR naming the mismatch, never a success.
+ */
 export async function complete(ctx: UpstreamContext, call: PlannedCall): Promise<{ result: BackendInferResponse; served: Served }> {
   startShadow(ctx, call);
-  const routed = await runRouted(routeRequest(ctx, call), routingDeps(ctx), ({ backend, signal }) =>
-    invokeBackend(backend, call.payload, { aws: ctx.config.aws, signal, trace: ctx.trace }),
-  );
-  return { result: routed.value, served: { backend: routed.backend, variant: routed.variant, attempts: routed.attempts } };
+  const run = async () => {
+    const routed = await runRouted(routeRequest(ctx, call), routingDeps(ctx), ({ backend, signal }) =>
+      invokeBackend(backend, call.payload, { aws: ctx.config.aws, signal, trace: ctx.trace }),
+    );
+    return { result: routed.value, served: { backend: routed.backend, variant: routed.variant, attempts: routed.attempts } };
+  };
+  const schemas = outputSchemas(call.payload);
+  let answer = await run();
+  for (let tries = 1; schemas; tries++) {
+    const mismatch = mismatchOf(schemas, answer.result);
+    if (!mismatch) break;
+    ctx.metrics.count(EdgeMetric.SchemaMismatches, { Backend: answer.served.backend.name });
+    if (tries === 2) throw schemaError(mismatch);
+    answer = await run();
+  }
+  return answer;
+}
+
+function schemaError(mismatch: string): ApiError {
+  return new ApiError('UPSTREAM_ERROR', `the model's ${mismatch}`, { status: 502, details: { reason: 'schema_mismatch' } });
 }
 
 /**
@@ -117,7 +151,12 @@ export async function openStream(
     return { first: first.value, events, attempt };
   });
   const { first, events, attempt } = routed.value;
-  return { events: guardIdle(first, events, attempt), served: { backend: routed.backend, variant: routed.variant, attempts: routed.attempts } };
+  const guarded = guardIdle(first, events, attempt);
+  const schemas = outputSchemas(call.payload);
+  const checked = schemas
+    ? conformingStream(guarded, schemas, () => ctx.metrics.count(EdgeMetric.SchemaMismatches, { Backend: routed.backend.name }))
+    : guarded;
+  return { events: checked, served: { backend: routed.backend, variant: routed.variant, attempts: routed.attempts } };
 }
 
 function routeRequest(ctx: UpstreamContext, call: PlannedCall): RouteRequest {

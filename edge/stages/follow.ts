@@ -42,17 +42,25 @@ function failedEvent(err: unknown): BackendStreamEvent {
 
 async function* followerStream(state: InferenceState, flight: Flight, idleMs: number): AsyncGenerator<BackendStreamEvent, void, undefined> {
   let sent = '';
+  let sentToolCalls = false;
   try {
     try {
       // The client leaving aborts the request's signal, which ends a wait for the leader at once.
       for await (const event of flight.events(idleMs, state.abort.signal)) {
-        if (event.event === 'token') sent += event.data.text;
-        else if (event.event === 'done' && flight.entry) state.settle({ kind: 'answered', entry: flight.entry, source: 'COALESCED' });
+        if (event.event === 'token') {
+          sent += event.data.text;
+          sentToolCalls ||= event.data.tool_calls !== undefined || event.data.index !== undefined;
+        } else if (event.event === 'done' && flight.entry) state.settle({ kind: 'answered', entry: flight.entry, source: 'COALESCED' });
         yield event;
       }
       return;
     } catch (err) {
       if (!(err instanceof LeaderFailedError)) throw err;
+    }
+    // Tool-call fragments and further choices cannot be matched against a new answer's the way text is: no splice.
+    if (sentToolCalls) {
+      yield { event: 'error', data: { code: 'UPSTREAM_ERROR', message: 'the shared stream was interrupted after its tool calls began' } };
+      return;
     }
     // Its own call settles the request (tokens charged, entry stored) like any backend answer.
     let events: AsyncGenerator<BackendStreamEvent, void, undefined>;

@@ -26,7 +26,7 @@ export async function openRecordedStream(state: InferenceState): Promise<{ event
     throw err;
   });
   const recorded = recordStream(events, {
-    onToken: (text) => state.emitToken(text),
+    onToken: (token) => state.emitToken(token),
     onComplete: (entry) => state.settle({ kind: 'answered', entry, source: 'backend' }),
     onIncomplete: () => state.settle({ kind: 'cut' }),
   });

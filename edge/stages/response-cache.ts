@@ -95,7 +95,7 @@ export function responseCache(deps: Deps): MiddlewareHandler<AppEnv> {
     // A follower whose leader failed makes its own call without leading, so failures never cascade.
     if (!followed) {
       const leader = lookup && !deps.coalescer.follow(key) ? deps.coalescer.lead(key) : undefined;
-      if (leader && state.req.stream) state.onToken((text) => leader.publish(text));
+      if (leader && state.req.stream) state.onToken((token) => leader.publish(token));
       state.onSettled((settlement) => {
         if (settlement.kind !== 'answered') {
           leader?.reject(new LeaderFailedError('the leading request did not complete'));

@@ -7,6 +7,7 @@
  * same fact instead of re-reading a response body.
  */
 import type { Context } from 'hono';
+import type { TokenData } from '../../shared/contracts/backend';
 import type { AppEnv } from '../env';
 import type { CacheEntry } from '../services/cache/entry';
 import type { CachePolicy } from '../services/cache/key';
@@ -50,9 +51,9 @@ export interface InferenceState {
   /** Announces the settlement; only the first call counts. */
   settle(settlement: Settlement): void;
   /** Registers a listener for each token of the live backend stream, as it passes. */
-  onToken(listener: (text: string) => void): void;
+  onToken(listener: (token: TokenData) => void): void;
   /** Announces a token of the live backend stream. */
-  emitToken(text: string): void;
+  emitToken(token: TokenData): void;
 }
 
 export interface InferenceVariables {
@@ -65,7 +66,7 @@ export const inferenceOf = (c: Context<AppEnv>): InferenceState => c.get('infere
 /** A settlement announcer (listeners run once, in order, for the first settlement only) and a token announcer. */
 export function settlementHub(): Pick<InferenceState, 'onSettled' | 'settle' | 'onToken' | 'emitToken'> {
   const listeners: Array<(s: Settlement) => void> = [];
-  const tokenListeners: Array<(text: string) => void> = [];
+  const tokenListeners: Array<(token: TokenData) => void> = [];
   let settled = false;
   return {
     onSettled: (listener) => {
@@ -79,8 +80,8 @@ export function settlementHub(): Pick<InferenceState, 'onSettled' | 'settle' | '
     onToken: (listener) => {
       tokenListeners.push(listener);
     },
-    emitToken: (text) => {
-      for (const listener of tokenListeners) listener(text);
+    emitToken: (token) => {
+      for (const listener of tokenListeners) listener(token);
     },
   };
 }

@@ -15,12 +15,22 @@ import { GenerationParamsSchema, ModelNameSchema, UsageSchema, MAX_PROMPT_CHARS 
 import { BackendReasonSchema } from './boundary';
 import { ErrorObjectSchema } from '../errors';
 import { sseBytes, type SseMessage } from '../sse';
+import { MAX_TOP_LOGPROBS, TokenLogprobSchema } from './logprobs';
+import { FunctionToolSchema, MAX_TOOLS, ResponseFormatSchema, ToolCallDeltaSchema, ToolCallSchema, ToolChoiceSchema } from './tools';
 
-/** One chat turn, as the OpenAI-compatible routes receive it (text content only). */
+/** Most choices one request may ask for (`n`). */
+export const MAX_CHOICES = 16;
+
+/**
+ * One chat turn: its text (an assistant turn that only calls tools has `''`), the calls an
+ * assistant turn made, and for a `tool` turn the call it answers.
+ */
 export const ChatMessageSchema = z
   .object({
-    role: z.enum(['system', 'user', 'assistant']),
+    role: z.enum(['system', 'user', 'assistant', 'tool']),
     content: z.string().max(MAX_PROMPT_CHARS),
+    tool_calls: z.array(ToolCallSchema).min(1).max(MAX_TOOLS).optional(),
+    tool_call_id: z.string().min(1).max(128).optional(),
   })
   .strict();
 
@@ -34,17 +44,49 @@ const BackendInferBase = z.object({
   stream: z.boolean().default(false),
 });
 
-/** Exactly one of `prompt` (completion-style) or `messages` (chat-style). */
+/** What a chat request may add to its messages: the tools offered and the output format, in OpenAI's shapes. */
+export const ChatOptionsShape = {
+  tools: z.array(FunctionToolSchema).min(1).max(MAX_TOOLS).optional(),
+  tool_choice: ToolChoiceSchema.optional(),
+  parallel_tool_calls: z.boolean().optional(),
+  response_format: ResponseFormatSchema.optional(),
+} as const;
+
+/** What any request may ask of its output: token logprobs and several choices. */
+export const OutputOptionsShape = {
+  /** Return each output token's logprob, with `top_logprobs` alternatives. */
+  logprobs: z.boolean().optional(),
+  top_logprobs: z.number().int().min(0).max(MAX_TOP_LOGPROBS).optional(),
+  /** Choices to generate (absent: one). */
+  n: z.number().int().min(2).max(MAX_CHOICES).optional(),
+} as const;
+
+/** Exactly one of `prompt` (completion-style) or `messages` (chat-style, with its {@link ChatOptionsShape}). */
 export const BackendInferRequestSchema = z.union([
-  BackendInferBase.extend({ prompt: z.string().min(1).max(MAX_PROMPT_CHARS) }).strict(),
-  BackendInferBase.extend({ messages: z.array(ChatMessageSchema).min(1).max(256) }).strict(),
+  BackendInferBase.extend({ prompt: z.string().min(1).max(MAX_PROMPT_CHARS), ...OutputOptionsShape }).strict(),
+  BackendInferBase.extend({ messages: z.array(ChatMessageSchema).min(1).max(256), ...ChatOptionsShape, ...OutputOptionsShape }).strict(),
 ]);
 
 export type BackendInferRequest = z.infer<typeof BackendInferRequestSchema>;
 export type BackendInferRequestInput = z.input<typeof BackendInferRequestSchema>;
 
-export const FinishReasonSchema = z.enum(['stop', 'length']);
+export const FinishReasonSchema = z.enum(['stop', 'length', 'tool_calls']);
 export type FinishReason = z.infer<typeof FinishReasonSchema>;
+
+/** A choice after the first of an `n` > 1 answer (the first is the response's own fields). */
+const ExtraChoiceSchema = z.object({
+  index: z
+    .number()
+    .int()
+    .min(1)
+    .max(MAX_CHOICES - 1),
+  output: z.string(),
+  finish_reason: FinishReasonSchema.optional(),
+  tool_calls: z.array(ToolCallSchema).min(1).max(MAX_TOOLS).optional(),
+  logprobs: z.array(TokenLogprobSchema).optional(),
+});
+
+export type ExtraChoice = z.infer<typeof ExtraChoiceSchema>;
 
 export const BackendInferResponseSchema = z.object({
   output: z.string(),
@@ -52,6 +94,15 @@ export const BackendInferResponseSchema = z.object({
   /** Time the model call took as the adapter measured it. */
   model_latency_ms: z.number().nonnegative(),
   finish_reason: FinishReasonSchema.optional(),
+  /** The functions the model called instead of (or beside) answering text. */
+  tool_calls: z.array(ToolCallSchema).min(1).max(MAX_TOOLS).optional(),
+  /** Each output token's logprob, when the request asked for them. */
+  logprobs: z.array(TokenLogprobSchema).optional(),
+  /** With `n` > 1: choices 1 … n-1 (choice 0 is `output` and its fields above). */
+  more_choices: z
+    .array(ExtraChoiceSchema)
+    .max(MAX_CHOICES - 1)
+    .optional(),
 });
 
 export type BackendInferResponse = z.infer<typeof BackendInferResponseSchema>;
@@ -80,12 +131,33 @@ export type BackendError = z.infer<typeof BackendErrorSchema>;
 
 /** Stream events from an adapter, by SSE event name: the names are declared here and nowhere else. */
 export const BackendStreamEventSchemas = {
-  token: z.object({ text: z.string() }),
-  done: z.object({ usage: UsageSchema, model_latency_ms: z.number().nonnegative(), finish_reason: FinishReasonSchema.optional() }),
+  /** Text, or tool-call fragments (then `text` is `''`), as the model produced them; with the text's token logprobs when asked. */
+  token: z.object({
+    text: z.string(),
+    tool_calls: z.array(ToolCallDeltaSchema).min(1).optional(),
+    logprobs: z.array(TokenLogprobSchema).optional(),
+    /** The choice this token belongs to, with `n` > 1 (absent: choice 0). */
+    index: z
+      .number()
+      .int()
+      .min(1)
+      .max(MAX_CHOICES - 1)
+      .optional(),
+  }),
+  done: z.object({
+    usage: UsageSchema,
+    model_latency_ms: z.number().nonnegative(),
+    finish_reason: FinishReasonSchema.optional(),
+    /** With `n` > 1: each choice's finish reason, by index (`finish_reason` is choice 0's). */
+    finish_reasons: z.array(FinishReasonSchema.nullable()).max(MAX_CHOICES).optional(),
+  }),
   error: BackendErrorObjectSchema,
 } as const;
 
 type BackendStreamEventName = keyof typeof BackendStreamEventSchemas;
+
+/** What one `token` event carries. */
+export type TokenData = z.infer<typeof BackendStreamEventSchemas.token>;
 
 /** One stream event, discriminated by its SSE event name. */
 export type BackendStreamEvent = {

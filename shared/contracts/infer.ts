@@ -23,6 +23,13 @@ export const GenerationParamsSchema = z
       .min(0)
       .max(2 ** 32 - 1)
       .optional(),
+    presence_penalty: z.number().min(-2).max(2).optional(),
+    frequency_penalty: z.number().min(-2).max(2).optional(),
+    /** Token id (as a decimal string) → bias in [-100, 100], as OpenAI takes it. */
+    logit_bias: z
+      .record(z.string().regex(/^\d{1,9}$/, 'token ids are decimal integers'), z.number().min(-100).max(100))
+      .refine((b) => Object.keys(b).length <= 300, 'at most 300 biased tokens')
+      .optional(),
   })
   .strict();
 

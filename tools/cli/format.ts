@@ -50,6 +50,7 @@ const LIMIT_ROWS: readonly [keyof EffectivePlan & keyof TenantRecord['overrides'
   ['tokensPerMinute', 'tokens/minute'],
   ['tokensPerDay', 'tokens/day'],
   ['maxTokens', 'max_tokens'],
+  ['maxN', 'n'],
   ['priority', 'priority'],
   ['monthlyBudgetMicros', 'budget/month µ'],
 ];

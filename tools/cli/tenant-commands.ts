@@ -49,6 +49,7 @@ const NUMERIC_OVERRIDES = {
   'tokens-per-day': 'tokensPerDay',
   'max-tokens': 'maxTokens',
   'monthly-budget-micros': 'monthlyBudgetMicros',
+  'max-n': 'maxN',
 } as const satisfies Record<string, keyof TenantOverrides>;
 
 const ALL_OVERRIDES: Record<string, keyof TenantOverrides> = { ...NUMERIC_OVERRIDES, priority: 'priority', 'allowed-models': 'allowedModels' };
@@ -148,7 +149,7 @@ export const tenantCommands: readonly Command[] = [
     summary: "change a tenant's limits over its plan",
     details: [
       'Overrides: --requests-per-minute N, --requests-per-hour N, --requests-per-day N, --tokens-per-minute N,',
-      '  --tokens-per-day N, --max-tokens N, --priority low|standard|vip, --allowed-models MODEL,…,',
+      '  --tokens-per-day N, --max-tokens N, --max-n N, --priority low|standard|vip, --allowed-models MODEL,…,',
       '  --monthly-budget-micros N (spend per UTC month in millionths of the price table currency; plans have none)',
       'Given overrides are added or replaced; the others stay. --unset NAME,… removes the named ones',
       '(option names without --, e.g. --unset max-tokens,allowed-models); --clear removes all first.',

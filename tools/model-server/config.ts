@@ -48,6 +48,8 @@ export interface BehaviourConfig {
   readonly payloadFraming: PayloadFraming;
   /** Length of the vectors the embedding routes answer (embeddings.ts). Default 384. */
   readonly embeddingDimensions: number;
+  /** Tool-call arguments and `response_format` JSON ignore their schema (to test the edge's validation). Default false. */
+  readonly schemaViolation: boolean;
 }
 
 /** Faults of the whole container: `reset` drops every connection but the admin API's (a dead container). */
@@ -88,6 +90,7 @@ export const DEFAULT_CONFIG: ModelServerConfig = {
   format: 'auto',
   payloadFraming: 'event',
   embeddingDimensions: 384,
+  schemaViolation: false,
   fault: null,
   modelName: 'reference-model',
   maxModelLen: 4096,
@@ -114,6 +117,7 @@ const behaviourShape = {
   format: z.enum(['auto', ...FORMAT_NAMES]),
   payloadFraming: z.enum(['event', 'split', 'coalesce']),
   embeddingDimensions: z.number().int().min(1).max(16_384),
+  schemaViolation: z.boolean(),
 };
 const behaviourPatchSchema = z.strictObject(behaviourShape).partial();
 const configPatchSchema = z

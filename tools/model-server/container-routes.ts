@@ -66,7 +66,7 @@ export async function handleHttpInference(ctx: ServerContext, req: IncomingMessa
         : `${INJECTED_FAILURE} (forcedStatus=${status})`;
     return fail(errorFormat(formatSetting()).error(status, message), retryAfter(status, fault.retryAfterSeconds));
   }
-  const result = prepare(decoded.value, formatSetting(), config);
+  const result = prepare(decoded.value, formatSetting(), config, behaviour);
   if (!result.ok) return fail(result.error);
   const { prepared } = result;
   if (ctx.errorRate.hit(target, behaviour.errorRate)) {

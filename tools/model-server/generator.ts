@@ -259,3 +259,19 @@ export function generate(params: GenerationParams): Generation {
     completionTokens: tokens.length,
   };
 }
+
+const PIECE_PATTERN = /\s*(?:[\p{L}\p{N}\p{M}]+|[^\s\p{L}\p{N}\p{M}])/gu;
+
+/** `text` in the pieces it streams as: one per counted token, each with the whitespace before it. */
+export function textPieces(text: string): string[] {
+  return text.match(PIECE_PATTERN) ?? [];
+}
+
+/**
+ * A generation whose text is given rather than sampled (a tool call's arguments, JSON for a
+ * schema), one token per piece of {@link textPieces}; it ends with `stop`.
+ */
+export function fixedGeneration(text: string, params: GenerationParams): Generation {
+  const tokens = textPieces(text).map((piece, i) => ({ id: TOKEN_ID_OFFSET + i, raw: piece, text: piece, logprob: 0 }));
+  return { text, rawText: text, tokens, finishReason: 'stop', stopSequence: null, promptTokens: countTokens(params.prompt), completionTokens: tokens.length };
+}

@@ -84,7 +84,7 @@ describe('bad input never crashes the server', () => {
     ['/v1/chat/completions', { messages: 'hi' }, 400],
     ['/v1/chat/completions', { messages: [{ role: 'user', content: 'x' }], max_tokens: -1 }, 400],
     ['/v1/completions', { model: 'm' }, 400],
-    ['/v1/completions', { model: 'm', prompt: 'x', n: 2 }, 400],
+    ['/v1/completions', { model: 'm', prompt: 'x', n: 0 }, 400],
     ['/generate', 'not json', 422],
     ['/invocations', '[1,2,3]', 400],
     ['/v1/chat/completions', JSON.stringify({ messages: [{ role: 'user', content: 'x'.repeat(5000) }] }), 413],

@@ -126,7 +126,7 @@ export async function handleSageMaker(
         sendBody(res, 200, { ...headers, 'Content-Type': 'application/json', 'X-Amzn-SageMaker-Custom-Attributes': `x-compute-tokens=${tokens}` }, json),
     });
   }
-  const result = prepare(decoded.value, behaviour.format, config);
+  const result = prepare(decoded.value, behaviour.format, config, behaviour);
   if (!result.ok) return fail(sageMakerErrors.modelError(location, result.error));
   const { prepared } = result;
   // Only a forced 424 gets this far as a fault: the container failing, like an errorRate hit.

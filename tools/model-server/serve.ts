@@ -17,7 +17,7 @@ import {
   type StreamScript,
   type WireFormat,
 } from './formats';
-import { generate, type Generation } from './generator';
+import { fixedGeneration, generate, type Generation } from './generator';
 import type { StreamTransport } from './io';
 import { playStream, waitForGeneration, type Pacing } from './pacing';
 import type { InvocationRecord, StatsRecorder } from './stats';
@@ -70,6 +70,7 @@ export function prepare(
   value: unknown,
   format: ContainerFormat,
   config: ModelServerConfig,
+  behaviour: BehaviourConfig = config,
 ): { ok: true; prepared: Prepared } | { ok: false; error: ContainerError } {
   const name = format === 'auto' ? detectFormat(value) : format;
   if (name === null) {
@@ -77,9 +78,11 @@ export function prepare(
       'Cannot detect the request format: expected `messages` (OpenAI chat), `inputs` (TGI), or `prompt` (OpenAI completions with `model`, plain JSON without)';
     return { ok: false, error: openAiError(400, message) };
   }
-  const parsed = FORMATS[name].parse(value, { maxModelLen: config.maxModelLen });
+  const parsed = FORMATS[name].parse(value, { maxModelLen: config.maxModelLen, schemaViolation: behaviour.schemaViolation });
   if (!parsed.ok) return parsed;
-  return { ok: true, prepared: { format: FORMATS[name], request: parsed.request, generation: generate(parsed.request.params) } };
+  const { fixed, params } = parsed.request;
+  const generation = fixed ? fixedGeneration(fixed.kind === 'json' ? fixed.text : fixed.calls.map((c) => c.arguments).join(''), params) : generate(params);
+  return { ok: true, prepared: { format: FORMATS[name], request: parsed.request, generation } };
 }
 
 /** Response ids and clock for one answer. */

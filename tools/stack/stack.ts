@@ -53,6 +53,7 @@ export const LOCAL_UNBATCHED_EMBEDDING_MODEL = 'e5-small-vllm-unbatched';
 export const LOCAL_SAGEMAKER_MODELS = {
   [LOCAL_MODEL]: { endpointName: LOCAL_ENDPOINT, format: 'tgi' },
   'mistral-7b-instruct-lmi': { endpointName: 'mistral-7b-lmi', format: 'openai-chat', modelId: 'mistral-7b-instruct' },
+  'zephyr-7b-tgi-messages': { endpointName: 'zephyr-7b-tgi', format: 'tgi-messages', modelId: 'tgi' },
   'custom-7b-json': { endpointName: 'custom-7b-json', format: 'json' },
   'bge-small-en-tei': { endpointName: 'bge-small-en-tei', format: 'tei-embed' },
 } as const;
@@ -73,6 +74,15 @@ export const LOCAL_EMBEDDING_MODELS = {
   'e5-small-vllm': { dimensions: 384, shortenable: true, vocabSize: 250_002, maxInputTokens: 512 },
   [LOCAL_UNBATCHED_EMBEDDING_MODEL]: { dimensions: 384, shortenable: true, vocabSize: 250_002, maxInputTokens: 512, maxBatchInputs: 1 },
 } as const;
+/** What the OpenAI chat models (vLLM on ECS, LMI on SageMaker) can do, as the reference model server emulates it. */
+export const OPENAI_CHAT_CAPABILITIES = { tools: true, json_schema: true, logprobs: true, max_n: 4 } as const;
+/** TGI's Messages API: tools, JSON through its grammar, logprobs; one choice. */
+const TGI_MESSAGES_CAPABILITIES = { tools: true, json_schema: true, logprobs: true } as const;
+/** vLLM's legacy completions: logprobs and several choices, no tools. */
+const OPENAI_COMPLETIONS_CAPABILITIES = { logprobs: true, max_n: 4 } as const;
+/** TGI `generate` constrains output to a JSON Schema through its `grammar`; it has no tools. */
+const TGI_GENERATE_CAPABILITIES = { json_schema: true } as const;
+
 /**
  * A model both adapters serve, each from its own container (SageMaker endpoint `resilience-7b-sm`,
  * vLLM model `resilience-7b-vllm`), so the model server's per-endpoint faults can break one backend
@@ -390,13 +400,30 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   await step('lambda-host', () => waitUntilReady(lambdaHost, bothListening, `not listening on ${ports.lambdaHost} and ${ecsPort}`, 30_000));
   progress(`lambda-host    ${lambdaUrl} (SageMaker adapter), ${ecsUrl} (ECS adapter): Function URLs with AWS_IAM auth, RESPONSE_STREAM`);
   type LocalBackend = { name: string; url: string; kind: 'sagemaker' | 'ecs' };
-  const routes: Record<
-    string,
-    { backends: LocalBackend[]; fallbacks?: LocalBackend[]; responses?: 'native'; embeddings?: object; price?: typeof LOCAL_PRICE }
-  > = {};
-  for (const model of Object.keys(LOCAL_SAGEMAKER_MODELS)) routes[model] = { backends: [{ name: 'sagemaker-local', url: lambdaUrl, kind: 'sagemaker' }] };
-  for (const model of Object.keys(LOCAL_ECS_MODELS)) routes[model] = { backends: [{ name: 'ecs-local', url: ecsUrl, kind: 'ecs' }] };
-  routes[LOCAL_NATIVE_RESPONSES_MODEL] = { backends: [{ name: 'ecs-local', url: ecsUrl, kind: 'ecs' }], responses: 'native' };
+  type LocalRoute = {
+    backends: LocalBackend[];
+    fallbacks?: LocalBackend[];
+    responses?: 'native';
+    capabilities?: Record<string, unknown>;
+    embeddings?: object;
+    price?: typeof LOCAL_PRICE;
+  };
+  const routes: Record<string, LocalRoute> = {};
+  const capabilities = (format: string) =>
+    format === 'openai-chat'
+      ? { capabilities: OPENAI_CHAT_CAPABILITIES }
+      : format === 'tgi-messages'
+        ? { capabilities: TGI_MESSAGES_CAPABILITIES }
+        : format === 'openai-completions'
+          ? { capabilities: OPENAI_COMPLETIONS_CAPABILITIES }
+          : format === 'tgi'
+            ? { capabilities: TGI_GENERATE_CAPABILITIES }
+            : {};
+  for (const [model, { format }] of Object.entries(LOCAL_SAGEMAKER_MODELS))
+    routes[model] = { backends: [{ name: 'sagemaker-local', url: lambdaUrl, kind: 'sagemaker' }], ...capabilities(format) };
+  for (const [model, { format }] of Object.entries(LOCAL_ECS_MODELS))
+    routes[model] = { backends: [{ name: 'ecs-local', url: ecsUrl, kind: 'ecs' }], ...capabilities(format) };
+  routes[LOCAL_NATIVE_RESPONSES_MODEL] = { ...routes[LOCAL_NATIVE_RESPONSES_MODEL]!, responses: 'native' };
   for (const [model, embeddings] of Object.entries(LOCAL_EMBEDDING_MODELS)) routes[model] = { ...routes[model]!, embeddings };
   routes[LOCAL_FALLBACK_MODEL.name] = {
     backends: [{ name: 'sagemaker-local', url: lambdaUrl, kind: 'sagemaker' }],

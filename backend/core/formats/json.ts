@@ -5,7 +5,7 @@
  * Chat messages are rendered into `prompt` with the configured chat template.
  */
 import * as z from 'zod';
-import { DEFAULT_MAX_TOKENS, OpenAiUsageSchema, inBandError, normaliseFinishReason, promptText } from './common';
+import { DEFAULT_MAX_TOKENS, OpenAiUsageSchema, inBandError, normaliseFinishReason, textOnlyPrompt } from './common';
 import type { ContainerCompletion, FormatCodec, StreamPiece } from './types';
 
 const WholeResponse = z.object({ output: z.string(), usage: OpenAiUsageSchema.nullish(), finish_reason: z.string().nullish() }).loose();
@@ -18,7 +18,7 @@ export const json: FormatCodec = {
   includesStopSequence: false,
   request(req, model) {
     return {
-      prompt: promptText(req, model.chatTemplate),
+      prompt: textOnlyPrompt(req, model.chatTemplate, 'json'),
       parameters: { ...req.params, max_tokens: req.params.max_tokens ?? DEFAULT_MAX_TOKENS },
       ...(req.stream ? { stream: true } : {}),
     };

@@ -3,11 +3,13 @@
  * parsed whole answer, and the meaning of one streamed event. Formats are pure (no I/O).
  */
 import type { BackendInferRequest, FinishReason } from '../../../shared/contracts/backend';
+import type { TokenLogprob } from '../../../shared/contracts/logprobs';
+import type { ToolCall, ToolCallDelta } from '../../../shared/contracts/tools';
 import type { ChatTemplateName } from '../chat-template';
 import type { EmbeddingFormat } from './embeddings';
 
 /** Every container format a model can be configured with. */
-export const CONTAINER_FORMATS = ['tgi', 'openai-chat', 'openai-completions', 'json'] as const;
+export const CONTAINER_FORMATS = ['tgi', 'tgi-messages', 'openai-chat', 'openai-completions', 'json'] as const;
 /** A container format name. */
 export type ContainerFormat = (typeof CONTAINER_FORMATS)[number];
 
@@ -27,14 +29,24 @@ export interface ContainerCompletion {
   readonly promptTokens?: number | undefined;
   readonly completionTokens?: number | undefined;
   readonly finishReason?: FinishReason | undefined;
+  /** The functions the model called. */
+  readonly toolCalls?: readonly ToolCall[] | undefined;
+  /** Each output token's logprob, when asked for. */
+  readonly logprobs?: readonly TokenLogprob[] | undefined;
+  /** With `n` > 1: choices 1 … n-1, in order. */
+  readonly moreChoices?: readonly Omit<ContainerCompletion, 'moreChoices' | 'promptTokens' | 'completionTokens'>[] | undefined;
 }
 
 /** What one streamed container event means. */
 export type StreamPiece =
-  | { readonly kind: 'text'; readonly text: string }
-  /** End-of-generation information; may come in several pieces (OpenAI: finish chunk, then usage chunk). */
+  | { readonly kind: 'text'; readonly text: string; readonly logprobs?: readonly TokenLogprob[] | undefined; readonly index?: number }
+  /** Tool-call fragments, in OpenAI's `delta.tool_calls` shape. */
+  | { readonly kind: 'tool_calls'; readonly deltas: readonly ToolCallDelta[]; readonly index?: number }
+  /** End-of-generation information; may come in several pieces (OpenAI: finish chunk per choice, then usage chunk). */
   | {
       readonly kind: 'final';
+      /** The choice a finish reason belongs to, with `n` > 1 (absent: choice 0). */
+      readonly index?: number;
       readonly promptTokens?: number | undefined;
       readonly completionTokens?: number | undefined;
       readonly finishReason?: FinishReason | undefined;

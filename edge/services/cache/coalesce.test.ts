@@ -32,15 +32,15 @@ describe('Flight', () => {
   it('gives a follower the published prefix, then each live token, then done', async () => {
     const coalescer = new Coalescer();
     const leader = coalescer.lead('k');
-    leader.publish('a');
-    leader.publish('b');
+    leader.publish({ text: 'a' });
+    leader.publish({ text: 'b' });
     const seen: string[] = [];
     const following = (async () => {
       for await (const e of coalescer.follow('k')!.events(1_000)) seen.push(e.event === 'token' ? e.data.text : e.event);
     })();
     await new Promise((r) => setTimeout(r, 20));
     expect(seen).toEqual(['a', 'b']);
-    leader.publish('c');
+    leader.publish({ text: 'c' });
     await new Promise((r) => setTimeout(r, 20));
     expect(seen).toEqual(['a', 'b', 'c']);
     leader.resolve({ v: 1, chunks: ['a', 'b', 'c'], usage, modelLatencyMs: 1 });
@@ -55,7 +55,7 @@ describe('Flight', () => {
     const flight = coalescer.follow('k')!;
     const quiet = collect(flight.events(30));
     await expect(quiet).rejects.toBeInstanceOf(LeaderFailedError);
-    leader.publish('a');
+    leader.publish({ text: 'a' });
     leader.reject(new LeaderFailedError('cut'));
     await expect(collect(flight.events(1_000))).rejects.toBeInstanceOf(LeaderFailedError);
     expect(await flight.started(10)).toBe(false);

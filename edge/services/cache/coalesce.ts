@@ -12,9 +12,9 @@
  * Only plain data crosses from the leader's request to its followers: a follower never awaits the
  * leader, it reads the flight's state on timers of its own (services/cross-request.ts).
  */
-import type { BackendStreamEvent } from '../../../shared/contracts/backend';
+import type { BackendStreamEvent, TokenData } from '../../../shared/contracts/backend';
 import { pollUntil } from '../cross-request';
-import { type CacheEntry, replayEvents } from './entry';
+import { type CacheEntry, type Chunk, chunkOf, replayEvents, tokenOf } from './entry';
 
 export class LeaderFailedError extends Error {
   override readonly name = 'LeaderFailedError';
@@ -24,11 +24,11 @@ type Outcome = { readonly entry: CacheEntry } | { readonly error: Error };
 
 /** One leader's answer as it grows. */
 export class Flight {
-  readonly #chunks: string[] = [];
+  readonly #chunks: Chunk[] = [];
   #outcome: Outcome | undefined;
 
-  /** Token texts published so far. */
-  get chunks(): readonly string[] {
+  /** Tokens published so far, as recorded chunks. */
+  get chunks(): readonly Chunk[] {
     return this.#chunks;
   }
 
@@ -43,9 +43,9 @@ export class Flight {
   }
 
   /** The leader passed a token on. */
-  publish(text: string): void {
+  publish(token: TokenData): void {
     if (this.#outcome) return;
-    this.#chunks.push(text);
+    this.#chunks.push(chunkOf(token));
   }
 
   /** The leader's whole answer. */
@@ -89,7 +89,7 @@ export class Flight {
   async *events(idleMs: number, signal?: AbortSignal): AsyncGenerator<BackendStreamEvent, void, undefined> {
     let seen = 0;
     for (;;) {
-      while (seen < this.#chunks.length) yield { event: 'token', data: { text: this.#chunks[seen++]! } };
+      while (seen < this.#chunks.length) yield { event: 'token', data: tokenOf(this.#chunks[seen++]!) };
       const entry = this.entry;
       if (entry) {
         // Tokens the leader recorded but had not published yet (a sync leader publishes none).
@@ -106,7 +106,7 @@ export class Flight {
 
 export interface Leadership {
   /** Passes one token of a streaming answer to the followers as it is sent. */
-  publish(text: string): void;
+  publish(token: TokenData): void;
   /**
    * Hands the whole answer to every follower. The flight stays visible to late arrivals until
    * `stored` settles (the cache write), closing the gap between the answer and its cache entry.
@@ -133,7 +133,7 @@ export class Coalescer {
       if (this.#inflight.get(key) === flight) this.#inflight.delete(key);
     };
     return {
-      publish: (text) => flight.publish(text),
+      publish: (token) => flight.publish(token),
       resolve: (entry, stored) => {
         if (flight.entry || flight.failed) return;
         flight.complete(entry);

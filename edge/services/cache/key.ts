@@ -1,8 +1,8 @@
 /**
  * Which requests the response cache may answer or store, for how long, and under which key.
  *
- * Key (SPEC §6): SHA-256 of canonical JSON `{tenant, model, prompt or messages (trimmed), params
- * (keys sorted, floats rounded)}`; `tenant` is `*` for a model configured as shareable. The key
+ * Key (SPEC §6): SHA-256 of canonical JSON `{tenant, model, prompt or messages (trimmed, with their
+ * tool calls), params (keys sorted, floats rounded), tools, tool choice, response format, logprobs, n}`; `tenant` is `*` for a model configured as shareable. The key
  * does not include the surface or `stream`: a sync hit may be served from a stream's answer and
  * vice versa, since the cached content (text, usage, finish reason) is the same.
  *
@@ -65,7 +65,28 @@ export function canonicalJson(value: unknown): string {
 /** The cache key (hex SHA-256) of a planned backend payload. */
 export async function cacheKey(tenantId: string, payload: BackendInferRequestInput, settings: CacheSettings): Promise<string> {
   const tenant = settings.shareableModels.includes(payload.model) ? '*' : tenantId;
-  const input =
-    'prompt' in payload ? { prompt: payload.prompt.trim() } : { messages: payload.messages.map((m) => ({ role: m.role, content: m.content.trim() })) };
-  return sha256Hex(canonicalJson({ v: 1, tenant, model: payload.model, ...input, params: payload.params ?? {} }));
+  if ('prompt' in payload) {
+    const { logprobs, top_logprobs, n } = payload;
+    return sha256Hex(
+      canonicalJson({ v: 1, tenant, model: payload.model, prompt: payload.prompt.trim(), params: payload.params ?? {}, logprobs, top_logprobs, n }),
+    );
+  }
+  const { messages, tools, tool_choice, parallel_tool_calls, response_format, logprobs, top_logprobs, n } = payload;
+  // Version 1 keys stay valid for text-only chat: the options join the key only when present.
+  return sha256Hex(
+    canonicalJson({
+      v: 1,
+      tenant,
+      model: payload.model,
+      messages: messages.map((m) => ({ ...m, content: m.content.trim() })),
+      params: payload.params ?? {},
+      tools,
+      tool_choice,
+      parallel_tool_calls,
+      response_format,
+      logprobs,
+      top_logprobs,
+      n,
+    }),
+  );
 }

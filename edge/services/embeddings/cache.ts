@@ -40,7 +40,8 @@ export interface VectorTiers {
 }
 
 const cached = (entry: CacheEntry, tier: CachedVector['tier']): CachedVector | undefined => {
-  const text = entry.chunks[0];
+  const chunk = entry.chunks[0];
+  const text = typeof chunk === 'object' ? chunk.text : chunk;
   return text === undefined ? undefined : { vector: base64ToVector(text), tokens: entry.usage.prompt_tokens, tier };
 };
 

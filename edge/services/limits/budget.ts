@@ -75,7 +75,8 @@ export function secondsToMonthEnd(now: number): number {
 export function maxCostMicros(table: RouteTable, payload: BackendInferRequestInput, maxTokens: number): number {
   return costMicros(priceOf(table, payload.model), {
     promptTokens: promptTokenEstimate(payload),
-    completionTokens: payload.params?.max_tokens ?? maxTokens,
+    // Every choice asked for (n × max_tokens), as the token windows reserve.
+    completionTokens: (payload.params?.max_tokens ?? maxTokens) * (payload.n ?? 1),
     cached: false,
   });
 }

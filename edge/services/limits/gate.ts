@@ -213,10 +213,22 @@ function ioFor(input: AdmitInput): LeaseIo {
 
 /** The estimate of a call's prompt tokens (what a cut stream, whose backend never reported usage, is counted with). */
 export function promptTokenEstimate(payload: BackendInferRequestInput): number {
-  return estimateTokens('prompt' in payload ? payload.prompt : payload.messages.map((m) => m.content).join('\n'));
+  return estimateTokens(promptOf(payload));
 }
 
-/** Tokens a call reserves: the prompt's estimate plus the completion's `max_tokens`. */
+/**
+ * Tokens a call reserves: the prompt's estimate plus `max_tokens` for each choice (`n`). A chat prompt
+ * is its turns (with the tool calls they carry) and the tool definitions and output schema the
+ * container renders into the model's context, so a request offering many tools reserves for them.
+ */
 export function tokensToReserve(payload: BackendInferRequestInput): number {
-  return promptTokenEstimate(payload) + (payload.params?.max_tokens ?? 0);
+  const choices = payload.n ?? 1;
+  return promptTokenEstimate(payload) + (payload.params?.max_tokens ?? 0) * choices;
+}
+
+function promptOf(payload: BackendInferRequestInput): string {
+  if ('prompt' in payload) return payload.prompt;
+  const turns = payload.messages.map((m) => (m.tool_calls ? `${m.content}\n${JSON.stringify(m.tool_calls)}` : m.content));
+  const context = [payload.tools, payload.response_format].filter((x) => x !== undefined).map((x) => JSON.stringify(x));
+  return [...turns, ...context].join('\n');
 }

@@ -7,7 +7,9 @@
 import * as z from 'zod';
 import { DEFAULT_MAX_TOKENS, countTokens, renderChatPrompt, type Generation, type GenerationParams } from '../generator';
 import { CONTENT_TYPE, SSE_DONE, contextOverflow, describeIssues, maxTokensField, seedField, sse, stopField, stopList, usageOf } from './common';
+import { type FixedAnswer, fixedAnswer, responseFormatField, toolChoiceField, toolsField } from './chat-tools';
 import type { ContainerError, InferenceRequest, ParseLimits, ParseResult, StreamScript, WireFormat } from './types';
+import { type GeneratedToken, VOCABULARY, generate, textPieces } from '../generator';
 
 const ERROR_TYPES: Record<number, string> = {
   400: 'BadRequestError',
@@ -39,22 +41,34 @@ const sampling = {
   seed: seedField,
   stream: z.boolean().nullish(),
   stream_options: z.looseObject({ include_usage: z.boolean().nullish() }).nullish(),
-  n: z.literal(1, { error: 'only n=1 is supported by the reference model server' }).nullish(),
+  n: z.literal(1, { error: 'only n=1 is supported for legacy completions by the reference model server' }).nullish(),
 };
 
 const textPart = z.looseObject({ type: z.literal('text'), text: z.string() });
+const toolCall = z.looseObject({ id: z.string(), type: z.literal('function'), function: z.looseObject({ name: z.string(), arguments: z.string() }) });
 const chatMessage = z.looseObject({
   role: z.enum(['system', 'developer', 'user', 'assistant', 'tool']),
   content: z.union([z.string(), z.array(textPart), z.null()]).optional(),
+  tool_calls: z.array(toolCall).nullish(),
+  tool_call_id: z.string().nullish(),
 });
 const chatSchema = z.looseObject({
   ...sampling,
   messages: z.array(chatMessage).min(1),
   max_completion_tokens: maxTokensField,
+  tools: toolsField,
+  tool_choice: toolChoiceField,
+  parallel_tool_calls: z.boolean().nullish(),
+  response_format: responseFormatField,
+  logprobs: z.boolean().nullish(),
+  top_logprobs: z.number().int().min(0).max(20).nullish(),
+  n: z.number().int().min(1).max(16).nullish(),
 });
 const completionSchema = z.looseObject({
   ...sampling,
   prompt: z.union([z.string(), z.array(z.string()).length(1, { error: 'only a single prompt is supported' })]),
+  logprobs: z.number().int().min(0).max(5).nullish(),
+  n: z.number().int().min(1).max(16).nullish(),
 });
 
 type SamplingInput = z.infer<z.ZodObject<typeof sampling>>;
@@ -89,6 +103,77 @@ function toRequest(
   return { ok: true, request };
 }
 
+const utf8 = new TextEncoder();
+
+/**
+ * A token's chat logprobs entry: its own logprob, and `top` alternatives (itself first, then
+ * vocabulary words at falling logprobs), deterministic like the token itself.
+ */
+interface LogprobEntry {
+  readonly token: string;
+  readonly logprob: number;
+  readonly bytes: number[];
+  readonly top_logprobs?: readonly { token: string; logprob: number; bytes: number[] }[];
+}
+
+function tokenLogprob(token: GeneratedToken, top: number): Required<LogprobEntry> {
+  const entry = (text: string, logprob: number) => ({ token: text, logprob, bytes: [...utf8.encode(text)] });
+  const alternatives = Array.from({ length: top }, (_, i) =>
+    i === 0 ? entry(token.text, token.logprob) : entry(VOCABULARY[(token.id + i) % VOCABULARY.length] ?? 'the', token.logprob - i),
+  );
+  return { ...entry(token.text, token.logprob), top_logprobs: alternatives };
+}
+
+/**
+ * Every choice's generation: choice 0's, then further ones sampled with the seed moved on (greedy
+ * decoding ignores the seed, so they repeat choice 0, as vLLM's do); a fixed answer repeats.
+ */
+function choiceGenerations(request: InferenceRequest, generation: Generation): Generation[] {
+  const more = Array.from({ length: (request.choices ?? 1) - 1 }, (_, i) =>
+    request.fixed ? generation : generate({ ...request.params, seed: (request.params.seed ?? 0) + i + 1 }),
+  );
+  return [generation, ...more];
+}
+
+/** Usage of all choices: the prompt once, every choice's completion tokens. */
+function usageOfAll(generations: readonly Generation[]): ReturnType<typeof usageOf> {
+  const first = usageOf(generations[0]!);
+  const completion = generations.reduce((n, g) => n + g.completionTokens, 0);
+  return { ...first, completion_tokens: completion, total_tokens: first.prompt_tokens + completion };
+}
+
+/** The chat `logprobs` of `tokens` when the request asked for them, else null. */
+function logprobsOf(request: InferenceRequest, tokens: readonly GeneratedToken[]): Record<string, unknown> | null {
+  if (request.logprobs === undefined) return null;
+  const top = request.logprobs;
+  return { content: tokens.filter((t) => t.text !== '').map((t) => tokenLogprob(t, top)) };
+}
+
+/** Legacy completions' logprobs of `tokens` (text starting at `offset`) when asked for, else null. */
+function legacyLogprobsOf(request: InferenceRequest, tokens: readonly GeneratedToken[], offset: number): Record<string, unknown> | null {
+  if (request.logprobs === undefined) return null;
+  const entries = tokens.filter((t) => t.text !== '').map((t) => tokenLogprob(t, request.logprobs ?? 0));
+  const text_offset: number[] = [];
+  let at = offset;
+  for (const e of entries) {
+    text_offset.push(at);
+    at += e.token.length;
+  }
+  return {
+    tokens: entries.map((e) => e.token),
+    token_logprobs: entries.map((e) => e.logprob),
+    top_logprobs: entries.map((e) => Object.fromEntries(e.top_logprobs.map((a) => [a.token, a.logprob]))),
+    text_offset,
+  };
+}
+
+/** A chat turn as the generator sees it: a tool call as `name(arguments)`, a tool result as its text. */
+function turnText(m: z.infer<typeof chatMessage>): string {
+  const text = typeof m.content === 'string' ? m.content : (m.content ?? []).map((part) => part.text).join('');
+  const calls = (m.tool_calls ?? []).map((c) => `${c.function.name}(${c.function.arguments})`).join('\n');
+  return calls === '' ? text : text === '' ? calls : `${text}\n${calls}`;
+}
+
 function invalid(error: z.ZodError): ParseResult {
   return { ok: false, error: openAiError(400, describeIssues(error)) };
 }
@@ -97,43 +182,77 @@ function chunkEvent(base: Record<string, unknown>, choice: Record<string, unknow
   return sse({ ...base, choices: [choice], ...(request.includeUsage ? { usage: null } : {}) });
 }
 
-function streamTail(base: Record<string, unknown>, finish: Record<string, unknown>, request: InferenceRequest, generation: Generation): string[] {
-  const tail = [chunkEvent(base, finish, request)];
-  if (request.includeUsage) tail.push(sse({ ...base, choices: [], usage: usageOf(generation) }));
-  tail.push(SSE_DONE);
-  return tail;
+/**
+ * Tool calls as vLLM streams them, one delta per generated token: a call's first token opens it
+ * (index, id, type, name and its first argument piece), each further token adds argument text.
+ */
+function toolCallEvents(calls: Extract<FixedAnswer, { kind: 'tool_calls' }>['calls']): Record<string, unknown>[] {
+  return calls.flatMap((call, index) =>
+    textPieces(call.arguments).map((piece, i) =>
+      i === 0 ? { index, id: call.id, type: 'function', function: { name: call.name, arguments: piece } } : { index, function: { arguments: piece } },
+    ),
+  );
 }
 
-/** OpenAI chat completions (`{messages, ...}` → `chat.completion`). */
+/** OpenAI chat completions (`{messages, ...}` → `chat.completion`, tools and response formats emulated by ./chat-tools.ts). */
 export const openAiChat: WireFormat = {
   name: 'openai-chat',
   parse(body, limits) {
     const parsed = chatSchema.safeParse(body);
     if (!parsed.success) return invalid(parsed.error);
-    const turns = parsed.data.messages.map((m) => ({
-      role: m.role,
-      content: typeof m.content === 'string' ? m.content : (m.content ?? []).map((part) => part.text).join(''),
-    }));
-    return toRequest('openai-chat', parsed.data, renderChatPrompt(turns), parsed.data.max_completion_tokens ?? parsed.data.max_tokens, limits);
+    const turns = parsed.data.messages.map((m) => ({ role: m.role, content: turnText(m) }));
+    const prompt = renderChatPrompt(turns);
+    const last = parsed.data.messages.at(-1);
+    const fixed = fixedAnswer(parsed.data, prompt, last?.role === 'user' ? turnText(last) : undefined, limits.schemaViolation === true);
+    if (fixed && 'error' in fixed) return { ok: false, error: openAiError(400, fixed.error) };
+    const result = toRequest('openai-chat', { ...parsed.data, n: null }, prompt, parsed.data.max_completion_tokens ?? parsed.data.max_tokens, limits);
+    if (!result.ok) return result;
+    const logprobs = parsed.data.logprobs === true ? { logprobs: parsed.data.top_logprobs ?? 0 } : {};
+    const choices = parsed.data.n && parsed.data.n > 1 ? { choices: parsed.data.n } : {};
+    return { ok: true, request: { ...result.request, ...(fixed ? { fixed } : {}), ...logprobs, ...choices } };
   },
-  respond(_request, generation, meta) {
+  respond(request, generation, meta) {
+    const calls = request.fixed?.kind === 'tool_calls' ? request.fixed.calls : undefined;
+    const message = calls
+      ? { role: 'assistant', content: null, tool_calls: calls.map((c) => ({ id: c.id, type: 'function', function: { name: c.name, arguments: c.arguments } })) }
+      : undefined;
+    const generations = choiceGenerations(request, generation);
     return JSON.stringify({
       id: meta.id,
       object: 'chat.completion',
       created: meta.created,
       model: meta.model,
-      choices: [{ index: 0, message: { role: 'assistant', content: generation.text }, logprobs: null, finish_reason: generation.finishReason }],
-      usage: usageOf(generation),
+      choices: generations.map((g, index) => ({
+        index,
+        message: message ?? { role: 'assistant', content: g.text },
+        logprobs: logprobsOf(request, g.tokens),
+        finish_reason: calls ? 'tool_calls' : g.finishReason,
+      })),
+      usage: usageOfAll(generations),
     });
   },
   stream(request, generation, meta) {
     const base = { id: meta.id, object: 'chat.completion.chunk', created: meta.created, model: meta.model };
-    const choice = (delta: Record<string, string>, finish: string | null) => ({ index: 0, delta, logprobs: null, finish_reason: finish });
+    const choice = (index: number, delta: Record<string, unknown>, finish: string | null) => ({ index, delta, logprobs: null, finish_reason: finish });
+    const calls = request.fixed?.kind === 'tool_calls' ? request.fixed.calls : undefined;
+    const generations = choiceGenerations(request, generation);
+    const perChoice = generations.map((g, index) =>
+      calls
+        ? toolCallEvents(calls).map((delta) => chunkEvent(base, choice(index, { tool_calls: [delta] }, null), request))
+        : g.tokens.map((t) =>
+            t.text === '' ? '' : chunkEvent(base, { ...choice(index, { content: t.text }, null), logprobs: logprobsOf(request, [t]) }, request),
+          ),
+    );
+    // Step j of the stream carries token j of every choice, as vLLM interleaves them.
+    const steps = Math.max(...perChoice.map((events) => events.length));
+    const tail = generations.map((g, index) => chunkEvent(base, choice(index, {}, calls ? 'tool_calls' : g.finishReason), request));
+    if (request.includeUsage) tail.push(sse({ ...base, choices: [], usage: usageOfAll(generations) }));
+    tail.push(SSE_DONE);
     return {
       contentType: CONTENT_TYPE.sse,
-      head: [chunkEvent(base, choice({ role: 'assistant', content: '' }, null), request)],
-      tokens: generation.tokens.map((t) => (t.text === '' ? '' : chunkEvent(base, choice({ content: t.text }, null), request))),
-      tail: streamTail(base, choice({}, generation.finishReason), request, generation),
+      head: [generations.map((_, index) => chunkEvent(base, choice(index, { role: 'assistant', content: calls ? null : '' }, null), request)).join('')],
+      tokens: Array.from({ length: steps }, (_, j) => perChoice.map((events) => events[j] ?? '').join('')),
+      tail,
     };
   },
   error: openAiError,
@@ -147,26 +266,50 @@ export const openAiCompletions: WireFormat = {
     const parsed = completionSchema.safeParse(body);
     if (!parsed.success) return invalid(parsed.error);
     const prompt = typeof parsed.data.prompt === 'string' ? parsed.data.prompt : (parsed.data.prompt[0] ?? '');
-    return toRequest('openai-completions', parsed.data, prompt, parsed.data.max_tokens, limits);
+    const result = toRequest('openai-completions', { ...parsed.data, n: null }, prompt, parsed.data.max_tokens, limits);
+    if (!result.ok) return result;
+    const logprobs = typeof parsed.data.logprobs === 'number' ? { logprobs: parsed.data.logprobs } : {};
+    const choices = parsed.data.n && parsed.data.n > 1 ? { choices: parsed.data.n } : {};
+    return { ok: true, request: { ...result.request, ...logprobs, ...choices } };
   },
-  respond(_request, generation, meta) {
+  respond(request, generation, meta) {
+    const generations = choiceGenerations(request, generation);
     return JSON.stringify({
       id: meta.id,
       object: 'text_completion',
       created: meta.created,
       model: meta.model,
-      choices: [{ index: 0, text: generation.text, logprobs: null, finish_reason: generation.finishReason, stop_reason: generation.stopSequence }],
-      usage: usageOf(generation),
+      choices: generations.map((g, index) => ({
+        index,
+        text: g.text,
+        logprobs: legacyLogprobsOf(request, g.tokens, 0),
+        finish_reason: g.finishReason,
+        stop_reason: g.stopSequence,
+      })),
+      usage: usageOfAll(generations),
     });
   },
   stream(request, generation, meta): StreamScript {
     const base = { id: meta.id, object: 'text_completion', created: meta.created, model: meta.model };
-    const choice = (text: string, finish: string | null) => ({ index: 0, text, logprobs: null, finish_reason: finish });
+    const generations = choiceGenerations(request, generation);
+    const perChoice = generations.map((g, index) => {
+      let offset = 0;
+      return g.tokens.map((t) => {
+        if (t.text === '') return '';
+        const event = chunkEvent(base, { index, text: t.text, logprobs: legacyLogprobsOf(request, [t], offset), finish_reason: null }, request);
+        offset += t.text.length;
+        return event;
+      });
+    });
+    const steps = Math.max(...perChoice.map((events) => events.length));
+    const tail = generations.map((g, index) => chunkEvent(base, { index, text: '', logprobs: null, finish_reason: g.finishReason }, request));
+    if (request.includeUsage) tail.push(sse({ ...base, choices: [], usage: usageOfAll(generations) }));
+    tail.push(SSE_DONE);
     return {
       contentType: CONTENT_TYPE.sse,
       head: [],
-      tokens: generation.tokens.map((t) => (t.text === '' ? '' : chunkEvent(base, choice(t.text, null), request))),
-      tail: streamTail(base, choice('', generation.finishReason), request, generation),
+      tokens: Array.from({ length: steps }, (_, j) => perChoice.map((events) => events[j] ?? '').join('')),
+      tail,
     };
   },
   error: openAiError,

@@ -9,6 +9,7 @@ import * as z from 'zod';
 import { DEFAULT_MAX_TOKENS, countTokens, fnv1a, tokenize, type Generation, type GenerationParams } from '../generator';
 import { CONTENT_TYPE, describeIssues, maxTokensField } from './common';
 import type { ContainerError, InferenceRequest, WireFormat } from './types';
+import { sampleForSchema, violationFor } from '../schema-sample';
 
 const ERROR_TYPES: Record<number, string> = {
   400: 'validation',
@@ -38,6 +39,8 @@ const tgiSchema = z.looseObject({
       details: z.boolean().nullish(),
       decoder_input_details: z.boolean().nullish(),
       return_full_text: z.boolean().nullish(),
+      /** Guided decoding: output constrained to a JSON Schema (`json`) or a regular expression (`regex`). */
+      grammar: z.looseObject({ type: z.enum(['json', 'regex']), value: z.unknown() }).nullish(),
     })
     .nullish(),
   stream: z.boolean().nullish(),
@@ -90,7 +93,8 @@ function tgiEvent(data: unknown): string {
 }
 
 /**
- * TGI (`{inputs, parameters}`). Greedy unless `do_sample`, `temperature` or `top_p` is set;
+ * TGI (`{inputs, parameters}`), with `parameters.grammar` of type `json` answered by schema-valid
+ * JSON (tools/model-server/schema-sample.ts). Greedy unless `do_sample`, `temperature` or `top_p` is set;
  * `generated_text` includes a matched stop sequence, as TGI's does.
  */
 export const tgi: WireFormat = {
@@ -113,6 +117,9 @@ export const tgi: WireFormat = {
       const message = `\`inputs\` tokens + \`max_new_tokens\` must be <= ${limits.maxModelLen}. Given: ${promptTokens} \`inputs\` tokens and ${params.maxTokens} \`max_new_tokens\``;
       return { ok: false, error: tgiError(422, message) };
     }
+    if (p.grammar?.type === 'regex') return { ok: false, error: tgiError(422, 'regex grammars are not emulated by the reference model server') };
+    // A JSON grammar: the answer is JSON valid against the schema (or not, with the schemaViolation knob).
+    const value = p.grammar ? (limits.schemaViolation ? violationFor(p.grammar.value) : sampleForSchema(p.grammar.value, fnv1a(params.prompt))) : undefined;
     const request: InferenceRequest = {
       format: 'tgi',
       params,
@@ -122,6 +129,7 @@ export const tgi: WireFormat = {
       details: p.details === true,
       decoderInputDetails: p.decoder_input_details === true,
       returnFullText: p.return_full_text === true,
+      ...(value !== undefined ? { fixed: { kind: 'json' as const, text: JSON.stringify(value) } } : {}),
     };
     return { ok: true, request };
   },

@@ -4,6 +4,7 @@
  * the {@link WireFormat} contract each format module implements. Runtime-agnostic.
  */
 import type { Generation, GenerationParams } from '../generator';
+import type { FixedAnswer } from './chat-tools';
 
 /** The request/response formats the serving containers speak. */
 export type FormatName = 'tgi' | 'openai-chat' | 'openai-completions' | 'openai-responses' | 'plain';
@@ -28,6 +29,12 @@ export interface InferenceRequest {
   readonly returnFullText: boolean;
   /** Responses API: the function the answer calls instead of answering text (a tool was required). */
   readonly toolCall?: string;
+  /** OpenAI chat: an answer the request decides (tool calls, JSON for a schema) instead of sampled text. */
+  readonly fixed?: FixedAnswer;
+  /** OpenAI chat `logprobs: true`: how many `top_logprobs` alternatives each token carries. */
+  readonly logprobs?: number;
+  /** OpenAI chat `n` > 1: how many choices the answer has. */
+  readonly choices?: number;
 }
 
 /** Per-response values the server supplies (ids and clocks are not part of the deterministic output). */
@@ -64,6 +71,8 @@ export type ParseResult = { readonly ok: true; readonly request: InferenceReques
 export interface ParseLimits {
   /** Context window: prompt tokens + max tokens must fit. */
   readonly maxModelLen: number;
+  /** Tool arguments and schema JSON ignore their schema (the `schemaViolation` knob). */
+  readonly schemaViolation?: boolean;
 }
 
 /** One wire format: request parsing, response shaping, streaming and errors. */

@@ -1,0 +1,36 @@
+/**
+ * The check of a request against its model's declared capabilities (route table): a request that
+ * uses a feature the model lacks is refused with a 400 naming the parameter and the model, so a
+ * feature is never dropped on the way to a container that would ignore it.
+ */
+import type { ModelCapabilities } from '../../shared/contracts/capabilities';
+import { ApiError } from '../errors';
+import type { NormalizedRequest } from './translate';
+
+function refuse(parameter: string, capability: keyof ModelCapabilities, model: string): never {
+  throw new ApiError('INVALID_INPUT', `${parameter}: model '${model}' does not support ${capability}`, {
+    details: { issues: [{ path: parameter, message: `not supported by model '${model}'` }], model, capability },
+  });
+}
+
+/** Throws ApiError (400) for the first feature of `req` that `capabilities` lacks. */
+export function checkCapabilities(req: NormalizedRequest, capabilities: ModelCapabilities): void {
+  const chat = req.chat;
+  if (!chat) return;
+  const { options } = chat;
+  if (!capabilities.tools) {
+    if (options.tools) refuse('tools', 'tools', req.model);
+    if ('messages' in req.input) {
+      const i = req.input.messages.findIndex((m) => m.role === 'tool' || m.tool_calls);
+      if (i >= 0) refuse(`messages.${i}`, 'tools', req.model);
+    }
+  }
+  if (options.response_format && !capabilities.json_schema) refuse('response_format', 'json_schema', req.model);
+  if (options.logprobs && !capabilities.logprobs) refuse('logprobs', 'logprobs', req.model);
+  if (chat.imageParts > 0) {
+    if (!capabilities.vision) refuse('messages', 'vision', req.model);
+    throw new ApiError('INVALID_INPUT', 'image_url parts are not supported by this gateway yet', {
+      details: { issues: [{ path: 'messages', message: 'image parts are not forwarded yet' }] },
+    });
+  }
+}
