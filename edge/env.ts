@@ -53,6 +53,12 @@ export interface Bindings {
   TRACES_TIMEOUT_MS?: string;
   /** Share of new traces sampled, 0–1 (default 1); a client's `traceparent` decides for its own. */
   TRACES_SAMPLE_RATIO?: string;
+  /**
+   * The usage ledger (edge/middleware/usage.ts): `on` (default) records every request; `off` records
+   * nothing — a measurement switch (the bench's `edge-no-usage` copy), not for billing environments:
+   * with it off, spend budgets settle each request at its reserved maximum cost.
+   */
+  USAGE_LEDGER?: string;
   // Rate limits, response cache and idempotency.
   /** `open` (default: a local in-isolate limiter while Redis is down) or `closed` (503 + Retry-After). */
   STORE_OUTAGE_POLICY?: string;
@@ -146,6 +152,7 @@ const ConfigSchema = z.object({
     endpoint: z.union([z.literal('off'), z.url({ protocol: /^https?$/ })]).optional(),
     flushIntervalMs: z.coerce.number().int().min(100).default(60_000),
   }),
+  usageLedger: z.enum(['on', 'off']).default('on'),
   traces: z.object({
     endpoint: z.url({ protocol: /^https?$/ }).optional(),
     timeoutMs: z.coerce.number().int().positive().max(30_000).default(2_000),
@@ -216,6 +223,7 @@ export function getConfig(env: Bindings): Config {
       shareableModels: env.CACHE_SHAREABLE_MODELS || undefined,
     },
     metrics: { endpoint: env.METRICS_ENDPOINT || undefined, flushIntervalMs: env.METRICS_FLUSH_INTERVAL_MS || undefined },
+    usageLedger: env.USAGE_LEDGER || undefined,
     traces: { endpoint: env.TRACES_ENDPOINT || undefined, timeoutMs: env.TRACES_TIMEOUT_MS || undefined, sampleRatio: env.TRACES_SAMPLE_RATIO || undefined },
     operatorToken: env.OPERATOR_TOKEN || undefined,
     jwt: env.JWT_ISSUER ? { issuer: env.JWT_ISSUER, audience: env.JWT_AUDIENCE, jwksUrl: env.JWT_JWKS_URL } : undefined,

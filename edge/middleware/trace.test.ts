@@ -3,7 +3,8 @@
  * collector of both the edge and the adapters: the edge joins a client's valid `traceparent` (or
  * starts a trace), exports its server span and the phases with GenAI attributes from `waitUntil`,
  * and the adapter's spans hang under the edge's `upstream` span in the same trace; the container
- * receives that trace. A slow or down collector neither delays nor breaks an answer.
+ * receives that trace; a queued job's upstream call continues its submission's trace. A slow or
+ * down collector neither delays nor breaks an answer.
  */
 import { createExecutionContext, env, waitOnExecutionContext } from 'cloudflare:test';
 import { afterEach, describe, expect, inject, it } from 'vitest';
@@ -114,6 +115,29 @@ describe('traces', () => {
     const [atContainer] = await received(requestId);
     expect(atContainer?.via).toBe('custom-attributes');
     expect(parseTraceparent(atContainer?.traceparent)).toEqual({ traceId, spanId: invoke.spanId, sampled: true });
+  });
+
+  it("continues the submitting request's trace in a queued job's upstream call: the adapter's spans under the submission's server span", async () => {
+    const { key } = await seedTenantKey({ scopes: ['infer', 'jobs'] });
+    const traceId = newTraceId();
+    const clientSpan = newSpanId();
+    const submitted = await post(
+      '/v1/jobs',
+      key,
+      { model, prompt: unique('traced job'), params: { max_tokens: 4 } },
+      { traceparent: `00-${traceId}-${clientSpan}-01`, tracestate: 'client=1' },
+    );
+    expect(submitted.status).toBe(202);
+    const { id } = (await submitted.json()) as { id: string };
+    const spans = await spansFor(`trace_id=${traceId}`, (s) => edgeSpans(s).some((e) => e.name === 'POST /v1/jobs') && adapterSpans(s).length >= 3);
+    const root = named(edgeSpans(spans), 'POST /v1/jobs');
+    expect(root).toMatchObject({ traceId, parentSpanId: clientSpan });
+    const invocation = named(adapterSpans(spans), 'POST /invoke');
+    expect(invocation).toMatchObject({ traceId, parentSpanId: root.spanId });
+    // The job's call carries the job's id as its request id, and the trace reaches the container.
+    expect(invocation.attributes[A.requestId]).toBe(id);
+    const [atContainer] = await received(id);
+    expect(parseTraceparent(atContainer?.traceparent)).toEqual({ traceId, spanId: named(adapterSpans(spans), 'invoke').spanId, sampled: true });
   });
 
   it('starts a trace for a request with an invalid traceparent, and a stream’s spans carry its usage once it ends', async () => {

@@ -4,7 +4,8 @@
  * ended — a stream at its end or when the client left, which the stages announce through
  * `facts.settled` — hands one record to the usage queue from `waitUntil`. Nothing here is on the
  * critical path: the record is built and sent after the answer. Requests that never authenticated
- * (401s, the per-IP guard, operator routes) belong to no tenant and are not recorded.
+ * (401s, the per-IP guard, operator routes) belong to no tenant and are not recorded. With
+ * `USAGE_LEDGER=off` nothing is: no facts for the stages to fill, no record, no queue send.
  */
 import type { MiddlewareHandler } from 'hono';
 import { ulid } from '../../shared/ulid';
@@ -28,6 +29,7 @@ export interface UsageLedgerOptions {
 export function usageLedger(options: UsageLedgerOptions): MiddlewareHandler<AppEnv> {
   const { now, metrics } = options;
   return async function usageLedger(c, next) {
+    if (c.get('config').usageLedger === 'off') return next();
     const facts: UsageFacts = { recordId: ulid(now()), startedAt: now() };
     c.set('usage', facts);
     await next();

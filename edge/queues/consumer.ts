@@ -15,6 +15,8 @@ import { getConfig, type Bindings, type Config } from '../env';
 import { type IsolateServices, isolateServices } from '../services/isolate';
 import { describeError, log } from '../services/log';
 import { flushTargetFor } from '../services/metrics-flush';
+import { pendingWork } from '../services/background';
+import { noticeBudget } from '../services/limits/budget-notices';
 import { storeFor, type Store } from '../services/store';
 import { consumerStore } from './consumer-store';
 import { DLQ_KEY, recordDeadLetters } from './dead-letters';
@@ -164,6 +166,23 @@ async function attempt(body: LiveMessage, platformAttempt: number, context: Batc
         now,
         deliver,
         recordUsage: (record) => sendUsageRecord(context.env, record, context.deps.metrics),
+        noticeBudget: async (tenantId, limitMicros, spentMicros) => {
+          const later = pendingWork();
+          const { currency } = config.routes;
+          const timeout = config.limits.storeTimeoutMs;
+          await noticeBudget({
+            env: context.env,
+            store,
+            tenantId,
+            limitMicros,
+            spentMicros,
+            currency,
+            now: now(),
+            storeTimeoutMs: timeout,
+            background: later.background,
+          });
+          await later.settled();
+        },
       });
     }
     if (body.kind === 'notice') return await deliverNotice(body, platformAttempt, { settings, store, now, fetch: context.fetch });

@@ -16,13 +16,14 @@ import type { MetricsRecorder } from '../services/metrics';
 import type { Store } from '../services/store';
 import { toInferResponse } from '../services/translate';
 import { loadJob, normalizedJobRequest, saveJob, type JobRecord } from './job-store';
-import type { DeliveryMessage, JobMessage } from './messages';
+import { type DeliveryMessage, type JobMessage, messageTrace } from './messages';
 import { StoreUnavailableError, type Outcome } from './outcome';
 import { JOB_TIMEOUT_MS, MAX_ATTEMPTS, type AsyncSettings } from './settings';
 import type { UsageRecord } from '../../shared/contracts/usage';
 import { DEFAULT_STATUS } from '../../shared/errors';
 import type { UsageFacts } from '../services/usage/facts';
-import { usageRecord } from '../services/usage/record';
+import { settleBudget } from '../services/limits/budget';
+import { factsCost, usageRecord } from '../services/usage/record';
 
 export interface JobDeps {
   readonly config: Config;
@@ -37,6 +38,8 @@ export interface JobDeps {
   readonly deliver: (message: DeliveryMessage) => Promise<void>;
   /** Hands the usage record of a job that ended to the usage queue (never rejects). */
   readonly recordUsage?: (record: UsageRecord) => Promise<void>;
+  /** Sends the tenant's budget notices (80 %, 100 %) the month's spend after a job's settlement has reached (never rejects). */
+  readonly noticeBudget?: (tenantId: string, limitMicros: number, spentMicros: number) => Promise<void>;
 }
 
 // One derived config per base config: the route table with the jobs' long tier timeouts.
@@ -59,19 +62,31 @@ const deliveryOf = (job: JobRecord): DeliveryMessage => ({ kind: 'delivery', del
  * Stores a job that ended, writes the usage record of its submission (a record id made at submission,
  * so a job finished twice is counted once) and, when it has a callback, puts its signed delivery on the queue.
  */
-export async function finishJob(job: JobRecord, deps: Pick<JobDeps, 'store' | 'settings' | 'deliver' | 'recordUsage' | 'config'>): Promise<void> {
-  const withDelivery: JobRecord = job.callbackUrl ? { ...job, delivery: { status: 'pending', attempts: 0 } } : job;
+export async function finishJob(
+  job: JobRecord,
+  deps: Pick<JobDeps, 'store' | 'settings' | 'deliver' | 'recordUsage' | 'config' | 'noticeBudget'>,
+): Promise<void> {
+  // Stored without its budget reservation, which is settled next: a redriven job never settles it twice.
+  const { budget, ...ended } = job;
+  const withDelivery: JobRecord = job.callbackUrl ? { ...ended, delivery: { status: 'pending', attempts: 0 } } : ended;
   await saveJob(deps.store, withDelivery, deps.settings.jobResultTtlSeconds);
   if (job.usage && job.auth && deps.recordUsage) await deps.recordUsage(jobUsageRecord(job, job.usage, job.auth.keyId, deps.config));
+  // The month's spend: the submission's reservation becomes what the record bills (0 for a failure).
+  if (budget) {
+    const billed = job.status === 'succeeded' ? factsCost(jobFacts(job, job.usage), deps.config.routes) : 0;
+    const spent = await settleBudget(deps.store, job.tenantId, budget, billed);
+    const limit = job.auth?.plan.monthlyBudgetMicros;
+    if (spent !== undefined && limit !== undefined) await deps.noticeBudget?.(job.tenantId, limit, spent);
+  }
   if (job.callbackUrl) await deps.deliver(deliveryOf(job));
 }
 
-/** The usage record of a job that ended: what its successful run spent, or 0 for a failure. */
-function jobUsageRecord(job: JobRecord, usage: NonNullable<JobRecord['usage']>, keyId: string, config: Config): UsageRecord {
+/** What a job that ended spent, as usage facts: its successful run's usage, or nothing. */
+function jobFacts(job: JobRecord, usage: JobRecord['usage']): UsageFacts {
   const tokens = job.result?.usage;
-  const facts: UsageFacts = {
-    recordId: usage.recordId,
-    startedAt: usage.startedAt,
+  return {
+    recordId: usage?.recordId ?? '',
+    startedAt: usage?.startedAt ?? job.createdAt,
     model: job.request?.model ?? job.model ?? '',
     stream: false,
     cache: 'BYPASS',
@@ -80,6 +95,11 @@ function jobUsageRecord(job: JobRecord, usage: NonNullable<JobRecord['usage']>, 
     backendPromptTokens: tokens?.prompt_tokens ?? 0,
     backendCompletionTokens: tokens?.completion_tokens ?? 0,
   };
+}
+
+/** The usage record of a job that ended: what its successful run spent, or 0 for a failure. */
+function jobUsageRecord(job: JobRecord, usage: NonNullable<JobRecord['usage']>, keyId: string, config: Config): UsageRecord {
+  const facts = jobFacts(job, usage);
   const status = job.status === 'succeeded' ? 200 : DEFAULT_STATUS[job.error?.code ?? 'INTERNAL_ERROR'];
   const route = job.trigger ? '/webhooks/:source' : '/v1/jobs';
   const answered = { requestId: usage.requestId, tenantId: job.tenantId, keyId, route, status, backend: '', variant: '', endedAt: job.updatedAt };
@@ -113,6 +133,7 @@ export async function runJob(message: JobMessage, attempt: number, deps: JobDeps
     config: jobConfig(deps.config),
     auth: { tenantId: job.tenantId, keyId: auth.keyId, plan: { ...auth.plan, allowedModels: auth.plan.allowedModels }, scopes: auth.scopes },
     requestId: job.id,
+    trace: messageTrace(message),
     metrics: deps.metrics,
     health: deps.health,
     now: deps.now,

@@ -44,6 +44,8 @@ const PlanSnapshotSchema = z.object({
   maxN: z.number().default(1),
   priority: z.enum(PRIORITIES),
   allowedModels: z.array(z.string()).optional(),
+  /** The month's spend limit at submission: what the job's budget notices compare its settled spend with. */
+  monthlyBudgetMicros: z.number().optional(),
 });
 
 export const JobRecordSchema = z.object({
@@ -86,6 +88,8 @@ export const JobRecordSchema = z.object({
       ),
     })
     .optional(),
+  /** The month's spend reserved at submission (its maximum cost, for a tenant with a budget), settled to what its record bills when the job ends. */
+  budget: z.object({ month: z.string().regex(/^\d{4}-\d{2}$/), reservedMicros: z.number().int().nonnegative() }).optional(),
   /** The usage record its end writes: a submitted job is one request of its tenant, recorded when it ends. */
   usage: z.object({ recordId: z.string(), requestId: z.string(), startedAt: z.number().int() }).optional(),
   /** Outcome of the signed delivery to the callback URL. */

@@ -4,7 +4,21 @@
  * `queue()` handler can dispatch, and a dead letter can be redriven to the queue it came from.
  */
 import * as z from 'zod';
+import { formatTraceparent, parseTraceparent, type TraceContext } from '../../shared/contracts/trace';
 import { PRIORITIES } from '../../shared/plans';
+
+/** The W3C trace context of the request that queued a message, which the work it leads to continues. */
+const TraceFields = { traceparent: z.string().max(55).optional(), tracestate: z.string().max(512).optional() };
+
+/** A message's trace fields for `trace` (none without one). */
+export function traceFields(trace: TraceContext | undefined): { traceparent?: string; tracestate?: string } {
+  if (!trace) return {};
+  return { traceparent: formatTraceparent(trace), ...(trace.tracestate ? { tracestate: trace.tracestate } : {}) };
+}
+
+/** The trace a message carries, when its fields are valid. */
+export const messageTrace = (m: { readonly traceparent?: string | undefined; readonly tracestate?: string | undefined }) =>
+  parseTraceparent(m.traceparent, m.tracestate);
 
 /** The public body of an ingested webhook (SPEC §5). */
 export const WebhookEventSchema = z
@@ -23,6 +37,7 @@ export const WebhookMessageSchema = z.object({
   event: WebhookEventSchema,
   receivedAt: z.number().int(),
   requestId: z.string(),
+  ...TraceFields,
 });
 
 export const JobMessageSchema = z.object({
@@ -30,6 +45,8 @@ export const JobMessageSchema = z.object({
   jobId: z.string(),
   tenantId: z.string(),
   priority: z.enum(PRIORITIES),
+  /** The submitting request's (or webhook's), which the job's upstream call continues. */
+  ...TraceFields,
 });
 
 export const DeliveryMessageSchema = z.object({

@@ -2,14 +2,17 @@
  * The usage ledger's guarantee, against the real components (the worker in workerd, miniflare's
  * usage queue and R2 bucket, Redis behind the bridge, the reference model server): after a mixed
  * run the ledger holds exactly one record per request (the client's X-Request-ID is its
- * request_id), the backend tokens equal the model server's own counts, hits and replays carry no
+ * request_id), the backend tokens equal the model server's own counts (embeddings calls included;
+ * a stream the client left never more than the server generated), hits and replays carry no
  * backend tokens, a consumer failure's redelivery changes nothing, and the aggregates are the sum
  * of the raw records.
  */
-import { env } from 'cloudflare:test';
+import { createExecutionContext, env, waitOnExecutionContext } from 'cloudflare:test';
 import { afterEach, describe, expect, inject, it, vi } from 'vitest';
 import type { UsageRecord, UsageReport } from '../../shared/contracts/usage';
+import { createApp } from '../app';
 import { post } from '../testing/gateway-client';
+import { routeStats, TEI_MODEL } from '../testing/embeddings';
 import { ecs, gateway, sm, tableFor } from '../testing/routes';
 import { consumer, setStackBridgeFaults } from '../testing/queue-consumer';
 import { seedTenantKey } from '../testing/seed';
@@ -17,17 +20,36 @@ import { exportedRecords, storedCopies, usageReport } from '../testing/usage';
 
 // A container that reports its own prompt tokens (the TGI format does not: its adapter estimates them).
 const model = 'mistral-7b-instruct-lmi';
+// A chat model on another container, for the streams a client leaves (the server counts it apart).
+const ABORT_MODEL = 'llama-3.1-8b-vllm';
 const modelServer = inject('modelServerUrl');
 
-interface ServerTotals {
+interface ServerCounters {
   readonly promptTokens: number;
   readonly tokensGenerated: number;
   readonly invocations: number;
+  readonly cancelled: number;
 }
-const serverTotals = async (): Promise<ServerTotals> => ((await (await fetch(`${modelServer}/admin/stats`)).json()) as { totals: ServerTotals }).totals;
+interface ServerStats {
+  readonly inFlight: number;
+  readonly totals: ServerCounters;
+  readonly byRoute: Record<string, ServerCounters | undefined>;
+  readonly byEndpoint: Record<string, ServerCounters | undefined>;
+}
+const serverStats = async (): Promise<ServerStats> => (await (await fetch(`${modelServer}/admin/stats`)).json()) as ServerStats;
+const serverTotals = async () => {
+  const stats = await serverStats();
+  return { ...stats.totals, inFlight: stats.inFlight };
+};
 const modelReset = () => fetch(`${modelServer}/admin/reset`, { method: 'POST' });
 const modelConfig = (config: Record<string, unknown>) =>
   fetch(`${modelServer}/admin/config`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(config) });
+
+const call = async (key: string, id: string) => {
+  const res = await post('/v1/infer', key, { model, prompt: 'recorded', params: { max_tokens: 3 } }, { 'x-request-id': id });
+  await res.text();
+  return res.status;
+};
 
 const sum = (records: readonly UsageRecord[], field: keyof UsageRecord) => records.reduce((total, r) => total + Number(r[field]), 0);
 
@@ -86,6 +108,32 @@ describe('usage ledger accuracy', () => {
     expect((await call({ prompt: 'this one fails', params: { max_tokens: 3 } })).status).toBeGreaterThanOrEqual(500);
     await modelConfig({ forcedStatus: null });
     expect((await call({ model: 'no-such-model', prompt: 'unknown model' })).status).toBe(404);
+    // Embeddings: a miss, a PARTIAL answer (one input cached, one embedded), and concurrent requests sharing batched calls.
+    const word = () => `w${crypto.randomUUID().replaceAll('-', '')}`;
+    const embed = (input: string | string[]) => call({ model: TEI_MODEL, input, encoding_format: 'float' }, '/v1/embeddings');
+    const [cachedInput, otherInput] = [word(), word()];
+    expect((await embed([cachedInput, otherInput])).headers.get('x-cache')).toBe('MISS');
+    const partial = await embed([cachedInput, word()]);
+    expect(partial.headers.get('x-cache')).toBe('PARTIAL');
+    const embeddingCalls = (await routeStats('sagemaker.embeddings')).invocations;
+    const batched = await Promise.all([1, 2, 3, 4].map(() => embed(word())));
+    for (const res of batched) expect(res.headers.get('x-cache')).toBe('MISS');
+    expect((await routeStats('sagemaker.embeddings')).invocations - embeddingCalls).toBeLessThan(batched.length);
+    // Client aborts mid-stream, on a model of their own so its server counters tell their share apart.
+    await modelConfig({ perTokenMs: 100 });
+    const aborted: string[] = [];
+    for (const i of [1, 2]) {
+      const id = `ledger-${seeded.record.keyId}-${++n}`;
+      sent.push(id);
+      aborted.push(id);
+      const res = await post('/v1/infer/stream', key, { model: ABORT_MODEL, prompt: `abandon me ${i}`, params: { max_tokens: 50 } }, { 'x-request-id': id });
+      const reader = res.body!.getReader();
+      let text = '';
+      while (!text.includes('event: token')) text += new TextDecoder().decode((await reader.read()).value);
+      await reader.cancel();
+    }
+    await vi.waitUntil(async () => (await serverTotals()).inFlight === 0, { timeout: 10_000, interval: 100 });
+    await modelConfig({ perTokenMs: 0 });
 
     // One consumer failure: the store is down when the last batch arrives, so it is redelivered.
     const last = await call({ prompt: 'the last one before the outage', params: { max_tokens: 4 } });
@@ -101,14 +149,36 @@ describe('usage ledger accuracy', () => {
       },
       { timeout: 30_000, interval: 500 },
     );
-    const server = await serverTotals();
+    const server = await serverStats();
 
     // Exactly one record per request, keyed by the client's request id.
     expect(records.map((r) => r.request_id).sort()).toEqual([...sent].sort());
     expect(new Set(records.map((r) => r.record_id)).size).toBe(records.length);
-    // The backend's tokens are the model server's.
-    expect(sum(records, 'backend_prompt_tokens')).toBe(server.promptTokens);
-    expect(sum(records, 'backend_completion_tokens')).toBe(server.tokensGenerated);
+    // The backend's tokens are the model server's, embeddings calls included: exactly, for every request
+    // the backend finished. A stream the client left is compared to its own model's counters: what the
+    // edge had relayed before the cancel, never more than the server generated (its prompt is the edge's
+    // estimate: the backend reports no usage for a stream it did not finish).
+    const isAborted = (r: UsageRecord) => aborted.includes(r.request_id);
+    const finished = records.filter((r) => !isAborted(r));
+    const abortServer = server.byEndpoint[ABORT_MODEL]!;
+    expect(sum(finished, 'backend_prompt_tokens')).toBe(server.totals.promptTokens - abortServer.promptTokens);
+    expect(sum(finished, 'backend_completion_tokens')).toBe(server.totals.tokensGenerated - abortServer.tokensGenerated);
+    expect(server.byRoute['sagemaker.embeddings']?.promptTokens).toBeGreaterThan(0);
+    const abortRecords = records.filter(isAborted);
+    expect(abortRecords).toHaveLength(2);
+    for (const r of abortRecords) {
+      expect(r).toMatchObject({ stream: true, error_code: null });
+      expect(r.backend_completion_tokens).toBeGreaterThan(0);
+      expect(r.backend_completion_tokens).toBeLessThan(50);
+    }
+    expect(sum(abortRecords, 'backend_completion_tokens')).toBeLessThanOrEqual(abortServer.tokensGenerated);
+    expect(abortServer.cancelled).toBe(2);
+    // Embeddings: the PARTIAL answer billed its embedded input at the full rate, its cached one at the cached rate.
+    const embeddingsRecords = records.filter((r) => r.route === '/v1/embeddings');
+    expect(embeddingsRecords.map((r) => r.cache).sort()).toEqual(['MISS', 'MISS', 'MISS', 'MISS', 'MISS', 'PARTIAL']);
+    const partialRecord = embeddingsRecords.find((r) => r.cache === 'PARTIAL')!;
+    expect(partialRecord.backend_prompt_tokens).toBeGreaterThan(0);
+    expect(partialRecord.prompt_tokens).toBeGreaterThan(partialRecord.backend_prompt_tokens);
     // Hits, followers, replays and refusals carry no backend tokens and are not billed as misses.
     const byId = new Map(records.map((r) => [r.request_id, r]));
     const hitRecord = byId.get(sent[6]!)!;
@@ -130,7 +200,7 @@ describe('usage ledger accuracy', () => {
     const jobs = records.filter((r) => r.route === '/v1/jobs');
     expect(jobs.length).toBe(2);
     for (const j of jobs) expect(j.backend_completion_tokens).toBe(4);
-    const streams = records.filter((r) => r.stream);
+    const streams = finished.filter((r) => r.stream);
     expect(streams.length).toBe(2);
     for (const s of streams) expect(s.ttft_ms).not.toBeNull();
 
@@ -166,36 +236,30 @@ describe('usage ledger accuracy', () => {
     expect(totals.hits).toBe(records.filter((r) => ['L0', 'L1', 'L2', 'COALESCED'].includes(r.cache)).length);
   }, 90_000);
 
-  it('records a stream the client left with what the backend sent before the cancel, never more than it generated', async () => {
+  it('records nothing with USAGE_LEDGER=off, while the same request to the ledger on is recorded', async () => {
     const seeded = await seedTenantKey({ scopes: ['infer', 'admin'] });
-    await modelReset();
-    await modelConfig({ perTokenMs: 100 });
-    const ids = [1, 2].map((i) => `abort-${seeded.record.keyId}-${i}`);
-    for (const id of ids) {
-      const res = await post('/v1/infer/stream', seeded.key, { model, prompt: `abandon me ${id}`, params: { max_tokens: 50 } }, { 'x-request-id': id });
-      const reader = res.body!.getReader();
-      let text = '';
-      while (!text.includes('event: token')) text += new TextDecoder().decode((await reader.read()).value);
-      await reader.cancel();
-    }
-    await vi.waitUntil(async () => (await serverTotals()).invocations === 2 && (await serverTotals()).tokensGenerated > 0, { timeout: 10_000 });
+    const off = createApp({});
+    const ctx = createExecutionContext();
+    const body = JSON.stringify({ model, prompt: 'not recorded', params: { max_tokens: 3 } });
+    const headers = { authorization: `Bearer ${seeded.key}`, 'content-type': 'application/json', 'x-request-id': `off-${seeded.record.keyId}` };
+    const res = await off.request('/v1/infer', { method: 'POST', headers, body }, { ...env, USAGE_LEDGER: 'off' }, ctx);
+    expect(res.status).toBe(200);
+    await res.text();
+    await waitOnExecutionContext(ctx);
+    const recorded = await call(seeded.key, `on-${seeded.record.keyId}`);
+    expect(recorded).toBe(200);
     const records = await vi.waitUntil(
       async () => {
         const list = await exportedRecords(seeded.tenant.tenantId);
-        return list.length >= ids.length ? list : undefined;
+        return list.length > 0 ? list : undefined;
       },
-      { timeout: 30_000, interval: 500 },
+      { timeout: 20_000, interval: 300 },
     );
-    const server = await serverTotals();
-    expect(records.map((r) => r.request_id).sort()).toEqual([...ids].sort());
-    for (const r of records) {
-      expect(r.stream).toBe(true);
-      expect(r.backend_completion_tokens).toBeGreaterThan(0);
-      expect(r.backend_completion_tokens).toBeLessThan(50);
-      expect(r.error_code).toBeNull();
-    }
-    expect(sum(records, 'backend_completion_tokens')).toBeLessThanOrEqual(server.tokensGenerated);
-  }, 60_000);
+    // The recorded request's batch has landed; the one before it, with the ledger off, left nothing.
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect((await exportedRecords(seeded.tenant.tenantId)).map((r) => r.request_id)).toEqual([`on-${seeded.record.keyId}`]);
+    expect(records).toHaveLength(1);
+  });
 
   it('changes no aggregate when a batch already counted is delivered again', async () => {
     const seeded = await seedTenantKey({ scopes: ['infer', 'admin'] });

@@ -25,6 +25,7 @@ import { effectivePlan } from '../../shared/plans';
 import type { Bindings, Config } from '../env';
 import { ApiError } from '../errors';
 import type { AuthContext } from '../middleware/auth';
+import { pendingWork } from '../services/background';
 import { Claims } from '../services/claim';
 import { DeadlineExceededError } from '../services/deadline';
 import type { QuotaGate } from '../services/limits/gate';
@@ -34,7 +35,7 @@ import { finishJob } from './job-consumer';
 import { ulid } from '../../shared/ulid';
 import { loadJob, saveJob, webhookJobId, type JobInference, type JobRecord } from './job-store';
 import { submitJob } from './job-submit';
-import type { DeliveryMessage, WebhookMessage } from './messages';
+import { type DeliveryMessage, messageTrace, type WebhookMessage } from './messages';
 import { StoreUnavailableError, type Outcome } from './outcome';
 import type { AsyncSettings, WebhookSource } from './settings';
 import { renderJobTemplate, type JobTemplate } from './template';
@@ -70,25 +71,6 @@ function storeFailureOf(err: unknown): StoreUnavailableError | undefined {
   if (err instanceof ApiError && err.code === 'UPSTREAM_ERROR' && (err.cause instanceof StoreUnavailableError || err.cause instanceof DeadlineExceededError))
     return err.cause instanceof StoreUnavailableError ? err.cause : new StoreUnavailableError(err.cause.message, { cause: err.cause });
   return undefined;
-}
-
-/** Work that undoes a failed submission (refunds, removals), awaited before the attempt ends. */
-function pendingWork() {
-  const work: Promise<unknown>[] = [];
-  return {
-    background: (p: Promise<unknown>) => {
-      work.push(p.catch(() => {}));
-    },
-    // Work may start more work (a quota lease's idle watch gives units back): drain until none is
-    // left, so nothing is still in flight when the attempt, and with it its I/O, ends.
-    settled: async () => {
-      for (let done = 0; done < work.length; ) {
-        const batch = work.slice(done);
-        done = work.length;
-        await Promise.all(batch);
-      }
-    },
-  };
 }
 
 async function loadTenant(store: Store, tenantId: string): Promise<TenantRecord | undefined> {
@@ -180,6 +162,7 @@ export async function runJobAction(
           callbackUrl,
           tenantDefaultCallback: false,
           requestId: message.requestId,
+          trace: messageTrace(message),
           trigger: base.trigger,
           createdAt,
           // A triggered job is a request of its tenant too: recorded by the job consumer when it ends.
@@ -197,15 +180,16 @@ export async function runJobAction(
     const storeFailure = storeFailureOf(err);
     if (storeFailure) throw storeFailure;
     if (!(err instanceof ApiError)) throw err;
-    if (err.code === 'RATE_LIMITED') {
+    // A budget refusal waits like a rate limit: to the month's end, so past any job deadline (it fails).
+    if (err.code === 'RATE_LIMITED' || err.code === 'BUDGET_EXCEEDED') {
       const retryAfter = Math.max(1, Number(err.headers['Retry-After']) || 1);
       const retryAt = deps.now() + retryAfter * 1000;
       if (retryAt > deadlineAt) {
         const reason = `the tenant's limits admit the job only in ${retryAfter} s, past its deadline of ${settings.jobDeadlineSeconds} s (${err.message})`;
-        return fail(pending, 'RATE_LIMITED', reason);
+        return fail(pending, err.code, reason);
       }
       await saveJob(store, { ...pending, pendingAdmission: { deadlineAt, retryAt }, updatedAt: deps.now() }, settings.jobResultTtlSeconds);
-      return { kind: 'wait', delaySeconds: retryAfter, reason: `RATE_LIMITED: ${err.message}` };
+      return { kind: 'wait', delaySeconds: retryAfter, reason: `${err.code}: ${err.message}` };
     }
     if (PERMANENT.has(err.code)) return fail(pending, err.code, err.message);
     // The claim still in progress elsewhere (a concurrent copy), the queue unavailable: try again.

@@ -22,6 +22,7 @@ import { canonicalJson } from '../services/cache/key';
 import { sha256Hex } from '../../shared/crypto/hash';
 import { backgroundFor } from '../services/background';
 import { storeCall } from '../services/store';
+import { queuedContext } from '../services/tracing';
 import { asRouteResponse, authenticatedJson, BEARER_SECURITY, ERROR_RESPONSES, jsonRequest, type RouteDeps } from './common';
 import { validationHook } from './validation';
 
@@ -86,6 +87,7 @@ export function jobRoutes(deps: RouteDeps) {
             tenantDefaultCallback: true,
             requestId: c.get('requestId'),
             ...(usage ? { usage } : {}),
+            trace: queuedContext(c.get('trace'), config),
           },
           {
             env: c.env,

@@ -23,7 +23,8 @@ import { ApiError } from '../errors';
 import { webhookSignature } from '../middleware/webhook-signature';
 import { matchAction } from '../queues/actions';
 import { deleteJob, saveNewJob, triggeredJob, webhookJobId } from '../queues/job-store';
-import { WebhookEventSchema } from '../queues/messages';
+import { traceFields, WebhookEventSchema } from '../queues/messages';
+import { queuedContext } from '../services/tracing';
 import { enqueue } from '../queues/producer';
 import { getAsyncSettings } from '../queues/settings';
 import { backgroundFor } from '../services/background';
@@ -152,7 +153,15 @@ export function webhookRoutes(deps: RouteDeps) {
       }
       await enqueue(
         c.env,
-        { kind: 'webhook', source: source.name, deliveryId, event, receivedAt, requestId: c.get('requestId') },
+        {
+          kind: 'webhook',
+          source: source.name,
+          deliveryId,
+          event,
+          receivedAt,
+          requestId: c.get('requestId'),
+          ...traceFields(queuedContext(c.get('trace'), c.get('config'))),
+        },
         { requestId: c.get('requestId') },
       );
     } catch (err) {

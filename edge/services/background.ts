@@ -19,3 +19,22 @@ export function runInBackground(c: Context, work: Promise<unknown>): void {
 export function backgroundFor(c: Context): (work: Promise<unknown>) => void {
   return (work) => runInBackground(c, work);
 }
+
+/** Background work a queue consumer starts (refunds, removals, notices), drained before its handler returns. */
+export function pendingWork() {
+  const work: Promise<unknown>[] = [];
+  return {
+    background: (p: Promise<unknown>) => {
+      work.push(p.catch(() => {}));
+    },
+    // Work may start more work (a quota lease's idle watch gives units back): drain until none is
+    // left, so nothing is still in flight when the attempt, and with it its I/O, ends.
+    settled: async () => {
+      for (let done = 0; done < work.length; ) {
+        const batch = work.slice(done);
+        done = work.length;
+        await Promise.all(batch);
+      }
+    },
+  };
+}

@@ -59,6 +59,16 @@ export function nextHopContext(trace: RequestTrace, config: Config | undefined):
   return { traceId: trace.traceId, spanId, sampled: trace.sampled, tracestate: trace.tracestate };
 }
 
+/**
+ * The context a queued job's upstream call continues, later and elsewhere: under the submitting
+ * request's server span when the edge exports its spans (a submission has no `upstream` span), else
+ * under the client's own span, else under a fresh id.
+ */
+export function queuedContext(trace: RequestTrace, config: Config | undefined): TraceContext {
+  const spanId = isExported(trace, config) ? trace.spanId : (trace.parentSpanId ?? trace.upstreamSpanId);
+  return { traceId: trace.traceId, spanId, sampled: trace.sampled, tracestate: trace.tracestate };
+}
+
 /** What the request's server span says about it (GenAI conventions where they apply). */
 export interface RequestFacts {
   readonly name: string;

@@ -16,11 +16,10 @@ import { timePhase } from '../middleware/server-timing';
 import { backgroundFor } from '../services/background';
 import type { IsolateServices } from '../services/isolate';
 import { ApiError } from '../errors';
-import { admitBudget, type BudgetAdmission } from '../services/limits/budget';
+import { admitBudget, admittedWithBudget, maxCostMicros } from '../services/limits/budget';
 import { noticeBudget } from '../services/limits/budget-notices';
-import { type Admission, promptTokenEstimate, tokensToReserve } from '../services/limits/gate';
-import { costMicros } from '../services/usage/prices';
-import { factsCost, priceOf } from '../services/usage/record';
+import { type Admission, tokensToReserve } from '../services/limits/gate';
+import { factsCost } from '../services/usage/record';
 import { inferenceOf } from './state';
 
 const total = (u: Usage) => u.prompt_tokens + u.completion_tokens;
@@ -72,7 +71,7 @@ export function admitRequest(
     const input = { env: c.env, store, tenantId: auth.tenantId, limitMicros: limit, spentMicros: spent, currency: config.routes.currency };
     await noticeBudget({ ...input, now: deps.now(), storeTimeoutMs: config.limits.storeTimeoutMs, background: later });
   };
-  const admission = bothAdmitted(gate, budget, later)
+  const admission = admittedWithBudget(gate, budget, later)
     .finally(() => stopTimer())
     .then(({ admitted, spend }) => {
       const granted = { ...admitted.headers, ...spend?.headers };
@@ -93,17 +92,13 @@ export function quota(deps: Pick<IsolateServices, 'quotaGate' | 'metrics' | 'now
     const later = backgroundFor(c);
     const auth = c.get('auth');
     const config = c.get('config');
-    const maxCostMicros = costMicros(priceOf(config.routes, state.req.model), {
-      promptTokens: promptTokenEstimate(state.call.payload),
-      completionTokens: (state.call.payload.params?.max_tokens ?? auth.plan.maxTokens) * (state.call.payload.n ?? 1),
-      cached: false,
-    });
+    const maxCost = maxCostMicros(config.routes, state.call.payload, auth.plan.maxTokens);
     // What the ledger bills this request (its facts are complete when the settlement reaches this stage).
     const billed = () => {
       const facts = c.get('usage');
-      return facts ? factsCost(facts, config.routes) : maxCostMicros;
+      return facts ? factsCost(facts, config.routes) : maxCost;
     };
-    const request = admitRequest(c, deps, { tokens: tokensToReserve(state.call.payload), maxCostMicros }, state.headers);
+    const request = admitRequest(c, deps, { tokens: tokensToReserve(state.call.payload), maxCostMicros: maxCost }, state.headers);
     state.onSettled((settlement) => {
       const cost = settlement.kind === 'failed' ? 0 : billed();
       request.then(
@@ -120,17 +115,4 @@ export function quota(deps: Pick<IsolateServices, 'quotaGate' | 'metrics' | 'now
     });
     await next();
   };
-}
-
-/** Both admissions, or the first refusal; what one side took is given back when the other refuses. */
-async function bothAdmitted(
-  gate: Promise<Admission>,
-  budget: Promise<BudgetAdmission | undefined>,
-  later: (work: Promise<unknown>) => void,
-): Promise<{ admitted: Admission; spend: BudgetAdmission | undefined }> {
-  const [g, b] = await Promise.allSettled([gate, budget]);
-  if (g.status === 'fulfilled' && b.status === 'fulfilled') return { admitted: g.value, spend: b.value };
-  if (g.status === 'fulfilled') later(g.value.settle(0));
-  if (b.status === 'fulfilled' && b.value) later(b.value.settle(0));
-  throw g.status === 'rejected' ? g.reason : (b as PromiseRejectedResult).reason;
 }

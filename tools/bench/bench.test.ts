@@ -1,6 +1,6 @@
 /**
  * Smoke test of the bench harness: the real environment (the stack npm start brings up, the peer,
- * the load generator) with tiny durations on three subjects and every scenario (store latency, edge
+ * the load generator) with tiny durations on four subjects (the miss beside its USAGE_LEDGER=off copy) and every scenario (store latency, edge
  * locations, `npm start` itself, embeddings batched vs unbatched), checking the shape of the results and the report, the bounds the
  * figures must keep whatever the machine, and that stopping leaves nothing listening. The full
  * bench is `npm run bench`.
@@ -13,10 +13,11 @@ import { isListening } from '../lib/net';
 import { parseArgs } from './main';
 import { buildReport, toMarkdown, writeReport } from './report';
 import { DEFAULT_OPTIONS, runBench, type BenchOptions } from './run';
+import { usageCostPairs } from './usage-cost';
 
 const TINY: BenchOptions = {
   ...DEFAULT_OPTIONS,
-  subjects: ['direct', 'miss', 'blocked'],
+  subjects: ['direct', 'miss', 'blocked', 'miss-no-usage'],
   rounds: 1,
   durationSec: 0.5,
   warmupSec: 0,
@@ -46,13 +47,13 @@ describe('the bench harness', () => {
     expect(() => parseArgs(['--bogus'])).toThrow(/unknown option/);
   });
 
-  it('measures three subjects interleaved and writes the report', async () => {
+  it('measures four subjects interleaved and writes the report', async () => {
     const lines: string[] = [];
     const raw = await runBench(TINY, (line) => lines.push(line));
     const report = buildReport(raw);
 
     expect(lines.some((l) => l.includes('round 1/1, fixed rate'))).toBe(true);
-    expect(report.subjects.map((s) => s.id)).toEqual(['direct', 'miss', 'blocked']);
+    expect(report.subjects.map((s) => s.id)).toEqual(['direct', 'miss', 'blocked', 'miss-no-usage']);
     const direct = report.subjects.find((s) => s.id === 'direct')!;
     const miss = report.subjects.find((s) => s.id === 'miss')!;
     expect(direct.available).toBe(true);
@@ -87,6 +88,7 @@ describe('the bench harness', () => {
       'locations-requests',
       'locations-tokens',
       'npm-start',
+      'usage-recording',
     ]);
     for (const g of report.goals) expect(['met', 'missed', 'not measured']).toContain(g.status);
     // Measured here whatever the machine: CPU from /proc, locations, npm start, store commands.
@@ -107,6 +109,14 @@ describe('the bench harness', () => {
     expect(report.npmStart?.available, report.npmStart?.reason).toBe(true);
     expect(Object.keys(report.npmStart!.subjects).sort()).toEqual(['blocked', 'hit', 'miss']);
     expect(report.cpu!.edgeCpuSeconds).toBeGreaterThan(0);
+    // What recording costs: the miss beside the USAGE_LEDGER=off copy in both modes, its CPU metered too
+    // (the hit pair is not in this smoke run, so the goal says what it needs).
+    expect(usageCostPairs(report).map((p) => [p.path, p.mode])).toEqual([
+      ['miss', 'fixed'],
+      ['miss', 'saturation'],
+    ]);
+    expect(report.cpuNoUsage!.edgeCpuSeconds).toBeGreaterThan(0);
+    expect(report.goals.find((g) => g.id === 'usage-recording')).toMatchObject({ status: 'not measured', measured: expect.stringMatching(/^miss /) });
     const steadyMiss = report.storeCommands!.steady.find((s) => s.subject === 'miss')!;
     expect(steadyMiss.admitted).toBeGreaterThan(0);
     // MONITOR sees what the bridge ran: the same commands, filed by purpose.
@@ -141,6 +151,7 @@ describe('the bench harness', () => {
       expect(md).toContain('## Scenario STORE_LATENCY_MS');
       expect(md).toContain('## Scenario EDGE_LOCATIONS');
       expect(md).toContain('## Goals: embeddings batching');
+      expect(md).toContain('## What usage recording costs');
       expect(md).toContain('## Embeddings: dynamic batching vs unbatched');
       expect(md).toContain(toMarkdown(report).split('\n')[0]);
     } finally {

@@ -37,6 +37,8 @@ export interface BenchEdge {
   readonly url: string;
   /** The same bundle with the Cache API disabled (every cache lookup goes to L2). */
   readonly noL1Url: string;
+  /** The same bundle with the usage ledger off (`USAGE_LEDGER=off`): what recording costs is the difference. */
+  readonly noUsageUrl: string;
   /** Every location of the stack, the first one first. */
   readonly locations: readonly string[];
 }
@@ -90,16 +92,18 @@ export async function startBenchEnvironment(progress: (line: string) => void, la
       redis: { spawnOnly: true },
       scenario: { edgeLocations: BENCH_EDGE_LOCATIONS },
       edgeNoL1Copy: true,
+      edgeNoUsageCopy: true,
       // Spans would go to the sink on the same two cores as the subjects; production sends them elsewhere.
       traces: false,
       modelServer: latency,
       progress: (line) => progress(`  ${line}`),
     });
     stops.push(() => stack.stop());
-    if (!stack.gatewayUrl || !stack.edgeNoL1Url || !stack.edgeBundle) throw new Error('the stack started without its edge');
-    const edge: BenchEdge = { url: stack.gatewayUrl, noL1Url: stack.edgeNoL1Url, locations: stack.components.edges };
+    if (!stack.gatewayUrl || !stack.edgeNoL1Url || !stack.edgeNoUsageUrl || !stack.edgeBundle) throw new Error('the stack started without its edge');
+    const edge: BenchEdge = { url: stack.gatewayUrl, noL1Url: stack.edgeNoL1Url, noUsageUrl: stack.edgeNoUsageUrl, locations: stack.components.edges };
     const bundle = stack.edgeBundle;
     progress(`  edge copy      ${edge.noL1Url} (L1 off, for the L2 subject)`);
+    progress(`  edge copy      ${edge.noUsageUrl} (usage ledger off, for what recording costs)`);
 
     let peer: PeerGateway | undefined;
     let peerError: string | undefined;

@@ -8,6 +8,7 @@
 import { embeddingsGoalRows } from './embeddings';
 import type { RawResults, SubjectResult, ModeName } from './run';
 import { ratio, round } from './stats';
+import { usageCostGoalRow } from './usage-cost';
 
 export type GoalStatus = 'met' | 'missed' | 'not measured';
 
@@ -321,6 +322,8 @@ function hotPathGoals(results: RawResults): Goal[] {
       deltas.map((d) => `${d.id} ${ms(d.npmStart)} vs ${ms(d.bench)} (${d.npmStart >= d.bench ? '+' : ''}${ms(d.npmStart - d.bench)})`).join(', '),
     );
   }
+  const usage = usageCostGoalRow(results);
+  hot(usage.id, usage.goal, usage.ok, usage.measured);
   return goals;
 }
 

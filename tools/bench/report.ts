@@ -10,6 +10,7 @@ import type { ModeResult } from './load';
 import type { RawResults } from './run';
 import { COMMAND_CATEGORIES, type CommandCounts } from './store-commands';
 import { round } from './stats';
+import { usageCostMarkdown } from './usage-cost';
 
 export interface BenchReport extends RawResults {
   readonly comparisons: Comparison[];
@@ -120,6 +121,7 @@ export function toMarkdown(r: BenchReport): string {
   const notes = r.subjects.filter((s) => s.note).map((s) => `- ${s.id}${s.tier ? ` (warm hits from ${s.tier})` : ''}: ${s.note}`);
   if (notes.length) out.push('Headers seen when checking each path:', '', ...notes, '');
 
+  out.push(...usageCostMarkdown(r));
   scenarioSections(r, out);
   out.push(...embeddingsMarkdown(r.embeddings ?? null));
 

@@ -38,7 +38,7 @@ export interface LoadSubject {
 }
 
 /** All subject ids, in report order. */
-export const SUBJECT_IDS = ['direct', 'peer', 'adapter', 'miss', 'miss-sagemaker', 'hit', 'hit-l2', 'blocked'] as const;
+export const SUBJECT_IDS = ['direct', 'peer', 'adapter', 'miss', 'miss-sagemaker', 'hit', 'hit-l2', 'blocked', 'miss-no-usage', 'hit-no-usage'] as const;
 export type SubjectId = (typeof SUBJECT_IDS)[number];
 
 const chatBody = (model: string, content: string, extra: Record<string, unknown> = {}) =>
@@ -141,6 +141,9 @@ export function buildSubjects(env: BenchEnvironment): Record<SubjectId, LoadSubj
   const adapter = post(env.adapterRequest.url, env.adapterRequest.headers, env.adapterRequest.body);
   const gateway = gatewaySubjects(env.edge.url, env);
   const hitL2 = { ...gateway.hit.target, url: `${env.edge.noL1Url}/v1/chat/completions` };
+  // The same requests to the copy with the usage ledger off: what recording costs is the difference.
+  const missNoUsage = { ...gateway.miss.target, url: `${env.edge.noUsageUrl}/v1/chat/completions` };
+  const hitNoUsage = { ...gateway.hit.target, url: `${env.edge.noUsageUrl}/v1/chat/completions` };
   return {
     direct: subject('direct', 'direct to the model server (floor)', 'floor', direct, () => expectOk(direct)),
     peer: subject('peer', 'peer gateway pass-through (Portkey OSS)', 'peer', peer, async () =>
@@ -156,6 +159,17 @@ export function buildSubjects(env: BenchEnvironment): Record<SubjectId, LoadSubj
       edge: true,
     }),
     blocked: gateway.blocked,
+    'miss-no-usage': subject('miss-no-usage', 'gateway miss, usage ledger off (USAGE_LEDGER=off copy)', 'gateway', missNoUsage, () => expectOk(missNoUsage), {
+      edge: true,
+    }),
+    'hit-no-usage': subject(
+      'hit-no-usage',
+      'gateway cache hit, warm, usage ledger off (USAGE_LEDGER=off copy)',
+      'gateway',
+      hitNoUsage,
+      () => expectHit(gateway.hit.target, hitNoUsage),
+      { edge: true },
+    ),
   };
 }
 

@@ -25,6 +25,8 @@ export interface EdgeWorkerdOptions {
   readonly locationPorts: readonly number[];
   /** Also run a copy with the Cache API disabled, so an L2 (store) hit can be measured. Default false. */
   readonly noL1Copy?: boolean;
+  /** Also run a copy with the usage ledger off (`USAGE_LEDGER=off`), so what recording costs can be measured. Default false. */
+  readonly noUsageCopy?: boolean;
   /** Persist queues and the Cache API under `<dir>/v3` (wrangler dev's layout); unset keeps them in memory. */
   readonly persistDir?: string;
   /** Receives each line the workers write (their JSON request log, warnings). */
@@ -37,6 +39,8 @@ export interface EdgeWorkerd {
   readonly urls: readonly string[];
   /** The copy without the Cache API, when asked for. */
   readonly noL1Url: string | undefined;
+  /** The copy with the usage ledger off, when asked for. */
+  readonly noUsageUrl: string | undefined;
   /** The workerd process (all locations), when it could be found in /proc. */
   readonly pid: number | undefined;
   stop(): Promise<void>;
@@ -44,6 +48,7 @@ export interface EdgeWorkerd {
 
 const locationName = (i: number) => (i === 0 ? 'edge' : `edge-${i + 1}`);
 const NO_L1_NAME = 'edge-no-l1';
+const NO_USAGE_NAME = 'edge-no-usage';
 
 /** Starts every location of the edge in one workerd and resolves once each answers on its socket. */
 export async function startEdgeWorkerd(options: EdgeWorkerdOptions): Promise<EdgeWorkerd> {
@@ -70,6 +75,11 @@ export async function startEdgeWorkerd(options: EdgeWorkerdOptions): Promise<Edg
     unsafeDirectSockets: socket(port),
   }));
   if (options.noL1Copy) workers.push({ ...common, name: NO_L1_NAME, cache: false, unsafeDirectSockets: socket(0) });
+  // The same Cache API as the locations (one per workerd): only the ledger differs.
+  if (options.noUsageCopy) {
+    const bindings = { ...common.bindings, USAGE_LEDGER: 'off' };
+    workers.push({ ...common, bindings, name: NO_USAGE_NAME, cache: true, unsafeDirectSockets: socket(0) });
+  }
 
   const before = new Set(await childPids(process.pid, 'workerd'));
   const mf = new Miniflare({
@@ -89,10 +99,12 @@ export async function startEdgeWorkerd(options: EdgeWorkerdOptions): Promise<Edg
     await mf.ready;
     const urls = await Promise.all(options.locationPorts.map(async (_, i) => (await mf.unsafeGetDirectURL(locationName(i))).origin));
     const noL1Url = options.noL1Copy ? (await mf.unsafeGetDirectURL(NO_L1_NAME)).origin : undefined;
+    const noUsageUrl = options.noUsageCopy ? (await mf.unsafeGetDirectURL(NO_USAGE_NAME)).origin : undefined;
     const spawned = (await childPids(process.pid, 'workerd')).filter((pid) => !before.has(pid));
     return {
       urls,
       noL1Url,
+      noUsageUrl,
       pid: spawned.length === 1 ? spawned[0] : undefined,
       stop: () => mf.dispose(),
     };

@@ -26,6 +26,8 @@ export interface EdgeStartOptions {
   readonly locations: number;
   /** Also serve a copy with the Cache API off (workerd only). */
   readonly noL1Copy: boolean;
+  /** Also serve a copy with the usage ledger off (workerd only). */
+  readonly noUsageCopy: boolean;
   readonly log: (line: string) => void;
 }
 
@@ -34,6 +36,7 @@ export interface RunningEdge {
   /** One URL per location, the first one first. */
   readonly urls: readonly string[];
   readonly noL1Url: string | undefined;
+  readonly noUsageUrl: string | undefined;
   /** The workerd process serving every location (workerd runtime only). */
   readonly pid: number | undefined;
   /** The bundle served (workerd runtime only). */
@@ -79,10 +82,12 @@ export async function startEdge(options: EdgeStartOptions): Promise<RunningEdge>
       bindings: options.bindings,
       locationPorts,
       noL1Copy: options.noL1Copy,
+      noUsageCopy: options.noUsageCopy,
       persistDir,
       log: options.log,
     });
-    const silent = await firstNotAnswering([...edge.urls, ...(edge.noL1Url ? [edge.noL1Url] : [])], HEALTH_TIMEOUT_MS);
+    const copies = [edge.noL1Url, edge.noUsageUrl].filter((url) => url !== undefined);
+    const silent = await firstNotAnswering([...edge.urls, ...copies], HEALTH_TIMEOUT_MS);
     if (silent) {
       await edge.stop();
       throw new ComponentStartError('edge', `GET ${silent}/health not answering after ${HEALTH_TIMEOUT_MS} ms`);
@@ -130,6 +135,7 @@ async function startWranglerDev(options: EdgeStartOptions, persistDir: string): 
   return {
     urls: [url],
     noL1Url: undefined,
+    noUsageUrl: undefined,
     pid: undefined,
     bundle: undefined,
     description: `${url} (wrangler dev, workerd; reloads on every edit)`,

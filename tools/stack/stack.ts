@@ -182,6 +182,8 @@ export interface StackOptions {
   readonly scenario?: Partial<StackScenario>;
   /** Also serve a copy of the edge with the Cache API off (the bench's L2 subject); workerd only. Default false. */
   readonly edgeNoL1Copy?: boolean;
+  /** Also serve a copy of the edge with the usage ledger off (the bench's recording-cost figure); workerd only. Default false. */
+  readonly edgeNoUsageCopy?: boolean;
   /** Which Redis to use (default: the one on REDIS_URL or 127.0.0.1:6379, else a spawned one). */
   readonly redis?: EnsureRedisOptions;
   /** The edge's METRICS_FLUSH_INTERVAL_MS (default 10000 locally: the dashboard fills quickly). */
@@ -235,6 +237,8 @@ export interface Stack extends StackInfo {
   readonly edgeVars: Readonly<Record<string, string>>;
   /** The edge copy without the Cache API ({@link StackOptions.edgeNoL1Copy}). */
   readonly edgeNoL1Url: string | undefined;
+  /** The edge copy with the usage ledger off ({@link StackOptions.edgeNoUsageCopy}). */
+  readonly edgeNoUsageUrl: string | undefined;
   /** The bundle the edge serves (workerd runtime only). */
   readonly edgeBundle: WorkerBundle | undefined;
   /** Process ids, for CPU accounting: the edge's workerd (workerd runtime only) and the Lambda host. */
@@ -265,7 +269,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const ports = { ...options.ports };
   const scenario: StackScenario = { edgeLocations: options.scenario?.edgeLocations ?? 1, storeLatencyMs: options.scenario?.storeLatencyMs ?? 0 };
   const edgeRuntime: EdgeRuntime = options.edgeRuntime ?? 'workerd';
-  if (options.edge !== false && edgeRuntime === 'wrangler-dev' && (scenario.edgeLocations !== 1 || options.edgeNoL1Copy)) {
+  if (options.edge !== false && edgeRuntime === 'wrangler-dev' && (scenario.edgeLocations !== 1 || options.edgeNoL1Copy || options.edgeNoUsageCopy)) {
     throw new ComponentStartError('config', 'wrangler dev serves one edge location: EDGE_LOCATIONS needs `npm start` (the bundle in workerd)');
   }
 
@@ -464,6 +468,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         gatewayPort: ports.gateway,
         locations: scenario.edgeLocations,
         noL1Copy: options.edgeNoL1Copy === true,
+        noUsageCopy: options.edgeNoUsageCopy === true,
         log: (l) => log('edge', l),
       }),
     );
@@ -514,6 +519,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     eventBridgeStandIn: eventBridge,
     edgeVars,
     edgeNoL1Url: edge?.noL1Url,
+    edgeNoUsageUrl: edge?.noUsageUrl,
     edgeBundle: edge?.bundle,
     pids: { edge: edge?.pid, lambdaHost: lambdaHost.pid },
     stop: stopAll,

@@ -10,7 +10,7 @@ import { EdgeConfigError, getConfig } from '../../env';
 import { RouteTableSchema } from '../route-table';
 import type { UsageFacts } from './facts';
 import { costMicros, PriceSchema } from './prices';
-import { usageRecord } from './record';
+import { factsCost, usageRecord } from './record';
 
 const price = PriceSchema.parse({ inputPer1M: 0.5, outputPer1M: 1.5, perRequest: 0.0001, cached: { perRequest: 0.00001 } });
 const table = RouteTableSchema.parse({ currency: 'EUR', models: { m: { backends: [{ name: 'b', url: 'https://b.example', kind: 'ecs' }], price } } });
@@ -62,6 +62,21 @@ describe('costs', () => {
   });
 });
 
+describe('the ledger switch', () => {
+  it('records by default, takes USAGE_LEDGER=off, and refuses any other value naming the setting', () => {
+    const base = {
+      ROUTE_TABLE: JSON.stringify({ models: { m: { backends: [{ name: 'b', url: 'https://b.example', kind: 'ecs' }] } } }),
+      UPSTASH_REDIS_REST_URL: 'https://r.example',
+      UPSTASH_REDIS_REST_TOKEN: 't',
+      AWS_ACCESS_KEY_ID: 'a',
+      AWS_SECRET_ACCESS_KEY: 's',
+    };
+    expect(getConfig({ ...base }).usageLedger).toBe('on');
+    expect(getConfig({ ...base, USAGE_LEDGER: 'off' }).usageLedger).toBe('off');
+    expect(() => getConfig({ ...base, USAGE_LEDGER: 'no' })).toThrow(/usageLedger/);
+  });
+});
+
 describe('the usage record', () => {
   it('bills an answer at its model’s price, in the table’s currency', () => {
     const record = usageRecord(facts({ backendPromptTokens: 1_000, backendCompletionTokens: 200, cache: 'MISS' }), answered, table);
@@ -79,6 +94,25 @@ describe('the usage record', () => {
 
   it('prices a cache hit at the cached rate', () => {
     expect(usageRecord(facts({ cache: 'L1' }), answered, table).cost_micros).toBe(10);
+  });
+
+  it('prices a PARTIAL answer: embedded inputs at the full rates, cached ones at the cached rates, the per-request fee once', () => {
+    const embeddings = PriceSchema.parse({ inputPer1M: 0.5, perRequest: 0.0001, cached: { inputPer1M: 0.1, perRequest: 0.00001 } });
+    const priced = RouteTableSchema.parse({ models: { e: { backends: [{ name: 'b', url: 'https://b.example', kind: 'ecs' }], price: embeddings } } });
+    const partial = facts({ model: 'e', cache: 'PARTIAL', promptTokens: 1_000, completionTokens: 0, backendPromptTokens: 600, backendCompletionTokens: 0 });
+    // 600 embedded × 0.5 + the full per-request fee 100, then 400 cached × 0.1 and no cached per-request fee.
+    expect(factsCost(partial, priced)).toBe(300 + 100 + 40);
+    expect(usageRecord(partial, answered, priced).cost_micros).toBe(440);
+    // The two ends: nothing cached is the full price, everything cached the hit price.
+    expect(factsCost({ ...partial, backendPromptTokens: 1_000 }, priced)).toBe(
+      costMicros(embeddings, { promptTokens: 1_000, completionTokens: 0, cached: false }),
+    );
+    expect(factsCost({ ...partial, cache: 'L2', backendPromptTokens: 0 }, priced)).toBe(
+      costMicros(embeddings, { promptTokens: 1_000, completionTokens: 0, cached: true }),
+    );
+    // A backend count above the client's tokens never bills more than the full price.
+    expect(factsCost({ ...partial, backendPromptTokens: 5_000 }, priced)).toBe(600);
+    expect(factsCost(partial, undefined)).toBe(0);
   });
 });
 
