@@ -8,7 +8,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ErrorEnvelopeSchema } from '../../shared/errors';
 import { ResponseObjectSchema } from '../../shared/contracts/responses';
-import { modelReset, post, sseMessages } from '../testing/gateway-client';
+import { modelConfig, modelReset, post, sseMessages } from '../testing/gateway-client';
 import { seedTenantKey } from '../testing/seed';
 
 /** An ECS model whose route declares tools and json_schema (tools/stack/stack.ts). */
@@ -123,6 +123,18 @@ describe('function tools on the translated Responses path', () => {
     });
     expect(followUp.status).toBe(200);
     expect(ResponseObjectSchema.parse(await followUp.json()).output_text.length).toBeGreaterThan(0);
+  });
+
+  it('ends a stream whose strict tool arguments break their schema with response.failed, then error', async () => {
+    const { key } = await seedTenantKey();
+    await modelConfig({ schemaViolation: true });
+    const res = await post('/v1/responses', key, { model, input: unique('Weather?'), tools: [weather], tool_choice: 'required', stream: true });
+    const all = (await sseMessages(res)).map((m) => JSON.parse(m.data) as Record<string, unknown> & { type: string });
+    expect(all.map((e) => e.type).slice(-2)).toEqual(['response.failed', 'error']);
+    expect(all.some((e) => e.type === 'response.completed')).toBe(false);
+    expect(all.map((e) => e.sequence_number)).toEqual(all.map((_, i) => i));
+    expect(ResponseObjectSchema.parse(all.at(-2)!.response)).toMatchObject({ status: 'failed', error: { code: 'server_error' } });
+    expect((all.at(-1)!.error as { message: string }).message).toContain("tool call 'get_weather'");
   });
 
   it('answers text.format json_schema with JSON that validates, echoing the format', async () => {
