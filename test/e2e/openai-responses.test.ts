@@ -10,6 +10,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { Validator } from '@seriousme/openapi-schema-validator';
 import OpenAI, { APIError, BadRequestError, NotFoundError } from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LOCAL_NATIVE_RESPONSES_MODEL, REPO_ROOT, startStack, type Stack } from '../../tools/stack/stack';
@@ -310,5 +311,20 @@ describe.each(TOOL_MODELS)('openai client → gateway: Responses function tools 
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(BadRequestError);
     expect((err as APIError).message).toContain('input.1.call_id');
+  });
+});
+
+describe('OpenAPI', () => {
+  it('documents Responses function tools, their output items and text.format in a valid 3.1 document', async () => {
+    const doc = (await (await fetch(`${stack.gatewayUrl}/openapi.json`)).json()) as {
+      components: { schemas: Record<string, { properties?: Record<string, unknown> }> };
+    };
+    expect((await new Validator().validate(doc)).errors ?? []).toEqual([]);
+    const schemas = doc.components.schemas;
+    for (const id of ['ResponseFunctionTool', 'ResponseFunctionCallItem', 'ResponseFunctionCallOutputItem', 'ResponseOutputFunctionCall', 'ResponseOutputItem'])
+      expect(schemas).toHaveProperty(id);
+    expect(Object.keys(schemas.ResponseCreateRequest?.properties ?? {})).toEqual(
+      expect.arrayContaining(['tools', 'tool_choice', 'parallel_tool_calls', 'text']),
+    );
   });
 });
