@@ -7,7 +7,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { ErrorEnvelopeSchema } from '../../shared/errors';
-import { ResponseObjectSchema } from '../../shared/contracts/responses';
+import { type ResponseObject, ResponseObjectSchema } from '../../shared/contracts/responses';
 import { modelConfig, modelReset, post, sseMessages } from '../testing/gateway-client';
 import { seedTenantKey } from '../testing/seed';
 
@@ -123,6 +123,26 @@ describe('function tools on the translated Responses path', () => {
     });
     expect(followUp.status).toBe(200);
     expect(ResponseObjectSchema.parse(await followUp.json()).output_text.length).toBeGreaterThan(0);
+  });
+
+  it('replays a cached tool-call stream as the same event sequence, under a key that covers the tools', async () => {
+    const { key } = await seedTenantKey();
+    const request = { model, input: unique('Weather in Tromsø?'), tools: [weather], tool_choice: 'required', temperature: 0, stream: true };
+    const read = async (body: Record<string, unknown>) => {
+      const res = await post('/v1/responses', key, body);
+      const all = (await sseMessages(res)).map((m) => JSON.parse(m.data) as Record<string, unknown> & { type: string });
+      return { cache: res.headers.get('x-cache'), types: all.map((e) => e.type), final: ResponseObjectSchema.parse(all.at(-1)!.response) };
+    };
+    const live = await read(request);
+    const replayed = await read(request);
+    expect(live.cache).toBe('MISS');
+    expect(replayed.cache).toBe('HIT');
+    expect(replayed.types).toEqual(live.types);
+    const strip = (o: ResponseObject['output']) => o.map((item) => ({ ...item, id: undefined }));
+    expect(strip(replayed.final.output)).toEqual(strip(live.final.output));
+    // Another tool set is another key.
+    const other = await read({ ...request, tools: [{ ...weather, name: 'get_forecast' }] });
+    expect(other.cache).toBe('MISS');
   });
 
   it('ends a stream whose strict tool arguments break their schema with response.failed, then error', async () => {
