@@ -193,6 +193,11 @@ describe('bad tool input on the Responses path', () => {
     ['an invalid text.format schema', { text: { format: { type: 'json_schema', name: 'x', schema: { type: 'objekt' } } } }, 'text.format.schema.type'],
     ['a text.format name with spaces', { text: { format: { type: 'json_schema', name: 'my format', schema: { type: 'object' } } } }, 'text.format.name'],
     [
+      'a function_call item with an unusable name',
+      { input: [{ type: 'function_call', call_id: 'c1', name: 'get weather', arguments: '{}' }], tools: [weather] },
+      'input.0.name',
+    ],
+    [
       'a function_call_output answering no earlier call',
       {
         input: [

@@ -14,7 +14,7 @@ import { MAX_PROMPT_CHARS } from '../../../shared/contracts/infer';
 import { RESPONSE_INPUT_ITEMS, type ResponseCreateRequest, type ResponseInputItem } from '../../../shared/contracts/responses';
 import { ApiError } from '../../errors';
 import type { NormalizedRequest } from '../translate';
-import { responsesOptions } from './tools';
+import { FUNCTION_NAME, responsesOptions } from './tools';
 
 /** One turn of a conversation: a message, a tool call the model made, or that call's result. */
 type Turn =
@@ -172,6 +172,11 @@ function lower(instructions: string | null, turns: readonly Turn[], priorItems: 
       messages.push({ role: 'tool', content: turn.output, tool_call_id: turn.callId });
       return;
     }
+    // The contract's tool calls name functions as tools do (a stored native answer may not).
+    if (!FUNCTION_NAME.test(turn.name))
+      throw invalid(`${path}: function name '${turn.name}' is not a usable one`, [
+        { path: i < priorItems ? path : `${path}.name`, message: 'use letters, digits, _ and - (at most 64)' },
+      ]);
     calls.add(turn.callId);
     const call: ToolCall = { id: turn.callId, type: 'function', function: { name: turn.name, arguments: turn.arguments } };
     const last = messages.at(-1);

@@ -10,7 +10,8 @@ import type { ChatOptions } from '../chat-input';
 import { invalidField } from '../chat-input';
 import { schemaProblem } from '../json-schema';
 
-const FUNCTION_NAME = /^[A-Za-z0-9_-]{1,64}$/;
+/** A function name as the chat contract takes it (tools, tool calls, response formats). */
+export const FUNCTION_NAME = /^[A-Za-z0-9_-]{1,64}$/;
 
 function toolsOf(body: ResponseCreateRequest): FunctionTool[] | undefined {
   const tools = body.tools ?? [];
