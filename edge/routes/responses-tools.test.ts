@@ -8,7 +8,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ErrorEnvelopeSchema } from '../../shared/errors';
 import { type ResponseObject, ResponseObjectSchema } from '../../shared/contracts/responses';
-import { modelConfig, modelReset, post, sseMessages } from '../testing/gateway-client';
+import { modelConfig, modelReset, modelStats, post, sseMessages } from '../testing/gateway-client';
 import { seedTenantKey } from '../testing/seed';
 
 /** An ECS model whose route declares tools and json_schema (tools/stack/stack.ts). */
@@ -155,6 +155,24 @@ describe('function tools on the translated Responses path', () => {
     expect(all.map((e) => e.sequence_number)).toEqual(all.map((_, i) => i));
     expect(ResponseObjectSchema.parse(all.at(-2)!.response)).toMatchObject({ status: 'failed', error: { code: 'server_error' } });
     expect((all.at(-1)!.error as { message: string }).message).toContain("tool call 'get_weather'");
+  });
+
+  it('asks once more for a sync answer that breaks a strict text.format, then refuses it as UPSTREAM_ERROR', async () => {
+    const { key } = await seedTenantKey();
+    await modelConfig({ schemaViolation: true });
+    const before = (await modelStats()).invocations;
+    const format = {
+      type: 'json_schema',
+      name: 'city',
+      strict: true,
+      schema: { type: 'object', properties: { name: { type: 'string' } }, required: ['name'] },
+    };
+    const res = await post('/v1/responses', key, { model, input: unique('A city'), text: { format } });
+    expect(res.status).toBe(502);
+    const error = ErrorEnvelopeSchema.parse(await res.json()).error;
+    expect(error).toMatchObject({ code: 'UPSTREAM_ERROR', type: 'api_error' });
+    expect(error.message).toContain("'city'");
+    expect((await modelStats()).invocations - before).toBe(2);
   });
 
   it('answers text.format json_schema with JSON that validates, echoing the format', async () => {
