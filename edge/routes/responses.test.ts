@@ -67,8 +67,10 @@ describe('POST /v1/responses', () => {
     expect(body).toMatchObject({ object: 'response', model, status: 'incomplete', incomplete_details: { reason: 'max_output_tokens' }, error: null });
     expect(body.output).toHaveLength(1);
     expect(body.output[0]).toMatchObject({ type: 'message', role: 'assistant', status: 'incomplete', id: expect.stringMatching(/^msg_/) });
-    expect(body.output[0]!.content[0]!.type).toBe('output_text');
-    expect(body.output_text).toBe(body.output[0]!.content[0]!.text);
+    const message = body.output[0]!;
+    if (message.type !== 'message') throw new Error('expected a message item');
+    expect(message.content[0]!.type).toBe('output_text');
+    expect(body.output_text).toBe(message.content[0]!.text);
     expect(body.output_text.length).toBeGreaterThan(0);
     expect(body.usage).toMatchObject({ output_tokens: 6, total_tokens: body.usage!.input_tokens + 6 });
     expect(body.usage!.input_tokens).toBeGreaterThan(0);
@@ -314,10 +316,15 @@ describe('refusals that name the parameter', () => {
     ['an unknown content part type', { input: [{ role: 'user', content: [{ type: 'hologram' }] }] }, 400, 'input.0.content.0.type'],
     ['an image part', { input: [{ role: 'user', content: [{ type: 'input_image', image_url: 'https://x.test/a.png' }] }] }, 400, 'input.0.content.0.type'],
     ['only empty text', { input: [{ role: 'user', content: '' }] }, 400, 'input'],
-    ['a function tool', { input: 'x', tools: [{ type: 'function', name: 'get_weather', parameters: { type: 'object' } }] }, 400, 'tools.0'],
+    [
+      'a function tool on a model without tools',
+      { input: 'x', tools: [{ type: 'function', name: 'get_weather', parameters: { type: 'object' } }] },
+      400,
+      'tools',
+    ],
     ['a hosted tool', { input: 'x', tools: [{ type: 'web_search' }] }, 400, 'tools.0.type'],
     ['tool_choice required without tools', { input: 'x', tool_choice: 'required' }, 400, 'tool_choice'],
-    ['a function_call item', { input: [{ type: 'function_call', call_id: 'c1', name: 'f', arguments: '{}' }] }, 400, 'input.0'],
+    ['a function_call item on a model without tools', { input: [{ type: 'function_call', call_id: 'c1', name: 'f', arguments: '{}' }] }, 400, 'input.0'],
     [
       'a function_call_output item',
       {
@@ -327,9 +334,9 @@ describe('refusals that name the parameter', () => {
         ],
       },
       400,
-      'input.1',
+      'input.1.call_id',
     ],
-    ['json_schema output', { input: 'x', text: { format: { type: 'json_schema', name: 'thing', schema: { type: 'object' } } } }, 400, 'text.format'],
+    ['an invalid json_schema', { input: 'x', text: { format: { type: 'json_schema', name: 'thing', schema: { type: 7 } } } }, 400, 'text.format.schema.type'],
     ['background mode', { input: 'x', background: true }, 400, 'background'],
     ['max_output_tokens over the plan', { input: 'x', max_output_tokens: 32_000 }, 400, 'max_output_tokens'],
     ['metadata that is not strings', { input: 'x', metadata: { n: 1 } }, 400, 'metadata.n'],

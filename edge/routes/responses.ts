@@ -51,13 +51,15 @@ export function responsesRoutes(deps: RouteDeps) {
   const create = createRoute({
     method: 'post',
     path: '/v1/responses',
-    summary: 'OpenAI-compatible Responses API (sync or `stream: true`); answers are stored unless `store: false`',
+    summary:
+      'OpenAI-compatible Responses API (sync or `stream: true`): function tools, `function_call` / `function_call_output` items and `text.format` json_schema where the model supports them; answers are stored unless `store: false`',
     middleware: authenticatedJson(deps, 'infer'),
     security: BEARER_SECURITY,
     request: jsonRequest(ResponseCreateRequestSchema),
     responses: {
       200: {
-        description: 'A response object, or the Responses event stream (`response.created` … `response.completed`) when streaming',
+        description:
+          'A response object (`message` and `function_call` output items), or the Responses event stream (`response.created` … `response.function_call_arguments.delta` / `.done` … `response.completed`) when streaming',
         content: { 'application/json': { schema: ResponseObjectSchema }, 'text/event-stream': { schema: z.string() } },
       },
       ...ERROR_RESPONSES,

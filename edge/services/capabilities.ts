@@ -13,6 +13,18 @@ function refuse(parameter: string, capability: keyof ModelCapabilities, model: s
   });
 }
 
+/** The path of the request's first tool call or tool result, if it has one. */
+function toolTurn(req: NormalizedRequest): string | undefined {
+  if (req.flavour === 'responses') {
+    const r = req.responses;
+    const i = r.input.findIndex((item) => ['function_call', 'function_call_output'].includes((item as { type?: unknown }).type as string));
+    return i < 0 ? undefined : i < r.priorItems ? 'previous_response_id' : `input.${i - r.priorItems}`;
+  }
+  if (!('messages' in req.input)) return undefined;
+  const i = req.input.messages.findIndex((m) => m.role === 'tool' || m.tool_calls);
+  return i < 0 ? undefined : `messages.${i}`;
+}
+
 /** Throws ApiError (400) for the first feature of `req` that `capabilities` lacks. */
 export function checkCapabilities(req: NormalizedRequest, capabilities: ModelCapabilities): void {
   const chat = req.chat;
@@ -20,12 +32,10 @@ export function checkCapabilities(req: NormalizedRequest, capabilities: ModelCap
   const { options } = chat;
   if (!capabilities.tools) {
     if (options.tools) refuse('tools', 'tools', req.model);
-    if ('messages' in req.input) {
-      const i = req.input.messages.findIndex((m) => m.role === 'tool' || m.tool_calls);
-      if (i >= 0) refuse(`messages.${i}`, 'tools', req.model);
-    }
+    const turn = toolTurn(req);
+    if (turn) refuse(turn, 'tools', req.model);
   }
-  if (options.response_format && !capabilities.json_schema) refuse('response_format', 'json_schema', req.model);
+  if (options.response_format && !capabilities.json_schema) refuse(req.flavour === 'responses' ? 'text.format' : 'response_format', 'json_schema', req.model);
   if (options.logprobs && !capabilities.logprobs) refuse('logprobs', 'logprobs', req.model);
   if (chat.imageParts > 0) {
     if (!capabilities.vision) refuse('messages', 'vision', req.model);

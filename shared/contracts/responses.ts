@@ -163,6 +163,26 @@ export const ResponseOutputMessageSchema = z
 
 export type ResponseOutputMessage = z.infer<typeof ResponseOutputMessageSchema>;
 
+/** A function call the model made, in `output`: `call_id` is what its `function_call_output` answers. */
+export const ResponseOutputFunctionCallSchema = z
+  .object({
+    id: z.string(),
+    type: z.literal('function_call'),
+    call_id: z.string(),
+    name: z.string(),
+    arguments: z.string(),
+    status: z.enum(['in_progress', 'completed', 'incomplete']),
+  })
+  .meta({ id: 'ResponseOutputFunctionCall' });
+
+export type ResponseOutputFunctionCall = z.infer<typeof ResponseOutputFunctionCallSchema>;
+
+export const ResponseOutputItemSchema = z
+  .discriminatedUnion('type', [ResponseOutputMessageSchema, ResponseOutputFunctionCallSchema])
+  .meta({ id: 'ResponseOutputItem' });
+
+export type ResponseOutputItem = z.infer<typeof ResponseOutputItemSchema>;
+
 export const ResponseUsageSchema = z
   .object({
     input_tokens: z.number().int().nonnegative(),
@@ -186,7 +206,8 @@ export const ResponseObjectSchema = z
     incomplete_details: z.object({ reason: z.literal('max_output_tokens') }).nullable(),
     model: z.string(),
     instructions: z.string().nullable(),
-    output: z.array(ResponseOutputMessageSchema),
+    /** A `message` when the model wrote text, then a `function_call` per tool call, in the order the model produced them. */
+    output: z.array(ResponseOutputItemSchema),
     /** All `output_text` parts of `output`, joined: the SDKs' convenience field. */
     output_text: z.string(),
     usage: ResponseUsageSchema.nullable(),
@@ -211,10 +232,11 @@ export type ResponseObject = z.infer<typeof ResponseObjectSchema>;
 export const ResponseDeletedSchema = z.object({ id: z.string(), object: z.literal('response'), deleted: z.literal(true) }).meta({ id: 'ResponseDeleted' });
 
 /**
- * The stream's event types in the order a text answer sends them (each event's `sequence_number`
- * counts from 0): created, in_progress, output_item.added, content_part.added, any number of
- * output_text.delta, output_text.done, content_part.done, output_item.done, completed. A failure
- * after the start sends `response.failed`, then `error`.
+ * The stream's event types (each event's `sequence_number` counts from 0): created, in_progress,
+ * then per output item in order — a message's output_item.added, content_part.added, any number of
+ * output_text.delta, output_text.done, content_part.done, output_item.done; a function call's
+ * output_item.added, function_call_arguments.delta …, function_call_arguments.done,
+ * output_item.done — then completed. A failure after the start sends `response.failed`, then `error`.
  */
 export const RESPONSE_STREAM_EVENTS = [
   'response.created',
@@ -224,6 +246,8 @@ export const RESPONSE_STREAM_EVENTS = [
   'response.output_text.delta',
   'response.output_text.done',
   'response.content_part.done',
+  'response.function_call_arguments.delta',
+  'response.function_call_arguments.done',
   'response.output_item.done',
   'response.completed',
   'response.failed',

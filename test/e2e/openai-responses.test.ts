@@ -1,14 +1,16 @@
 /**
  * The official `openai` npm client, unchanged, on the Responses API of the local gateway:
  * `responses.create` plain and streamed (iterating the SDK's events), the `responses.stream()`
- * helper's `finalResponse()`, a follow-up with `previous_response_id`, retrieve and delete, and the
- * refusals and failures the SDK surfaces as its error classes.
+ * helper's `finalResponse()`, a follow-up with `previous_response_id`, retrieve and delete, function
+ * tools and `text.format` json_schema on translated models (ECS and SageMaker) and on a natively
+ * served one, and the refusals and failures the SDK surfaces as its error classes.
  */
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { Validator } from '@seriousme/openapi-schema-validator';
 import OpenAI, { APIError, BadRequestError, NotFoundError } from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LOCAL_NATIVE_RESPONSES_MODEL, REPO_ROOT, startStack, type Stack } from '../../tools/stack/stack';
@@ -142,7 +144,7 @@ describe('openai client → gateway: Responses API', () => {
     expect(unknown).toBeInstanceOf(NotFoundError);
   });
 
-  it('refuses a function tool on a translated model with a BadRequestError naming it', async () => {
+  it('refuses a function tool on a model without tools with a BadRequestError naming it and the model', async () => {
     const err = await client.responses
       .create({
         model: stack.model,
@@ -152,6 +154,7 @@ describe('openai client → gateway: Responses API', () => {
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(BadRequestError);
     expect((err as APIError).message).toContain('tools');
+    expect((err as APIError).message).toContain(stack.model);
   });
 
   it('calls a function tool on a natively served model (a function_call output item), sync and with the stream helper', async () => {
@@ -201,5 +204,127 @@ describe('openai client → gateway: Responses API', () => {
     } finally {
       stack.modelServer.reset();
     }
+  });
+});
+
+/** Models whose route declares tools and json_schema, translated to chat completions: ECS (vLLM) and SageMaker (LMI). */
+const TOOL_MODELS = ['llama-3.1-8b-vllm', 'mistral-7b-instruct-lmi'] as const;
+
+const weatherTool: OpenAI.Responses.FunctionTool = {
+  type: 'function',
+  name: 'get_weather',
+  description: 'Current weather of a city',
+  parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'], additionalProperties: false },
+  strict: true,
+};
+
+describe.each(TOOL_MODELS)('openai client → gateway: Responses function tools on %s (translated)', (model) => {
+  it('answers a function_call output item, and a follow-up with its output through previous_response_id gets text', async () => {
+    const called = await client.responses.create({ model, input: unique('What is the weather in Paris?'), tools: [weatherTool], tool_choice: 'required' });
+    const call = called.output[0];
+    if (call?.type !== 'function_call') throw new Error(`expected a function_call item, got ${call?.type}`);
+    expect(call).toMatchObject({ name: 'get_weather', status: 'completed' });
+    expect(call.call_id.length).toBeGreaterThan(0);
+    expect(typeof (JSON.parse(call.arguments) as { city: unknown }).city).toBe('string');
+    expect(called.usage?.input_tokens).toBeGreaterThan(0);
+    expect(called.usage?.output_tokens).toBeGreaterThan(0);
+
+    const answer = await client.responses.create({
+      model,
+      previous_response_id: called.id,
+      input: [{ type: 'function_call_output', call_id: call.call_id, output: JSON.stringify({ sky: 'clear' }) }],
+      tools: [weatherTool],
+      max_output_tokens: 6,
+    });
+    expect(answer.output.map((item) => item.type)).toEqual(['message']);
+    expect(answer.output_text.length).toBeGreaterThan(0);
+    expect(answer.previous_response_id).toBe(called.id);
+  });
+
+  it('assembles a function call with the stream helper: finalResponse() and the argument deltas agree', async () => {
+    const deltas: string[] = [];
+    let argumentsDone: string | undefined;
+    const stream = client.responses.stream({
+      model,
+      input: unique('Weather in Rome?'),
+      tools: [weatherTool],
+      tool_choice: { type: 'function', name: 'get_weather' },
+    });
+    stream.on('response.function_call_arguments.delta', (e) => deltas.push(e.delta));
+    stream.on('response.function_call_arguments.done', (e) => {
+      argumentsDone = e.arguments;
+    });
+    const final = await stream.finalResponse();
+    const call = final.output[0];
+    if (call?.type !== 'function_call') throw new Error('expected a function_call item');
+    expect(call.name).toBe('get_weather');
+    expect(deltas.join('')).toBe(call.arguments);
+    expect(argumentsDone).toBe(call.arguments);
+    // Stored before the stream ended: retrievable, and a follow-up answers the call.
+    // (finalResponse() adds the SDK's own `parsed_arguments` to the item.)
+    const stored = await client.responses.retrieve(final.id);
+    expect(stored.output).toEqual([
+      { type: 'function_call', id: call.id, call_id: call.call_id, name: call.name, arguments: call.arguments, status: 'completed' },
+    ]);
+    const answer = await client.responses.create({
+      model,
+      previous_response_id: final.id,
+      input: [{ type: 'function_call_output', call_id: call.call_id, output: 'rain' }],
+      max_output_tokens: 6,
+    });
+    expect(answer.output_text.length).toBeGreaterThan(0);
+  });
+
+  it('answers text.format json_schema with output_text that parses and matches the schema', async () => {
+    const response = await client.responses.create({
+      model,
+      input: unique('A city as JSON'),
+      text: {
+        format: {
+          type: 'json_schema',
+          name: 'city',
+          strict: true,
+          schema: {
+            type: 'object',
+            properties: { name: { type: 'string' }, population: { type: 'integer' } },
+            required: ['name', 'population'],
+            additionalProperties: false,
+          },
+        },
+      },
+    });
+    const parsed = JSON.parse(response.output_text) as { name: unknown; population: unknown };
+    expect(typeof parsed.name).toBe('string');
+    expect(Number.isInteger(parsed.population)).toBe(true);
+  });
+
+  it('refuses a function_call_output answering no call with a BadRequestError naming its path', async () => {
+    const err = await client.responses
+      .create({
+        model,
+        input: [
+          { role: 'user', content: 'hi' },
+          { type: 'function_call_output', call_id: 'call_nope', output: 'x' },
+        ],
+        tools: [weatherTool],
+      })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(BadRequestError);
+    expect((err as APIError).message).toContain('input.1.call_id');
+  });
+});
+
+describe('OpenAPI', () => {
+  it('documents Responses function tools, their output items and text.format in a valid 3.1 document', async () => {
+    const doc = (await (await fetch(`${stack.gatewayUrl}/openapi.json`)).json()) as {
+      components: { schemas: Record<string, { properties?: Record<string, unknown> }> };
+    };
+    expect((await new Validator().validate(doc)).errors ?? []).toEqual([]);
+    const schemas = doc.components.schemas;
+    for (const id of ['ResponseFunctionTool', 'ResponseFunctionCallItem', 'ResponseFunctionCallOutputItem', 'ResponseOutputFunctionCall', 'ResponseOutputItem'])
+      expect(schemas).toHaveProperty(id);
+    expect(Object.keys(schemas.ResponseCreateRequest?.properties ?? {})).toEqual(
+      expect.arrayContaining(['tools', 'tool_choice', 'parallel_tool_calls', 'text']),
+    );
   });
 });

@@ -1,11 +1,13 @@
 /**
- * Responses API answers from backend results and stream events: the response object (one
- * `message` output item with one `output_text` part, `usage`, `output_text`), and the stream's
- * event sequence with `sequence_number`s, as the SDKs' stream helpers assemble it:
+ * Responses API answers from backend results and stream events: the response object (a `message`
+ * output item with one `output_text` part and a `function_call` item per tool call, `usage`,
+ * `output_text`), and the stream's event sequence with `sequence_number`s, as the SDKs' stream
+ * helpers assemble it (./output.ts builds the items and their events):
  *
- *   response.created → response.in_progress → response.output_item.added →
- *   response.content_part.added → response.output_text.delta … → response.output_text.done →
- *   response.content_part.done → response.output_item.done → response.completed
+ *   response.created → response.in_progress → per item: response.output_item.added →
+ *   (response.content_part.added → response.output_text.delta … → response.output_text.done →
+ *   response.content_part.done) or (response.function_call_arguments.delta … →
+ *   response.function_call_arguments.done) → response.output_item.done; → response.completed
  *
  * A stream that fails after it started ends with `response.failed`, then `error` (whose `error`
  * field makes the SDKs raise an APIError, as on chat completions). An answer stopped by
@@ -16,12 +18,13 @@
 import type { Context } from 'hono';
 import type { BackendInferResponse, BackendStreamEvent, FinishReason } from '../../../shared/contracts/backend';
 import type { Usage } from '../../../shared/contracts/infer';
-import type { ResponseObject, ResponseOutputMessage, ResponseStreamEventType } from '../../../shared/contracts/responses';
+import type { ResponseObject, ResponseOutputItem, ResponseStreamEventType } from '../../../shared/contracts/responses';
 import type { ErrorObject } from '../../../shared/errors';
 import { sseEvent } from '../../../shared/sse';
 import type { AppEnv } from '../../env';
 import { sseResponse } from '../sse-response';
 import { type AnswerMeta, type NormalizedRequest, openAiError, type StreamEncoder } from '../translate';
+import { outputItems, outputText, StreamOutput } from './output';
 import { tenantResponses } from './store';
 
 type ResponsesRequest = Extract<NormalizedRequest, { flavour: 'responses' }>;
@@ -30,15 +33,18 @@ type Meta = Omit<AnswerMeta, 'latencyMs'>;
 /** How far an answer got. */
 type Outcome =
   | { readonly status: 'in_progress' }
-  | { readonly status: 'done'; readonly text: string; readonly usage: Usage; readonly finish: FinishReason | undefined; readonly at: number }
+  | {
+      readonly status: 'done';
+      /** The output items, built with the item status `finish` gives (see {@link itemStatus}). */
+      readonly output: readonly ResponseOutputItem[];
+      readonly usage: Usage;
+      readonly finish: FinishReason | undefined;
+      readonly at: number;
+    }
   | { readonly status: 'failed'; readonly error: ErrorObject };
 
-/** The message item's id, derived from the response's so a stream and its stored answer agree. */
-const messageId = (meta: Meta) => `msg_${meta.id.replace(/^resp_/, '')}`;
-
-function message(meta: Meta, text: string, status: ResponseOutputMessage['status']): ResponseOutputMessage {
-  return { id: messageId(meta), type: 'message', role: 'assistant', status, content: [{ type: 'output_text', text, annotations: [], logprobs: [] }] };
-}
+/** An answer stopped by `max_output_tokens` leaves its message incomplete. */
+const itemStatus = (finish: FinishReason | undefined) => (finish === 'length' ? 'incomplete' : 'completed');
 
 /** The response object of `req` at `outcome`. */
 export function responseObject(req: ResponsesRequest, meta: Meta, outcome: Outcome): ResponseObject {
@@ -58,8 +64,8 @@ export function responseObject(req: ResponsesRequest, meta: Meta, outcome: Outco
     incomplete_details: incomplete ? { reason: 'max_output_tokens' } : null,
     model: meta.model,
     instructions: r.instructions,
-    output: done ? [message(meta, done.text, incomplete ? 'incomplete' : 'completed')] : [],
-    output_text: done?.text ?? '',
+    output: done ? [...done.output] : [],
+    output_text: done ? outputText(done.output) : '',
     usage: done
       ? {
           input_tokens: done.usage.prompt_tokens,
@@ -94,7 +100,8 @@ export async function responsesJson(
   now: () => number,
   headers: Record<string, string>,
 ): Promise<Response> {
-  const response = responseObject(req, meta, { status: 'done', text: result.output, usage: result.usage, finish: result.finish_reason, at: now() });
+  const output = outputItems(meta.id, result.output, result.tool_calls ?? [], itemStatus(result.finish_reason));
+  const response = responseObject(req, meta, { status: 'done', output, usage: result.usage, finish: result.finish_reason, at: now() });
   if (req.responses.store) await tenantResponses(c).save(response, req.responses.input);
   return c.json(response, 200, headers);
 }
@@ -116,15 +123,19 @@ export function responsesStream(
 ): Response {
   const store = req.responses.store ? tenantResponses(c) : undefined;
   let final: ResponseObject | undefined;
+  let sequence = 0;
+  const send = (type: ResponseStreamEventType, fields: Record<string, unknown>) => sseEvent(type, { type, sequence_number: sequence++, ...fields });
+  const output = new StreamOutput(meta.id, send as (type: string, fields: Record<string, unknown>) => string);
 
   // Builds the final response when `done` arrives and stores it before `done` is passed on; a
   // store failure replaces `done` with an error event, so the client never sees an unstored success.
+  // Every token before `done` has been encoded by then (the encoder pulls events one at a time), so
+  // the final response holds exactly the items the events built.
   async function* finishing(): AsyncGenerator<BackendStreamEvent, void, undefined> {
-    let text = '';
     for await (const event of events) {
-      if (event.event === 'token') text += event.data.text;
       if (event.event === 'done') {
-        final = responseObject(req, meta, { status: 'done', text, usage: event.data.usage, finish: event.data.finish_reason, at: options.now() });
+        const finish = event.data.finish_reason;
+        final = responseObject(req, meta, { status: 'done', output: output.final(itemStatus(finish)), usage: event.data.usage, finish, at: options.now() });
         const failure = await store?.save(final, req.responses.input).then(
           () => undefined,
           (err: unknown): BackendStreamEvent => ({
@@ -141,31 +152,16 @@ export function responsesStream(
     }
   }
 
-  let sequence = 0;
-  const send = (type: ResponseStreamEventType, fields: Record<string, unknown>) => sseEvent(type, { type, sequence_number: sequence++, ...fields });
-  const part = { item_id: messageId(meta), output_index: 0, content_index: 0 };
   const encoder: StreamEncoder = {
     start() {
       const started = responseObject(req, meta, { status: 'in_progress' });
-      return [
-        send('response.created', { response: started }),
-        send('response.in_progress', { response: started }),
-        send('response.output_item.added', { output_index: 0, item: { ...message(meta, '', 'in_progress'), content: [] } }),
-        send('response.content_part.added', { ...part, part: { type: 'output_text', text: '', annotations: [], logprobs: [] } }),
-      ].join('');
+      // Without tools the answer is one message: its item opens at once, as it always has.
+      const head = send('response.created', { response: started }) + send('response.in_progress', { response: started });
+      return head + (req.chat?.options.tools ? '' : output.openMessage());
     },
     event(e) {
-      if (e.event === 'token') return send('response.output_text.delta', { ...part, delta: e.data.text, logprobs: [] });
-      if (e.event === 'done' && final) {
-        const done = final.output[0] ?? message(meta, '', 'completed');
-        const text = done.content[0]?.text ?? '';
-        return [
-          send('response.output_text.done', { ...part, text, logprobs: [] }),
-          send('response.content_part.done', { ...part, part: { type: 'output_text', text, annotations: [], logprobs: [] } }),
-          send('response.output_item.done', { output_index: 0, item: done }),
-          send('response.completed', { response: final }),
-        ].join('');
-      }
+      if (e.event === 'token') return output.token(e.data);
+      if (e.event === 'done' && final) return output.finish(itemStatus(e.data.finish_reason)) + send('response.completed', { response: final });
       const error = e.event === 'error' ? e.data : { code: 'UPSTREAM_ERROR' as const, message: 'the backend stream failed' };
       return [
         send('response.failed', { response: responseObject(req, meta, { status: 'failed', error }) }),

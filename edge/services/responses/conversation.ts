@@ -1,19 +1,20 @@
 /**
  * A Responses API request in the gateway's terms: its input items after the conversation its
  * `previous_response_id` continues (kept as items, OpenAI's own form, to store with the answer),
- * read as turns, and what its answer echoes. Then lowered to the chat path's NormalizedRequest,
- * refusing by name whatever the edge↔backend contract cannot carry yet (tool calls, structured
- * output) instead of dropping it.
- *
- * Turns keep tool calls and their outputs as their own kinds, so carrying them to a model that can
- * call tools is a change to {@link lower} and {@link CONTRACT_FEATURES} alone.
+ * read as turns, and what its answer echoes. Then lowered to the chat path's NormalizedRequest:
+ * `function_call` items become an assistant turn's tool calls (consecutive ones, and the assistant
+ * message before them, one turn), `function_call_output` items `tool` turns answering them, and
+ * tools, `tool_choice` and `text.format` the chat options (./tools.ts). What the gateway cannot
+ * honour is refused by name instead of dropped.
  */
 import type * as z from 'zod';
 import type { ChatMessage } from '../../../shared/contracts/backend';
+import type { ToolCall } from '../../../shared/contracts/tools';
 import { MAX_PROMPT_CHARS } from '../../../shared/contracts/infer';
 import { RESPONSE_INPUT_ITEMS, type ResponseCreateRequest, type ResponseInputItem } from '../../../shared/contracts/responses';
 import { ApiError } from '../../errors';
 import type { NormalizedRequest } from '../translate';
+import { FUNCTION_NAME, responsesOptions } from './tools';
 
 /** One turn of a conversation: a message, a tool call the model made, or that call's result. */
 type Turn =
@@ -38,12 +39,9 @@ export interface ResponsesContext {
   readonly toolChoice: ResponseCreateRequest['tool_choice'];
   readonly tools: readonly unknown[];
   readonly parallelToolCalls: boolean;
-  readonly textFormat: { readonly type: string };
+  readonly textFormat: { readonly type: string } & Readonly<Record<string, unknown>>;
   readonly user?: string;
 }
-
-/** What the edge↔backend contract carries today: text messages only. */
-const CONTRACT_FEATURES = { tools: false, structuredOutput: false } as const;
 
 type Issue = { path: string; message: string };
 
@@ -145,16 +143,8 @@ function refuseUnsupported(body: ResponseCreateRequest, model: string): void {
   const reasoning = raw.reasoning as Record<string, unknown> | null | undefined;
   if (reasoning && typeof reasoning === 'object' && Object.values(reasoning).some(set))
     issues.push({ path: 'reasoning', message: `model '${model}' has no reasoning settings` });
-  for (const [i, tool] of (body.tools ?? []).entries()) {
+  for (const [i, tool] of (body.tools ?? []).entries())
     if (tool.type !== 'function') issues.push({ path: `tools.${i}.type`, message: `tool type '${tool.type}' is not supported (function tools only)` });
-    else if (!CONTRACT_FEATURES.tools) issues.push({ path: `tools.${i}`, message: `model '${model}' cannot call tools through this gateway yet` });
-  }
-  const choice = body.tool_choice;
-  const forcing = choice === 'required' || (typeof choice === 'object' && choice !== null);
-  if (forcing && (body.tools ?? []).length === 0) issues.push({ path: 'tool_choice', message: 'names or requires a tool, but no tools are given' });
-  const format = body.text?.format?.type;
-  if (format !== undefined && format !== 'text' && !CONTRACT_FEATURES.structuredOutput)
-    issues.push({ path: 'text.format', message: `${format} output is not supported by model '${model}' yet (text only)` });
   if (body.truncation === 'auto') issues.push({ path: 'truncation', message: "only 'disabled' is supported" });
   const includes = (body.include ?? []).filter((v) => v !== 'reasoning.encrypted_content');
   if (includes.length > 0) issues.push({ path: 'include', message: `cannot include ${includes.join(', ')}` });
@@ -162,24 +152,41 @@ function refuseUnsupported(body: ResponseCreateRequest, model: string): void {
 }
 
 /**
- * Lowers turns to the contract's chat messages. A tool call or tool output is refused with its
- * input path (or `previous_response_id` for one from the stored conversation): no model can take it
- * through the contract yet, and dropping it would answer a different conversation.
+ * Lowers turns to the contract's chat messages. A `function_call_output` must answer a call made
+ * earlier in the conversation (its path is `previous_response_id` when the stored one holds it).
  */
-function lower(instructions: string | null, turns: readonly Turn[], priorItems: number, model: string): ChatMessage[] {
+function lower(instructions: string | null, turns: readonly Turn[], priorItems: number): ChatMessage[] {
   const messages: ChatMessage[] = instructions ? [{ role: 'system', content: instructions }] : [];
+  const calls = new Set<string>();
   turns.forEach((turn, i) => {
+    const path = i < priorItems ? 'previous_response_id' : `input.${i - priorItems}`;
     if (turn.type === 'message') {
       messages.push({ role: turn.role === 'developer' ? 'system' : turn.role, content: turn.text });
       return;
     }
-    const path = i < priorItems ? 'previous_response_id' : `input.${i - priorItems}`;
-    throw invalid(`${path}: ${turn.type} items need a model that can call tools; model '${model}' cannot through this gateway yet`, [
-      { path, message: `${turn.type} is not supported by model '${model}'` },
-    ]);
+    if (turn.type === 'function_call_output') {
+      if (!calls.has(turn.callId))
+        throw invalid(`${path}.call_id: '${turn.callId}' matches no earlier function_call`, [
+          { path: i < priorItems ? path : `${path}.call_id`, message: `'${turn.callId}' matches no earlier function_call` },
+        ]);
+      messages.push({ role: 'tool', content: turn.output, tool_call_id: turn.callId });
+      return;
+    }
+    // The contract's tool calls name functions as tools do (a stored native answer may not).
+    if (!FUNCTION_NAME.test(turn.name))
+      throw invalid(`${path}: function name '${turn.name}' is not a usable one`, [
+        { path: i < priorItems ? path : `${path}.name`, message: 'use letters, digits, _ and - (at most 64)' },
+      ]);
+    calls.add(turn.callId);
+    const call: ToolCall = { id: turn.callId, type: 'function', function: { name: turn.name, arguments: turn.arguments } };
+    const last = messages.at(-1);
+    // A model's answer is one assistant turn: its text, then the calls it made in parallel.
+    if (last?.role === 'assistant') {
+      messages[messages.length - 1] = { ...last, tool_calls: [...(last.tool_calls ?? []), call] };
+    } else messages.push({ role: 'assistant', content: '', tool_calls: [call] });
   });
   const length = messages.reduce((n, m) => n + m.content.length, 0);
-  if (length === 0) throw invalid('input contains no text', [{ path: 'input', message: 'empty' }]);
+  if (length === 0 && !messages.some((m) => m.tool_calls)) throw invalid('input contains no text', [{ path: 'input', message: 'empty' }]);
   const where = priorItems > 0 ? 'previous_response_id' : 'input';
   if (length > MAX_PROMPT_CHARS) throw invalid(`the conversation exceeds ${MAX_PROMPT_CHARS} characters`, [{ path: where, message: 'too long' }]);
   if (messages.length > 256) throw invalid('the conversation has more than 256 messages', [{ path: where, message: 'too many turns' }]);
@@ -207,7 +214,8 @@ export function fromResponses(body: ResponseCreateRequest, options: Conversation
   const prior = options.prior ?? [];
   const input = [...prior, ...inputItems(body.input)];
   const instructions = body.instructions ?? null;
-  const messages = lower(instructions, turnsOf(input, prior.length), prior.length, body.model);
+  const chatOptions = responsesOptions(body);
+  const messages = lower(instructions, turnsOf(input, prior.length), prior.length);
   const params = Object.fromEntries(
     Object.entries({ max_tokens: requested, temperature: body.temperature, top_p: body.top_p }).filter(([, v]) => v !== undefined && v !== null),
   );
@@ -215,6 +223,7 @@ export function fromResponses(body: ResponseCreateRequest, options: Conversation
     flavour: 'responses',
     model: body.model,
     input: { messages },
+    chat: { options: chatOptions, imageParts: 0 },
     params,
     stream: body.stream === true,
     includeUsage: true,
@@ -231,7 +240,7 @@ export function fromResponses(body: ResponseCreateRequest, options: Conversation
       toolChoice: body.tool_choice ?? 'auto',
       tools: body.tools ?? [],
       parallelToolCalls: body.parallel_tool_calls ?? true,
-      textFormat: { type: 'text' },
+      textFormat: body.text?.format ?? { type: 'text' },
       ...(body.user !== undefined ? { user: body.user } : {}),
     },
   };
