@@ -83,7 +83,7 @@ export async function submitJob(submission: JobSubmission, deps: SubmitDeps): Pr
     store,
     plan: auth.plan,
     tenantId: auth.tenantId,
-    tokens: tokensToReserve(call.payload),
+    tokens: tokensToReserve(call.payload, config.images.reserveTokens),
     policy: config.limits,
     background: deps.background,
     metrics: deps.metrics,

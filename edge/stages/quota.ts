@@ -94,7 +94,7 @@ export function quota(deps: Pick<IsolateServices, 'quotaGate' | 'metrics' | 'now
     const auth = c.get('auth');
     const config = c.get('config');
     const maxCostMicros = costMicros(priceOf(config.routes, state.req.model), {
-      promptTokens: promptTokenEstimate(state.call.payload),
+      promptTokens: promptTokenEstimate(state.call.payload, c.get('config').images.reserveTokens),
       completionTokens: (state.call.payload.params?.max_tokens ?? auth.plan.maxTokens) * (state.call.payload.n ?? 1),
       cached: false,
     });
@@ -103,7 +103,7 @@ export function quota(deps: Pick<IsolateServices, 'quotaGate' | 'metrics' | 'now
       const facts = c.get('usage');
       return facts ? factsCost(facts, config.routes) : maxCostMicros;
     };
-    const request = admitRequest(c, deps, { tokens: tokensToReserve(state.call.payload), maxCostMicros }, state.headers);
+    const request = admitRequest(c, deps, { tokens: tokensToReserve(state.call.payload, c.get('config').images.reserveTokens), maxCostMicros }, state.headers);
     state.onSettled((settlement) => {
       const cost = settlement.kind === 'failed' ? 0 : billed();
       request.then(
