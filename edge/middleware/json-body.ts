@@ -11,9 +11,25 @@ import { ApiError } from '../errors';
 import type { AppEnv } from '../env';
 import { resolveRoute } from '../services/route-table';
 
+/**
+ * A union's failure told by the one branch the value got into (an array of parts whose third part
+ * has an unknown `type`: that part's `type`, not the whole field), else by the union itself.
+ */
+function flatten(issue: z.core.$ZodIssue, prefix: readonly PropertyKey[]): Array<{ path: PropertyKey[]; message: string }> {
+  const path = [...prefix, ...issue.path];
+  if (issue.code === 'invalid_union' && 'errors' in issue) {
+    const entered = issue.errors.filter((branch) => branch.some((i) => i.path.length > 0));
+    if (entered.length === 1 && entered[0]) return entered[0].flatMap((i) => flatten(i, path));
+  }
+  return [{ path, message: issue.message }];
+}
+
 /** Public shape of schema violations: at most 20, each with its field path. */
 export function issuesOf(error: z.ZodError): Array<{ path: string; message: string }> {
-  return error.issues.slice(0, 20).map((i) => ({ path: i.path.map(String).join('.') || '(root)', message: i.message }));
+  return error.issues
+    .flatMap((i) => flatten(i, []))
+    .slice(0, 20)
+    .map((i) => ({ path: i.path.map(String).join('.') || '(root)', message: i.message }));
 }
 
 // One limiter per distinct cap: the cap is per environment, so this holds one or two entries.

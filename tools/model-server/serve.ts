@@ -81,7 +81,9 @@ export function prepare(
   const parsed = FORMATS[name].parse(value, { maxModelLen: config.maxModelLen, schemaViolation: behaviour.schemaViolation });
   if (!parsed.ok) return parsed;
   const { fixed, params } = parsed.request;
-  const generation = fixed ? fixedGeneration(fixed.kind === 'json' ? fixed.text : fixed.calls.map((c) => c.arguments).join(''), params) : generate(params);
+  const sampled = fixed ? fixedGeneration(fixed.kind === 'tool_calls' ? fixed.calls.map((c) => c.arguments).join('') : fixed.text, params) : generate(params);
+  const extra = parsed.request.extraPromptTokens ?? 0;
+  const generation = extra > 0 ? { ...sampled, promptTokens: sampled.promptTokens + extra } : sampled;
   return { ok: true, prepared: { format: FORMATS[name], request: parsed.request, generation } };
 }
 
