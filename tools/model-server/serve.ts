@@ -17,6 +17,7 @@ import {
   type StreamScript,
   type WireFormat,
 } from './formats';
+import type { ReceivedRequests } from './received';
 import { fixedGeneration, generate, type Generation } from './generator';
 import type { StreamTransport } from './io';
 import { playStream, waitForGeneration, type Pacing } from './pacing';
@@ -28,6 +29,8 @@ export interface ServerContext {
   readonly errorRate: ErrorRateCounter;
   readonly stats: StatsRecorder;
   readonly maxBodyBytes: number;
+  /** Where the images a request carried are noted (`GET /admin/requests`). */
+  readonly received: Pick<ReceivedRequests, 'addImages'>;
   /** A signal that aborts when the client goes away before the response is complete, or the server closes. */
   track(res: ServerResponse): AbortSignal;
 }
