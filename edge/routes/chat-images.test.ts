@@ -129,6 +129,12 @@ describe('body caps', () => {
     expect(got.content).toMatch(/^I see 1 image: image\/png \(\d+ bytes\)\.$/);
   });
 
+  it('refuses images within their caps that come to more than an adapter invocation takes', async () => {
+    const got = await refusal(await chat({ messages: withImages(big, big) }));
+    expect(got).toMatchObject({ status: 400, code: 'INVALID_INPUT', paths: ['messages'] });
+    expect(got.message).toContain('at most 6000000 reach the model');
+  });
+
   it('refuses the same body for a model without vision with a 413 naming the model', async () => {
     const got = await refusal(await chat({ model: textOnly, messages: withImages(big) }));
     expect(got).toMatchObject({ status: 413, code: 'INVALID_INPUT' });

@@ -4,10 +4,12 @@
  * guard's rules; a redirect is followed only to a URL the guard allows again; content type checked;
  * a deadline), and each image's bytes are checked (size cap, PNG/JPEG/WebP/GIF by their magic
  * bytes) and passed on as a `data:` URL, so a container never fetches an address from a request.
+ * The whole inlined payload must fit an adapter invocation (MAX_INVOKE_PAYLOAD_BYTES).
  * Every refusal is a 400 INVALID_INPUT naming the part's path: a remote image that cannot be had
  * (timeout, 404, refused) is the client's bad URL, never a 5xx.
  */
 import type { BackendInferRequestInput, ChatMessage, ContentPart } from '../../shared/contracts/backend';
+import { MAX_INVOKE_PAYLOAD_BYTES } from '../../shared/contracts/boundary';
 import { callbackUrlProblem } from '../queues/ssrf';
 import { invalidField } from './chat-input';
 
@@ -58,7 +60,13 @@ export async function inlineImages(payload: BackendInferRequestInput, settings: 
       return { ...m, parts };
     }),
   );
-  return { ...payload, messages };
+  const inlined = { ...payload, messages };
+  // The adapter is a Lambda: images within their own caps may still come to more than it takes.
+  const bytes = new TextEncoder().encode(JSON.stringify(inlined)).byteLength;
+  if (bytes > MAX_INVOKE_PAYLOAD_BYTES) {
+    throw invalidField('messages', `the request with its images inline comes to ${bytes} bytes: at most ${MAX_INVOKE_PAYLOAD_BYTES} reach the model`);
+  }
+  return inlined;
 }
 
 async function inlinePart(part: ContentPart, path: string, settings: ImageSettings, fetcher: Fetcher): Promise<ContentPart> {
