@@ -78,8 +78,10 @@ export function jsonGuard(options: { vision?: boolean } = {}): MiddlewareHandler
     const config = c.get('config');
     if (!options.vision || config.maxBodyBytesVision <= config.maxBodyBytes) return limiterFor(config.maxBodyBytes)(c, next);
     return limiterFor(config.maxBodyBytesVision)(c, async () => {
-      // The limiter has buffered the body: its size is known, and the route reads it from the cache.
-      const bytes = (await c.req.arrayBuffer()).byteLength;
+      // A declared length within the ordinary cap needs no look; else the limiter has buffered the
+      // body, so its size is known and the route reads it from Hono's body cache.
+      const declared = Number(c.req.header('content-length') ?? Number.NaN);
+      const bytes = declared <= config.maxBodyBytes ? declared : (await c.req.arrayBuffer()).byteLength;
       if (bytes > config.maxBodyBytes) {
         const model = await modelOf(c);
         if (model === undefined || !resolveRoute(config.routes, model)?.capabilities.vision) throw tooLarge(config.maxBodyBytes, model);
