@@ -31,6 +31,13 @@ export interface Bindings {
   AWS_SESSION_TOKEN?: string;
   AWS_REGION?: string;
   MAX_BODY_BYTES?: string;
+  /** The body cap of a chat request to a model with `vision` (images inline); default 10 MiB. */
+  MAX_BODY_BYTES_VISION?: string;
+  /** Image parts: most per request (8), most decoded bytes each (5 MiB), tokens reserved each (765), fetch deadline (5000 ms). */
+  IMAGE_MAX_PER_REQUEST?: string;
+  IMAGE_MAX_BYTES?: string;
+  IMAGE_RESERVE_TOKENS?: string;
+  IMAGE_FETCH_TIMEOUT_MS?: string;
   /** Timeout of webhook forwards and how long coalesced followers wait for a leader (ms, default 30000); inference deadlines come from the route table's tiers. */
   BACKEND_TIMEOUT_MS?: string;
   /** Comma-separated origins allowed by CORS (`*` for any); empty: no CORS headers. */
@@ -136,6 +143,23 @@ const ConfigSchema = z.object({
     .int()
     .positive()
     .default(1024 * 1024),
+  maxBodyBytesVision: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(10 * 1024 * 1024),
+  images: z.object({
+    maxPerRequest: z.coerce.number().int().min(1).max(16).default(8),
+    maxBytes: z.coerce
+      .number()
+      .int()
+      .positive()
+      .default(5 * 1024 * 1024),
+    reserveTokens: z.coerce.number().int().min(0).default(765),
+    fetchTimeoutMs: z.coerce.number().int().positive().max(30_000).default(5_000),
+    /** The local stack's CALLBACK_ALLOW_LOOPBACK: image URLs may then be http(s) on loopback, as callbacks may. */
+    allowLoopback: z.boolean().default(false),
+  }),
   backendTimeoutMs: z.coerce.number().int().positive().default(30_000),
   corsOrigins: z
     .string()
@@ -209,6 +233,14 @@ export function getConfig(env: Bindings): Config {
       region: env.AWS_REGION || undefined,
     },
     maxBodyBytes: env.MAX_BODY_BYTES || undefined,
+    maxBodyBytesVision: env.MAX_BODY_BYTES_VISION || undefined,
+    images: {
+      maxPerRequest: env.IMAGE_MAX_PER_REQUEST || undefined,
+      maxBytes: env.IMAGE_MAX_BYTES || undefined,
+      reserveTokens: env.IMAGE_RESERVE_TOKENS || undefined,
+      fetchTimeoutMs: env.IMAGE_FETCH_TIMEOUT_MS || undefined,
+      allowLoopback: env.CALLBACK_ALLOW_LOOPBACK === 'true',
+    },
     backendTimeoutMs: env.BACKEND_TIMEOUT_MS || undefined,
     corsOrigins: env.CORS_ORIGINS || undefined,
     limits: {

@@ -25,6 +25,8 @@ declare module 'vitest' {
     outageBridgeAdminUrl: string;
     /** Local receiver (test/setup/webhook-receiver.ts): webhook forward target and callback URLs. */
     webhookReceiverUrl: string;
+    /** Local image host (test/setup/image-host.ts): a PNG, a fake one, redirects, a slow and a huge one. */
+    imageHostUrl: string;
     /** Local EventBridge stand-in (tools/eventbridge/server.ts) accepting the edge's credentials; bus `inference-gateway-local-events`. */
     eventBridgeUrl: string;
     /** Bearer token of its `/admin/*` routes (received events, fault knobs). */

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { BackendErrorSchema, BackendInferResponseSchema, BackendStreamEventSchemas, type ChatMessage } from '../../shared/contracts/backend';
 import { SSE_HEADERS } from '../../shared/contracts/boundary';
 import { estimateTokens } from '../../shared/tokens';
-import { generate, renderChatPrompt } from '../../tools/model-server/generator';
+import { countTokens, generate, renderChatPrompt } from '../../tools/model-server/generator';
 import { startModelServer, type ModelServer } from '../../tools/model-server/server';
 import { freePort } from '../../tools/lib/net';
 import { sagemakerBackend } from '../adapters/sagemaker/transport';
@@ -75,6 +75,8 @@ const expected = (maxTokens: number, text = prompt) => generate({ prompt: text, 
 const expectedFor = (model: string, maxTokens: number) =>
   expected(maxTokens, model === 'chat-model' ? renderChatPrompt([{ role: 'user', content: prompt }]) : prompt);
 
+const renderedTokens = (text: string) => countTokens(renderChatPrompt([{ role: 'user', content: text }]));
+
 async function errorOf(res: Response) {
   return BackendErrorSchema.parse(await res.json()).error;
 }
@@ -105,6 +107,23 @@ describe('non-streaming', () => {
       ),
     );
     expect(new Set(outputs)).toEqual(new Set([expected(8, renderChatPrompt(messages)).text]));
+  });
+
+  it('carries image parts to an LMI chat container inline, and a TGI container refuses them', async () => {
+    const pixel = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==';
+    const parts: ChatMessage['parts'] = [
+      { type: 'text', text: 'What is this?' },
+      { type: 'image_url', image_url: { url: `data:image/png;base64,${pixel}` } },
+    ];
+    const messages: ChatMessage[] = [{ role: 'user', content: 'What is this?', parts }];
+    const res = await adapters.call('sagemaker', { ...request('chat-model'), prompt: undefined, messages });
+    expect(res.status).toBe(200);
+    const body = BackendInferResponseSchema.parse(await res.json());
+    expect(body.output).toBe(`I see 1 image: image/png (${atob(pixel).length} bytes).`);
+    expect(body.usage.prompt_tokens).toBe(renderedTokens('What is this?') + 765);
+    const refused = await adapters.call('sagemaker', { ...request('tgi-model'), prompt: undefined, messages });
+    expect(refused.status).toBe(400);
+    expect((await errorOf(refused)).message).toContain("image parts: not supported by container format 'tgi'");
   });
 
   it('trims a TGI stop sequence off the output (OpenAI semantics, like the other formats)', async () => {

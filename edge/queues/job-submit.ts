@@ -90,7 +90,7 @@ export async function submitJob(submission: JobSubmission, deps: SubmitDeps): Pr
     store,
     plan: auth.plan,
     tenantId: auth.tenantId,
-    tokens: tokensToReserve(call.payload),
+    tokens: tokensToReserve(call.payload, config.images.reserveTokens),
     policy: config.limits,
     background: deps.background,
     metrics: deps.metrics,
@@ -99,7 +99,7 @@ export async function submitJob(submission: JobSubmission, deps: SubmitDeps): Pr
     store,
     tenantId: auth.tenantId,
     limitMicros: auth.plan.monthlyBudgetMicros,
-    reserveMicros: maxCostMicros(config.routes, call.payload, auth.plan.maxTokens),
+    reserveMicros: maxCostMicros(config.routes, call.payload, auth.plan.maxTokens, config.images.reserveTokens),
     now: deps.now(),
     policy: config.limits,
   });

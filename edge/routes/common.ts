@@ -35,9 +35,12 @@ export const BEARER_SECURITY = [{ bearerAuth: [] }];
 /** The OpenAPI `request` of a route whose body is required JSON matching `schema`. */
 export const jsonRequest = <S extends ZodType>(schema: S) => ({ body: { content: { 'application/json': { schema } }, required: true } });
 
-/** auth(scope) → content type and size checks; the body schema is validated by the route itself. */
-export function authenticatedJson(deps: RouteDeps, scope: Scope): MiddlewareHandler<AppEnv>[] {
-  return [auth({ scope, directory: deps.directory, now: deps.now }), jsonGuard()];
+/**
+ * auth(scope) → content type and size checks; the body schema is validated by the route itself.
+ * `vision`: the route may carry images, so a vision model's request may use the larger body cap.
+ */
+export function authenticatedJson(deps: RouteDeps, scope: Scope, options: { vision?: boolean } = {}): MiddlewareHandler<AppEnv>[] {
+  return [auth({ scope, directory: deps.directory, now: deps.now }), jsonGuard(options)];
 }
 
 /**

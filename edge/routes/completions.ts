@@ -44,7 +44,7 @@ export function completionRoutes(deps: IsolateServices) {
     method: 'post',
     path: '/v1/chat/completions',
     summary: 'OpenAI-compatible chat completions (sync or `stream: true`)',
-    middleware: authenticatedJson(deps, 'infer'),
+    middleware: authenticatedJson(deps, 'infer', { vision: true }),
     security: BEARER_SECURITY,
     request: jsonRequest(ChatCompletionRequestSchema),
     responses: {

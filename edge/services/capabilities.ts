@@ -37,10 +37,8 @@ export function checkCapabilities(req: NormalizedRequest, capabilities: ModelCap
   }
   if (options.response_format && !capabilities.json_schema) refuse(req.flavour === 'responses' ? 'text.format' : 'response_format', 'json_schema', req.model);
   if (options.logprobs && !capabilities.logprobs) refuse('logprobs', 'logprobs', req.model);
-  if (chat.imageParts > 0) {
-    if (!capabilities.vision) refuse('messages', 'vision', req.model);
-    throw new ApiError('INVALID_INPUT', 'image_url parts are not supported by this gateway yet', {
-      details: { issues: [{ path: 'messages', message: 'image parts are not forwarded yet' }] },
-    });
+  if (chat.imageParts > 0 && !capabilities.vision && 'messages' in req.input) {
+    const i = req.input.messages.findIndex((m) => m.parts?.some((p) => p.type === 'image_url'));
+    refuse(`messages.${i}.content`, 'vision', req.model);
   }
 }

@@ -88,8 +88,13 @@ function turnsOf(messages: readonly OpenAiMessage[]): { turns: ChatMessage[]; im
         return { role: 'system', content: textOf(m.content) };
       case 'user':
         if (typeof m.content === 'string') return { role: 'user', content: m.content };
-        imageParts += m.content.filter((p) => p.type === 'image_url').length;
-        return { role: 'user', content: m.content.flatMap((p) => (p.type === 'text' ? [p.text] : [])).join('') };
+        {
+          const content = m.content.flatMap((p) => (p.type === 'text' ? [p.text] : [])).join('');
+          const images = m.content.filter((p) => p.type === 'image_url').length;
+          imageParts += images;
+          // The client's image URLs stay here until the edge inlines them (services/images.ts).
+          return images === 0 ? { role: 'user', content } : { role: 'user', content, parts: m.content.map((p) => ({ ...p })) };
+        }
       case 'assistant': {
         if (m.tool_calls && m.function_call) throw invalidField(`messages.${i}.function_call`, 'send either tool_calls or the legacy function_call');
         let toolCalls: ToolCall[] | undefined = m.tool_calls ?? undefined;

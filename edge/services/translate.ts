@@ -69,7 +69,7 @@ function openAiParams(req: ChatCompletionRequest | CompletionRequest, maxTokens:
 export function fromChat(req: ChatCompletionRequest): NormalizedRequest {
   const { messages, options, imageParts } = chatInput(req);
   const length = messages.reduce((n, m) => n + m.content.length, 0);
-  if (length === 0 && !messages.some((m) => m.tool_calls))
+  if (length === 0 && !messages.some((m) => m.tool_calls || m.parts))
     throw new ApiError('INVALID_INPUT', 'messages contain no text', { details: { issues: [{ path: 'messages', message: 'empty' }] } });
   if (length > 32_768)
     throw new ApiError('INVALID_INPUT', 'messages exceed 32768 characters in total', { details: { issues: [{ path: 'messages', message: 'too long' }] } });

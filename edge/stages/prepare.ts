@@ -11,6 +11,7 @@ import { backgroundFor } from '../services/background';
 import type { Flavour, NormalizedRequest } from '../services/translate';
 import { nextHopContext } from '../services/tracing';
 import { planCall } from '../services/upstream';
+import { inlineImages } from '../services/images';
 import { type InferenceState, settlementHub } from './state';
 import { bindUsage } from './usage';
 import { routeLabel } from '../middleware/metrics';
@@ -46,7 +47,9 @@ export async function prepare(c: Context<AppEnv>, deps: IsolateServices, req: No
       backgroundFor(c)(sendUsageRecord(c.env, record, deps.metrics));
     },
   };
-  const call = planCall(upstream, req);
+  const planned = planCall(upstream, req);
+  // Images are inlined before the cache key is taken, so the key covers their bytes, not their URLs.
+  const call = { ...planned, payload: await inlineImages(planned.payload, config.images) };
   const policy = cachePolicy(c.req.header('cache-control'), call.payload.params, config.cache);
   const key = policy.eligible ? await cacheKey(auth.tenantId, call.payload, config.cache) : undefined;
   const state: InferenceState = {

@@ -92,13 +92,14 @@ export function quota(deps: Pick<IsolateServices, 'quotaGate' | 'metrics' | 'now
     const later = backgroundFor(c);
     const auth = c.get('auth');
     const config = c.get('config');
-    const maxCost = maxCostMicros(config.routes, state.call.payload, auth.plan.maxTokens);
+    const perImage = config.images.reserveTokens;
+    const maxCost = maxCostMicros(config.routes, state.call.payload, auth.plan.maxTokens, perImage);
     // What the ledger bills this request (its facts are complete when the settlement reaches this stage).
     const billed = () => {
       const facts = c.get('usage');
       return facts ? factsCost(facts, config.routes) : maxCost;
     };
-    const request = admitRequest(c, deps, { tokens: tokensToReserve(state.call.payload), maxCostMicros: maxCost }, state.headers);
+    const request = admitRequest(c, deps, { tokens: tokensToReserve(state.call.payload, perImage), maxCostMicros: maxCost }, state.headers);
     state.onSettled((settlement) => {
       const cost = settlement.kind === 'failed' ? 0 : billed();
       request.then(

@@ -35,7 +35,7 @@ export function bindUsage(facts: UsageFacts, state: InferenceState, now: () => n
         if (!state.req.stream || settlement.source !== 'backend') facts.firstTokenAt ??= facts.endedAt;
       } else if (settlement.kind === 'cut') {
         facts.incomplete = state.abort.signal.aborted ? 'client' : 'upstream';
-        const prompt = promptTokenEstimate(state.call.payload);
+        const prompt = promptTokenEstimate(state.call.payload, state.upstream.config.images.reserveTokens);
         facts.promptTokens = prompt;
         facts.completionTokens = passed;
         facts.backendPromptTokens = prompt;

@@ -22,13 +22,31 @@ import { FunctionToolSchema, MAX_TOOLS, ResponseFormatSchema, ToolCallDeltaSchem
 export const MAX_CHOICES = 16;
 
 /**
+ * A user turn's part in OpenAI's shape. An image reaches the backend inline only (a `data:image/…`
+ * URL the edge built from checked bytes), so a container never fetches an address from a request.
+ */
+export const ContentPartSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('text'), text: z.string().max(MAX_PROMPT_CHARS) }).strict(),
+  z
+    .object({
+      type: z.literal('image_url'),
+      image_url: z.object({ url: z.string().regex(/^data:image\/(png|jpeg|webp|gif);base64,/), detail: z.enum(['auto', 'low', 'high']).optional() }).strict(),
+    })
+    .strict(),
+]);
+
+export type ContentPart = z.infer<typeof ContentPartSchema>;
+
+/**
  * One chat turn: its text (an assistant turn that only calls tools has `''`), the calls an
- * assistant turn made, and for a `tool` turn the call it answers.
+ * assistant turn made, and for a `tool` turn the call it answers. A user turn with images also has
+ * its `parts` in order (text and images); `content` is then its text alone.
  */
 export const ChatMessageSchema = z
   .object({
     role: z.enum(['system', 'user', 'assistant', 'tool']),
     content: z.string().max(MAX_PROMPT_CHARS),
+    parts: z.array(ContentPartSchema).min(1).max(64).optional(),
     tool_calls: z.array(ToolCallSchema).min(1).max(MAX_TOOLS).optional(),
     tool_call_id: z.string().min(1).max(128).optional(),
   })

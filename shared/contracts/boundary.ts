@@ -12,6 +12,12 @@ export const INVOKE_PATH = '/invoke';
 /** Header carrying the edge's request id to an adapter or a forward target, so their logs join the edge's. */
 export const REQUEST_ID_HEADER = 'x-request-id';
 
+/**
+ * Most bytes of a payload the edge POSTs to an adapter: a Lambda Function URL takes at most 6 MB
+ * (6,291,556 bytes) per synchronous invocation, event envelope included, so this keeps room for it.
+ */
+export const MAX_INVOKE_PAYLOAD_BYTES = 6_000_000;
+
 const EVENT_STREAM = 'text/event-stream';
 
 /**

@@ -10,11 +10,23 @@ import { ModelCapabilitiesSchema } from './capabilities';
 import { MAX_TOP_LOGPROBS, TokenLogprobSchema } from './logprobs';
 import { FunctionToolSchema, ResponseFormatSchema, ToolCallDeltaSchema, ToolCallSchema, ToolChoiceSchema } from './tools';
 
-const TextPart = z.object({ type: z.literal('text'), text: z.string() });
-const ImagePart = z.object({
-  type: z.literal('image_url'),
-  image_url: z.object({ url: z.string().min(1), detail: z.enum(['auto', 'low', 'high']).optional() }),
-});
+const TextPart = z.object({ type: z.literal('text'), text: z.string() }).meta({ id: 'TextContentPart' });
+/**
+ * An image of a user turn, on a model whose capabilities include `vision`: a `data:image/…;base64`
+ * URL, or an `https` URL on a public host that the gateway fetches itself (PNG, JPEG, WebP or GIF).
+ */
+const ImagePart = z
+  .object({
+    type: z.literal('image_url'),
+    image_url: z.object({
+      url: z.string().min(1).meta({ description: 'A data:image/…;base64 URL, or an https URL on a public host (fetched by the gateway, no redirects inward)' }),
+      detail: z.enum(['auto', 'low', 'high']).optional(),
+    }),
+  })
+  .meta({
+    id: 'ImageContentPart',
+    description: 'An image (vision models only): PNG, JPEG, WebP or GIF, at most 5 MiB decoded and 8 per request by default; each reserves 765 tokens',
+  });
 /** A user turn's parts; any other `type` is refused with the part's path. */
 const UserPart = z.discriminatedUnion('type', [TextPart, ImagePart]);
 const text = z.union([z.string(), z.array(TextPart).min(1)]);

@@ -14,6 +14,7 @@ import { tsImport } from 'tsx/esm/api';
 import type { TestProject } from 'vitest/node';
 import { startWebhookReceiver, webhookTestVars } from './webhook-receiver';
 import { startOutageBridge } from './outage-bridge';
+import { startImageHost } from './image-host';
 
 // Loaded through tsx, not through this project's Vite pipeline: the edge project resolves packages
 // with workerd's export conditions, which would hand Node-only packages (ioredis) their wrong build.
@@ -26,7 +27,10 @@ export default async function setup(project: TestProject) {
   // Webhook ingest and async jobs: a receiver for forwards and callbacks, and test sources.
   const receiver = await startWebhookReceiver();
   const webhooks = webhookTestVars(receiver.url, { prompt: stack.model, chat: 'mistral-7b-instruct-lmi' });
-  project.provide('edgeVars', { ...stack.edgeVars, ...webhooks.vars });
+  const images = await startImageHost();
+  // A remote image that never comes fails in a second, not in the default 5 s.
+  project.provide('edgeVars', { ...stack.edgeVars, ...webhooks.vars, IMAGE_FETCH_TIMEOUT_MS: '1000' });
+  project.provide('imageHostUrl', images.url);
   project.provide('webhookReceiverUrl', receiver.url);
   project.provide('webhookSecrets', webhooks.secrets);
   project.provide('webhookTenants', webhooks.tenants);
@@ -53,6 +57,8 @@ export default async function setup(project: TestProject) {
     await outageBridge.close();
     await new Promise((resolve) => jwks.server.close(resolve));
     await new Promise((resolve) => receiver.server.close(resolve));
+    images.server.closeAllConnections();
+    await new Promise((resolve) => images.server.close(resolve));
     await stack.stop();
     await rm(stateDir, { recursive: true, force: true });
   };

@@ -69,6 +69,7 @@ export async function handleHttpInference(ctx: ServerContext, req: IncomingMessa
   const result = prepare(decoded.value, formatSetting(), config, behaviour);
   if (!result.ok) return fail(result.error);
   const { prepared } = result;
+  if (prepared.request.images) ctx.received.addImages(req, prepared.request.images);
   if (ctx.errorRate.hit(target, behaviour.errorRate)) {
     record.fault('errorRate');
     return fail(prepared.format.error(500, INJECTED_FAILURE));

@@ -129,6 +129,7 @@ export async function handleSageMaker(
   const result = prepare(decoded.value, behaviour.format, config, behaviour);
   if (!result.ok) return fail(sageMakerErrors.modelError(location, result.error));
   const { prepared } = result;
+  if (prepared.request.images) ctx.received.addImages(req, prepared.request.images);
   // Only a forced 424 gets this far as a fault: the container failing, like an errorRate hit.
   const forcedContainerFailure = fault !== null;
   if (forcedContainerFailure || ctx.errorRate.hit(endpointName, behaviour.errorRate)) {

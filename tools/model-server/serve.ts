@@ -17,6 +17,7 @@ import {
   type StreamScript,
   type WireFormat,
 } from './formats';
+import type { ReceivedRequests } from './received';
 import { fixedGeneration, generate, type Generation } from './generator';
 import type { StreamTransport } from './io';
 import { playStream, waitForGeneration, type Pacing } from './pacing';
@@ -28,6 +29,8 @@ export interface ServerContext {
   readonly errorRate: ErrorRateCounter;
   readonly stats: StatsRecorder;
   readonly maxBodyBytes: number;
+  /** Where the images a request carried are noted (`GET /admin/requests`). */
+  readonly received: Pick<ReceivedRequests, 'addImages'>;
   /** A signal that aborts when the client goes away before the response is complete, or the server closes. */
   track(res: ServerResponse): AbortSignal;
 }
@@ -81,7 +84,9 @@ export function prepare(
   const parsed = FORMATS[name].parse(value, { maxModelLen: config.maxModelLen, schemaViolation: behaviour.schemaViolation });
   if (!parsed.ok) return parsed;
   const { fixed, params } = parsed.request;
-  const generation = fixed ? fixedGeneration(fixed.kind === 'json' ? fixed.text : fixed.calls.map((c) => c.arguments).join(''), params) : generate(params);
+  const sampled = fixed ? fixedGeneration(fixed.kind === 'tool_calls' ? fixed.calls.map((c) => c.arguments).join('') : fixed.text, params) : generate(params);
+  const extra = parsed.request.extraPromptTokens ?? 0;
+  const generation = extra > 0 ? { ...sampled, promptTokens: sampled.promptTokens + extra } : sampled;
   return { ok: true, prepared: { format: FORMATS[name], request: parsed.request, generation } };
 }
 

@@ -87,6 +87,7 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
     config: () => config,
     errorRate,
     stats,
+    received,
     maxBodyBytes: options.maxBodyBytes ?? 6 * 1024 * 1024,
     track(res) {
       const controller = new AbortController();

@@ -57,8 +57,11 @@ export const LOCAL_SAGEMAKER_MODELS = {
   'custom-7b-json': { endpointName: 'custom-7b-json', format: 'json' },
   'bge-small-en-tei': { endpointName: 'bge-small-en-tei', format: 'tei-embed' },
 } as const;
+/** The vision model: OpenAI chat on vLLM, with image parts (the edge inlines them). */
+export const LOCAL_VISION_MODEL = 'llava-1.6-7b-vllm';
 export const LOCAL_ECS_MODELS = {
   'llama-3.1-8b-vllm': { format: 'openai-chat' },
+  [LOCAL_VISION_MODEL]: { format: 'openai-chat' },
   'llama-3.1-8b-base-vllm': { format: 'openai-completions' },
   [LOCAL_NATIVE_RESPONSES_MODEL]: { format: 'openai-chat' },
   'e5-small-vllm': { format: 'openai-embeddings' },
@@ -424,6 +427,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   for (const [model, { format }] of Object.entries(LOCAL_ECS_MODELS))
     routes[model] = { backends: [{ name: 'ecs-local', url: ecsUrl, kind: 'ecs' }], ...capabilities(format) };
   routes[LOCAL_NATIVE_RESPONSES_MODEL] = { ...routes[LOCAL_NATIVE_RESPONSES_MODEL]!, responses: 'native' };
+  routes[LOCAL_VISION_MODEL] = { ...routes[LOCAL_VISION_MODEL]!, capabilities: { ...OPENAI_CHAT_CAPABILITIES, vision: true } };
   for (const [model, embeddings] of Object.entries(LOCAL_EMBEDDING_MODELS)) routes[model] = { ...routes[model]!, embeddings };
   routes[LOCAL_FALLBACK_MODEL.name] = {
     backends: [{ name: 'sagemaker-local', url: lambdaUrl, kind: 'sagemaker' }],

@@ -23,7 +23,7 @@ export function promptText(req: BackendInferRequest, template: ChatTemplateName)
 
 /**
  * {@link promptText} for a format that only takes text, which cannot carry tools, tool turns,
- * logprobs or (unless it has a grammar for it) an output format: such a request is refused (the
+ * images, logprobs or (unless it has a grammar for it) an output format: such a request is refused (the
  * edge checks the model's capabilities first; this keeps the adapter honest on its own).
  */
 export function textOnlyPrompt(
@@ -35,7 +35,8 @@ export function textOnlyPrompt(
   if ('messages' in req) {
     const toolTurns = req.messages.some((m) => m.role === 'tool' || m.tool_calls);
     const unsupportedFormat = req.response_format && !options.grammar ? 'response_format' : undefined;
-    const used = req.tools ? 'tools' : (unsupportedFormat ?? (toolTurns ? 'tool messages' : undefined));
+    const images = req.messages.some((m) => m.parts?.some((p) => p.type === 'image_url'));
+    const used = req.tools ? 'tools' : (unsupportedFormat ?? (toolTurns ? 'tool messages' : images ? 'image parts' : undefined));
     if (used) throw new BadRequestError(`${used}: not supported by container format '${format}'`);
   }
   if (req.logprobs && !options.logprobs) throw new BadRequestError(`logprobs: not supported by container format '${format}'`);

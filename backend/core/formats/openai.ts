@@ -8,7 +8,7 @@
  * `frequency_penalty` and `logit_bias` keep their names; `model` is the
  * configured model id. Chat requests pass `messages` through (the container applies the model's
  * template), tool turns and assistant `tool_calls` (with `content: null` when the turn has no text)
- * included, and `tools`, `tool_choice`, `parallel_tool_calls` and `response_format` as they are:
+ * included, a user turn with images as content parts (inline `data:` URLs only), and `tools`, `tool_choice`, `parallel_tool_calls` and `response_format` as they are:
  * vLLM and LMI's chat schema take OpenAI's shapes natively. Tool calls come back in
  * `message.tool_calls`, streamed as `delta.tool_calls` fragments. With `n`, every choice is read
  * (streamed chunks carry each choice's `index`). A prompt becomes one user message.
@@ -42,9 +42,12 @@ function completionOptions(req: BackendInferRequest): Record<string, unknown> {
   return { ...(req.logprobs ? { logprobs: req.top_logprobs ?? 0 } : {}), ...(req.n ? { n: req.n } : {}) };
 }
 
-/** The chat body: messages as OpenAI takes them, and the request's tools and output format. */
+/** The chat body: messages as OpenAI takes them (text or content parts), and the request's tools and output format. */
 function chatBody(req: BackendInferRequest): Record<string, unknown> {
-  const messages = chatMessages(req).map((m) => (m.tool_calls && m.content === '' ? { ...m, content: null } : m));
+  // A turn with images goes as OpenAI's content parts (its images already inline `data:` URLs).
+  const messages = chatMessages(req).map(({ parts, ...m }) =>
+    parts ? { ...m, content: parts } : m.tool_calls && m.content === '' ? { ...m, content: null } : m,
+  );
   if (!('messages' in req)) return { messages };
   const { tools, tool_choice, parallel_tool_calls, response_format, logprobs, top_logprobs } = req;
   return {

@@ -72,9 +72,9 @@ export function secondsToMonthEnd(now: number): number {
  * The most a request can cost: the token windows' estimate (the prompt's estimate plus `max_tokens`,
  * `maxTokens` when unset) at the model's full prices; what its budget reserves.
  */
-export function maxCostMicros(table: RouteTable, payload: BackendInferRequestInput, maxTokens: number): number {
+export function maxCostMicros(table: RouteTable, payload: BackendInferRequestInput, maxTokens: number, tokensPerImage: number): number {
   return costMicros(priceOf(table, payload.model), {
-    promptTokens: promptTokenEstimate(payload),
+    promptTokens: promptTokenEstimate(payload, tokensPerImage),
     // Every choice asked for (n × max_tokens), as the token windows reserve.
     completionTokens: (payload.params?.max_tokens ?? maxTokens) * (payload.n ?? 1),
     cached: false,

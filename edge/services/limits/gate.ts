@@ -19,6 +19,7 @@ import { EdgeMetric } from '../../../shared/metrics-catalog';
 import type { EffectivePlan } from '../../../shared/plans';
 import { estimateTokens } from '../../../shared/tokens';
 import { ApiError } from '../../errors';
+import { imageCount } from '../images';
 import { awaitShared } from '../cross-request';
 import { describeError, log } from '../log';
 import type { MetricsRecorder } from '../metrics';
@@ -211,19 +212,22 @@ function ioFor(input: AdmitInput): LeaseIo {
   };
 }
 
-/** The estimate of a call's prompt tokens (what a cut stream, whose backend never reported usage, is counted with). */
-export function promptTokenEstimate(payload: BackendInferRequestInput): number {
-  return estimateTokens(promptOf(payload));
+/**
+ * The estimate of a call's prompt tokens (what a cut stream, whose backend never reported usage, is
+ * counted with): its text, and `tokensPerImage` for each image part (config `images.reserveTokens`).
+ */
+export function promptTokenEstimate(payload: BackendInferRequestInput, tokensPerImage: number): number {
+  return estimateTokens(promptOf(payload)) + imageCount(payload) * tokensPerImage;
 }
 
 /**
  * Tokens a call reserves: the prompt's estimate plus `max_tokens` for each choice (`n`). A chat prompt
- * is its turns (with the tool calls they carry) and the tool definitions and output schema the
- * container renders into the model's context, so a request offering many tools reserves for them.
+ * is its turns (with the tool calls they carry), their images, and the tool definitions and output
+ * schema the container renders into the model's context, so a request offering many tools reserves for them.
  */
-export function tokensToReserve(payload: BackendInferRequestInput): number {
+export function tokensToReserve(payload: BackendInferRequestInput, tokensPerImage: number): number {
   const choices = payload.n ?? 1;
-  return promptTokenEstimate(payload) + (payload.params?.max_tokens ?? 0) * choices;
+  return promptTokenEstimate(payload, tokensPerImage) + (payload.params?.max_tokens ?? 0) * choices;
 }
 
 function promptOf(payload: BackendInferRequestInput): string {

@@ -33,7 +33,10 @@ export interface FixedToolCall {
 }
 
 /** An answer decided by the request rather than sampled. */
-export type FixedAnswer = { readonly kind: 'tool_calls'; readonly calls: readonly FixedToolCall[] } | { readonly kind: 'json'; readonly text: string };
+export type FixedAnswer =
+  | { readonly kind: 'tool_calls'; readonly calls: readonly FixedToolCall[] }
+  /** `json`: output for a schema; `text`: a plain answer the request decides (what images it saw). */
+  | { readonly kind: 'json' | 'text'; readonly text: string };
 
 interface ChatToolsInput {
   readonly tools?: z.infer<typeof toolsField>;

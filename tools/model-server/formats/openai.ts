@@ -8,6 +8,7 @@ import * as z from 'zod';
 import { DEFAULT_MAX_TOKENS, countTokens, renderChatPrompt, type Generation, type GenerationParams } from '../generator';
 import { CONTENT_TYPE, SSE_DONE, contextOverflow, describeIssues, maxTokensField, seedField, sse, stopField, stopList, usageOf } from './common';
 import { type FixedAnswer, fixedAnswer, responseFormatField, toolChoiceField, toolsField } from './chat-tools';
+import { IMAGE_TOKENS, imageAnswer, imagePart, imagesOf } from './images';
 import type { ContainerError, InferenceRequest, ParseLimits, ParseResult, StreamScript, WireFormat } from './types';
 import { type GeneratedToken, VOCABULARY, generate, textPieces } from '../generator';
 
@@ -48,7 +49,7 @@ const textPart = z.looseObject({ type: z.literal('text'), text: z.string() });
 const toolCall = z.looseObject({ id: z.string(), type: z.literal('function'), function: z.looseObject({ name: z.string(), arguments: z.string() }) });
 const chatMessage = z.looseObject({
   role: z.enum(['system', 'developer', 'user', 'assistant', 'tool']),
-  content: z.union([z.string(), z.array(textPart), z.null()]).optional(),
+  content: z.union([z.string(), z.array(z.union([textPart, imagePart])), z.null()]).optional(),
   tool_calls: z.array(toolCall).nullish(),
   tool_call_id: z.string().nullish(),
 });
@@ -169,7 +170,7 @@ function legacyLogprobsOf(request: InferenceRequest, tokens: readonly GeneratedT
 
 /** A chat turn as the generator sees it: a tool call as `name(arguments)`, a tool result as its text. */
 function turnText(m: z.infer<typeof chatMessage>): string {
-  const text = typeof m.content === 'string' ? m.content : (m.content ?? []).map((part) => part.text).join('');
+  const text = typeof m.content === 'string' ? m.content : (m.content ?? []).map((part) => ('text' in part ? part.text : '')).join('');
   const calls = (m.tool_calls ?? []).map((c) => `${c.function.name}(${c.function.arguments})`).join('\n');
   return calls === '' ? text : text === '' ? calls : `${text}\n${calls}`;
 }
@@ -203,13 +204,17 @@ export const openAiChat: WireFormat = {
     const turns = parsed.data.messages.map((m) => ({ role: m.role, content: turnText(m) }));
     const prompt = renderChatPrompt(turns);
     const last = parsed.data.messages.at(-1);
-    const fixed = fixedAnswer(parsed.data, prompt, last?.role === 'user' ? turnText(last) : undefined, limits.schemaViolation === true);
-    if (fixed && 'error' in fixed) return { ok: false, error: openAiError(400, fixed.error) };
+    const images = parsed.data.messages.flatMap((m) => (Array.isArray(m.content) ? imagesOf(m.content) : []));
+    const decided = fixedAnswer(parsed.data, prompt, last?.role === 'user' ? turnText(last) : undefined, limits.schemaViolation === true);
+    if (decided && 'error' in decided) return { ok: false, error: openAiError(400, decided.error) };
+    // A request with images (and nothing else deciding the answer) is answered with what it saw.
+    const fixed: FixedAnswer | undefined = decided ?? (images.length > 0 ? { kind: 'text', text: imageAnswer(images) } : undefined);
     const result = toRequest('openai-chat', { ...parsed.data, n: null }, prompt, parsed.data.max_completion_tokens ?? parsed.data.max_tokens, limits);
     if (!result.ok) return result;
     const logprobs = parsed.data.logprobs === true ? { logprobs: parsed.data.top_logprobs ?? 0 } : {};
     const choices = parsed.data.n && parsed.data.n > 1 ? { choices: parsed.data.n } : {};
-    return { ok: true, request: { ...result.request, ...(fixed ? { fixed } : {}), ...logprobs, ...choices } };
+    const seen = images.length > 0 ? { images, extraPromptTokens: images.length * IMAGE_TOKENS } : {};
+    return { ok: true, request: { ...result.request, ...(fixed ? { fixed } : {}), ...logprobs, ...choices, ...seen } };
   },
   respond(request, generation, meta) {
     const calls = request.fixed?.kind === 'tool_calls' ? request.fixed.calls : undefined;

@@ -3,6 +3,7 @@
  * the response metadata, a streamed response laid out per token, a container error response, and
  * the {@link WireFormat} contract each format module implements. Runtime-agnostic.
  */
+import type { ReceivedImage } from './images';
 import type { Generation, GenerationParams } from '../generator';
 import type { FixedAnswer } from './chat-tools';
 
@@ -35,6 +36,10 @@ export interface InferenceRequest {
   readonly logprobs?: number;
   /** OpenAI chat `n` > 1: how many choices the answer has. */
   readonly choices?: number;
+  /** OpenAI chat: the inline images the request carried, in order. */
+  readonly images?: readonly ReceivedImage[];
+  /** Prompt tokens beyond the text's (each image's fixed cost). */
+  readonly extraPromptTokens?: number;
 }
 
 /** Per-response values the server supplies (ids and clocks are not part of the deterministic output). */
