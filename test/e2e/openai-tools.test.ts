@@ -227,3 +227,45 @@ describe('capabilities', () => {
     expect((err as APIError).message).toContain(LOCAL_MODEL);
   });
 });
+
+describe('coalescing of tool-call streams (vLLM)', () => {
+  it('serves two identical streamed tool calls in flight together with one backend call, the follower getting the same deltas', async () => {
+    // Slow enough that the second request arrives while the first is still streaming.
+    const { ttftMs, perTokenMs } = stack.modelServer.config();
+    stack.modelServer.setConfig({ ttftMs: 300, perTokenMs: 30 });
+    try {
+      const body = {
+        model: 'llama-3.1-8b-vllm',
+        messages: [{ role: 'user' as const, content: `What is the weather in Oslo? Call get_weather. ${Date.now()}` }],
+        tools: [weather],
+        tool_choice: 'required' as const,
+        temperature: 0,
+        stream: true as const,
+      };
+      const before = stack.modelServer.stats().totals.invocations;
+      const leading = client.chat.completions.create(body).withResponse();
+      await new Promise((r) => setTimeout(r, 100));
+      const following = await client.chat.completions.create(body).withResponse();
+      const lead = await leading;
+      expect(lead.response.headers.get('x-cache')).toBe('MISS');
+      expect([following.response.headers.get('x-cache'), following.response.headers.get('x-cache-tier')]).toEqual(['HIT', 'COALESCED']);
+      const deltasOf = async (stream: AsyncIterable<OpenAI.ChatCompletionChunk>) => {
+        const out: unknown[] = [];
+        const finish: (string | null)[] = [];
+        for await (const chunk of stream)
+          for (const choice of chunk.choices) {
+            out.push(...(choice.delta.tool_calls ?? []));
+            if (choice.finish_reason) finish.push(choice.finish_reason);
+          }
+        return { out, finish };
+      };
+      const [led, followed] = await Promise.all([deltasOf(lead.data), deltasOf(following.data)]);
+      expect(led.out.length).toBeGreaterThan(2);
+      expect(followed.out).toEqual(led.out);
+      expect([led.finish, followed.finish]).toEqual([['tool_calls'], ['tool_calls']]);
+      expect(stack.modelServer.stats().totals.invocations - before).toBe(1);
+    } finally {
+      stack.modelServer.setConfig({ ttftMs, perTokenMs });
+    }
+  });
+});

@@ -53,6 +53,8 @@ interface SeenCommand {
 interface StoreWatch {
   /** Commands seen since the last take. */
   take(): SeenCommand[];
+  /** How many commands were seen since the last take. */
+  pending(): number;
   stop(): Promise<void>;
 }
 
@@ -75,6 +77,7 @@ async function watchStore(redisUrl: string): Promise<StoreWatch> {
       seen = [];
       return out;
     },
+    pending: () => seen.length,
     async stop() {
       monitor.disconnect();
       client.disconnect();
@@ -124,7 +127,18 @@ export async function measureStoreCommands(
   options: { readonly rate: number; readonly connections: number; readonly seconds: number; readonly sequential: number },
 ): Promise<StoreCommandCounts> {
   const watch = await watchStore(env.stack.components.redis);
-  const settle = () => new Promise((r) => setTimeout(r, 300));
+  // Until the store has been quiet for 300 ms: the last requests' background work (waitUntil, the
+  // usage queue's batches, which wait up to a second) has landed and MONITOR has logged it.
+  const settle = async () => {
+    const deadline = Date.now() + 5_000;
+    let seen = -1;
+    for (let still = 0; still < 3 && Date.now() < deadline; ) {
+      await new Promise((r) => setTimeout(r, 100));
+      const now = env.stack.bridge.stats().redisCommands + watch.pending();
+      still = now === seen ? still + 1 : 0;
+      seen = now;
+    }
+  };
   try {
     const steady: SteadyCommands[] = [];
     const criticalPath: CriticalPathCommands[] = [];

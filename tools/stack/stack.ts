@@ -338,69 +338,89 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   stops.push(() => eventBridge.close());
   progress(`eventbridge    ${eventBridge.url} (EventBridge stand-in: PutEvents to ${bus}, SigV4-checked)`);
 
-  ports.lambdaHost = await step('lambda-host', () => resolvePort('lambda-host', ports.lambdaHost, 'LAMBDA_HOST_PORT'));
-  // The ECS adapter's Function URL: the next port after the SageMaker adapter's (a free one in tests).
-  const ecsPort = await step('lambda-host', () => resolvePort('lambda-host', ports.lambdaHost === 0 ? 0 : ports.lambdaHost + 1, 'LAMBDA_HOST_PORT'));
-  const adapterFunction = (name: string, port: number, env: Record<string, string>) => ({
-    name,
-    module: join(REPO_ROOT, `backend/handlers/${name}.ts`),
-    port,
-    invokeMode: 'RESPONSE_STREAM',
-    timeoutMs: 120_000,
-    env,
-  });
-  const lambdaConfigPath = join(options.stateDir, 'lambda-host.json');
-  await writeFile(
-    lambdaConfigPath,
-    JSON.stringify({
-      region: REGION,
-      credentials: [edgeCredentials],
-      functions: [
-        adapterFunction('sagemaker', ports.lambdaHost, {
-          SAGEMAKER_RUNTIME_ENDPOINT: modelServer.url,
-          SAGEMAKER_MODELS: JSON.stringify({ ...LOCAL_SAGEMAKER_MODELS, [LOCAL_FALLBACK_MODEL.name]: LOCAL_FALLBACK_MODEL.sagemaker }),
-        }),
-        adapterFunction('ecs', ecsPort, {
-          // The internal ALB in front of the vLLM service, here the model server's OpenAI-compatible API.
-          ECS_BASE_URL: `${modelServer.url}/v1`,
-          ECS_MODELS: JSON.stringify({ ...LOCAL_ECS_MODELS, [LOCAL_FALLBACK_MODEL.name]: LOCAL_FALLBACK_MODEL.ecs }),
-        }),
-      ],
-    }),
-    { mode: 0o600 },
-  );
-  const lambdaHost: Child = spawnChild({
-    name: 'lambda-host',
-    command: process.execPath,
-    args: ['--import', 'tsx', join(REPO_ROOT, 'tools/lambda-host/main.ts'), lambdaConfigPath],
-    cwd: REPO_ROOT,
-    env: {
-      ...process.env,
-      AWS_REGION: REGION,
-      // Credentials the adapter's SDK uses towards the SageMaker stand-in.
-      AWS_ACCESS_KEY_ID: 'AKIALOCALSAGEMAKER',
-      AWS_SECRET_ACCESS_KEY: 'local-sagemaker-secret',
-      // Powertools stays local: readable logs, no EMF output, no X-Ray (no daemon, no AWS calls).
-      POWERTOOLS_DEV: 'true',
-      POWERTOOLS_LOG_LEVEL: 'INFO',
-      POWERTOOLS_TRACE_ENABLED: 'false',
-      AWS_EC2_METADATA_DISABLED: 'true',
-      // EMF on stdout despite POWERTOOLS_DEV, under the environment's namespace: the metrics sink reads it.
-      POWERTOOLS_METRICS_DISABLED: 'false',
-      POWERTOOLS_METRICS_NAMESPACE: adapterNamespace(LOCAL_ENVIRONMENT),
-      // The adapters' spans (OpenTelemetry SDK, OTLP/HTTP JSON) go to the metrics sink, as the edge's do.
-      ENVIRONMENT: LOCAL_ENVIRONMENT,
-      ...(options.traces !== false ? { TRACES_ENDPOINT: `${metricsSink.url}/v1/traces` } : {}),
-    },
-    onLine: (l) => {
-      if (!metricsSink.ingestLine(l)) log('lambda-host', l);
-    },
-  });
-  stops.push(() => lambdaHost.stop());
+  // Free ports (0) are probed and then bound by the Lambda host's own process a moment later, so a
+  // stack starting beside this one may take one in between: then it starts again on new free ports.
+  const freeLambdaPorts = ports.lambdaHost === 0;
+  const lambdaPorts = async () => {
+    const sagemaker = await step('lambda-host', () => resolvePort('lambda-host', freeLambdaPorts ? 0 : ports.lambdaHost, 'LAMBDA_HOST_PORT'));
+    // The ECS adapter's Function URL: the next port after the SageMaker adapter's (a free one of its own when ports are free).
+    const ecs = await step('lambda-host', () => resolvePort('lambda-host', freeLambdaPorts ? 0 : sagemaker + 1, 'LAMBDA_HOST_PORT'));
+    return { sagemaker, ecs };
+  };
+  let lambdaHost: Child | undefined;
+  let ecsPort = 0;
+  for (let attempt = 1; lambdaHost === undefined; attempt++) {
+    const chosen = await lambdaPorts();
+    ports.lambdaHost = chosen.sagemaker;
+    ecsPort = chosen.ecs;
+    const adapterFunction = (name: string, port: number, env: Record<string, string>) => ({
+      name,
+      module: join(REPO_ROOT, `backend/handlers/${name}.ts`),
+      port,
+      invokeMode: 'RESPONSE_STREAM',
+      timeoutMs: 120_000,
+      env,
+    });
+    const lambdaConfigPath = join(options.stateDir, 'lambda-host.json');
+    await writeFile(
+      lambdaConfigPath,
+      JSON.stringify({
+        region: REGION,
+        credentials: [edgeCredentials],
+        functions: [
+          adapterFunction('sagemaker', ports.lambdaHost, {
+            SAGEMAKER_RUNTIME_ENDPOINT: modelServer.url,
+            SAGEMAKER_MODELS: JSON.stringify({ ...LOCAL_SAGEMAKER_MODELS, [LOCAL_FALLBACK_MODEL.name]: LOCAL_FALLBACK_MODEL.sagemaker }),
+          }),
+          adapterFunction('ecs', ecsPort, {
+            // The internal ALB in front of the vLLM service, here the model server's OpenAI-compatible API.
+            ECS_BASE_URL: `${modelServer.url}/v1`,
+            ECS_MODELS: JSON.stringify({ ...LOCAL_ECS_MODELS, [LOCAL_FALLBACK_MODEL.name]: LOCAL_FALLBACK_MODEL.ecs }),
+          }),
+        ],
+      }),
+      { mode: 0o600 },
+    );
+    const child: Child = spawnChild({
+      name: 'lambda-host',
+      command: process.execPath,
+      args: ['--import', 'tsx', join(REPO_ROOT, 'tools/lambda-host/main.ts'), lambdaConfigPath],
+      cwd: REPO_ROOT,
+      env: {
+        ...process.env,
+        AWS_REGION: REGION,
+        // Credentials the adapter's SDK uses towards the SageMaker stand-in.
+        AWS_ACCESS_KEY_ID: 'AKIALOCALSAGEMAKER',
+        AWS_SECRET_ACCESS_KEY: 'local-sagemaker-secret',
+        // Powertools stays local: readable logs, no EMF output, no X-Ray (no daemon, no AWS calls).
+        POWERTOOLS_DEV: 'true',
+        POWERTOOLS_LOG_LEVEL: 'INFO',
+        POWERTOOLS_TRACE_ENABLED: 'false',
+        AWS_EC2_METADATA_DISABLED: 'true',
+        // EMF on stdout despite POWERTOOLS_DEV, under the environment's namespace: the metrics sink reads it.
+        POWERTOOLS_METRICS_DISABLED: 'false',
+        POWERTOOLS_METRICS_NAMESPACE: adapterNamespace(LOCAL_ENVIRONMENT),
+        // The adapters' spans (OpenTelemetry SDK, OTLP/HTTP JSON) go to the metrics sink, as the edge's do.
+        ENVIRONMENT: LOCAL_ENVIRONMENT,
+        ...(options.traces !== false ? { TRACES_ENDPOINT: `${metricsSink.url}/v1/traces` } : {}),
+      },
+      onLine: (l) => {
+        if (!metricsSink.ingestLine(l)) log('lambda-host', l);
+      },
+    });
+    const bothListening = async () => (await isListening(chosen.sagemaker)) && (await isListening(chosen.ecs));
+    try {
+      await step('lambda-host', () => waitUntilReady(child, bothListening, `not listening on ${chosen.sagemaker} and ${chosen.ecs}`, 30_000));
+      lambdaHost = child;
+    } catch (err) {
+      await child.stop();
+      if (!(freeLambdaPorts && attempt < 3 && err instanceof ComponentStartError && err.message.includes('EADDRINUSE'))) throw err;
+    }
+  }
+  const started = lambdaHost;
+  stops.push(() => started.stop());
   const lambdaUrl = `http://127.0.0.1:${ports.lambdaHost}`;
   const ecsUrl = `http://127.0.0.1:${ecsPort}`;
-  const bothListening = async () => (await isListening(ports.lambdaHost)) && (await isListening(ecsPort));
-  await step('lambda-host', () => waitUntilReady(lambdaHost, bothListening, `not listening on ${ports.lambdaHost} and ${ecsPort}`, 30_000));
   progress(`lambda-host    ${lambdaUrl} (SageMaker adapter), ${ecsUrl} (ECS adapter): Function URLs with AWS_IAM auth, RESPONSE_STREAM`);
   type LocalBackend = { name: string; url: string; kind: 'sagemaker' | 'ecs' };
   type LocalRoute = {
