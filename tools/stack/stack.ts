@@ -410,11 +410,13 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     });
     const bothListening = async () => (await isListening(chosen.sagemaker)) && (await isListening(chosen.ecs));
     try {
-      await step('lambda-host', () => waitUntilReady(child, bothListening, `not listening on ${chosen.sagemaker} and ${chosen.ecs}`, 30_000));
+      // Not through `step` yet: a failed step stops every component, and a retry needs them running.
+      await waitUntilReady(child, bothListening, `not listening on ${chosen.sagemaker} and ${chosen.ecs}`, 30_000);
       lambdaHost = child;
     } catch (err) {
       await child.stop();
-      if (!(freeLambdaPorts && attempt < 3 && err instanceof ComponentStartError && err.message.includes('EADDRINUSE'))) throw err;
+      const portTaken = err instanceof ComponentStartError && err.message.includes('EADDRINUSE');
+      if (!(freeLambdaPorts && attempt < 3 && portTaken)) await step('lambda-host', () => Promise.reject(err));
     }
   }
   const started = lambdaHost;
