@@ -153,8 +153,10 @@ describe('ephemeral block', () => {
 
 describe('miss path cost', () => {
   it('makes no rate-limit command for a warm tenant’s cache-eligible miss: the leases admit it, the L2 lookup is the only round trip before the backend', async () => {
-    // Its own gate with a long idle period, so no lease goes back while the bridge counts.
+    // Its own gate with a long idle period, so no lease goes back while the bridge counts; the usage
+    // ledger off, so no usage batch (the earlier request's, landing up to a second later) is counted either.
     const leased = createApp({ quotaGate: new QuotaGate({ lease: { idleMs: 60_000 } }) });
+    const quiet = { ...patient, USAGE_LEDGER: 'off' };
     const send = (key: string, prompt: string) =>
       leased.request(
         `${BASE}/v1/infer`,
@@ -163,12 +165,14 @@ describe('miss path cost', () => {
           headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
           body: JSON.stringify({ model, prompt, params: { temperature: 0, max_tokens: 4 } }),
         },
-        patient,
+        quiet,
         createExecutionContext(),
       );
     const { key } = await seedTenantKey();
     // The first request warms the key cache and takes the leases.
     expect((await send(key, `warm the key cache ${crypto.randomUUID()}`)).status).toBe(200);
+    // Earlier tests' usage records reach the store in queue batches up to a second later.
+    await new Promise((r) => setTimeout(r, 1_500));
     await bridgeQuiet();
     await resetBridgeStats();
     const res = await send(key, `count me ${crypto.randomUUID()}`);
