@@ -12,17 +12,21 @@ import { BadRequestError, NotFoundError } from './errors';
 export function parseInvokeEvent(event: LambdaFunctionURLEvent): BackendInferRequest {
   const method = event.requestContext.http.method;
   if (event.rawPath !== INVOKE_PATH) throw new NotFoundError(`no route for ${method} ${event.rawPath}`);
-  if (method !== 'POST') throw new BadRequestError(`use POST for ${event.rawPath}`, {}, 405);
-  const text = event.isBase64Encoded ? Buffer.from(event.body ?? '', 'base64').toString('utf8') : (event.body ?? '');
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    throw new BadRequestError('request body is not valid JSON');
-  }
+  const json = postedJson(event);
   const parsed = BackendInferRequestSchema.safeParse(json);
   if (parsed.success) return parsed.data;
   throw new BadRequestError(`invalid invoke request: ${describeProblem(json)}`);
+}
+
+/** The parsed JSON body of a POST (base64-decoded when the URL says so); BadRequestError: 405 for another method, 400 for bad JSON. */
+function postedJson(event: LambdaFunctionURLEvent): unknown {
+  if (event.requestContext.http.method !== 'POST') throw new BadRequestError(`use POST for ${event.rawPath}`, {}, 405);
+  const text = event.isBase64Encoded ? Buffer.from(event.body ?? '', 'base64').toString('utf8') : (event.body ?? '');
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new BadRequestError('request body is not valid JSON');
+  }
 }
 
 /** The first problem, read against the branch the body was meant for (prompt or messages). */
@@ -46,15 +50,7 @@ export function headerRequestId(event: LambdaFunctionURLEvent): string | undefin
  * `schema`; throws BadRequestError (405 for another method, 400 naming the first bad field).
  */
 export function parsePostedJson<S extends z.ZodType>(event: LambdaFunctionURLEvent, schema: S, what: string): z.infer<S> {
-  if (event.requestContext.http.method !== 'POST') throw new BadRequestError(`use POST for ${event.rawPath}`, {}, 405);
-  const text = event.isBase64Encoded ? Buffer.from(event.body ?? '', 'base64').toString('utf8') : (event.body ?? '');
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    throw new BadRequestError('request body is not valid JSON');
-  }
-  const parsed = schema.safeParse(json);
+  const parsed = schema.safeParse(postedJson(event));
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0];
   throw new BadRequestError(`invalid ${what}: ${issue ? `${issue.path.join('.') || '(root)'}: ${issue.message}` : 'unexpected shape'}`);
