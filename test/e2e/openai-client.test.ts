@@ -1,43 +1,19 @@
-/**
- * The official `openai` npm client, unchanged, with `baseURL` pointed at the local gateway: chat and
- * legacy completions, sync and streaming, and errors surfaced with the gateway's status and message.
- */
-import { execFile } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { promisify } from 'node:util';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import OpenAI, { APIError, AuthenticationError, BadRequestError, NotFoundError } from 'openai';
+import { type ClientStack, startClientStack } from './client-stack';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT, startStack, type Stack } from '../../tools/stack/stack';
+import type { Stack } from '../../tools/stack/stack';
 
 let stack: Stack;
-let stateDir: string;
 let client: OpenAI;
-const run = promisify(execFile);
-
-/** Runs the operator CLI's real entry against this stack (it finds the store through stack.json). */
-async function gw(...args: string[]): Promise<string> {
-  const { stdout } = await run(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'tools/cli/main.ts'), ...args], {
-    cwd: REPO_ROOT,
-    env: { ...process.env, STACK_STATE_DIR: stateDir, UPSTASH_REDIS_REST_URL: '', UPSTASH_REDIS_REST_TOKEN: '' },
-  });
-  return stdout;
-}
+let running: ClientStack | undefined;
 
 beforeAll(async () => {
-  stateDir = await mkdtemp(join(tmpdir(), 'gw-openai-'));
-  stack = await startStack({ ports: { gateway: 0, bridge: 0, modelServer: 0, lambdaHost: 0 }, stateDir });
-  // The client uses a tenant and key made by the operator CLI, as a user would.
-  const tenantId = `ten_oai${Date.now().toString(36)}`;
-  await gw('tenant', 'create', '--name', 'OpenAI client test', '--plan', 'pro', '--id', tenantId, '--json');
-  const created = JSON.parse(await gw('key', 'create', tenantId, '--scopes', 'infer', '--json')) as { apiKey: string };
-  client = new OpenAI({ baseURL: `${stack.gatewayUrl}/v1`, apiKey: created.apiKey, maxRetries: 0 });
+  running = await startClientStack('oai', 'OpenAI client test');
+  ({ stack, client } = running);
 }, 120_000);
 
 afterAll(async () => {
-  await stack?.stop();
-  await rm(stateDir, { recursive: true, force: true });
+  await running?.stop();
 });
 
 const messages = [

@@ -1,45 +1,22 @@
-/**
- * Image parts through the official `openai` client, unchanged, against the local stack: a data: URL
- * image sent to the vision model (vLLM on the ECS adapter) is answered by a container that saw it;
- * a model without vision refuses it with a 400 naming the model; /openapi.json documents the parts
- * and stays a valid OpenAPI 3.1 document.
- */
-import { execFile } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { Validator } from '@seriousme/openapi-schema-validator';
-import OpenAI, { BadRequestError } from 'openai';
+import type OpenAI from 'openai';
+import { BadRequestError } from 'openai';
+import { type ClientStack, startClientStack } from './client-stack';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LOCAL_VISION_MODEL, REPO_ROOT, startStack, type Stack } from '../../tools/stack/stack';
+import { LOCAL_VISION_MODEL, type Stack } from '../../tools/stack/stack';
 import { PIXEL_PNG } from '../setup/image-host';
 
 let stack: Stack;
-let stateDir: string;
 let client: OpenAI;
-const run = promisify(execFile);
-
-async function gw(...args: string[]): Promise<string> {
-  const { stdout } = await run(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'tools/cli/main.ts'), ...args], {
-    cwd: REPO_ROOT,
-    env: { ...process.env, STACK_STATE_DIR: stateDir, UPSTASH_REDIS_REST_URL: '', UPSTASH_REDIS_REST_TOKEN: '' },
-  });
-  return stdout;
-}
+let running: ClientStack | undefined;
 
 beforeAll(async () => {
-  stateDir = await mkdtemp(join(tmpdir(), 'gw-images-'));
-  stack = await startStack({ ports: { gateway: 0, bridge: 0, modelServer: 0, lambdaHost: 0 }, stateDir });
-  const tenantId = `ten_images${Date.now().toString(36)}`;
-  await gw('tenant', 'create', '--name', 'Images test', '--plan', 'pro', '--id', tenantId, '--json');
-  const created = JSON.parse(await gw('key', 'create', tenantId, '--scopes', 'infer', '--json')) as { apiKey: string };
-  client = new OpenAI({ baseURL: `${stack.gatewayUrl}/v1`, apiKey: created.apiKey, maxRetries: 0 });
+  running = await startClientStack('images', 'Images test');
+  ({ stack, client } = running);
 }, 120_000);
 
 afterAll(async () => {
-  await stack?.stop();
-  await rm(stateDir, { recursive: true, force: true });
+  await running?.stop();
 });
 
 const dataUrl = `data:image/png;base64,${PIXEL_PNG.toString('base64')}`;

@@ -1,45 +1,21 @@
-/**
- * The official `openai` npm client, unchanged, on the Responses API of the local gateway:
- * `responses.create` plain and streamed (iterating the SDK's events), the `responses.stream()`
- * helper's `finalResponse()`, a follow-up with `previous_response_id`, retrieve and delete, function
- * tools and `text.format` json_schema on translated models (ECS and SageMaker) and on a natively
- * served one, and the refusals and failures the SDK surfaces as its error classes.
- */
-import { execFile } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { Validator } from '@seriousme/openapi-schema-validator';
-import OpenAI, { APIError, BadRequestError, NotFoundError } from 'openai';
+import type OpenAI from 'openai';
+import { APIError, BadRequestError, NotFoundError } from 'openai';
+import { type ClientStack, startClientStack } from './client-stack';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LOCAL_NATIVE_RESPONSES_MODEL, REPO_ROOT, startStack, type Stack } from '../../tools/stack/stack';
+import { LOCAL_NATIVE_RESPONSES_MODEL, type Stack } from '../../tools/stack/stack';
 
 let stack: Stack;
-let stateDir: string;
 let client: OpenAI;
-const run = promisify(execFile);
-
-async function gw(...args: string[]): Promise<string> {
-  const { stdout } = await run(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'tools/cli/main.ts'), ...args], {
-    cwd: REPO_ROOT,
-    env: { ...process.env, STACK_STATE_DIR: stateDir, UPSTASH_REDIS_REST_URL: '', UPSTASH_REDIS_REST_TOKEN: '' },
-  });
-  return stdout;
-}
+let running: ClientStack | undefined;
 
 beforeAll(async () => {
-  stateDir = await mkdtemp(join(tmpdir(), 'gw-responses-'));
-  stack = await startStack({ ports: { gateway: 0, bridge: 0, modelServer: 0, lambdaHost: 0 }, stateDir });
-  const tenantId = `ten_rsp${Date.now().toString(36)}`;
-  await gw('tenant', 'create', '--name', 'Responses client test', '--plan', 'pro', '--id', tenantId, '--json');
-  const created = JSON.parse(await gw('key', 'create', tenantId, '--scopes', 'infer', '--json')) as { apiKey: string };
-  client = new OpenAI({ baseURL: `${stack.gatewayUrl}/v1`, apiKey: created.apiKey, maxRetries: 0 });
+  running = await startClientStack('rsp', 'Responses client test');
+  ({ stack, client } = running);
 }, 120_000);
 
 afterAll(async () => {
-  await stack?.stop();
-  await rm(stateDir, { recursive: true, force: true });
+  await running?.stop();
 });
 
 const unique = (label: string) => `${label} ${crypto.randomUUID()}`;

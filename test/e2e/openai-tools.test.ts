@@ -1,48 +1,23 @@
-/**
- * Agent workloads through the official `openai` client, unchanged, against the local stack: a
- * two-step tool round trip (call → tool result → answer) sync and streamed (assembled by the SDK's
- * stream helper) on a vLLM model behind the ECS adapter and an LMI model behind the SageMaker
- * adapter; structured outputs with `parse()` and `zodResponseFormat`; capabilities in `/v1/models`
- * and the refusal of a capability a model lacks.
- */
-import { execFile } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import OpenAI, { type APIError, BadRequestError } from 'openai';
 import { zodResponseFormat } from 'openai/helpers/zod';
 import type { ChatCompletionMessageParam, ChatCompletionTool } from 'openai/resources/chat/completions';
+import { type ClientStack, startClientStack } from './client-stack';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as z from 'zod';
-import { LOCAL_MODEL, REPO_ROOT, startStack, type Stack } from '../../tools/stack/stack';
+import { LOCAL_MODEL, type Stack } from '../../tools/stack/stack';
 
 let stack: Stack;
-let stateDir: string;
 let client: OpenAI;
-const run = promisify(execFile);
-
-async function gw(...args: string[]): Promise<string> {
-  const { stdout } = await run(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'tools/cli/main.ts'), ...args], {
-    cwd: REPO_ROOT,
-    env: { ...process.env, STACK_STATE_DIR: stateDir, UPSTASH_REDIS_REST_URL: '', UPSTASH_REDIS_REST_TOKEN: '' },
-  });
-  return stdout;
-}
+let running: ClientStack | undefined;
 
 beforeAll(async () => {
-  stateDir = await mkdtemp(join(tmpdir(), 'gw-tools-'));
-  stack = await startStack({ ports: { gateway: 0, bridge: 0, modelServer: 0, lambdaHost: 0 }, stateDir });
-  const tenantId = `ten_tools${Date.now().toString(36)}`;
-  await gw('tenant', 'create', '--name', 'Tools test', '--plan', 'pro', '--id', tenantId, '--json');
-  const created = JSON.parse(await gw('key', 'create', tenantId, '--scopes', 'infer', '--json')) as { apiKey: string };
-  client = new OpenAI({ baseURL: `${stack.gatewayUrl}/v1`, apiKey: created.apiKey, maxRetries: 0 });
+  running = await startClientStack('tools', 'Tools test');
+  ({ stack, client } = running);
 }, 120_000);
 
 afterAll(async () => {
-  await stack?.stop();
-  await rm(stateDir, { recursive: true, force: true });
+  await running?.stop();
 });
 
 const weather: ChatCompletionTool = {
