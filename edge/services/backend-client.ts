@@ -82,13 +82,41 @@ async function post(backend: Backend, payload: BackendInferRequestInput, options
         cause: err,
       });
     if (options.signal?.aborted) throw abortError(backend, options.signal, err);
-    throw new ApiError('UPSTREAM_ERROR', `backend ${backend.name} is unreachable`, {
-      status: 503,
-      // The adapter's own word for a model service it cannot reach: the routing policy retries both.
-      details: { reason: REASON.unreachable },
-      headers: { 'Retry-After': '1' },
-      cause: err,
+    throw unreachable(backend, err);
+  }
+}
+
+/** A backend the call could not reach: 503, retried by the routing policy (the adapter's own word for a model service it cannot reach). */
+function unreachable(backend: Backend, cause: unknown): ApiError {
+  return new ApiError('UPSTREAM_ERROR', `backend ${backend.name} is unreachable`, {
+    status: 503,
+    details: { reason: REASON.unreachable },
+    headers: { 'Retry-After': '1' },
+    cause,
+  });
+}
+
+/**
+ * A signed JSON POST to one of the adapter's other paths (the Responses relay, embeddings) on an
+ * attempt's `signal`. Throws the signal's ApiError when it was aborted with one, else the 503 of an
+ * unreachable backend; the caller reads the response.
+ */
+export async function postToAdapter(
+  backend: Backend,
+  path: string,
+  payload: { readonly request_id: string },
+  options: { readonly aws: Config['aws']; readonly signal: AbortSignal; readonly trace?: TraceContext | undefined },
+): Promise<Response> {
+  try {
+    return await signerFor(options.aws).fetch(new URL(path, backend.url).toString(), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', [REQUEST_ID_HEADER]: payload.request_id, ...(options.trace ? traceHeaders(options.trace) : {}) },
+      body: JSON.stringify(payload),
+      signal: options.signal,
     });
+  } catch (err) {
+    if (options.signal.aborted && options.signal.reason instanceof ApiError) throw options.signal.reason;
+    throw unreachable(backend, err);
   }
 }
 

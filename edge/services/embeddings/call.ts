@@ -1,15 +1,8 @@
-/**
- * One batched embeddings call to a model's backends: the adapter's {@link EMBEDDINGS_PATH},
- * SigV4-signed like every adapter call, through the same routing (weighted pick, retries on
- * connection errors / 429 / 503 within the tier deadline, breakers, fallbacks). No client signal:
- * the call belongs to every caller in the batch, and is bounded by the routing deadline alone.
- */
-import { REQUEST_ID_HEADER } from '../../../shared/contracts/boundary';
 import { type BackendEmbeddingsRequest, BackendEmbeddingsResponseSchema, EMBEDDINGS_PATH } from '../../../shared/contracts/embeddings';
 import type { Priority } from '../../../shared/plans';
 import type { Config } from '../../env';
 import { ApiError } from '../../errors';
-import { backendFailure, signerFor } from '../backend-client';
+import { backendFailure, postToAdapter } from '../backend-client';
 import type { MetricsRecorder } from '../metrics';
 import type { ModelRoute } from '../route-table';
 import { type Attempt, runRouted } from '../routing/execute';
@@ -31,23 +24,7 @@ export interface EmbedCallContext {
 
 async function attemptEmbed(attempt: Attempt, aws: Config['aws'], payload: BackendEmbeddingsRequest): Promise<BatchAnswer> {
   const { backend, signal } = attempt;
-  let response: Response;
-  try {
-    response = await signerFor(aws).fetch(new URL(EMBEDDINGS_PATH, backend.url).toString(), {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', [REQUEST_ID_HEADER]: payload.request_id },
-      body: JSON.stringify(payload),
-      signal,
-    });
-  } catch (err) {
-    if (signal.aborted && signal.reason instanceof ApiError) throw signal.reason;
-    throw new ApiError('UPSTREAM_ERROR', `backend ${backend.name} is unreachable`, {
-      status: 503,
-      details: { reason: 'unreachable' },
-      headers: { 'Retry-After': '1' },
-      cause: err,
-    });
-  }
+  const response = await postToAdapter(backend, EMBEDDINGS_PATH, payload, { aws, signal });
   const body = await response.json().catch(() => undefined);
   if (signal.aborted && signal.reason instanceof ApiError) throw signal.reason;
   if (!response.ok) throw backendFailure(backend, response, body);

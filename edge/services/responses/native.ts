@@ -11,9 +11,8 @@
  */
 import type { Context } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
-import { traceHeaders } from '../../../shared/contracts/trace';
 import { nextHopContext } from '../tracing';
-import { REQUEST_ID_HEADER, SSE_HEADERS, isEventStream } from '../../../shared/contracts/boundary';
+import { SSE_HEADERS, isEventStream } from '../../../shared/contracts/boundary';
 import { DEFAULT_MAX_TOKENS } from '../../../shared/contracts/infer';
 import {
   type BackendResponsesRequest,
@@ -29,7 +28,7 @@ import { estimateTokens } from '../../../shared/tokens';
 import type { AppEnv } from '../../env';
 import { ApiError } from '../../errors';
 import { idempotentHandler } from '../../stages/idempotency';
-import { backendFailure, signerFor } from '../backend-client';
+import { backendFailure, postToAdapter } from '../backend-client';
 import { backgroundFor } from '../background';
 import { canonicalJson } from '../cache/key';
 import type { IsolateServices } from '../isolate';
@@ -73,26 +72,11 @@ const usageTotal = (response: unknown): number | undefined => {
 
 async function post(attempt: Attempt, c: Context<AppEnv>, payload: BackendResponsesRequest): Promise<Response> {
   const { backend, signal } = attempt;
-  try {
-    return await signerFor(c.get('config').aws).fetch(new URL(RESPONSES_RELAY_PATH, backend.url).toString(), {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        [REQUEST_ID_HEADER]: payload.request_id,
-        ...traceHeaders(nextHopContext(c.get('trace'), c.get('config'))),
-      },
-      body: JSON.stringify(payload),
-      signal,
-    });
-  } catch (err) {
-    if (signal.aborted && signal.reason instanceof ApiError) throw signal.reason;
-    throw new ApiError('UPSTREAM_ERROR', `backend ${backend.name} is unreachable`, {
-      status: 503,
-      details: { reason: 'unreachable' },
-      headers: { 'Retry-After': '1' },
-      cause: err,
-    });
-  }
+  return postToAdapter(backend, RESPONSES_RELAY_PATH, payload, {
+    aws: c.get('config').aws,
+    signal,
+    trace: nextHopContext(c.get('trace'), c.get('config')),
+  });
 }
 
 /** Reads the relay's SSE events one by one; ends after a final event or a relay failure. */
