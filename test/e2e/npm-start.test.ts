@@ -64,11 +64,16 @@ function launch(prepared: Prepared): Launched {
   return { ...prepared, proc, output: () => output, exit };
 }
 
-/** The Lambda host's two Function URL ports, as the launcher printed them. */
-function lambdaHostPorts(output: string): number[] {
-  const line = /✓ lambda-host +http:\/\/127\.0\.0\.1:(\d+) .*http:\/\/127\.0\.0\.1:(\d+)/.exec(output);
-  expect(line, output).not.toBeNull();
-  return [Number(line![1]), Number(line![2])];
+/** Every port the launcher run listened on, by name: the ones given to it and the Lambda host's two, as it printed them. */
+function portsUsed(launched: Launched): Record<string, number> {
+  const { LAMBDA_HOST_PORT: _chosenByTheStack, ...given } = launched.ports;
+  const line = /✓ lambda-host +http:\/\/127\.0\.0\.1:(\d+) .*http:\/\/127\.0\.0\.1:(\d+)/.exec(launched.output());
+  expect(line, launched.output()).not.toBeNull();
+  return { ...given, 'lambda-host sagemaker': Number(line![1]), 'lambda-host ecs': Number(line![2]) };
+}
+
+async function expectNotListening(ports: Record<string, number>): Promise<void> {
+  for (const [name, port] of Object.entries(ports)) expect(await isListening(port), `${name} (${port})`).toBe(false);
 }
 
 async function waitFor(launched: Launched, text: string, timeoutMs: number): Promise<void> {
@@ -106,8 +111,7 @@ describe('npm start', () => {
 
     launched.proc.kill('SIGINT');
     expect(await launched.exit).toBe(0);
-    for (const port of [...Object.values(launched.ports).filter((p) => p !== 0), ...lambdaHostPorts(out)])
-      expect(await isListening(port), `port ${port}`).toBe(false);
+    await expectNotListening(portsUsed(launched));
     expect(await processesMentioning(launched.stateDir)).toEqual([]);
   }, 180_000);
 
@@ -122,10 +126,9 @@ describe('npm start', () => {
     expect(failing.output()).toMatch(/edge failed to start: .*port \d+ is already in use \(set GATEWAY_PORT/);
     // Everything before the edge had started (and said so) and has been stopped again.
     for (const component of ['redis', 'upstash-bridge', 'model-server', 'lambda-host']) expect(failing.output()).toContain(`✓ ${component}`);
-    for (const name of ['UPSTASH_BRIDGE_PORT', 'MODEL_SERVER_PORT'] as const) {
-      expect(await isListening(prepared.ports[name]!), name).toBe(false);
-    }
-    for (const port of lambdaHostPorts(failing.output())) expect(await isListening(port), `lambda-host port ${port}`).toBe(false);
+    // The gateway's port is the blocker's.
+    const { GATEWAY_PORT: _blocked, ...started } = portsUsed(failing);
+    await expectNotListening(started);
     expect(await processesMentioning(prepared.stateDir)).toEqual([]);
   }, 60_000);
 });
