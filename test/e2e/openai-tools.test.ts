@@ -3,7 +3,7 @@ import OpenAI, { type APIError, BadRequestError } from 'openai';
 import { zodResponseFormat } from 'openai/helpers/zod';
 import type { ChatCompletionMessageParam, ChatCompletionTool } from 'openai/resources/chat/completions';
 import { type ClientStack, startClientStack } from './client-stack';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import * as z from 'zod';
 import { LOCAL_MODEL, type Stack } from '../../tools/stack/stack';
 
@@ -219,7 +219,8 @@ describe('coalescing of tool-call streams (vLLM)', () => {
       };
       const before = stack.modelServer.stats().totals.invocations;
       const leading = client.chat.completions.create(body).withResponse();
-      await new Promise((r) => setTimeout(r, 100));
+      // The leader's call reached the model (so its flight is there to follow), not a fixed wait.
+      await vi.waitUntil(() => stack.modelServer.stats().totals.invocations > before, { timeout: 10_000, interval: 10 });
       const following = await client.chat.completions.create(body).withResponse();
       const lead = await leading;
       expect(lead.response.headers.get('x-cache')).toBe('MISS');
