@@ -16,7 +16,8 @@ import { updateTenant } from '../tenancy/tenants';
 import { ComponentStartError } from './child';
 import { scenarioFromEnv, startStack, type Stack } from './stack';
 
-const LATENCY_MS = 40;
+// Well above what a request that needs no store takes on a loaded machine, and well below the store timeout (1 s).
+const LATENCY_MS = 200;
 let stack: Stack;
 let stateDir: string;
 
