@@ -247,9 +247,9 @@ describe('traces', () => {
         continue;
       }
       // Against the same request without a collector: no later answer, and an export bounded by
-      // TRACES_TIMEOUT_MS (300 ms), not by the collector's 5 s.
-      expect(answeredMs, name).toBeLessThan(baseline.answeredMs + 500);
-      expect(backgroundMs, name).toBeLessThan(baseline.backgroundMs + 300 + 1_000);
+      // TRACES_TIMEOUT_MS (300 ms), not by the collector's 5 s (slack for a loaded machine, well short of it).
+      expect(answeredMs, name).toBeLessThan(baseline.answeredMs + 2_000);
+      expect(backgroundMs, name).toBeLessThan(baseline.backgroundMs + 300 + 2_000);
     }
     const hits = (await (await fetch(`${jwks}/_admin?path=${slowPath}`)).json()) as { hits: number };
     expect(hits.hits).toBe(1);
