@@ -83,8 +83,8 @@ describe('Claims', () => {
     const holder = holderOf(await claims.claim(req));
     const started = Date.now();
     const inProgress = await apiErrorOf(claims.claim({ ...req, fingerprint: 'fp-2' }));
-    // A different payload is refused at once, not after the wait.
-    expect(Date.now() - started).toBeLessThan(500);
+    // A different payload is refused at once, not after the 2 s wait (slack for a loaded machine).
+    expect(Date.now() - started).toBeLessThan(1_500);
     expect(inProgress.status).toBe(409);
     expect(inProgress.code).toBe('CONFLICT');
     expect(inProgress.message).toBe('this test key was already used with a different request body');
@@ -121,7 +121,8 @@ describe('Claims', () => {
     console.warn(`claim in flight, waitMs 3000: ${claim.kind} after ${ms} ms (first completed at 500 ms)`);
     expect(claim).toEqual({ kind: 'replay', value: { status: 202, body: 'the first answer' } });
     expect(ms).toBeGreaterThanOrEqual(450);
-    expect(ms).toBeLessThan(1_500);
+    // Well before the 3 s wait ends: the waiter saw the answer when it landed (slack for a loaded machine).
+    expect(ms).toBeLessThan(2_500);
   });
 
   it('with waitMs 3000, a second claimer takes the key when the first releases it', async () => {
