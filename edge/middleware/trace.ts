@@ -4,14 +4,15 @@
  * `TRACES_SAMPLE_RATIO`; the stages forward it to the adapter (services/backend-client.ts). On the
  * way out, when a collector is configured (`TRACES_ENDPOINT`) and the trace is sampled: the server
  * span and its phases (middleware/server-timing.ts measured them) go to the collector from
- * `waitUntil`, a stream's once it settles. Nothing is built or sent otherwise.
+ * `waitUntil`, a stream's once it settles, batched with the isolate's other requests
+ * (services/tracing.ts, SpanBatcher). Nothing is built or sent otherwise.
  */
 import type { Context, MiddlewareHandler } from 'hono';
 import { parseTraceparent, SPAN_ATTR as A, TRACEPARENT_HEADER, TRACESTATE_HEADER } from '../../shared/contracts/trace';
 import { type AppEnv, type Config, getConfig } from '../env';
 import { runInBackground } from '../services/background';
 import { withDeadline } from '../services/deadline';
-import { genAiAttributes, exportSpans, isExported, type RequestFacts, requestSpans, type RequestTrace, startRequestTrace } from '../services/tracing';
+import { genAiAttributes, isExported, type RequestFacts, requestSpans, type RequestTrace, SpanBatcher, startRequestTrace } from '../services/tracing';
 import type { Settlement } from '../stages/state';
 import { routeLabel } from './metrics';
 import { timingClock } from './server-timing';
@@ -19,6 +20,9 @@ import { timingClock } from './server-timing';
 export interface TraceVariables {
   trace: RequestTrace;
 }
+
+/** This isolate's span exports. */
+const spanBatcher = new SpanBatcher();
 
 /** The longest a request's spans wait for its stream to settle before they are sent as they are. */
 const SETTLE_WAIT_MS = 15 * 60_000;
@@ -53,8 +57,11 @@ export function traceContext(): MiddlewareHandler<AppEnv> {
       c,
       (async () => {
         const settlement = facts.settlement ? await withDeadline(facts.settlement, SETTLE_WAIT_MS, 'the settlement').catch(() => undefined) : undefined;
-        const spans = requestSpans(trace, c.get('timing')?.phases() ?? [], facts.finish(settlement, Date.now()));
-        await exportSpans({ endpoint, timeoutMs, environment: config.environment }, spans);
+        const endedAt = Date.now();
+        const timing = c.get('timing');
+        await spanBatcher.add({ endpoint, timeoutMs, environment: config.environment }, () =>
+          requestSpans(trace, timing?.phases() ?? [], facts.finish(settlement, endedAt)),
+        );
       })(),
     );
   };

@@ -3,7 +3,10 @@
  * what the request already measured (Server-Timing's phases, the settlement), encoded as OTLP/HTTP
  * JSON (shared/contracts/otlp.ts) and posted to the environment's collector from `waitUntil`. The
  * Worker runs no OpenTelemetry SDK: a span is a record, an export one bounded fetch. An export never
- * throws: a slow, failing or absent collector costs the request nothing.
+ * throws: a slow, failing or absent collector costs the request nothing. Requests do not export one
+ * by one: an isolate's {@link SpanBatcher} gathers what its requests finish within a short linger
+ * and sends it in one request (an SDK's batch processor, without its timer thread), so a request's
+ * own path only queues a builder and the collector sees one POST per batch, not per request.
  */
 import { encodeOtlpTraces, SPAN_KIND, type SpanAttributeValue, type SpanRecord } from '../../shared/contracts/otlp';
 import { GEN_AI_SYSTEM, newSpanId, newTraceId, SPAN_ATTR as A, type TraceContext } from '../../shared/contracts/trace';
@@ -120,10 +123,74 @@ export interface TraceTarget {
   readonly environment: string;
 }
 
+/** How long the first request of a batch waits for others to finish before the batch leaves (ms). */
+export const SPAN_BATCH_LINGER_MS = 100;
+/** Spans per export request at most (an OTLP collector's usual batch). */
+export const MAX_SPANS_PER_EXPORT = 512;
+/** Requests whose spans an isolate holds for one target at most; the spans of any more are dropped, and the drop logged. */
+export const MAX_QUEUED_REQUESTS = 1_000;
+
+/** Sends one batch; never rejects ({@link exportSpans}). */
+export type SendSpans = (target: TraceTarget, spans: readonly SpanRecord[]) => Promise<void>;
+
+export interface SpanBatcherOptions {
+  readonly lingerMs?: number;
+  readonly maxSpansPerExport?: number;
+  readonly maxQueuedRequests?: number;
+  readonly send?: SendSpans;
+}
+
+/**
+ * One isolate's span exports. The first request to queue spans for a target schedules the batch's
+ * export, run from that request's own `waitUntil` after the linger; the requests that queue during
+ * the linger only add a builder (plain data, so no request ever waits on another's I/O). Builders
+ * run at export time, off every request's path; the clock readings they use were taken earlier.
+ */
+export class SpanBatcher {
+  readonly #lingerMs: number;
+  readonly #maxSpansPerExport: number;
+  readonly #maxQueued: number;
+  readonly #send: SendSpans;
+  readonly #queued = new Map<string, { target: TraceTarget; builders: Array<() => SpanRecord[]>; dropped: number }>();
+
+  constructor(options: SpanBatcherOptions = {}) {
+    this.#lingerMs = options.lingerMs ?? SPAN_BATCH_LINGER_MS;
+    this.#maxSpansPerExport = options.maxSpansPerExport ?? MAX_SPANS_PER_EXPORT;
+    this.#maxQueued = options.maxQueuedRequests ?? MAX_QUEUED_REQUESTS;
+    this.#send = options.send ?? ((target, spans) => exportSpans(target, spans));
+  }
+
+  /**
+   * Queues one request's spans for `target`. Returns the batch's export when this call scheduled it
+   * (hand it to the request's `waitUntil`), else undefined: a batch already waiting takes them.
+   */
+  add(target: TraceTarget, build: () => SpanRecord[]): Promise<void> | undefined {
+    const key = `${target.environment} ${target.endpoint}`;
+    const waiting = this.#queued.get(key);
+    if (waiting) {
+      if (waiting.builders.length < this.#maxQueued) waiting.builders.push(build);
+      else waiting.dropped++;
+      return undefined;
+    }
+    this.#queued.set(key, { target, builders: [build], dropped: 0 });
+    return this.#export(key);
+  }
+
+  async #export(key: string): Promise<void> {
+    await new Promise((resolve) => setTimeout(resolve, this.#lingerMs));
+    const batch = this.#queued.get(key);
+    this.#queued.delete(key);
+    if (!batch) return;
+    if (batch.dropped > 0) log('warn', 'trace spans dropped: too many requests waiting for one export', { requests: batch.dropped });
+    const spans = batch.builders.flatMap((build) => build());
+    for (let i = 0; i < spans.length; i += this.#maxSpansPerExport) await this.#send(batch.target, spans.slice(i, i + this.#maxSpansPerExport));
+  }
+}
+
 /** Sends `spans` in one OTLP/HTTP JSON request within the target's timeout; logs and swallows every failure. */
 export async function exportSpans(target: TraceTarget, spans: readonly SpanRecord[], fetchFn: typeof fetch = fetch): Promise<void> {
   const body = encodeOtlpTraces({ serviceName: EDGE_SERVICE_NAME, environment: target.environment }, SCOPE, spans);
-  const traceId = spans[0]?.traceId;
+  const traceIds = new Set(spans.map((s) => s.traceId)).size;
   try {
     const res = await fetchFn(target.endpoint, {
       method: 'POST',
@@ -132,8 +199,8 @@ export async function exportSpans(target: TraceTarget, spans: readonly SpanRecor
       signal: AbortSignal.timeout(target.timeoutMs),
     });
     await res.body?.cancel();
-    if (!res.ok) log('warn', 'trace export rejected', { trace_id: traceId, status: res.status });
+    if (!res.ok) log('warn', 'trace export rejected', { spans: spans.length, traces: traceIds, status: res.status });
   } catch (err) {
-    log('warn', 'trace export failed', { trace_id: traceId, timeout_ms: target.timeoutMs, ...describeError(err) });
+    log('warn', 'trace export failed', { spans: spans.length, traces: traceIds, timeout_ms: target.timeoutMs, ...describeError(err) });
   }
 }

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeOtlpTraces, SPAN_KIND } from '../../shared/contracts/otlp';
 import { newSpanId, newTraceId, SPAN_ATTR } from '../../shared/contracts/trace';
 import { startMetricsSink, type MetricsSink } from './server';
+import { TraceStore } from './traces';
 
 let sink: MetricsSink;
 beforeAll(async () => {
@@ -109,5 +110,23 @@ describe('metrics sink traces', () => {
     const page = await (await fetch(`${sink.url}/traces?request_id=nobody`)).text();
     expect(page).toContain('no spans for request nobody');
     expect(sink.stats()).toMatchObject({ traceRejected: 2 });
+  });
+});
+
+describe('TraceStore bound', () => {
+  const span = (i: number) => ({ traceId: `t${i}`, spanId: `s${i}`, name: 'x', kind: 1, service: 'svc', startMs: i, endMs: i, attributes: {}, statusCode: 0 });
+
+  it('keeps the newest spans, never more than a quarter over its bound, and finds them', () => {
+    const store = new TraceStore(100);
+    let peak = 0;
+    for (let i = 0; i < 1_000; i += 1) {
+      store.add([span(i)]);
+      peak = Math.max(peak, store.size);
+    }
+    expect(peak).toBe(125);
+    expect(store.size).toBeGreaterThanOrEqual(100);
+    expect(store.trace('t999')).toHaveLength(1);
+    expect(store.trace(`t${1_000 - store.size - 1}`)).toEqual([]);
+    expect(store.trace(`t${1_000 - store.size}`)).toHaveLength(1);
   });
 });

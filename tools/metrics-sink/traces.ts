@@ -25,7 +25,7 @@ export interface StoredSpan {
   readonly statusMessage?: string | undefined;
 }
 
-/** Most spans kept. */
+/** Spans kept: the newest this many, once the store has trimmed (it trims in steps, see TraceStore.add). */
 export const MAX_SPANS = 50_000;
 
 /** Raised for a body that is not an OTLP JSON export request; the message says why. */
@@ -80,9 +80,13 @@ export class TraceStore {
     this.#max = max;
   }
 
+  /**
+   * Keeps the newest `max` spans, trimming only once a quarter more has come in: a full store does
+   * not copy every span it holds on each export (one copy per max/4 spans instead).
+   */
   add(spans: readonly StoredSpan[]): void {
-    this.#spans.push(...spans);
-    if (this.#spans.length > this.#max) this.#spans = this.#spans.slice(-this.#max);
+    for (const span of spans) this.#spans.push(span);
+    if (this.#spans.length > this.#max + Math.ceil(this.#max / 4)) this.#spans = this.#spans.slice(-this.#max);
   }
 
   get size(): number {
