@@ -2,8 +2,9 @@
  * The usage ledger's recorder, on every `/v1` route: it makes the request's record id when the
  * request arrives, lets the stages fill the request's {@link UsageFacts}, and once the request has
  * ended — a stream at its end or when the client left, which the stages announce through
- * `facts.settled` — hands one record to the usage queue from `waitUntil`. Nothing here is on the
- * critical path: the record is built and sent after the answer. Requests that never authenticated
+ * `facts.settled` — hands one record to the usage queue from `waitUntil`, batched with the
+ * isolate's other requests (services/usage/send.ts). Nothing here is on the critical path: the
+ * record is built and sent after the answer. Requests that never authenticated
  * (401s, the per-IP guard, operator routes) belong to no tenant and are not recorded. With
  * `USAGE_LEDGER=off` nothing is: no facts for the stages to fill, no record, no queue send.
  */
@@ -15,7 +16,7 @@ import { withDeadline } from '../services/deadline';
 import type { MetricsRecorder } from '../services/metrics';
 import type { UsageFacts } from '../services/usage/facts';
 import { usageRecord } from '../services/usage/record';
-import { sendUsageRecord } from '../services/usage/send';
+import { queueUsageRecord } from '../services/usage/send';
 import { routeLabel } from './metrics';
 
 /** The longest a recorder waits for a streamed answer to end (the longest tier deadline, and then some). */
@@ -41,22 +42,20 @@ export function usageLedger(options: UsageLedgerOptions): MiddlewareHandler<AppE
       // A stream's facts are complete only at its end; any other answer's are complete now.
       const streaming = res.headers.get('content-type')?.startsWith('text/event-stream') === true;
       if (streaming && facts.settled) await withDeadline(facts.settled, STREAM_END_WAIT_MS, 'the stream').catch(() => undefined);
-      const record = usageRecord(
-        facts,
-        {
-          requestId: c.get('requestId'),
-          tenantId: auth.tenantId,
-          keyId: auth.keyId,
-          route: routeLabel(c),
-          status: res.status,
-          errorCode: c.get('outcome')?.code ?? (facts.incomplete === 'upstream' ? 'UPSTREAM_ERROR' : undefined),
-          backend: res.headers.get('x-backend') ?? '',
-          variant: res.headers.get('x-variant') ?? '',
-          endedAt: facts.endedAt ?? (streaming ? now() : answeredAt),
-        },
-        c.get('config')?.routes,
-      );
-      await sendUsageRecord(c.env, record, metrics);
+      // Everything the record says is taken now; it is built when its batch leaves (services/usage/send.ts).
+      const request = {
+        requestId: c.get('requestId'),
+        tenantId: auth.tenantId,
+        keyId: auth.keyId,
+        route: routeLabel(c),
+        status: res.status,
+        errorCode: c.get('outcome')?.code ?? (facts.incomplete === 'upstream' ? 'UPSTREAM_ERROR' : undefined),
+        backend: res.headers.get('x-backend') ?? '',
+        variant: res.headers.get('x-variant') ?? '',
+        endedAt: facts.endedAt ?? (streaming ? now() : answeredAt),
+      };
+      const routes = c.get('config')?.routes;
+      await queueUsageRecord(c.env, () => usageRecord(facts, request, routes), metrics);
     })();
     runInBackground(c, work);
   };

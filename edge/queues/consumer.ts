@@ -27,7 +27,7 @@ import { StoreUnavailableError, type Outcome } from './outcome';
 import { enqueue } from './producer';
 import { PLATFORM_ATTEMPTS } from './platform-attempts';
 import { getAsyncSettings, MAX_ATTEMPTS, retryDelaySeconds, storeOutageMaxAttempts, type AsyncSettings } from './settings';
-import { sendUsageRecord } from '../services/usage/send';
+import { sendUsageRecords } from '../services/usage/send';
 import { consumeUsage, isUsageQueue } from './usage-consumer';
 import { runWebhookAction } from './webhook-consumer';
 
@@ -165,7 +165,7 @@ async function attempt(body: LiveMessage, platformAttempt: number, context: Batc
         quotaGate: context.deps.quotaGate,
         now,
         deliver,
-        recordUsage: (record) => sendUsageRecord(context.env, record, context.deps.metrics),
+        recordUsage: (record) => sendUsageRecords(context.env, [record], context.deps.metrics),
         noticeBudget: async (tenantId, limitMicros, spentMicros) => {
           const later = pendingWork();
           const { currency } = config.routes;

@@ -38,18 +38,23 @@ describe('SpanBatcher', () => {
     ]);
   });
 
-  it('keeps targets apart, splits a large batch, and drops (and counts) requests over its bound', async () => {
+  it('keeps targets apart, sends a full batch at once from the request that filled it, and splits its spans into exports', async () => {
     const { sent, send } = recorder();
-    const batcher = new SpanBatcher({ lingerMs: 10, maxSpansPerExport: 3, maxQueuedRequests: 3, send });
+    const batcher = new SpanBatcher({ lingerMs: 10_000, maxSpansPerExport: 3, maxRequestsPerBatch: 3, send });
     const other: TraceTarget = { ...target, environment: 'other' };
-    const flushes = [batcher.add(target, () => spans('a')), batcher.add(other, () => spans('z', 1))];
-    for (const id of ['b', 'c', 'd', 'e']) expect(batcher.add(target, () => spans(id))).toBeUndefined();
-    await Promise.all(flushes);
-    expect(sent.filter((s) => s.target === other).map((s) => s.traceIds)).toEqual([['z']]);
-    // Three requests kept (a, b, c: six spans) in exports of at most three spans; d and e dropped.
-    expect(sent.filter((s) => s.target === target).map((s) => s.traceIds)).toEqual([
+    const opened = batcher.add(target, () => spans('a'));
+    const otherOpened = batcher.add(other, () => spans('z', 1));
+    expect(batcher.add(target, () => spans('b'))).toBeUndefined();
+    const filled = batcher.add(target, () => spans('c'));
+    expect(filled).toBeInstanceOf(Promise);
+    await filled;
+    // Three requests' six spans, in exports of at most three, long before the 10 s linger.
+    expect(sent.map((s) => s.traceIds)).toEqual([
       ['a', 'a', 'b'],
       ['b', 'c', 'c'],
     ]);
+    // The opener's linger ends without a second export: its batch already left.
+    expect(opened).toBeInstanceOf(Promise);
+    expect(otherOpened).toBeInstanceOf(Promise);
   });
 });

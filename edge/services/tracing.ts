@@ -12,6 +12,7 @@ import { encodeOtlpTraces, SPAN_KIND, type SpanAttributeValue, type SpanRecord }
 import { GEN_AI_SYSTEM, newSpanId, newTraceId, SPAN_ATTR as A, type TraceContext } from '../../shared/contracts/trace';
 import type { Config } from '../env';
 import type { MeasuredPhase } from '../middleware/server-timing';
+import { LingerBatcher } from './linger-batch';
 import { describeError, log } from './log';
 
 /** The edge's service name in traces. */
@@ -123,12 +124,12 @@ export interface TraceTarget {
   readonly environment: string;
 }
 
-/** How long the first request of a batch waits for others to finish before the batch leaves (ms). */
+/** How long an isolate's batch of spans stays open for more requests' spans (ms). */
 export const SPAN_BATCH_LINGER_MS = 100;
 /** Spans per export request at most (an OTLP collector's usual batch). */
 export const MAX_SPANS_PER_EXPORT = 512;
-/** Requests whose spans an isolate holds for one target at most; the spans of any more are dropped, and the drop logged. */
-export const MAX_QUEUED_REQUESTS = 1_000;
+/** Requests per batch: a batch that reaches this many leaves at once. */
+export const MAX_REQUESTS_PER_BATCH = 100;
 
 /** Sends one batch; never rejects ({@link exportSpans}). */
 export type SendSpans = (target: TraceTarget, spans: readonly SpanRecord[]) => Promise<void>;
@@ -136,54 +137,32 @@ export type SendSpans = (target: TraceTarget, spans: readonly SpanRecord[]) => P
 export interface SpanBatcherOptions {
   readonly lingerMs?: number;
   readonly maxSpansPerExport?: number;
-  readonly maxQueuedRequests?: number;
+  readonly maxRequestsPerBatch?: number;
   readonly send?: SendSpans;
 }
 
 /**
- * One isolate's span exports. The first request to queue spans for a target schedules the batch's
- * export, run from that request's own `waitUntil` after the linger; the requests that queue during
- * the linger only add a builder (plain data, so no request ever waits on another's I/O). Builders
- * run at export time, off every request's path; the clock readings they use were taken earlier.
+ * One isolate's span exports, batched per target (services/linger-batch.ts). A request adds a
+ * builder of its spans; the builders run when the batch leaves, off every request's path, on clock
+ * readings taken earlier.
  */
 export class SpanBatcher {
-  readonly #lingerMs: number;
+  readonly #batches: LingerBatcher<() => SpanRecord[]>;
   readonly #maxSpansPerExport: number;
-  readonly #maxQueued: number;
   readonly #send: SendSpans;
-  readonly #queued = new Map<string, { target: TraceTarget; builders: Array<() => SpanRecord[]>; dropped: number }>();
 
   constructor(options: SpanBatcherOptions = {}) {
-    this.#lingerMs = options.lingerMs ?? SPAN_BATCH_LINGER_MS;
+    this.#batches = new LingerBatcher(options.lingerMs ?? SPAN_BATCH_LINGER_MS, options.maxRequestsPerBatch ?? MAX_REQUESTS_PER_BATCH);
     this.#maxSpansPerExport = options.maxSpansPerExport ?? MAX_SPANS_PER_EXPORT;
-    this.#maxQueued = options.maxQueuedRequests ?? MAX_QUEUED_REQUESTS;
     this.#send = options.send ?? ((target, spans) => exportSpans(target, spans));
   }
 
-  /**
-   * Queues one request's spans for `target`. Returns the batch's export when this call scheduled it
-   * (hand it to the request's `waitUntil`), else undefined: a batch already waiting takes them.
-   */
+  /** Queues one request's spans for `target`; the batch's export when this call is to send it (hand it to `waitUntil`), else undefined. */
   add(target: TraceTarget, build: () => SpanRecord[]): Promise<void> | undefined {
-    const key = `${target.environment} ${target.endpoint}`;
-    const waiting = this.#queued.get(key);
-    if (waiting) {
-      if (waiting.builders.length < this.#maxQueued) waiting.builders.push(build);
-      else waiting.dropped++;
-      return undefined;
-    }
-    this.#queued.set(key, { target, builders: [build], dropped: 0 });
-    return this.#export(key);
-  }
-
-  async #export(key: string): Promise<void> {
-    await new Promise((resolve) => setTimeout(resolve, this.#lingerMs));
-    const batch = this.#queued.get(key);
-    this.#queued.delete(key);
-    if (!batch) return;
-    if (batch.dropped > 0) log('warn', 'trace spans dropped: too many requests waiting for one export', { requests: batch.dropped });
-    const spans = batch.builders.flatMap((build) => build());
-    for (let i = 0; i < spans.length; i += this.#maxSpansPerExport) await this.#send(batch.target, spans.slice(i, i + this.#maxSpansPerExport));
+    return this.#batches.add(`${target.environment} ${target.endpoint}`, build, async (builders) => {
+      const spans = builders.flatMap((b) => b());
+      for (let i = 0; i < spans.length; i += this.#maxSpansPerExport) await this.#send(target, spans.slice(i, i + this.#maxSpansPerExport));
+    });
   }
 }
 

@@ -17,7 +17,7 @@ import { bindUsage } from './usage';
 import { routeLabel } from '../middleware/metrics';
 import type { ShadowResult } from '../services/routing/shadow';
 import { shadowRecord } from '../services/usage/record';
-import { sendUsageRecord } from '../services/usage/send';
+import { queueUsageRecord } from '../services/usage/send';
 
 const ID_PREFIX: Record<Flavour, string> = { infer: 'inf_', chat: 'chatcmpl-', completion: 'cmpl-', responses: 'resp_' };
 
@@ -39,12 +39,9 @@ export async function prepare(c: Context<AppEnv>, deps: IsolateServices, req: No
     waitUntil: backgroundFor(c),
     // A shadow call is a request of its own in the ledger, recorded when it ends and never billed.
     onShadow: (result: ShadowResult) => {
-      const record = shadowRecord(
-        result,
-        { requestId: c.get('requestId'), tenantId: auth.tenantId, keyId: auth.keyId, route: routeLabel(c), model: req.model },
-        config.routes,
-      );
-      backgroundFor(c)(sendUsageRecord(c.env, record, deps.metrics));
+      const request = { requestId: c.get('requestId'), tenantId: auth.tenantId, keyId: auth.keyId, route: routeLabel(c), model: req.model };
+      const send = queueUsageRecord(c.env, () => shadowRecord(result, request, config.routes), deps.metrics);
+      if (send) backgroundFor(c)(send);
     },
   };
   const planned = planCall(upstream, req);

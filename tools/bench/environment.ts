@@ -93,8 +93,8 @@ export async function startBenchEnvironment(progress: (line: string) => void, la
       scenario: { edgeLocations: BENCH_EDGE_LOCATIONS },
       edgeNoL1Copy: true,
       edgeNoUsageCopy: true,
-      // Spans would go to the sink on the same two cores as the subjects; production sends them elsewhere.
-      traces: false,
+      // Traces on, as npm start runs them: every request's spans go to the local sink (edge batched
+      // per isolate, adapters flushed per invocation), so the figures include what tracing costs here.
       modelServer: latency,
       progress: (line) => progress(`  ${line}`),
     });

@@ -48,7 +48,8 @@ export function toMarkdown(r: BenchReport): string {
       `Fixed rate: ${o.fixedRate} req/s over ${o.fixedConnections} connections; saturation: ${o.saturationConnections} connections. ` +
       `Model server during load: ttft ${o.loadLatency.ttftMs} ms, ${o.loadLatency.perTokenMs} ms/token (16 tokens). ` +
       'The edge is the stack `npm start` brings up, measured on its own `gatewayUrl`: the `wrangler deploy` bundle in workerd, each location a worker on its own direct socket ' +
-      '(no `wrangler dev` proxy, no entry worker, no inspector); three locations (the load subjects use the first), one store (a private redis-server behind the Upstash bridge), one backend. ' +
+      '(no `wrangler dev` proxy, no entry worker, no inspector); three locations (the load subjects use the first), one store (a private redis-server behind the Upstash bridge), one backend, ' +
+      'traces on as in `npm start` (every request sampled: the edge batches its spans per isolate, the adapters flush theirs per invocation, to the local sink on the same cores). ' +
       "Latencies are autocannon's per-response times in ms (load generator in its own process).",
     '',
   );

@@ -1,26 +1,58 @@
 /**
- * Handing a usage record to the usage queue: from the request's `waitUntil` (edge/middleware/usage.ts)
- * or from the job consumer when an async job ends. Never on a client's critical path, never thrown.
+ * Handing usage records to the usage queue. A request's record (edge/middleware/usage.ts, a shadow
+ * call's in stages/prepare.ts) joins its isolate's open batch (services/linger-batch.ts): what the
+ * isolate's requests finish within {@link USAGE_BATCH_LINGER_MS} leaves in one `sendBatch` from
+ * `waitUntil`, so a request's own path only queues a builder and the queue sees one send per batch,
+ * not per request. The job consumer sends its record directly. Never on a client's critical path,
+ * never thrown: a record that cannot be sent is counted and logged with its ids.
  */
 import type { UsageRecord } from '../../../shared/contracts/usage';
 import { EdgeMetric } from '../../../shared/metrics-catalog';
 import type { Bindings } from '../../env';
 import { withDeadline } from '../deadline';
+import { LingerBatcher } from '../linger-batch';
 import { describeError, log } from '../log';
 import type { MetricsRecorder } from '../metrics';
 
-/** Bound on the queue send. */
+/** Bound on one queue send. */
 const SEND_TIMEOUT_MS = 10_000;
+/** How long an isolate's batch of usage records stays open for more requests' records (ms). */
+export const USAGE_BATCH_LINGER_MS = 50;
+/** Messages per `sendBatch` at most (Cloudflare Queues' limit; records are far below its 256 KB per batch). */
+export const MAX_USAGE_BATCH = 100;
 
-/** Sends one record to the usage queue; a missing binding or a failed send is counted and logged, never thrown. */
-export async function sendUsageRecord(env: Bindings, record: UsageRecord, metrics: MetricsRecorder): Promise<void> {
-  try {
-    if (!env.USAGE_QUEUE) throw new Error('no USAGE_QUEUE binding');
-    await withDeadline(env.USAGE_QUEUE.send(record, { contentType: 'json' }), SEND_TIMEOUT_MS, 'the usage queue');
-    metrics.count(EdgeMetric.UsageRecords);
-    if (record.cost_micros > 0) metrics.count(EdgeMetric.UsageCostMicros, {}, record.cost_micros);
-  } catch (err) {
-    metrics.count(EdgeMetric.UsageRecordsLost);
-    log('error', 'usage record lost', { request_id: record.request_id, record_id: record.record_id, tenant_id: record.tenant_id, ...describeError(err) });
+/** This isolate's open batches of usage records. */
+const batches = new LingerBatcher<() => UsageRecord>(USAGE_BATCH_LINGER_MS, MAX_USAGE_BATCH);
+
+/**
+ * Queues a request's record (built when its batch leaves, from values taken already) for the usage
+ * queue; the batch's send when this request is to send it (hand it to `waitUntil`), else undefined.
+ */
+export function queueUsageRecord(env: Bindings, build: () => UsageRecord, metrics: MetricsRecorder): Promise<void> | undefined {
+  return batches.add('usage', build, (builders) =>
+    sendUsageRecords(
+      env,
+      builders.map((b) => b()),
+      metrics,
+    ),
+  );
+}
+
+/** Sends records to the usage queue in batches of at most {@link MAX_USAGE_BATCH}; what fails is counted and logged, never thrown. */
+export async function sendUsageRecords(env: Bindings, records: readonly UsageRecord[], metrics: MetricsRecorder): Promise<void> {
+  for (let i = 0; i < records.length; i += MAX_USAGE_BATCH) {
+    const batch = records.slice(i, i + MAX_USAGE_BATCH);
+    try {
+      if (!env.USAGE_QUEUE) throw new Error('no USAGE_QUEUE binding');
+      const messages = batch.map((body) => ({ body, contentType: 'json' as const }));
+      await withDeadline(env.USAGE_QUEUE.sendBatch(messages), SEND_TIMEOUT_MS, 'the usage queue');
+      metrics.count(EdgeMetric.UsageRecords, {}, batch.length);
+      const cost = batch.reduce((sum, r) => sum + r.cost_micros, 0);
+      if (cost > 0) metrics.count(EdgeMetric.UsageCostMicros, {}, cost);
+    } catch (err) {
+      metrics.count(EdgeMetric.UsageRecordsLost, {}, batch.length);
+      for (const r of batch)
+        log('error', 'usage record lost', { request_id: r.request_id, record_id: r.record_id, tenant_id: r.tenant_id, ...describeError(err) });
+    }
   }
 }
