@@ -5,6 +5,7 @@
  * three, serialised once. Every tier lets an entry go at its `expiresAt`, and every failure is a
  * miss (the cache is never a reason to fail a request).
  */
+import { nextTurn } from '../background';
 import { withDeadline } from '../deadline';
 import type { Store } from '../store';
 import { CacheEntrySchema, MAX_ENTRY_BYTES, type CacheEntry } from './entry';
@@ -107,7 +108,8 @@ export interface CacheTargets {
 }
 
 /**
- * Stores a fresh answer for `ttlS` seconds: in L0 at once, in L2 by the returned promise. L1 (the
+ * Stores a fresh answer for `ttlS` seconds: in L0 at once, in L2 by the returned promise (on the
+ * next turn of the event loop, after the response). L1 (the
  * location's cache) admits an entry on its second sighting, when an isolate reads it from L2
  * (stages/response-cache.ts): most answers are asked for once, and a Cache API put per miss is the
  * dearest part of a miss in workerd (about 2 ms of CPU under Miniflare, a subrequest in Cloudflare)
@@ -119,5 +121,6 @@ export function storeEntry(targets: CacheTargets, key: string, answer: CacheEntr
   const bytes = storedBytes(json);
   if (bytes > MAX_ENTRY_BYTES) return undefined;
   targets.l0.set(key, entry, bytes, targets.l0Bytes, targets.now);
-  return l2Put(targets.store, key, json, ttlS);
+  // The store write goes out after the answer, not ahead of it (the answer settles before it is sent).
+  return nextTurn(() => l2Put(targets.store, key, json, ttlS));
 }
