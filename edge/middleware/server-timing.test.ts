@@ -11,6 +11,7 @@ import type { Bindings } from '../env';
 import { IsolateMetrics } from '../services/metrics';
 import { BackendHealth } from '../services/routing/health';
 import { BASE, modelConfig, modelReset, modelStats, post } from '../testing/gateway-client';
+import { withinOneMinute } from '../testing/minute';
 import { seedTenantKey } from '../testing/seed';
 
 const model = inject('model');
@@ -106,9 +107,11 @@ describe('Server-Timing', () => {
     expectSane(p, headersMs);
   });
 
-  it('is on error answers too: an upstream failure, a refused key, a rate-limited tenant, /health', async () => {
+  it('is on error answers too: an upstream failure, a refused key, a rate-limited tenant, /health', { timeout: 60_000 }, async () => {
     const { key } = await seedTenantKey({ overrides: { requestsPerMinute: 1 } });
     await modelConfig({ forcedStatus: 503, ttftMs: 30 });
+    // The failed call retries for about 2 s: both requests must fall in one minute window of the limit of 1.
+    await withinOneMinute(15_000);
     let started = Date.now();
     // An app with breakers of its own: the failures must not open the shared worker's circuit.
     const failed = await isolatedPost(key, { model, prompt: unique('timing error'), params: { max_tokens: 4 } });

@@ -11,6 +11,7 @@ import { IsolateMetrics } from '../metrics';
 import { cacheKey } from './key';
 import { l1Url } from './tiers';
 import { modelConfig, modelReset, modelStats, post, sseMessages } from '../../testing/gateway-client';
+import { withinOneMinute } from '../../testing/minute';
 import { seedTenantKey } from '../../testing/seed';
 
 const model = inject('model');
@@ -44,7 +45,12 @@ function isolate() {
 }
 
 describe('response cache', () => {
-  it('misses, then hits L0 in the same isolate, L2 in another (which admits it to L1), L1 in a third; after L1 is gone, L2 again', async () => {
+  it('misses, then hits L0 in the same isolate, L2 in another (which admits it to L1), L1 in a third; after L1 is gone, L2 again', {
+    timeout: 60_000,
+  }, async () => {
+    // The requests span several seconds (each waits for its isolate's idle lease return); the
+    // remaining count checked at the end must not straddle a minute window's reset.
+    await withinOneMinute(25_000);
     const { key, tenant } = await seedTenantKey();
     const body = { model, prompt: unique('cache me'), params: { temperature: 0, max_tokens: 6 } };
     const l1Key = l1Url(await cacheKey(tenant.tenantId, { request_id: 'x', tenant_id: tenant.tenantId, ...body }, settings));

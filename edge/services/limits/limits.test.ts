@@ -10,6 +10,7 @@ import { createApp } from '../../app';
 import { QuotaGate } from './gate';
 import { ErrorEnvelopeSchema } from '../../../shared/errors';
 import { bridgeQuiet, bridgeStats, eventually, post, resetBridgeStats, sseMessages, modelReset, BASE } from '../../testing/gateway-client';
+import { withinOneMinute } from '../../testing/minute';
 import { seedTenantKey, store } from '../../testing/seed';
 import type { TenantOverrides } from '../../../shared/plans';
 import { inject } from 'vitest';
@@ -60,8 +61,7 @@ async function windowCounts(kind: string, name: string, tenantId: string): Promi
 describe('request limits', () => {
   it('admits exactly the limit of 200 parallel requests, for minute, hour and day limits', { timeout: 240_000 }, async () => {
     // A minute limit resets on the minute: start the minute burst well inside one.
-    const msLeft = 60_000 - (Date.now() % 60_000);
-    if (msLeft < 20_000) await new Promise((r) => setTimeout(r, msLeft + 200));
+    await withinOneMinute(20_000);
     const cases: Array<{ name: 'minute' | 'hour' | 'day'; overrides: TenantOverrides; limit: number }> = [
       { name: 'minute', overrides: { requestsPerMinute: 7 }, limit: 7 },
       { name: 'hour', overrides: { requestsPerHour: 13 }, limit: 13 },
