@@ -74,10 +74,13 @@ export function traceHeaders(ctx: TraceContext): Record<string, string> {
   return { [TRACEPARENT_HEADER]: formatTraceparent(ctx), ...(ctx.tracestate ? { [TRACESTATE_HEADER]: ctx.tracestate } : {}) };
 }
 
+/** Each byte's two hex digits (ids are made on every request: no per-byte toString/padStart). */
+const HEX_BYTES = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, '0'));
+
 function randomHex(bytes: number): string {
   const buf = crypto.getRandomValues(new Uint8Array(bytes));
   let out = '';
-  for (const b of buf) out += b.toString(16).padStart(2, '0');
+  for (let i = 0; i < buf.length; i += 1) out += HEX_BYTES[buf[i]!];
   return out;
 }
 
