@@ -30,12 +30,17 @@ export function checkLeasePolicy(policy: LeasePolicy): LeasePolicy {
 
 /**
  * The recent demand of one tenant window in one isolate: an exponentially decaying rate (units
- * handed out per ms, time constant `tauMs`) and the mean units one request takes.
+ * handed out per ms, time constant `tauMs`) and the mean units one request takes. A meter that has
+ * watched a run of demand for less than its time constant has seen only part of it; its rate is
+ * corrected for that (divided by 1 − e^(−watched/τ), watched counted as at least τ/5, so a first
+ * request or two never reads as a flood), so a tenant's first second is not served by a string of
+ * minimum leases, each a store command.
  */
 export class DemandMeter {
   readonly #tauMs: number;
   #rate = 0;
   #at = 0;
+  #since = 0;
   #meanNeed = 0;
 
   constructor(tauMs = 5_000) {
@@ -44,13 +49,23 @@ export class DemandMeter {
 
   /** Counts `units` handed out to one request at `now`. */
   record(units: number, now: number): void {
-    this.#rate = this.rateAt(now) + units / this.#tauMs;
+    // A run of demand starts with the first request, or after a pause the meter has mostly forgotten.
+    if (this.#rate === 0 || now - this.#at > this.#tauMs) this.#since = now;
+    this.#rate = this.#decayed(now) + units / this.#tauMs;
     this.#at = now;
     this.#meanNeed = this.#meanNeed === 0 ? units : 0.8 * this.#meanNeed + 0.2 * units;
   }
 
-  /** Units per ms at `now`: each unit weighs e^(−age/τ)/τ, so a steady rate λ reads λ. */
+  /** Units per ms at `now`: a steady rate λ reads λ, from a fifth of τ into a run of demand on. */
   rateAt(now: number): number {
+    const raw = this.#decayed(now);
+    if (raw === 0) return 0;
+    const watched = Math.max(now - this.#since, this.#tauMs / 5);
+    return raw / (1 - Math.exp(-watched / this.#tauMs));
+  }
+
+  /** Each unit weighs e^(−age/τ)/τ: the plain decaying rate, before the correction. */
+  #decayed(now: number): number {
     if (this.#rate === 0) return 0;
     return this.#rate * Math.exp(-Math.max(0, now - this.#at) / this.#tauMs);
   }
