@@ -20,6 +20,7 @@
  * - Units the isolate does not use go back to the store: after `idleMs` without a request, and at
  *   once when the plan's limit changes (a lease never outlives the plan it was taken under).
  */
+import { nextTurn } from '../background';
 import { withDeadline } from '../deadline';
 import { describeError, log } from '../log';
 import { DemandMeter, leaseTarget, type LeasePolicy } from './lease-sizing';
@@ -188,10 +189,11 @@ export class Lease {
     this.#meter.record(need, now);
     this.#lastUse = now;
     const grant: Grant = { lease: this, epoch: this.#epoch, units: need, reset: this.#reset };
-    // Refill before the lease runs dry, in the background, so the next requests find units on hand.
+    // Refill before the lease runs dry, in the background, so the next requests find units on hand:
+    // on the next turn of the event loop, so its store command is not built ahead of this answer.
     if (this.#available * 2 < this.#target(now, need)) {
       this.#refill = true;
-      this.#run(io);
+      io.background(nextTurn(async () => this.#run(io)));
     }
     this.#armIdleWatch(now, io);
     return grant;
