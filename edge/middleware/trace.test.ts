@@ -163,6 +163,29 @@ describe('traces', () => {
     expect(parseTraceparent(atContainer?.traceparent)?.traceId).toBe(root.traceId);
   });
 
+  it("sends an isolate's spans in batches: 20 concurrent requests' spans all reach the collector, in far fewer POSTs", async () => {
+    const { key } = await seedTenantKey();
+    const sinkStats = async () => ((await (await fetch(`${sinkUrl}/api/stats`)).json()) as { traceRequests: number }).traceRequests;
+    const before = await sinkStats();
+    const traceIds = Array.from({ length: 20 }, () => newTraceId());
+    // Refused at validation (no prompt): the edge's spans only, no adapter call to export its own.
+    const answers = await Promise.all(
+      traceIds.map((traceId) =>
+        post('/v1/infer', key, { model }, { traceparent: `00-${traceId}-${newSpanId()}-01` }).then(async (r) => {
+          await r.text();
+          return r.status;
+        }),
+      ),
+    );
+    expect(answers.every((status) => status === 400)).toBe(true);
+    for (const traceId of traceIds) {
+      const spans = await spansFor(`trace_id=${traceId}`, (s) => edgeSpans(s).some((span) => span.name === 'POST /v1/infer'));
+      expect(named(edgeSpans(spans), 'POST /v1/infer').attributes[A.httpStatus]).toBe(400);
+    }
+    // One export per request would be 20 POSTs.
+    expect(await sinkStats()).toBeLessThanOrEqual(before + 5);
+  });
+
   it("exports nothing for a client's unsampled trace, and passes it on unsampled", async () => {
     const { key } = await seedTenantKey();
     const traceId = newTraceId();
