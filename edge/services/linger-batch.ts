@@ -21,13 +21,6 @@ export class LingerBatcher<T> {
     this.#maxItems = maxItems;
   }
 
-  /** Items waiting in open batches (all keys). */
-  get waiting(): number {
-    let n = 0;
-    for (const batch of this.#open.values()) n += batch.length;
-    return n;
-  }
-
   /**
    * Adds `item` to `key`'s open batch, or opens one. Returns the batch's send when this call is the
    * one to send it (it opened the batch, or filled it): hand that promise to the request's

@@ -18,7 +18,7 @@ import type { MetricsRecorder } from '../metrics';
 const SEND_TIMEOUT_MS = 10_000;
 /** How long an isolate's batch of usage records stays open for more requests' records (ms). */
 export const USAGE_BATCH_LINGER_MS = 50;
-/** Messages per `sendBatch` at most (Cloudflare Queues' limit; records are far below its 256 KB per batch). */
+/** Records per batch, so per `sendBatch` (Cloudflare Queues' limit; records are far below its 256 KB per batch). */
 export const MAX_USAGE_BATCH = 100;
 
 /** This isolate's open batches of usage records. */
@@ -38,21 +38,21 @@ export function queueUsageRecord(env: Bindings, build: () => UsageRecord, metric
   );
 }
 
-/** Sends records to the usage queue in batches of at most {@link MAX_USAGE_BATCH}; what fails is counted and logged, never thrown. */
+/**
+ * Sends up to {@link MAX_USAGE_BATCH} records to the usage queue in one `sendBatch` (a request batch
+ * is capped at that size, the job consumer sends one); a failure is counted and logged per record, never thrown.
+ */
 export async function sendUsageRecords(env: Bindings, records: readonly UsageRecord[], metrics: MetricsRecorder): Promise<void> {
-  for (let i = 0; i < records.length; i += MAX_USAGE_BATCH) {
-    const batch = records.slice(i, i + MAX_USAGE_BATCH);
-    try {
-      if (!env.USAGE_QUEUE) throw new Error('no USAGE_QUEUE binding');
-      const messages = batch.map((body) => ({ body, contentType: 'json' as const }));
-      await withDeadline(env.USAGE_QUEUE.sendBatch(messages), SEND_TIMEOUT_MS, 'the usage queue');
-      metrics.count(EdgeMetric.UsageRecords, {}, batch.length);
-      const cost = batch.reduce((sum, r) => sum + r.cost_micros, 0);
-      if (cost > 0) metrics.count(EdgeMetric.UsageCostMicros, {}, cost);
-    } catch (err) {
-      metrics.count(EdgeMetric.UsageRecordsLost, {}, batch.length);
-      for (const r of batch)
-        log('error', 'usage record lost', { request_id: r.request_id, record_id: r.record_id, tenant_id: r.tenant_id, ...describeError(err) });
-    }
+  try {
+    if (!env.USAGE_QUEUE) throw new Error('no USAGE_QUEUE binding');
+    const messages = records.map((body) => ({ body, contentType: 'json' as const }));
+    await withDeadline(env.USAGE_QUEUE.sendBatch(messages), SEND_TIMEOUT_MS, 'the usage queue');
+    metrics.count(EdgeMetric.UsageRecords, {}, records.length);
+    const cost = records.reduce((sum, r) => sum + r.cost_micros, 0);
+    if (cost > 0) metrics.count(EdgeMetric.UsageCostMicros, {}, cost);
+  } catch (err) {
+    metrics.count(EdgeMetric.UsageRecordsLost, {}, records.length);
+    for (const r of records)
+      log('error', 'usage record lost', { request_id: r.request_id, record_id: r.record_id, tenant_id: r.tenant_id, ...describeError(err) });
   }
 }
