@@ -154,7 +154,10 @@ describe('live fan-out through the worker', () => {
     // prefix at once, then follows the leader live: from the end of the prefix on it is at most a
     // token behind (a prefix paced at 100 ms a token falls behind by as many as it replays, three).
     expect(lateLag[0]).toBeLessThanOrEqual(5);
-    expect(Math.max(...lateLag.slice(lateLag[0]))).toBeLessThanOrEqual(1);
+    const live = lateLag.slice(lateLag[0]);
+    // Not vacuous: the late follower had tokens left to follow live after its prefix.
+    expect(live.length).toBeGreaterThanOrEqual(3);
+    expect(Math.max(...live)).toBeLessThanOrEqual(1);
   });
 
   it('gives a follower the whole answer when the leader client leaves mid-stream', { timeout: 60_000 }, async () => {
