@@ -61,7 +61,9 @@ beforeAll(async () => {
     ecs: handlerFor(server.url, roomy),
     impatient: handlerFor(server.url, { requestMs: 150, firstTokenMs: 150, idleMs: 5000 }),
     proxied: handlerFor(`http://127.0.0.1:${counted.port}`, roomy),
-    unreachable: handlerFor(`http://127.0.0.1:${await freePort()}`, roomy),
+    // Port 9 (discard): nothing listens there, where a port found free at setup may be taken by a
+    // parallel test's server by the time this one calls it (it then answered 502, not refused).
+    unreachable: handlerFor('http://127.0.0.1:9', roomy),
   });
 });
 afterAll(async () => {

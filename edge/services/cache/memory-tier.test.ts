@@ -121,7 +121,10 @@ describe('L0 through the worker', () => {
       `L0: 20 repeats → tiers ${JSON.stringify([...new Set(repeats.map((r) => r.tier))])}, store commands by name ${JSON.stringify(stats.commandsByName)}, model calls ${(await modelStats()).invocations - calls}`,
     );
     expect(repeats.every((r) => r.status === 200 && r.tier === 'L0' && JSON.parse(r.text).output === JSON.parse(first.text).output)).toBe(true);
-    expect(repeats[0]!.timing).toMatch(/cache;desc="L0";dur=0/);
+    // workerd's clock moves only between events: an L0 lookup does no I/O, but with 20 requests in
+    // one isolate another's timer (a lease refill's next turn) may run while this one awaits, so 0 or
+    // 1 ms. That no cache I/O happened is the store's count below.
+    expect(repeats[0]!.timing).toMatch(/cache;desc="L0";dur=[01],/);
     // Only the quota gate's limiter scripts reach the store; no cache read (GETEX, GET) or write (SET).
     expect(Object.keys(stats.commandsByName).filter((name) => !['evalsha', 'eval'].includes(name.toLowerCase()))).toEqual([]);
     expect((await modelStats()).invocations).toBe(calls);
