@@ -14,23 +14,23 @@
 
 import { DeadlineExceededError } from './deadline';
 
-/** The longest a waiter sleeps between two looks. */
+/** The longest a waiter sleeps between two looks, by default. */
 export const MAX_POLL_MS = 8;
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /**
  * Resolves true once `ready()` holds, false after `ms` or once `signal` aborts, looking on the
- * caller's own timers (see the module comment).
+ * caller's own timers (see the module comment), at most `maxPollMs` apart.
  */
-export async function pollUntil(ready: () => boolean, ms: number, signal?: AbortSignal): Promise<boolean> {
+export async function pollUntil(ready: () => boolean, ms: number, signal?: AbortSignal, maxPollMs = MAX_POLL_MS): Promise<boolean> {
   const deadline = Date.now() + ms;
   let wait = 1;
   while (!ready()) {
     const left = deadline - Date.now();
     if (left <= 0 || signal?.aborted) return false;
     await sleep(Math.min(wait, left));
-    wait = Math.min(wait * 2, MAX_POLL_MS);
+    wait = Math.min(wait * 2, maxPollMs);
   }
   return true;
 }

@@ -16,6 +16,9 @@ import type { BackendStreamEvent, TokenData } from '../../../shared/contracts/ba
 import { pollUntil } from '../cross-request';
 import { type CacheEntry, type Chunk, chunkOf, replayEvents, tokenOf } from './entry';
 
+/** The longest a follower sleeps between two looks at its flight (ms): it adds at most this to each token. */
+const FLIGHT_POLL_MS = 2;
+
 export class LeaderFailedError extends Error {
   override readonly name = 'LeaderFailedError';
 }
@@ -60,9 +63,13 @@ export class Flight {
     this.#outcome = { error };
   }
 
-  /** Waits until more than `seen` chunks are published or the flight ends; false after `ms` (or `signal`) with neither. */
+  /**
+   * Waits until more than `seen` chunks are published or the flight ends; false after `ms` (or
+   * `signal`) with neither. A follower looks every {@link FLIGHT_POLL_MS} at most: what it waits
+   * for is a token its client is waiting for too, and the looks are plain reads of this flight.
+   */
   #changed(seen: number, ms: number, signal?: AbortSignal): Promise<boolean> {
-    return pollUntil(() => this.#outcome !== undefined || this.#chunks.length > seen, ms, signal);
+    return pollUntil(() => this.#outcome !== undefined || this.#chunks.length > seen, ms, signal, FLIGHT_POLL_MS);
   }
 
   /** The whole entry, or undefined when the leader fails or takes longer than `ms`. */
