@@ -79,6 +79,12 @@ export interface Bindings {
   CACHE_SHAREABLE_MODELS?: string;
   /** Memory budget of the response cache's in-isolate tier, L0 (bytes of stored entries, default 4194304; 0 turns L0 off). */
   CACHE_L0_BYTES?: string;
+  /**
+   * A miss's backend call starts beside its L1/L2 read while fewer than this share of the isolate's
+   * recent lookups hit (0–1, default 0.02; 0 never): the first answer wins and a hit cancels the
+   * call (edge/services/cache/speculation.ts).
+   */
+  CACHE_SPECULATE_BELOW?: string;
   /** Lowest log level written: `debug` (also every refused request), `info` (default), `warn` or `error`. */
   LOG_LEVEL?: string;
   /** Lifetime of stored Responses API answers (s, default 2592000 = 30 days; 0 disables storing; edge/services/responses/store.ts). */
@@ -195,6 +201,7 @@ const ConfigSchema = z.object({
       .int()
       .min(0)
       .default(4 * 1024 * 1024),
+    speculateBelow: z.coerce.number().min(0).max(1).default(0.02),
     shareableModels: z
       .string()
       .default('')
@@ -252,6 +259,7 @@ export function getConfig(env: Bindings): Config {
       defaultTtlS: env.CACHE_DEFAULT_TTL_S || undefined,
       maxTtlS: env.CACHE_MAX_TTL_S || undefined,
       l0Bytes: env.CACHE_L0_BYTES || undefined,
+      speculateBelow: env.CACHE_SPECULATE_BELOW || undefined,
       shareableModels: env.CACHE_SHAREABLE_MODELS || undefined,
     },
     metrics: { endpoint: env.METRICS_ENDPOINT || undefined, flushIntervalMs: env.METRICS_FLUSH_INTERVAL_MS || undefined },

@@ -8,6 +8,8 @@
  * - `coalescer`: identical misses in flight in this isolate share one backend call;
  * - `batcher`: the open embeddings batches that concurrent requests join (one backend call each);
  * - `l0`: the response cache's in-isolate tier, byte-bounded (`CACHE_L0_BYTES`), for hot entries;
+ * - `lookups`: the hit ratio of recent L1/L2 lookups, which decides whether a miss's backend call
+ *   starts beside its lookup (cache/speculation.ts);
  * - `directory`: the key → tenant cache that bounds revocation to its TTL;
  * - `metrics` + `metricsFlusher`: the aggregate between two flushes and the flush interval gate.
  * Tests build their own (`isolateServices()`), so no state leaks between them.
@@ -15,6 +17,7 @@
 import type { Config } from '../env';
 import { Coalescer } from './cache/coalesce';
 import { MemoryTier } from './cache/memory-tier';
+import { LookupHitRatio } from './cache/speculation';
 import { EmbeddingBatcher } from './embeddings/batcher';
 import { QuotaGate } from './limits/gate';
 import { IsolateMetrics } from './metrics';
@@ -36,6 +39,8 @@ export interface IsolateServices {
   readonly batcher: EmbeddingBatcher;
   /** The response cache's L0: hot entries held in this isolate, within the configured byte budget. */
   readonly l0: MemoryTier;
+  /** Recent L1/L2 lookups' hit ratio: where they rarely hit, a miss's backend call starts beside its lookup. */
+  readonly lookups: LookupHitRatio;
   /** Where the edge records its metrics (flushed off the critical path). */
   readonly metrics: IsolateMetrics;
   /** Flushes `metrics` to CloudWatch from `waitUntil`; none: record only. */
@@ -56,6 +61,7 @@ export function isolateServices(overrides: Partial<IsolateServices> = {}): Isola
     coalescer: overrides.coalescer ?? new Coalescer(),
     batcher: overrides.batcher ?? new EmbeddingBatcher(),
     l0: overrides.l0 ?? new MemoryTier(),
+    lookups: overrides.lookups ?? new LookupHitRatio(),
     metrics,
     // A test that brings its own metrics records only, unless it brings a flusher too.
     metricsFlusher: 'metricsFlusher' in overrides ? overrides.metricsFlusher : overrides.metrics ? undefined : new MetricsFlusher({ metrics }),

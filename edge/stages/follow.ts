@@ -67,6 +67,7 @@ async function* followerStream(state: InferenceState, flight: Flight, idleMs: nu
     try {
       ({ events } = await openRecordedStream(state));
     } catch (err) {
+      state.settle({ kind: 'failed' });
       yield failedEvent(err);
       return;
     }

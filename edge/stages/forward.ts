@@ -3,7 +3,8 @@
  * and the answer. It announces the settlement the earlier stages listen for: the answer when it is
  * complete (for a stream, when its `done` event passes), a failure, or a cut stream; and each token
  * of a stream as it passes, for the coalesced followers. The `upstream` timing is the time to the
- * answer, or to a stream's first event.
+ * answer, or to a stream's first event. A speculating request (response-cache.ts) races its call
+ * against the cache lookup still in flight.
  */
 import type { MiddlewareHandler } from 'hono';
 import type { BackendStreamEvent } from '../../shared/contracts/backend';
@@ -11,20 +12,20 @@ import type { AppEnv } from '../env';
 import { timePhase } from '../middleware/server-timing';
 import { entryFromResult, recordStream } from '../services/cache/entry';
 import type { IsolateServices } from '../services/isolate';
-import { complete, openStream, type Served, servedHeaders } from '../services/upstream';
+import { complete, openStream, type Served, servedHeaders, type UpstreamContext } from '../services/upstream';
 import { jsonAnswer, streamAnswer } from './respond';
-import { type InferenceState, inferenceOf } from './state';
+import { type InferenceState, inferenceOf, type Speculation } from './state';
 
 /**
- * Opens the request's backend stream (rejecting with the ApiError of a failure before its first
- * event) and records it: each token is announced as it passes, and the request settles when the
- * stream completes, fails or is cut.
+ * Opens the request's backend stream on `upstream` (rejecting with the ApiError of a failure before
+ * its first event; the caller settles that failure) and records it: each token is announced as it
+ * passes, and the request settles when the stream completes, fails or is cut.
  */
-export async function openRecordedStream(state: InferenceState): Promise<{ events: AsyncGenerator<BackendStreamEvent, void, undefined>; served: Served }> {
-  const { events, served } = await openStream(state.upstream, state.call).catch((err: unknown) => {
-    state.settle({ kind: 'failed' });
-    throw err;
-  });
+export async function openRecordedStream(
+  state: InferenceState,
+  upstream: UpstreamContext = state.upstream,
+): Promise<{ events: AsyncGenerator<BackendStreamEvent, void, undefined>; served: Served }> {
+  const { events, served } = await openStream(upstream, state.call);
   const recorded = recordStream(events, {
     onToken: (token) => state.emitToken(token),
     onComplete: (entry) => state.settle({ kind: 'answered', entry, source: 'backend' }),
@@ -38,17 +39,50 @@ export function forward(deps: Pick<IsolateServices, 'now'>): MiddlewareHandler<A
     const state = inferenceOf(c);
     await state.admission;
     const stopTimer = timePhase(c, 'upstream');
+    // A lookup that has answered by now decides alone: no call for a hit, no race for a miss.
+    const early = state.speculation && (await Promise.race([state.speculation.hit, Promise.resolve(NOT_YET)]));
+    if (typeof early === 'function') return early();
+    if (early === undefined) state.speculation?.missed();
+    const speculation = early === NOT_YET ? state.speculation : undefined;
+    const upstream = speculation ? { ...state.upstream, signal: AbortSignal.any([state.abort.signal, speculation.signal]) } : state.upstream;
+    const failed = (err: unknown): never => {
+      state.settle({ kind: 'failed' });
+      throw err;
+    };
     if (!state.req.stream) {
-      const { result, served } = await complete(state.upstream, state.call)
-        .catch((err: unknown) => {
-          state.settle({ kind: 'failed' });
-          throw err;
-        })
-        .finally(() => stopTimer());
+      const called = complete(upstream, state.call).finally(() => stopTimer());
+      const hit = speculation && (await firstAnswer(speculation, called));
+      if (hit) return hit();
+      const { result, served } = await called.catch(failed);
       state.settle({ kind: 'answered', entry: entryFromResult(result), source: 'backend' });
       return jsonAnswer(c, state, result, deps.now, servedHeaders(served));
     }
-    const { events, served } = await openRecordedStream(state).finally(() => stopTimer());
+    const opened = openRecordedStream(state, upstream).finally(() => stopTimer());
+    const hit = speculation && (await firstAnswer(speculation, opened));
+    if (hit) return hit();
+    const { events, served } = await opened.catch(failed);
     return streamAnswer(c, state, events, deps.now, servedHeaders(served));
   };
+}
+
+type HitAnswer = () => Response | Promise<Response>;
+
+/** Raced as a settled promise after the lookup's: it wins only while the lookup has not answered. */
+const NOT_YET = 'not yet';
+
+/**
+ * Which answer a speculating request serves: a hit that lands before the backend's answer (a
+ * stream's first event) is served, and its function cancels the call; otherwise the backend's,
+ * and the request is a miss. A call that fails first still waits for the lookup: a hit saves it.
+ */
+async function firstAnswer(speculation: Speculation, call: Promise<unknown>): Promise<HitAnswer | undefined> {
+  const ended = call.then(
+    () => 'answered' as const,
+    () => 'failed' as const,
+  );
+  const first = await Promise.race([ended, speculation.hit.then<HitAnswer | 'answered' | 'failed'>((hit) => hit ?? ended)]);
+  if (typeof first === 'function') return first;
+  const hit = first === 'failed' ? await speculation.hit : undefined;
+  if (!hit) speculation.missed();
+  return hit;
 }

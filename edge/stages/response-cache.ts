@@ -11,6 +11,11 @@
  * limiter commands in one pipelined store round trip. A tenant already blocked in the isolate makes
  * no store call at all. The `cache` timing is the lookup itself (the tier reads, or the wait for a
  * leader), not the admission it runs beside.
+ *
+ * Where this isolate's L1/L2 lookups rarely hit (services/cache/speculation.ts), a miss does not
+ * wait for them: the request leads its flight at once and the forward stage races the backend call
+ * against the lookup (`state.speculation`). Whichever answers first is served; the stage's hit
+ * answer (promote, count, settle) is the same either way, and a hit that wins cancels the call.
  */
 import type { MiddlewareHandler } from 'hono';
 import { EdgeMetric } from '../../shared/metrics-catalog';
@@ -19,19 +24,20 @@ import { timePhase, timingClock } from '../middleware/server-timing';
 import { backgroundFor } from '../services/background';
 import { LeaderFailedError } from '../services/cache/coalesce';
 import { type CacheEntry, replayEvents, resultFromEntry } from '../services/cache/entry';
-import { l1Get, l1Put, l2Get, remainingTtlS, type StoredEntry, storedBytes, storeEntry } from '../services/cache/tiers';
+import { l1Get, l1Put, l2Get, remainingTtlS, storedBytes, storeEntry } from '../services/cache/tiers';
 import type { IsolateServices } from '../services/isolate';
+import type { Store } from '../services/store';
 import { followFlight } from './follow';
 import { jsonAnswer, streamAnswer } from './respond';
 import { type AnswerSource, inferenceOf } from './state';
 
-type Deps = Pick<IsolateServices, 'quotaGate' | 'coalescer' | 'metrics' | 'now' | 'l0'>;
+type Deps = Pick<IsolateServices, 'quotaGate' | 'coalescer' | 'metrics' | 'now' | 'l0' | 'lookups'>;
 
 export function responseCache(deps: Deps): MiddlewareHandler<AppEnv> {
   return async function responseCache(c, next) {
     const state = inferenceOf(c);
     const { policy, key } = state.cache;
-    const { l0Bytes } = state.upstream.config.cache;
+    const { l0Bytes, speculateBelow } = state.upstream.config.cache;
     const store = c.get('store');
     const later = backgroundFor(c);
     const lookup = key !== undefined && policy.lookup;
@@ -40,35 +46,39 @@ export function responseCache(deps: Deps): MiddlewareHandler<AppEnv> {
     const hot = lookup ? deps.l0.get(key, deps.now()) : undefined;
     if (hot) stopTimer('L0');
     const blocked = deps.quotaGate.blockedStates(state.upstream.auth.tenantId) !== undefined;
-    const read = lookup && !hot && !blocked;
-    const l2 = read ? l2Get(store, key, deps.now(), c.get('config').limits.storeTimeoutMs) : undefined;
-    const l1 = read ? l1Get(key, deps.now()) : undefined;
-    // When each read answered, for the timing: L1 is consulted first, so an L1 hit ends the lookup.
-    const l1Done = l1?.then(timingClock);
-    const readsDone = l1 && l2 ? Promise.all([l1, l2]).then(timingClock) : undefined;
+    const tiers = lookup && !hot && !blocked ? readTiers(store, key, deps.now(), c.get('config').limits.storeTimeoutMs) : undefined;
+    void tiers?.then((read) => deps.lookups.record(read.found !== undefined));
+    // Where this isolate's lookups rarely hit, the backend call starts beside the read (speculation.ts).
+    const speculate = tiers !== undefined && deps.lookups.speculate(speculateBelow);
     await state.admission;
 
+    /** Answers from a tier: promoted to the faster tiers, counted, settled. */
+    const answerHit = (found: Found): Response | Promise<Response> => {
+      const { entry, json } = found;
+      if (json !== undefined) deps.l0.set(key!, entry, storedBytes(json), l0Bytes, deps.now());
+      if (found.tier === 'L2' && json !== undefined) later(l1Put(key!, json, remainingTtlS(entry, deps.now(), policy.ttlS)));
+      deps.metrics.count(EdgeMetric.CacheHits, { Tier: found.tier });
+      state.settle({ kind: 'answered', entry, source: found.tier });
+      const headers = { 'X-Cache': 'HIT', 'X-Cache-Tier': found.tier };
+      return state.req.stream
+        ? streamAnswer(c, state, replayEvents(entry), deps.now, headers)
+        : jsonAnswer(c, state, resultFromEntry(entry), deps.now, headers);
+    };
+    const missed = (endedAt?: number) => {
+      stopTimer(lookup ? 'MISS' : 'BYPASS', endedAt);
+      if (lookup) deps.metrics.count(EdgeMetric.CacheMisses);
+      c.header('X-Cache', lookup ? 'MISS' : 'BYPASS');
+      state.headers['X-Cache'] = lookup ? 'MISS' : 'BYPASS';
+    };
+
     let followed = false;
+    let read: TierRead | undefined;
     if (lookup) {
-      let found: { entry: CacheEntry; tier: AnswerSource } | undefined = hot ? { entry: hot, tier: 'L0' } : undefined;
-      const fromL1 = found ? undefined : await l1;
-      if (fromL1) {
-        stopTimer('L1', await l1Done);
-        found = { entry: promote(deps, key, fromL1, l0Bytes), tier: 'L1' };
-      }
-      const fromL2 = found ? undefined : await l2;
-      if (fromL2) {
-        stopTimer('L2', await readsDone);
-        later(l1Put(key, fromL2.json, remainingTtlS(fromL2.entry, deps.now(), policy.ttlS)));
-        found = { entry: promote(deps, key, fromL2, l0Bytes), tier: 'L2' };
-      }
-      if (found) {
-        deps.metrics.count(EdgeMetric.CacheHits, { Tier: found.tier });
-        state.settle({ kind: 'answered', entry: found.entry, source: found.tier });
-        const headers = { 'X-Cache': 'HIT', 'X-Cache-Tier': found.tier };
-        return state.req.stream
-          ? streamAnswer(c, state, replayEvents(found.entry), deps.now, headers)
-          : jsonAnswer(c, state, resultFromEntry(found.entry), deps.now, headers);
+      if (hot) return answerHit({ tier: 'L0', entry: hot });
+      read = speculate ? undefined : await tiers;
+      if (read?.found) {
+        stopTimer(read.found.tier, read.endedAt);
+        return answerHit(read.found);
       }
       const flight = deps.coalescer.follow(key);
       if (flight) {
@@ -87,10 +97,26 @@ export function responseCache(deps: Deps): MiddlewareHandler<AppEnv> {
           return answer;
         }
       }
-      deps.metrics.count(EdgeMetric.CacheMisses);
     }
-    // A follower sent on its own way has waited for its leader: that wait belongs to the lookup.
-    stopTimer(lookup ? 'MISS' : 'BYPASS', followed ? undefined : await readsDone);
+    if (speculate && !followed) {
+      const controller = new AbortController();
+      state.speculation = {
+        signal: controller.signal,
+        hit: tiers.then((outcome) => {
+          const found = outcome.found;
+          if (!found) return undefined;
+          return () => {
+            stopTimer(found.tier, outcome.endedAt);
+            controller.abort();
+            return answerHit(found);
+          };
+        }),
+        missed: () => missed(),
+      };
+    } else {
+      // A follower sent on its own way has waited for its leader: that wait belongs to the lookup.
+      missed(followed ? undefined : read?.endedAt);
+    }
 
     // A follower whose leader failed makes its own call without leading, so failures never cascade.
     if (!followed) {
@@ -101,20 +127,41 @@ export function responseCache(deps: Deps): MiddlewareHandler<AppEnv> {
           leader?.reject(new LeaderFailedError('the leading request did not complete'));
           return;
         }
+        // A hit that won the race with the backend call is in every tier already (answerHit promoted it).
+        const fresh = settlement.source === 'backend';
         const stored =
-          key !== undefined && policy.store ? storeEntry({ store, l0: deps.l0, l0Bytes, now: deps.now() }, key, settlement.entry, policy.ttlS) : undefined;
+          fresh && key !== undefined && policy.store
+            ? storeEntry({ store, l0: deps.l0, l0Bytes, now: deps.now() }, key, settlement.entry, policy.ttlS)
+            : undefined;
         if (stored) later(stored);
         leader?.resolve(settlement.entry, stored);
       });
     }
-    c.header('X-Cache', lookup ? 'MISS' : 'BYPASS');
-    state.headers['X-Cache'] = lookup ? 'MISS' : 'BYPASS';
     await next();
   };
 }
 
-/** Holds an entry read from L1 or L2 in L0 too (so the next hit costs no I/O); returns the entry. */
-function promote(deps: Deps, key: string, found: StoredEntry, l0Bytes: number): CacheEntry {
-  deps.l0.set(key, found.entry, storedBytes(found.json), l0Bytes, deps.now());
-  return found.entry;
+/** An entry found in a tier; one read from L1 or L2 comes with its stored JSON, to promote it to the faster tiers. */
+interface Found {
+  readonly tier: Exclude<AnswerSource, 'backend' | 'COALESCED'>;
+  readonly entry: CacheEntry;
+  readonly json?: string;
+}
+
+/** What the L1 and L2 reads found, and when the lookup ended (a {@link timingClock} reading). */
+interface TierRead {
+  readonly found?: Found;
+  readonly endedAt: number;
+}
+
+/**
+ * Reads L1 and L2 at once (the L2 read is issued before the first `await`): L1 is consulted first,
+ * so an L1 hit ends the lookup without waiting for L2; a miss ends when both have answered.
+ */
+async function readTiers(store: Store, key: string, now: number, timeoutMs: number): Promise<TierRead> {
+  const l2 = l2Get(store, key, now, timeoutMs);
+  const fromL1 = await l1Get(key, now);
+  if (fromL1) return { found: { tier: 'L1', ...fromL1 }, endedAt: timingClock() };
+  const fromL2 = await l2;
+  return { ...(fromL2 ? { found: { tier: 'L2', ...fromL2 } } : {}), endedAt: timingClock() };
 }

@@ -31,6 +31,19 @@ export type Settlement =
   /** The client of a coalesced stream left before its end: no backend work was spent for it. */
   | { readonly kind: 'left' };
 
+/**
+ * A miss whose backend call starts beside its L1/L2 read (services/cache/speculation.ts), set by the
+ * response cache stage for the forward stage: the first answer wins.
+ */
+export interface Speculation {
+  /** Aborts the backend call once a hit has answered. */
+  readonly signal: AbortSignal;
+  /** The lookup's outcome: a function that answers the hit (and cancels the call), or undefined on a miss. */
+  readonly hit: Promise<(() => Response | Promise<Response>) | undefined>;
+  /** The backend's answer is the one served: the request is a miss. */
+  missed(): void;
+}
+
 export interface InferenceState {
   readonly req: NormalizedRequest;
   readonly call: PlannedCall;
@@ -46,6 +59,8 @@ export interface InferenceState {
   readonly headers: Record<string, string>;
   /** The quota stage's admission in flight; resolves once every window admitted the request. */
   admission?: Promise<Admission>;
+  /** Set when the backend call races the lookup (the response cache stage decides). */
+  speculation?: Speculation;
   /** Registers a listener for the settlement (listeners run in registration order, once). */
   onSettled(listener: (settlement: Settlement) => void): void;
   /** Announces the settlement; only the first call counts. */
