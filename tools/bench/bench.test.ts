@@ -95,10 +95,12 @@ describe('the bench harness', () => {
     for (const id of ['edge-cpu', 'locations-requests', 'locations-tokens', 'npm-start', 'rate-limit-commands'])
       expect(report.goals.find((g) => g.id === id)?.status, id).not.toBe('not measured');
 
-    // STORE_LATENCY_MS: a miss makes at least one store round trip before it answers, the blocked tenant none.
+    // STORE_LATENCY_MS: both runs measured, every subject answering as at 0 ms. No subject waits for
+    // the store on its path any more (a miss's backend call starts beside its L2 read where its
+    // isolate's lookups rarely hit), so no figure here proves the knob: tools/stack/scenarios.test.ts does.
     const [at0, at25] = report.storeLatency;
     expect([at0?.latencyMs, at25?.latencyMs]).toEqual([0, 25]);
-    expect(at25!.subjects.miss!.summary.p50).toBeGreaterThanOrEqual(25);
+    expect(at25!.subjects.miss!.statuses).toEqual({ '200': expect.any(Number) });
     expect(at25!.subjects.blocked!.statuses).toEqual({ '429': expect.any(Number) });
     // EDGE_LOCATIONS: never more than the limit, whatever the locations.
     for (const l of report.locations) {
