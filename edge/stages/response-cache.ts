@@ -65,10 +65,11 @@ export function responseCache(deps: Deps): MiddlewareHandler<AppEnv> {
         : jsonAnswer(c, state, resultFromEntry(entry), deps.now, headers);
     };
     const missed = (endedAt?: number) => {
-      stopTimer(lookup ? 'MISS' : 'BYPASS', endedAt);
+      const outcome = lookup ? 'MISS' : 'BYPASS';
+      stopTimer(outcome, endedAt);
       if (lookup) deps.metrics.count(EdgeMetric.CacheMisses);
-      c.header('X-Cache', lookup ? 'MISS' : 'BYPASS');
-      state.headers['X-Cache'] = lookup ? 'MISS' : 'BYPASS';
+      c.header('X-Cache', outcome);
+      state.headers['X-Cache'] = outcome;
     };
 
     let followed = false;

@@ -11,12 +11,14 @@ import type { Bindings } from '../env';
 import { IsolateMetrics } from '../services/metrics';
 import { QuotaGate } from '../services/limits/gate';
 import { LookupHitRatio, MIN_LOOKUPS } from '../services/cache/speculation';
-import { BASE, eventually, modelConfig, modelReset, modelStats, sseMessages } from '../testing/gateway-client';
+import { BASE, eventually, type ModelCounters, modelConfig, modelReset, modelStats, sseMessages } from '../testing/gateway-client';
 import { seedTenantKey } from '../testing/seed';
 import { clearStoreFaults, outageBindings, setStoreFaults } from '../testing/store-faults';
 
 const model = inject('model');
 const STORE_MS = 400;
+/** The model's time to first token while a hit races it: far longer than the store's latency. */
+const SLOW_MODEL_MS = 3_000;
 
 afterEach(async () => {
   await clearStoreFaults();
@@ -55,6 +57,34 @@ function isolate(mode: 'speculating' | 'waiting' | 'priming') {
   };
 }
 
+/**
+ * A tenant with `path`'s answer to a fresh prompt in L2 (primed by a non-speculating isolate), and a
+ * speculating isolate that has its key and quota leases already (one warm-up miss).
+ */
+async function primedEntry(path: string, label: string) {
+  const { key } = await seedTenantKey();
+  const prompt = body(label);
+  const primed = await isolate('priming').send(key, path, prompt);
+  expect(primed.tier).toBe('MISS');
+  const speculating = isolate('speculating');
+  expect((await speculating.send(key, '/v1/infer', body('warm'))).tier).toBe('MISS');
+  return { key, prompt, primed, speculating };
+}
+
+/** The store far and the model slow: a lookup lands after the call has started, long before the model's answer. Returns the model's counters before. */
+async function storeAndModelSlow() {
+  await setStoreFaults({ latencyMs: STORE_MS });
+  await modelConfig({ ttftMs: SLOW_MODEL_MS });
+  return modelStats();
+}
+
+/** The call had started, and its cancellation reached the model server. */
+async function expectOneCancelledCall(before: ModelCounters) {
+  const after = await eventually(modelStats, (s) => s.cancelled > before.cancelled);
+  expect(after.invocations).toBe(before.invocations + 1);
+  expect(after.cancelled).toBe(before.cancelled + 1);
+}
+
 const body = (prompt: string) => ({ model, prompt: `${prompt} ${crypto.randomUUID()}`, params: { temperature: 0, max_tokens: 6 } });
 const output = (text: string) => (JSON.parse(text) as { output: string }).output;
 
@@ -84,62 +114,46 @@ describe('speculative backend call beside the lookup', () => {
   });
 
   it('serves an L2 hit that lands before the backend answers, and cancels the call at the model server', async () => {
-    const { key } = await seedTenantKey();
-    const prompt = body('cached');
-    const primed = await isolate('priming').send(key, '/v1/infer', prompt);
-    expect(primed.tier).toBe('MISS');
-    const speculating = isolate('speculating');
-    expect((await speculating.send(key, '/v1/infer', body('warm'))).tier).toBe('MISS');
+    const { key, prompt, primed, speculating } = await primedEntry('/v1/infer', 'cached');
     speculating.metrics.drain();
-    // The lookup lands after the call has started, and long before the model's answer.
-    await setStoreFaults({ latencyMs: 300 });
-    await modelConfig({ ttftMs: 3_000 });
-    const before = await modelStats();
+    const before = await storeAndModelSlow();
 
     const hit = await speculating.send(key, '/v1/infer', prompt);
     expect([hit.status, hit.tier]).toEqual([200, 'HIT L2']);
     expect(output(hit.text)).toBe(output(primed.text));
-    expect(hit.ms).toBeLessThan(3_000);
-    // The call had started, and its cancellation reached the model server.
-    const after = await eventually(modelStats, (s) => s.cancelled > before.cancelled);
-    expect(after.invocations).toBe(before.invocations + 1);
-    expect(after.cancelled).toBe(before.cancelled + 1);
+    expect(hit.ms).toBeLessThan(SLOW_MODEL_MS);
+    await expectOneCancelledCall(before);
     // The hit is counted as one, not as a miss, and is in L0 now.
     const counted = speculating.metrics.drain().filter((s) => s.metric === 'CacheHits' || s.metric === 'CacheMisses');
     expect(counted.map((s) => `${s.metric} ${s.dimensions.Tier ?? ''}`.trim())).toEqual(['CacheHits L2']);
     expect((await speculating.send(key, '/v1/infer', prompt)).tier).toBe('HIT L0');
   });
 
-  it('replays a stream from an L2 hit that wins, with the live answer’s tokens', async () => {
-    const { key } = await seedTenantKey();
-    const prompt = body('streamed');
-    const live = await isolate('priming').send(key, '/v1/infer/stream', prompt);
-    expect(live.tier).toBe('MISS');
-    const speculating = isolate('speculating');
-    expect((await speculating.send(key, '/v1/infer', body('warm'))).tier).toBe('MISS');
-    await setStoreFaults({ latencyMs: 300 });
-    await modelConfig({ ttftMs: 3_000 });
+  it('replays a stream from an L2 hit that wins, with the live answer’s tokens, and cancels the call', async () => {
+    const { key, prompt, primed, speculating } = await primedEntry('/v1/infer/stream', 'streamed');
+    const before = await storeAndModelSlow();
     const replay = await speculating.send(key, '/v1/infer/stream', prompt);
     expect([replay.status, replay.tier]).toEqual([200, 'HIT L2']);
-    expect(replay.ms).toBeLessThan(3_000);
+    expect(replay.ms).toBeLessThan(SLOW_MODEL_MS);
     const tokens = async (text: string) =>
       (await sseMessages(new Response(text))).filter((m) => m.event === 'token').map((m) => (JSON.parse(m.data) as { text: string }).text);
     const replayed = await tokens(replay.text);
     expect(replayed.length).toBeGreaterThan(1);
-    expect(replayed).toEqual(await tokens(live.text));
+    expect(replayed).toEqual(await tokens(primed.text));
+    await expectOneCancelledCall(before);
   });
 
   it('still answers from L2 when the backend call fails before the lookup lands', async () => {
-    const { key } = await seedTenantKey();
-    const prompt = body('failing backend');
-    const primed = await isolate('priming').send(key, '/v1/infer', prompt);
-    const speculating = isolate('speculating');
-    expect((await speculating.send(key, '/v1/infer', body('warm'))).tier).toBe('MISS');
+    const { key, prompt, primed, speculating } = await primedEntry('/v1/infer', 'failing backend');
     await modelConfig({ forcedStatus: 400 });
     expect((await speculating.send(key, '/v1/infer', body('fails'))).status).toBe(400);
-    await setStoreFaults({ latencyMs: 300 });
+    await setStoreFaults({ latencyMs: STORE_MS });
+    const before = await modelStats();
     const answer = await speculating.send(key, '/v1/infer', prompt);
     expect([answer.status, answer.tier]).toEqual([200, 'HIT L2']);
     expect(output(answer.text)).toBe(output(primed.text));
+    // The call was made and failed before the lookup answered.
+    const after = await modelStats();
+    expect([after.invocations, after.failed]).toEqual([before.invocations + 1, before.failed + 1]);
   });
 });

@@ -44,6 +44,8 @@ export async function bridgeQuiet(): Promise<void> {
 export interface ModelCounters {
   readonly invocations: number;
   readonly streamsCompleted: number;
+  /** Invocations answered with an error (forced or at the error rate). */
+  readonly failed: number;
   /** Generations ended because the client went away. */
   readonly cancelled: number;
 }
