@@ -12,7 +12,11 @@
  *   the lease has moved on), extra usage is charged, always in the window it was reserved in.
  * - A denied request leaves no trace: the units it took from other windows go back to their leases.
  * - When the store fails or exceeds `storeTimeoutMs`: a warning, the `StoreUnavailable` metric, then
- *   the outage policy (open: the in-isolate {@link LocalLimiter}; closed: 503 with Retry-After).
+ *   the outage policy (open: the in-isolate {@link LocalLimiter}, counting on from what the store
+ *   last said was used in the window; closed: 503 with Retry-After). A request queued behind a
+ *   store that keeps answering its lease is not in an outage: it waits on, and is refused with 503
+ *   rather than admitted locally when it still cannot be decided, so a burst on a slow store stays
+ *   within the limit across locations.
  */
 import type { BackendInferRequestInput } from '../../../shared/contracts/backend';
 import { EdgeMetric } from '../../../shared/metrics-catalog';
@@ -30,6 +34,7 @@ import { type Grant, isGrant, type LeaseClock, type LeaseIo, type PendingTake, r
 import { LeaseBook } from './lease-book';
 import { checkLeasePolicy, DEFAULT_LEASE_POLICY, type LeasePolicy } from './lease-sizing';
 import { LocalLimiter } from './local-limiter';
+import { afterDeadline } from './take-wait';
 import { identifierOf, limiterFor, type LimitWindow, type WindowState, windowsFor } from './windows';
 
 /**
@@ -112,18 +117,29 @@ export class QuotaGate {
   }
 
   async #await(input: AdmitInput, windows: readonly LimitWindow[], takes: ReadonlyArray<Grant | PendingTake>, io: LeaseIo): Promise<Admission> {
-    let outcomes: TakeOutcome[];
-    try {
-      const all = Promise.all(takes.map((t): TakeOutcome | Promise<TakeOutcome> => (isGrant(t) ? { granted: true, grant: t } : t.outcome)));
-      // Another request's store command may serve these takes: wait for it without awaiting its promise.
-      outcomes = await awaitShared(all, input.policy.storeTimeoutMs, 'the rate-limit store');
-    } catch (err) {
-      // Nothing taken stays taken: a withdrawn take gives back what it may have been handed meanwhile.
-      for (const t of takes) {
-        if (isGrant(t)) input.background(t.lease.giveBack(t, t.units, io));
-        else t.cancel();
+    const timeoutMs = input.policy.storeTimeoutMs;
+    const all = Promise.all(takes.map((t): TakeOutcome | Promise<TakeOutcome> => (isGrant(t) ? { granted: true, grant: t } : t.outcome)));
+    const since = this.#now();
+    let outcomes: TakeOutcome[] | undefined;
+    while (!outcomes) {
+      try {
+        // Another request's store command may serve these takes: wait for it without awaiting its promise.
+        outcomes = await awaitShared(all, timeoutMs, 'the rate-limit store');
+      } catch (err) {
+        const next = afterDeadline(takes, err, this.#now() - since, timeoutMs);
+        if (next.next === 'decided') {
+          outcomes = next.outcomes;
+          break;
+        }
+        if (next.next === 'wait') continue;
+        // Nothing taken stays taken: a withdrawn take gives back what it may have been handed meanwhile.
+        for (const t of takes) {
+          if (isGrant(t)) input.background(t.lease.giveBack(t, t.units, io));
+          else t.cancel();
+        }
+        if (next.next === 'busy') throw this.#busy(input, err);
+        return this.#outage(input, windows, err);
       }
-      return this.#outage(input, windows, err);
     }
     const grants = outcomes.flatMap((o) => (o.granted ? [o.grant] : []));
     if (grants.length === outcomes.length) return this.#admitted(input, windows, grants, io, 'store');
@@ -178,18 +194,20 @@ export class QuotaGate {
     });
   }
 
+  /** The store answers, but too slowly to decide this request in time: refused whatever the outage policy, so no limit is passed. */
+  #busy(input: AdmitInput, err: unknown): ApiError {
+    input.metrics.count(EdgeMetric.StoreUnavailable);
+    log('warn', 'rate limit store too slow to decide a queued request', { tenant_id: input.tenantId, ...describeError(err) });
+    return unavailable('rate limiting is overloaded; retry shortly', 1, err);
+  }
+
   #outage(input: AdmitInput, windows: readonly LimitWindow[], err: unknown): Admission {
     input.metrics.count(EdgeMetric.StoreUnavailable);
     log('warn', 'rate limit store unavailable', { tenant_id: input.tenantId, policy: input.policy.outagePolicy, ...describeError(err) });
-    if (input.policy.outagePolicy === 'closed') {
-      throw new ApiError('UPSTREAM_ERROR', 'rate limiting is temporarily unavailable; retry later', {
-        status: 503,
-        details: { retry_after: 5 },
-        headers: { 'Retry-After': '5' },
-        cause: err,
-      });
-    }
-    const states = this.#local.admit(input.tenantId, windows, input.tokens);
+    if (input.policy.outagePolicy === 'closed') throw unavailable('rate limiting is temporarily unavailable; retry later', 5, err);
+    const states = this.#local.admit(input.tenantId, windows, input.tokens, (window, reset) =>
+      this.#leases.lease(input.store, input.tenantId, window).usedIn(reset),
+    );
     if (states.some((s) => !s.success)) throw this.#denied(states, input, false);
     return {
       headers: limitHeaders(states, this.#now()),
@@ -198,6 +216,11 @@ export class QuotaGate {
       source: 'local',
     };
   }
+}
+
+/** 503 with Retry-After: the limit could not be decided. */
+function unavailable(message: string, retryAfter: number, cause: unknown): ApiError {
+  return new ApiError('UPSTREAM_ERROR', message, { status: 503, details: { retry_after: retryAfter }, headers: { 'Retry-After': String(retryAfter) }, cause });
 }
 
 /** Units a request takes in a window: 1 in a request window, its reservation in a token window. */

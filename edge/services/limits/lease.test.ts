@@ -325,3 +325,80 @@ describe('a pump whose request is gone', () => {
     expect(store.count(minute(100))).toBeGreaterThanOrEqual(2);
   });
 });
+
+describe('a take that waits', () => {
+  /** The fake counter behind a gate: commands whose rate `holds` wait for `release`. */
+  function heldCounter(clock: LeaseClock) {
+    const store = fakeCounter(clock);
+    let holds: (rate: number) => boolean = () => false;
+    let waiting: Array<() => void> = [];
+    const change: LeaseIo['change'] = async (window, rate) => {
+      if (holds(rate)) await new Promise<void>((resolve) => waiting.push(resolve));
+      return store.change(window, rate);
+    };
+    return {
+      store,
+      io: ioOf(change),
+      hold: (which: (rate: number) => boolean) => (holds = which),
+      /** Lets the held commands go; `next` says which ones to hold from now on. */
+      release: async (next: (rate: number) => boolean = () => false) => {
+        holds = next;
+        const w = waiting;
+        waiting = [];
+        for (const r of w) r();
+        for (let i = 0; i < 10; i++) await flush();
+      },
+    };
+  }
+
+  it('says whether the store is answering its lease while it waits, and its outcome once decided', async () => {
+    const { clock, advance } = manualClock(START);
+    const held = heldCounter(clock);
+    const window = minute(100);
+    held.store.preset(window, 97);
+    const lease = new Lease(window, DEFAULT_LEASE_POLICY, clock);
+    held.hold(() => true);
+    const take = lease.take(window, 1, held.io);
+    if (isGrant(take)) throw new Error('a cold lease has no units on hand');
+    // No reply yet: nothing says the store is there.
+    expect(take.decided()).toBeUndefined();
+    expect(take.storeAnswering(1_000)).toBe(false);
+    // The cold take (8) lands and is refused; its refund is held: the store is answering the lease.
+    await held.release((rate) => rate < 0);
+    expect(held.store.rates).toEqual([8]);
+    expect(take.decided()).toBeUndefined();
+    expect(take.storeAnswering(1_000)).toBe(true);
+    // A whole deadline without another reply: it no longer is.
+    await advance(1_001);
+    expect(take.storeAnswering(1_000)).toBe(false);
+    await held.release();
+    const outcome = await take.outcome;
+    expect(outcome.granted).toBe(true);
+    expect(take.decided()).toEqual(outcome);
+    expect(take.storeAnswering(1_000)).toBe(false);
+    // Refunded, then a take of its own unit: 3 remain, too few to lease ahead.
+    expect(held.store.rates).toEqual([8, -8, 1]);
+  });
+
+  it('is served at once from units given back, not after the command in flight', async () => {
+    const { clock } = manualClock(START);
+    const held = heldCounter(clock);
+    const window = minute(100);
+    const lease = new Lease(window, DEFAULT_LEASE_POLICY, clock);
+    const first = await outcomeOf(lease.take(window, 1, held.io));
+    if (!first.granted) throw new Error('the first take is granted');
+    // The store holds every command from now on; use up what the cold take brought (its refill waits).
+    held.hold(() => true);
+    const rest = Array.from({ length: DEFAULT_LEASE_POLICY.minRequests - 1 }, () => lease.take(window, 1, held.io));
+    expect(rest.every(isGrant)).toBe(true);
+    const waiting = lease.take(window, 1, held.io);
+    if (isGrant(waiting)) throw new Error('the lease is empty');
+    await flush();
+    expect(waiting.decided()).toBeUndefined();
+    await lease.giveBack(first.grant, 1, held.io);
+    // Served from the unit given back while the store still holds the pump's command.
+    expect(waiting.decided()?.granted).toBe(true);
+    expect(held.store.rates).toEqual([DEFAULT_LEASE_POLICY.minRequests]);
+    await held.release();
+  });
+});

@@ -15,6 +15,9 @@
  *   only quota left unused is what other locations' last refused takes briefly held (at most one
  *   request's units each) plus each location's leftover below one request: at least L − K·u + 1
  *   units are handed out, u being the largest request (L − K + 1 requests for a request window).
+ * - Once the store's replies show other isolates taking from the same bucket, a take asks for half
+ *   of what the store said remains instead of all of it, so locations in a burst stop refusing each
+ *   other round after round (a refused take counts until refunded) on a slow store.
  * - No unit is handed out, and no refund sent, at or after the bucket's reset: the library derives
  *   the bucket from the clock, so a late refund would credit the next window.
  * - Units the isolate does not use go back to the store: after `idleMs` without a request, and at
@@ -60,6 +63,14 @@ export type TakeOutcome = { readonly granted: true; readonly grant: Grant } | { 
 /** A take that waits for the store. */
 export interface PendingTake {
   readonly outcome: Promise<TakeOutcome>;
+  /** The outcome once the lease has decided it, read synchronously; undefined while it waits. */
+  decided(): TakeOutcome | undefined;
+  /**
+   * Whether the store answered this take's lease within the last `ms` while the take waits: it is
+   * queued behind store traffic that keeps moving (a burst near the limit on a slow store), not
+   * stuck behind an outage.
+   */
+  storeAnswering(ms: number): boolean;
   /** Withdraws the take; units already handed out for it go back. */
   cancel(): void;
 }
@@ -83,6 +94,8 @@ interface Waiter {
   readonly resolve: (outcome: TakeOutcome) => void;
   readonly reject: (err: unknown) => void;
   state: 'waiting' | 'done' | 'cancelled';
+  /** How the lease decided the take (set with state 'done'). */
+  outcome?: TakeOutcome;
   grant?: Grant;
 }
 
@@ -107,6 +120,8 @@ export class Lease {
   #storeRemaining: number | undefined;
   /** End of the bucket of the last refused take, for Retry-After. */
   #refusedReset = 0;
+  /** End of the bucket in which the store's replies showed other isolates taking too (0: none). */
+  #contendedIn = 0;
   /** End of the bucket in which this lease last refused a request (0: none). */
   #refusedIn = 0;
   #queue: Waiter[] = [];
@@ -114,6 +129,8 @@ export class Lease {
   #pumping: { since: number } | undefined;
   #refill = false;
   #lastUse = 0;
+  /** When the store last answered one of this lease's commands; 0: never. */
+  #lastReply = 0;
   #idleWatch: { readonly armedAt: number } | undefined;
 
   constructor(window: LimitWindow, policy: LeasePolicy, clock: LeaseClock = realClock) {
@@ -128,6 +145,17 @@ export class Lease {
    */
   remaining(): number {
     return Math.min(this.#window.limit, Math.max(0, (this.#storeRemaining ?? this.#window.limit) + this.#available));
+  }
+
+  /**
+   * Units of the bucket ending at `reset` used across every isolate as the store last told this
+   * lease (its own units on hand not counted as used); undefined when it has no word of that bucket.
+   * What the outage limiter starts from, so a location that loses the store mid-window does not
+   * admit the whole limit again.
+   */
+  usedIn(reset: number): number | undefined {
+    if (this.#reset !== reset || this.#storeRemaining === undefined) return undefined;
+    return this.#window.limit - this.remaining();
   }
 
   /**
@@ -152,7 +180,12 @@ export class Lease {
     const waiter: Waiter = { need, io, resolve, reject, state: 'waiting' };
     this.#queue.push(waiter);
     this.#run(io);
-    return { outcome, cancel: () => this.#cancel(waiter) };
+    return {
+      outcome,
+      decided: () => waiter.outcome,
+      storeAnswering: (ms) => waiter.state === 'waiting' && this.#pumping !== undefined && this.#clock.now() - this.#lastReply <= ms,
+      cancel: () => this.#cancel(waiter),
+    };
   }
 
   /**
@@ -164,8 +197,9 @@ export class Lease {
     const now = this.#clock.now();
     this.#roll(now);
     if (grant.epoch === this.#epoch && now < this.#reset) {
-      // Queued takes may fit now: the pump, busy while anyone waits, serves them at its next turn.
       this.#available += units;
+      // Queued takes may fit now: served at once, not after the pump's command in flight.
+      this.#serve(now);
       this.#armIdleWatch(now, io);
       return Promise.resolve();
     }
@@ -282,7 +316,7 @@ export class Lease {
         }
         const wanted = this.#queue.reduce((sum, w) => sum + w.need, 0) - this.#available;
         let size = Math.max(wanted, this.#target(now, head.need) - this.#available);
-        if (this.#storeRemaining !== undefined) size = Math.min(size, Math.max(first, this.#storeRemaining));
+        if (this.#storeRemaining !== undefined) size = Math.min(size, Math.max(first, this.#share(this.#storeRemaining)));
         size = Math.max(first, Math.min(size, ceiling));
         const result = await this.#takeFromStore(io, size);
         if (result === 'granted') ceiling = Number.POSITIVE_INFINITY;
@@ -296,15 +330,25 @@ export class Lease {
     }
   }
 
+  /**
+   * How much of what the store said remains one take may ask for: all of it, until the store's
+   * replies in this bucket showed other isolates taking too. Locations that each ask for all that
+   * remains are then all refused (a refused take counts until it is refunded), round after round on
+   * a slow store; asking for half, concurrent takes mostly fit and the window is shared out in a few
+   * round trips.
+   */
+  #share(storeRemaining: number): number {
+    return this.#contendedIn !== 0 && this.#contendedIn === this.#reset ? Math.ceil(storeRemaining / 2) : storeRemaining;
+  }
+
   /** Hands units on hand to queued requests, first come first served. */
   #serve(now: number): void {
     while (this.#queue.length > 0) {
       const head = this.#queue[0]!;
       if (this.#available < head.need || now >= this.#reset) return;
       this.#queue.shift();
-      head.state = 'done';
       head.grant = this.#handOut(head.need, now, head.io);
-      head.resolve({ granted: true, grant: head.grant });
+      this.#decide(head, { granted: true, grant: head.grant });
     }
   }
 
@@ -315,30 +359,44 @@ export class Lease {
     this.#refill = false;
     this.#queue = this.#queue.filter((w) => {
       if (w.need - this.#available <= ceiling) return true;
-      w.state = 'done';
-      w.resolve({ granted: false, reset });
+      this.#decide(w, { granted: false, reset });
       return false;
     });
   }
 
+  #decide(waiter: Waiter, outcome: TakeOutcome): void {
+    waiter.state = 'done';
+    waiter.outcome = outcome;
+    waiter.resolve(outcome);
+  }
+
   async #takeFromStore(io: LeaseIo, size: number): Promise<TakeResult> {
+    // What the store said remains of this bucket before the take: a reply that differs from what
+    // this take alone would make of it shows other locations taking from the window.
+    const bucket = this.#reset;
+    const before = this.#storeRemaining;
     const reply = await this.#apply(io, size);
     const now = this.#clock.now();
     if (reply.success) {
       // Units counted in a bucket that is already over are worth nothing.
       if (now >= reply.reset || reply.reset < this.#reset) return 'stale';
       if (reply.reset > this.#reset) this.#enter(reply.reset);
+      if (reply.reset === bucket && before !== undefined && reply.remaining !== before - size) this.#contendedIn = bucket;
       this.#available += size;
       this.#storeRemaining = reply.remaining;
       this.#armIdleWatch(now, io);
       return 'granted';
     }
     this.#refusedReset = reply.reset;
+    if (reply.reset === bucket && before !== undefined && size <= before) this.#contendedIn = bucket;
     // After the reset the refused units died with their bucket; a refund now would credit the next one.
     if (now >= reply.reset) return 'stale';
     const back = await this.#apply(io, -size);
     if (back.reset > this.#reset) this.#enter(back.reset);
-    if (back.reset === this.#reset) this.#storeRemaining = back.remaining;
+    if (back.reset === this.#reset) {
+      if (back.reset === bucket && before !== undefined && back.remaining !== before) this.#contendedIn = bucket;
+      this.#storeRemaining = back.remaining;
+    }
     return 'refused';
   }
 
@@ -353,7 +411,9 @@ export class Lease {
     const window = this.#window;
     const call = io.change(window, rate);
     try {
-      return await withDeadline(call, io.timeoutMs, 'the rate-limit store');
+      const reply = await withDeadline(call, io.timeoutMs, 'the rate-limit store');
+      this.#lastReply = this.#clock.now();
+      return reply;
     } catch (err) {
       if (rate > 0) {
         const refund = (reply: CounterReply) =>

@@ -17,10 +17,11 @@ import { estimateTokens } from '../../../shared/tokens';
 import type { Bindings } from '../../env';
 import type { TenantOverrides } from '../../../shared/plans';
 import { BASE, bridgeQuiet, bridgeStats, modelConfig, modelReset, resetBridgeStats } from '../../testing/gateway-client';
+import { RecordingGate } from '../../testing/recording-gate';
 import { seedTenantKey, store } from '../../testing/seed';
 import type { IsolateServices } from '../isolate';
 import { TenantDirectory, TENANT_RECORD_TTL_MS } from '../tenant-directory';
-import { type AdmitInput, type Admission, QuotaGate, type QuotaGateOptions } from './gate';
+import type { QuotaGateOptions } from './gate';
 import { BLOCK_RECHECK_MS } from './block-list';
 import { DEFAULT_LEASE_POLICY } from './lease-sizing';
 
@@ -33,19 +34,6 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 afterEach(async () => {
   await modelReset();
 });
-
-/** A gate that notes where each decision came from. */
-class RecordingGate extends QuotaGate {
-  readonly sources: Array<Admission['source'] | 'denied'> = [];
-  override admit(input: AdmitInput): Promise<Admission> {
-    const admission = super.admit(input);
-    admission.then(
-      (a) => this.sources.push(a.source),
-      () => this.sources.push('denied'),
-    );
-    return admission;
-  }
-}
 
 interface Answer {
   readonly status: number;

@@ -19,15 +19,18 @@ export class LocalLimiter {
 
   /**
    * Checks every window and counts the request (1 per request window, `tokens` per token window)
-   * only when all of them admit it: one synchronous step, so it is exact within the isolate.
+   * only when all of them admit it: one synchronous step, so it is exact within the isolate. A
+   * window's count starts from `known(window, reset)` when given: what the store last said was used
+   * in that bucket, so the limit is not granted afresh in the middle of a window.
    */
-  admit(tenantId: string, windows: readonly LimitWindow[], tokens: number): WindowState[] {
+  admit(tenantId: string, windows: readonly LimitWindow[], tokens: number, known?: (window: LimitWindow, reset: number) => number | undefined): WindowState[] {
     const now = this.#now();
     const slots = windows.map((window) => {
       const bucket = Math.floor(now / (window.seconds * 1000));
       const key = `${identifierOf(window, tenantId)}:${bucket}`;
       const rate = window.kind === 'requests' ? 1 : tokens;
-      return { window, key, rate, used: this.#counters.get(key) ?? 0, reset: (bucket + 1) * window.seconds * 1000 };
+      const reset = (bucket + 1) * window.seconds * 1000;
+      return { window, key, rate, used: Math.max(this.#counters.get(key) ?? 0, known?.(window, reset) ?? 0), reset };
     });
     const success = slots.every((s) => s.used + s.rate <= s.window.limit);
     return slots.map((s) => {

@@ -1,16 +1,21 @@
 /**
  * The store outage policy, proven by stopping a real bridge mid-test (test/setup/outage-bridge.ts):
- * fail-open keeps serving with the in-isolate limiter (which still enforces the plan), logs a warning
- * and counts `StoreUnavailable`; fail-closed answers 503 with Retry-After; never a 500. When the
- * bridge is back, Redis is used again.
+ * fail-open keeps serving with the in-isolate limiter (which still enforces the plan, counting on
+ * from what the store last said was used), logs a warning and counts `StoreUnavailable`; fail-closed
+ * answers 503 with Retry-After; never a 500. When the bridge is back, Redis is used again. A slow
+ * store that keeps answering is not an outage: a burst over three locations on it stays within L.
  */
 import { createExecutionContext, env } from 'cloudflare:test';
+import { Redis } from '@upstash/redis/cloudflare';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { createApp } from '../../app';
 import { ErrorEnvelopeSchema } from '../../../shared/errors';
 import { IsolateMetrics } from '../metrics';
-import { BASE } from '../../testing/gateway-client';
-import { seedTenantKey } from '../../testing/seed';
+import { BASE, bridgeQuiet } from '../../testing/gateway-client';
+import { RecordingGate } from '../../testing/recording-gate';
+import { seedTenantKey, store } from '../../testing/seed';
+import { withinOneMinute } from '../../testing/minute';
+import { clearStoreFaults, outageBindings, setStoreFaults } from '../../testing/store-faults';
 
 const model = inject('model');
 const admin = (action: 'stop' | 'start') =>
@@ -18,6 +23,7 @@ const admin = (action: 'stop' | 'start') =>
 
 afterEach(async () => {
   await admin('start');
+  await clearStoreFaults();
 });
 
 function setup(policy: 'open' | 'closed') {
@@ -49,7 +55,7 @@ function setup(policy: 'open' | 'closed') {
 }
 
 describe('store outage', () => {
-  it('fails open with the local limiter when the bridge stops, then returns to Redis', async () => {
+  it('fails open with the local limiter, counting on from the store’s last word, when the bridge stops, then returns to Redis', async () => {
     const { send, unavailable } = setup('open');
     const { key } = await seedTenantKey({ overrides: { requestsPerMinute: 3 } });
     const warm = await send(key, 'warm');
@@ -60,8 +66,9 @@ describe('store outage', () => {
     const statuses = during.map((r) => r.status);
     const failures = unavailable();
     console.warn(`fail-open: statuses during the outage ${JSON.stringify(statuses)}, StoreUnavailable metric ${failures}`);
-    // The local limiter enforces the plan (3 a minute) in the isolate; never a 500.
-    expect(statuses).toEqual([200, 200, 200, 429, 429]);
+    // The local limiter enforces the plan (3 a minute) in the isolate, from the one request the store
+    // had counted: two more, not three; never a 500.
+    expect(statuses).toEqual([200, 200, 429, 429, 429]);
     expect(failures).toBe(5);
     expect((await admin('start')).running).toBe(true);
     const back = await send(key, 'back');
@@ -100,5 +107,62 @@ describe('store outage', () => {
     expect(during.status).toBe(200);
     expect(Number(during.headers.get('x-ratelimit-remaining'))).toBe(Number(warm.headers.get('x-ratelimit-remaining')) - 1);
     expect(unavailable()).toBe(0);
+  });
+});
+
+describe('a slow store that keeps answering', () => {
+  it('is not an outage: a burst over three locations waits past its deadline and stays within L', { timeout: 120_000 }, async () => {
+    const latencyMs = 120;
+    const bindings = outageBindings({ STORE_TIMEOUT_MS: '500', STORE_OUTAGE_POLICY: 'open' });
+    // Each location: its own app, quota gate and store client, on the one (slow) store.
+    const locations = Array.from({ length: 3 }, () => {
+      const client = new Redis({ url: inject('outageBridgeUrl'), token: String(bindings.UPSTASH_REDIS_REST_TOKEN), enableTelemetry: false });
+      const gate = new RecordingGate({ lease: { idleMs: 500 } });
+      const app = createApp({ quotaGate: gate, store: () => client });
+      return { gate, app };
+    });
+    const { key, tenant } = await seedTenantKey({ overrides: { requestsPerMinute: 50 } });
+    // Every location knows the key before the burst: the burst is about the limit.
+    for (const l of locations) expect((await l.app.request(`${BASE}/v1/models`, { headers: { authorization: `Bearer ${key}` } }, bindings)).status).toBe(200);
+    await withinOneMinute(20_000);
+    await setStoreFaults({ latencyMs });
+    const started = Date.now();
+    const answers = await Promise.all(
+      Array.from({ length: 300 }, async (_, i) => {
+        const res = await locations[i % 3]!.app.request(
+          `${BASE}/v1/infer`,
+          {
+            method: 'POST',
+            headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+            body: JSON.stringify({ model, prompt: `slow store ${i}`, params: { max_tokens: 2 } }),
+          },
+          bindings,
+          createExecutionContext(),
+        );
+        await res.arrayBuffer();
+        return { status: res.status, retryAfter: res.headers.get('retry-after') };
+      }),
+    );
+    const burstMs = Date.now() - started;
+    await clearStoreFaults();
+    const count = (status: number) => answers.filter((a) => a.status === status).length;
+    const sources = locations.flatMap((l) => l.gate.sources);
+    const bySource = Object.fromEntries(['lease', 'store', 'local', 'denied'].map((s) => [s, sources.filter((x) => x === s).length]));
+    console.warn(
+      `slow store (${latencyMs} ms a round trip, 500 ms deadline), 300 over 3 locations, L = 50, decided in ${burstMs} ms: 200 ${count(200)}, 429 ${count(429)}, 503 ${count(503)}, decisions ${JSON.stringify(bySource)}`,
+    );
+    expect(count(200) + count(429) + count(503)).toBe(300);
+    expect(count(200)).toBeLessThanOrEqual(50);
+    // A 429 is a real decision of the limit: at least L − K + 1 went to requests that were not told to retry.
+    expect(count(200) + count(503)).toBeGreaterThanOrEqual(50 - 3 + 1);
+    // No request was admitted by a location's outage limiter: the store kept answering.
+    expect(bySource.local).toBe(0);
+    // Requests that waited the longest were refused to retry shortly, never admitted unchecked.
+    expect(answers.filter((a) => a.status === 503).every((a) => a.retryAfter === '1')).toBe(true);
+    // The store's counter holds what was admitted, once the leases' late refunds and idle returns landed.
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    await bridgeQuiet();
+    const keys = await store.keys(`gw:rl:requests:minute:${tenant.tenantId}:*`);
+    expect(await Promise.all(keys.map(async (k) => Number(await store.get<number>(k))))).toEqual([count(200)]);
   });
 });
