@@ -31,6 +31,7 @@ const TINY: BenchOptions = {
   scenarioRounds: 1,
   locationRequests: 30,
   locationLimit: 5,
+  locationRounds: 2,
   locationHoldMs: 500,
   embeddingsSaturationConnections: 8,
   npmStart: true,
@@ -43,6 +44,7 @@ const TINY: BenchOptions = {
 describe('the bench harness', () => {
   it('parses its command line', () => {
     expect(parseArgs(['--rounds', '2', '--subjects', 'direct,miss']).options).toMatchObject({ rounds: 2, subjects: ['direct', 'miss'] });
+    expect(parseArgs(['--location-rounds', '5']).options.locationRounds).toBe(5);
     expect(() => parseArgs(['--subjects', 'nope'])).toThrow(/--subjects/);
     expect(() => parseArgs(['--bogus'])).toThrow(/unknown option/);
   });
@@ -102,7 +104,8 @@ describe('the bench harness', () => {
     expect([at0?.latencyMs, at25?.latencyMs]).toEqual([0, 25]);
     expect(at25!.subjects.miss!.statuses).toEqual({ '200': expect.any(Number) });
     expect(at25!.subjects.blocked!.statuses).toEqual({ '429': expect.any(Number) });
-    // EDGE_LOCATIONS: never more than the limit, whatever the locations.
+    // EDGE_LOCATIONS: every burst of each window, and never more than the limit, whatever the locations.
+    expect(report.locations.map((l) => l.window)).toEqual(['requests per minute', 'requests per minute', 'tokens per minute', 'tokens per minute']);
     for (const l of report.locations) {
       expect(l.locations).toBe(3);
       expect(l.admitted).toBeLessThanOrEqual(l.limit);

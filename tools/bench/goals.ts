@@ -7,6 +7,7 @@
  */
 import { embeddingsGoalRows } from './embeddings';
 import type { RawResults, SubjectResult, ModeName } from './run';
+import type { LocationAdmission } from './scenarios';
 import { ratio, round } from './stats';
 import { usageCostGoalRow } from './usage-cost';
 
@@ -295,19 +296,22 @@ function hotPathGoals(results: RawResults): Goal[] {
   }
 
   for (const window of ['requests per minute', 'tokens per minute'] as const) {
-    const l = results.locations.find((x) => x.window === window);
+    // Every burst of the window counts: one over the limit misses the goal, however many were exact.
+    const bursts = results.locations.filter((x) => x.window === window);
+    const l = bursts[0];
     const id = `locations-${window.split(' ')[0]}`;
     const o = results.options;
     const k = l?.locations ?? 3;
     const limit = l?.limit ?? o.locationLimit;
-    const goal = `EDGE_LOCATIONS=${k}: ${l?.sent ?? o.locationRequests} parallel requests against L = ${limit} (${window}) admit ≤ ${limit} and ≥ ${limit - k}`;
+    const rounds = bursts.length > 1 ? `, each of ${bursts.length} bursts` : '';
+    const goal = `EDGE_LOCATIONS=${k}: ${l?.sent ?? o.locationRequests} parallel requests against L = ${limit} (${window}) admit ≤ ${limit} and ≥ ${limit - k}${rounds}`;
+    const burst = (b: LocationAdmission) =>
+      `${b.admitted} admitted (${b.admittedPerLocation.join(' + ')} by location), ${b.refused} refused${Object.keys(b.other).length ? `, other ${JSON.stringify(b.other)}` : ''}, in ${b.wallMs} ms`;
     hot(
       id,
       goal,
-      l ? l.admitted <= l.limit && l.admitted >= l.limit - l.locations : null,
-      l
-        ? `${l.admitted} admitted (${l.admittedPerLocation.join(' + ')} by location), ${l.refused} refused${Object.keys(l.other).length ? `, other ${JSON.stringify(l.other)}` : ''}, in ${l.wallMs} ms`
-        : 'edge locations not measured',
+      l ? bursts.every((b) => b.admitted <= b.limit && b.admitted >= b.limit - b.locations) : null,
+      l ? bursts.map(burst).join('; ') : 'edge locations not measured',
     );
   }
 

@@ -3,7 +3,7 @@
  * markdown tables, and writes `bench/results/latest.{json,md}`. Findings about where the time goes
  * can be kept in `bench/findings.md` (one `- ` bullet each); they are copied into the results.
  *
- *   npx tsx tools/bench/main.ts [--rounds 3] [--duration 2] [--subjects direct,peer,miss] [--out bench/results] [--quick]
+ *   npx tsx tools/bench/main.ts [--rounds 3] [--duration 2] [--subjects direct,peer,miss] [--location-rounds 3] [--out bench/results] [--quick]
  *   npx tsx tools/bench/main.ts --render   # rewrite latest.md/json from latest.json with the current findings
  */
 import { readFile } from 'node:fs/promises';
@@ -44,6 +44,7 @@ export function parseArgs(argv: readonly string[]): { options: BenchOptions; out
           scenarioRounds: 1,
           storeCommandSeconds: 1,
           coalescedStreamTrials: 1,
+          locationRounds: 1,
           minifiedWorker: false,
         };
         continue;
@@ -55,6 +56,9 @@ export function parseArgs(argv: readonly string[]): { options: BenchOptions; out
         break;
       case '--rate':
         options = { ...options, fixedRate: num(flag, value) };
+        break;
+      case '--location-rounds':
+        options = { ...options, locationRounds: Math.max(1, Math.round(num(flag, value))) };
         break;
       case '--connections':
         options = { ...options, saturationConnections: Math.max(1, Math.round(num(flag, value))) };
