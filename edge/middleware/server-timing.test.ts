@@ -69,6 +69,8 @@ describe('Server-Timing', () => {
     const m = phases(miss);
     console.warn(`miss (model ttft 80 ms, client saw ${missMs} ms): ${miss.headers.get('server-timing')}`);
     expect(Object.keys(m)).toEqual(['auth', 'limits', 'cache', 'upstream', 'total']);
+    // A new tenant's first request: its isolate holds no lease yet, so the store decided it.
+    expect(m.limits!.desc).toBe('store');
     expect(m.cache!.desc).toBe('MISS');
     expect(m.upstream!.dur).toBeGreaterThanOrEqual(75);
     expect(m.total!.dur).toBeGreaterThanOrEqual(m.upstream!.dur);
@@ -80,6 +82,8 @@ describe('Server-Timing', () => {
     const h = phases(hit);
     console.warn(`hit: ${hit.headers.get('server-timing')}`);
     expect(Object.keys(h)).toEqual(['auth', 'limits', 'cache', 'total']);
+    // The first request's lease took a few requests' worth: this one was admitted from it.
+    expect(h.limits!.desc).toBe('lease');
     expect(h.cache).toEqual({ dur: 0, desc: 'L0' });
     expectSane(h, Date.now() - started);
   });

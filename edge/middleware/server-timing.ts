@@ -1,6 +1,8 @@
 /**
  * `Server-Timing` on every response (SPEC §2), so clients and the bench see where the time goes:
- * `auth`, `limits`, `cache;desc="L0|L1|L2|COALESCED|MISS|BYPASS"`, `upstream` and `total`, each
+ * `auth`, `limits;desc="lease|store|local"` (an admission: from the isolate's quota leases alone, after
+ * a store round trip, or from the outage limiter), `cache;desc="L0|L1|L2|COALESCED|MISS|BYPASS"`,
+ * `upstream` and `total`, each
  * measured by the middleware or stage that owns the phase (auth, quota, response cache, forward)
  * and written here, once, when the response leaves the handler. That is before the first byte of a
  * stream: there `upstream` is the time to the backend's first event and `total` the time to the

@@ -72,7 +72,17 @@ export function admitRequest(
     await noticeBudget({ ...input, now: deps.now(), storeTimeoutMs: config.limits.storeTimeoutMs, background: later });
   };
   const admission = admittedWithBudget(gate, budget, later)
-    .finally(() => stopTimer())
+    .then(
+      (decided) => {
+        // Where the limits were decided: this isolate's leases alone, a store round trip, or the outage limiter.
+        stopTimer(decided.admitted.source);
+        return decided;
+      },
+      (err: unknown) => {
+        stopTimer();
+        throw err;
+      },
+    )
     .then(({ admitted, spend }) => {
       const granted = { ...admitted.headers, ...spend?.headers };
       Object.assign(headers, granted);

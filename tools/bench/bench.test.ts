@@ -126,6 +126,10 @@ describe('the bench harness', () => {
     expect(steadyMiss.admitted).toBeGreaterThan(0);
     // MONITOR sees what the bridge ran: the same commands, filed by purpose.
     expect(steadyMiss.monitoredCommands).toBe(steadyMiss.bridgeCommands);
+    // One by one, every request says where its limits were decided; a warm tenant's misses, from its leases.
+    const sequentialMiss = report.storeCommands!.criticalPath.find((c) => c.subject === 'miss')!;
+    expect(Object.values(sequentialMiss.limitsFrom).reduce((a, b) => a + b, 0)).toBe(sequentialMiss.requests);
+    expect(sequentialMiss.limitsFrom.lease).toBeGreaterThan(0);
     // Embeddings: both sides measured in both modes; the twin makes a call per request, the batcher fewer.
     const e = report.embeddings!;
     expect(e.available, e.reason).toBe(true);

@@ -285,7 +285,10 @@ function hotPathGoals(results: RawResults): Goal[] {
       (s) =>
         `${s.subject}: ${s.perAdmitted['rate-limit']} rate-limit, ${s.perAdmitted['l2-read']} L2 read, ${s.perAdmitted['cache-write']} cache write, ${s.perAdmitted.idempotency} idempotency, ${s.perAdmitted.auth} key/tenant per admitted (${s.admitted} admitted)`,
     );
-    const critical = sc.criticalPath.map((c) => `${c.subject} ${c.perRequest['rate-limit']}`);
+    const critical = sc.criticalPath.map(
+      (c) =>
+        `${c.subject} ${c.perRequest['rate-limit']} (limits from ${JSON.stringify(c.limitsFrom)}${c.besideLeaseAdmissions ? `; ${c.besideLeaseAdmissions} refill commands ran beside lease admissions` : ''})`,
+    );
     const ok = sc.steady.every((s) => s.perAdmitted['rate-limit'] <= 0.2) && sc.criticalPath.every((c) => c.perRequest['rate-limit'] === 0);
     hot(
       'rate-limit-commands',

@@ -289,12 +289,32 @@ function scenarioSections(r: BenchReport, out: string[]): void {
     out.push(row(['subject', 'admitted', ...COMMAND_CATEGORIES.map((k) => `${k} / admitted`), 'MONITOR total', 'bridge total']));
     out.push(row(['---', '---:', ...COMMAND_CATEGORIES.map(() => '---:'), '---:', '---:']));
     for (const s of sc.steady) out.push(row([`${s.subject} at ${s.rate} req/s`, s.admitted, ...cells(s.perAdmitted), s.monitoredCommands, s.bridgeCommands]));
-    out.push('', row(['subject (one by one)', 'requests', ...COMMAND_CATEGORIES.map((k) => `${k} before the response`)]));
-    out.push(row(['---', '---:', ...COMMAND_CATEGORIES.map(() => '---:')]));
-    for (const c of sc.criticalPath) out.push(row([c.subject, c.requests, ...cells(c.perRequest)]));
     out.push(
       '',
-      'Commands are filed by key prefix: `gw:rl` rate limits, `gw:cache:` reads (L2) and writes, `gw:idem:` idempotency, `gw:key:`/`gw:tenant:` key and tenant lookups. "Before the response" counts the commands Redis ran between sending a request and its response headers.',
+      row([
+        'subject (one by one)',
+        'requests',
+        'limits decided from',
+        ...COMMAND_CATEGORIES.map((k) => `${k} before the response`),
+        'rate-limit beside a lease admission',
+      ]),
+    );
+    out.push(row(['---', '---:', '---', ...COMMAND_CATEGORIES.map(() => '---:'), '---:']));
+    for (const c of sc.criticalPath)
+      out.push(
+        row([
+          c.subject,
+          c.requests,
+          Object.entries(c.limitsFrom)
+            .map(([k, v]) => `${k} ${v}`)
+            .join(', '),
+          ...cells(c.perRequest),
+          c.besideLeaseAdmissions,
+        ]),
+      );
+    out.push(
+      '',
+      'Commands are filed by key prefix: `gw:rl` rate limits, `gw:cache:` reads (L2) and writes, `gw:idem:` idempotency, `gw:key:`/`gw:tenant:` key and tenant lookups. "Before the response" counts the commands Redis ran between sending a request and its response headers, except rate-limit commands beside a request its leases admitted (`Server-Timing: limits;desc="lease"`): those are refills in the background, counted apart.',
       '',
     );
   }

@@ -107,11 +107,19 @@ export interface SteadyCommands {
   readonly monitoredCommands: number;
 }
 
-/** Store commands per sequential request, counted between sending it and its response headers. */
+/**
+ * Store commands per sequential request, counted between sending it and its response headers. A
+ * rate-limit command in that span of a request whose limits were decided from its isolate's leases
+ * (`Server-Timing: limits;desc="lease"`) ran beside it (a refill in the background), not on its path.
+ */
 export interface CriticalPathCommands {
   readonly subject: string;
   readonly requests: number;
   readonly perRequest: CommandCounts;
+  /** Where each request's limits were decided (Server-Timing `limits` desc: lease, store, local; none for a refusal). */
+  readonly limitsFrom: Record<string, number>;
+  /** Rate-limit commands in the span of requests admitted from their leases: background work beside them. */
+  readonly besideLeaseAdmissions: number;
 }
 
 /** Both counts for the given subjects. */
@@ -161,17 +169,25 @@ export async function measureStoreCommands(
       });
 
       const critical = zero();
+      const limitsFrom: Record<string, number> = {};
+      let besideLeaseAdmissions = 0;
       for (let i = 0; i < options.sequential; i += 1) {
         await settle();
         watch.take();
         const sentAt = Date.now();
         const res = await fetch(s.target.url, { method: s.target.method, headers: s.target.headers, body: s.target.body.replaceAll('[<id>]', randomUUID()) });
         const headersAt = Date.now();
+        const from = /(?:^|, )limits;desc="(\w+)"/.exec(res.headers.get('server-timing') ?? '')?.[1] ?? 'none';
+        limitsFrom[from] = (limitsFrom[from] ?? 0) + 1;
         await res.arrayBuffer();
         await settle();
-        for (const c of watch.take()) if (c.atMs >= sentAt && c.atMs <= headersAt) critical[c.category] += 1;
+        for (const c of watch.take()) {
+          if (c.atMs < sentAt || c.atMs > headersAt) continue;
+          if (c.category === 'rate-limit' && from === 'lease') besideLeaseAdmissions += 1;
+          else critical[c.category] += 1;
+        }
       }
-      criticalPath.push({ subject: s.id, requests: options.sequential, perRequest: per(critical, options.sequential) });
+      criticalPath.push({ subject: s.id, requests: options.sequential, perRequest: per(critical, options.sequential), limitsFrom, besideLeaseAdmissions });
     }
     return { steady, criticalPath };
   } finally {
