@@ -43,14 +43,19 @@ export function responseCache(deps: Deps): MiddlewareHandler<AppEnv> {
     const lookup = key !== undefined && policy.lookup;
     const stopTimer = timePhase(c, 'cache');
 
-    const hot = lookup ? deps.l0.get(key, deps.now()) : undefined;
-    if (hot) stopTimer('L0');
+    const early = lookup ? deps.l0.get(key, deps.now()) : undefined;
+    if (early) stopTimer('L0');
     const blocked = deps.quotaGate.blockedStates(state.upstream.auth.tenantId) !== undefined;
-    const tiers = lookup && !hot && !blocked ? readTiers(store, key, deps.now(), c.get('config').limits.storeTimeoutMs) : undefined;
+    const tiers = lookup && !early && !blocked ? readTiers(store, key, deps.now(), c.get('config').limits.storeTimeoutMs) : undefined;
     void tiers?.then((read) => deps.lookups.record(read.found !== undefined));
     // Where this isolate's lookups rarely hit, the backend call starts beside the read (speculation.ts).
     const speculate = tiers !== undefined && deps.lookups.speculate(speculateBelow);
     await state.admission;
+    // Looked at again once admitted: an identical request may have led, answered and left its flight
+    // while this one waited for its limits (its tier read missed before that answer was stored), and
+    // only L0 has the answer then; without this look the request would call the backend a second time.
+    const hot = early ?? (lookup ? deps.l0.get(key, deps.now()) : undefined);
+    if (hot) stopTimer('L0');
 
     /** Answers from a tier: promoted to the faster tiers, counted, settled. */
     const answerHit = (found: Found): Response | Promise<Response> => {
