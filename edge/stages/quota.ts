@@ -71,24 +71,20 @@ export function admitRequest(
     const input = { env: c.env, store, tenantId: auth.tenantId, limitMicros: limit, spentMicros: spent, currency: config.routes.currency };
     await noticeBudget({ ...input, now: deps.now(), storeTimeoutMs: config.limits.storeTimeoutMs, background: later });
   };
-  const admission = admittedWithBudget(gate, budget, later)
-    .then(
-      (decided) => {
-        // Where the limits were decided: this isolate's leases alone, a store round trip, or the outage limiter.
-        stopTimer(decided.admitted.source);
-        return decided;
-      },
-      (err: unknown) => {
-        stopTimer();
-        throw err;
-      },
-    )
-    .then(({ admitted, spend }) => {
+  const admission = admittedWithBudget(gate, budget, later).then(
+    ({ admitted, spend }) => {
+      // Where the limits were decided: this isolate's leases alone, a store round trip, or the outage limiter.
+      stopTimer(admitted.source);
       const granted = { ...admitted.headers, ...spend?.headers };
       Object.assign(headers, granted);
       for (const [name, value] of Object.entries(granted)) c.header(name, value);
       return { admitted, settleSpend: (cost: number) => (spend ? later(spend.settle(cost).then(notice)) : undefined) };
-    });
+    },
+    (err: unknown) => {
+      stopTimer();
+      throw err;
+    },
+  );
   // A refusal for the budget is its 100 % (the spend can no longer reach the limit by itself).
   admission.catch((err: unknown) => {
     if (err instanceof ApiError && err.code === 'BUDGET_EXCEEDED') later(notice(limit));

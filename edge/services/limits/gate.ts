@@ -34,7 +34,7 @@ import { type Grant, isGrant, type LeaseClock, type LeaseIo, type PendingTake, r
 import { LeaseBook } from './lease-book';
 import { checkLeasePolicy, DEFAULT_LEASE_POLICY, type LeasePolicy } from './lease-sizing';
 import { LocalLimiter } from './local-limiter';
-import { afterDeadline } from './take-wait';
+import { afterDeadline, QUEUE_PATIENCE } from './take-wait';
 import { identifierOf, limiterFor, type LimitWindow, type WindowState, windowsFor } from './windows';
 
 /**
@@ -77,6 +77,8 @@ export interface QuotaGateOptions {
   readonly sleep?: (ms: number) => Promise<void>;
   /** Lease sizing and idle return; {@link DEFAULT_LEASE_POLICY} for what is not given. */
   readonly lease?: Partial<LeasePolicy>;
+  /** Store deadlines a request waits behind a store that keeps answering before its 503 ({@link QUEUE_PATIENCE}). */
+  readonly queuePatience?: number;
 }
 
 export class QuotaGate {
@@ -86,9 +88,11 @@ export class QuotaGate {
   // the limit while the store is down.
   readonly #leases: LeaseBook;
   readonly #local: LocalLimiter;
+  readonly #patience: number;
 
   constructor(options: QuotaGateOptions = {}) {
     this.#now = options.now ?? realClock.now;
+    this.#patience = options.queuePatience ?? QUEUE_PATIENCE;
     const clock: LeaseClock = { now: this.#now, sleep: options.sleep ?? realClock.sleep };
     this.#blocked = new BlockList(this.#now);
     this.#leases = new LeaseBook(checkLeasePolicy({ ...DEFAULT_LEASE_POLICY, ...options.lease }), clock);
@@ -120,13 +124,14 @@ export class QuotaGate {
     const timeoutMs = input.policy.storeTimeoutMs;
     const all = Promise.all(takes.map((t): TakeOutcome | Promise<TakeOutcome> => (isGrant(t) ? { granted: true, grant: t } : t.outcome)));
     const since = this.#now();
-    let outcomes: TakeOutcome[] | undefined;
-    while (!outcomes) {
+    let outcomes: TakeOutcome[];
+    for (;;) {
       try {
         // Another request's store command may serve these takes: wait for it without awaiting its promise.
         outcomes = await awaitShared(all, timeoutMs, 'the rate-limit store');
+        break;
       } catch (err) {
-        const next = afterDeadline(takes, err, this.#now() - since, timeoutMs);
+        const next = afterDeadline(takes, err, this.#now() - since, timeoutMs, this.#patience);
         if (next.next === 'decided') {
           outcomes = next.outcomes;
           break;

@@ -111,15 +111,20 @@ describe('store outage', () => {
 });
 
 describe('a slow store that keeps answering', () => {
-  it('is not an outage: a burst over three locations waits past its deadline and stays within L', { timeout: 120_000 }, async () => {
-    const latencyMs = 120;
-    const bindings = outageBindings({ STORE_TIMEOUT_MS: '500', STORE_OUTAGE_POLICY: 'open' });
-    // Each location: its own app, quota gate and store client, on the one (slow) store.
+  const latencyMs = 120;
+  const deadlineMs = 500;
+
+  /**
+   * 300 parallel requests round robin over three locations (each its own app, quota gate and store
+   * client, on the one slow store) against 50 a minute; what they got, where each admission came from,
+   * and the store's counter once the leases' refunds and idle returns landed.
+   */
+  async function burst(queuePatience?: number) {
+    const bindings = outageBindings({ STORE_TIMEOUT_MS: String(deadlineMs), STORE_OUTAGE_POLICY: 'open' });
     const locations = Array.from({ length: 3 }, () => {
       const client = new Redis({ url: inject('outageBridgeUrl'), token: String(bindings.UPSTASH_REDIS_REST_TOKEN), enableTelemetry: false });
-      const gate = new RecordingGate({ lease: { idleMs: 500 } });
-      const app = createApp({ quotaGate: gate, store: () => client });
-      return { gate, app };
+      const gate = new RecordingGate({ lease: { idleMs: 500 }, ...(queuePatience === undefined ? {} : { queuePatience }) });
+      return { gate, app: createApp({ quotaGate: gate, store: () => client }) };
     });
     const { key, tenant } = await seedTenantKey({ overrides: { requestsPerMinute: 50 } });
     // Every location knows the key before the burst: the burst is about the limit.
@@ -149,8 +154,18 @@ describe('a slow store that keeps answering', () => {
     const sources = locations.flatMap((l) => l.gate.sources);
     const bySource = Object.fromEntries(['lease', 'store', 'local', 'denied'].map((s) => [s, sources.filter((x) => x === s).length]));
     console.warn(
-      `slow store (${latencyMs} ms a round trip, 500 ms deadline), 300 over 3 locations, L = 50, decided in ${burstMs} ms: 200 ${count(200)}, 429 ${count(429)}, 503 ${count(503)}, decisions ${JSON.stringify(bySource)}`,
+      `slow store (${latencyMs} ms a round trip, ${deadlineMs} ms deadline, patience ${queuePatience ?? 'default'}), 300 over 3 locations, L = 50, decided in ${burstMs} ms: ` +
+        `200 ${count(200)}, 429 ${count(429)}, 503 ${count(503)}, decisions ${JSON.stringify(bySource)}`,
     );
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    await bridgeQuiet();
+    const keys = await store.keys(`gw:rl:requests:minute:${tenant.tenantId}:*`);
+    const counter = await Promise.all(keys.map(async (k) => Number(await store.get<number>(k))));
+    return { answers, count, bySource, counter };
+  }
+
+  it('is not an outage: a burst over three locations waits past its deadline and stays within L', { timeout: 120_000 }, async () => {
+    const { answers, count, bySource, counter } = await burst();
     expect(count(200) + count(429) + count(503)).toBe(300);
     expect(count(200)).toBeLessThanOrEqual(50);
     // A 429 is a real decision of the limit: at least L − K + 1 went to requests that were not told to retry.
@@ -160,9 +175,19 @@ describe('a slow store that keeps answering', () => {
     // Requests that waited the longest were refused to retry shortly, never admitted unchecked.
     expect(answers.filter((a) => a.status === 503).every((a) => a.retryAfter === '1')).toBe(true);
     // The store's counter holds what was admitted, once the leases' late refunds and idle returns landed.
-    await new Promise((resolve) => setTimeout(resolve, 1_000));
-    await bridgeQuiet();
-    const keys = await store.keys(`gw:rl:requests:minute:${tenant.tenantId}:*`);
-    expect(await Promise.all(keys.map(async (k) => Number(await store.get<number>(k))))).toEqual([count(200)]);
+    expect(counter).toEqual([count(200)]);
+  });
+
+  it('refuses with 503 and Retry-After: 1 what it cannot decide within its patience, never admitting it locally', { timeout: 120_000 }, async () => {
+    // One deadline of patience: the burst needs many more round trips than fit in 500 ms.
+    const { answers, count, bySource, counter } = await burst(1);
+    const busy = answers.filter((a) => a.status === 503);
+    expect(count(200) + count(429) + busy.length).toBe(300);
+    expect(busy.length).toBeGreaterThan(0);
+    expect(busy.every((a) => a.retryAfter === '1')).toBe(true);
+    expect(bySource.local).toBe(0);
+    expect(count(200)).toBeLessThanOrEqual(50);
+    // A refused request leaves nothing taken: the counter holds what was admitted.
+    expect(counter).toEqual([count(200)]);
   });
 });
