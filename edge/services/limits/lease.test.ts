@@ -380,6 +380,27 @@ describe('a take that waits', () => {
     expect(held.store.rates).toEqual([8, -8, 1]);
   });
 
+  it('is never served from a refill taken under the old limit that lands after the limit changed', async () => {
+    const { clock } = manualClock(START);
+    const held = heldCounter(clock);
+    const lease = new Lease(minute(100), DEFAULT_LEASE_POLICY, clock);
+    const first = await outcomeOf(lease.take(minute(100), 1, held.io));
+    expect(first.granted).toBe(true);
+    // Hand out what the cold take brought, holding the store: the refill this starts stays in flight.
+    held.hold(() => true);
+    for (let i = 1; i < DEFAULT_LEASE_POLICY.minRequests; i++) expect(isGrant(lease.take(minute(100), 1, held.io))).toBe(true);
+    for (let i = 0; i < 5; i++) await flush();
+    // The plan drops to 2 a minute while that refill, taken under 100, is still on its way.
+    const after = lease.take(minute(2), 1, held.io);
+    if (isGrant(after)) throw new Error('a retired lease has no units on hand');
+    await held.release();
+    await held.store.settled();
+    const outcome = await after.outcome;
+    // The refill's units went back; the request was decided under the new limit: 8 used of 2.
+    expect(outcome.granted).toBe(false);
+    expect(held.store.count(minute(2))).toBe(DEFAULT_LEASE_POLICY.minRequests);
+  });
+
   it('is served at once from units given back, not after the command in flight', async () => {
     const { clock } = manualClock(START);
     const held = heldCounter(clock);

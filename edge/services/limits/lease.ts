@@ -375,11 +375,18 @@ export class Lease {
     // this take alone would make of it shows other locations taking from the window.
     const bucket = this.#reset;
     const before = this.#storeRemaining;
+    const window = this.#window;
     const reply = await this.#apply(io, size);
     const now = this.#clock.now();
     if (reply.success) {
       // Units counted in a bucket that is already over are worth nothing.
       if (now >= reply.reset || reply.reset < this.#reset) return 'stale';
+      // The limit changed while the take was on its way: its units were admitted under the old one
+      // and go back at the pump's next turn; no request under the new limit is served from them.
+      if (this.#window !== window) {
+        this.#returning += size;
+        return 'stale';
+      }
       if (reply.reset > this.#reset) this.#enter(reply.reset);
       if (reply.reset === bucket && before !== undefined && reply.remaining !== before - size) this.#contendedIn = bucket;
       this.#available += size;
@@ -392,6 +399,8 @@ export class Lease {
     // After the reset the refused units died with their bucket; a refund now would credit the next one.
     if (now >= reply.reset) return 'stale';
     const back = await this.#apply(io, -size);
+    // A reply under a limit retired meanwhile says nothing of what remains under the new one.
+    if (this.#window !== window) return 'stale';
     if (back.reset > this.#reset) this.#enter(back.reset);
     if (back.reset === this.#reset) {
       if (back.reset === bucket && before !== undefined && back.remaining !== before) this.#contendedIn = bucket;
@@ -402,8 +411,9 @@ export class Lease {
 
   async #returnUnits(io: LeaseIo, units: number): Promise<void> {
     if (this.#clock.now() >= this.#reset) return;
+    const window = this.#window;
     const reply = await this.#apply(io, -units);
-    if (reply.reset === this.#reset) this.#storeRemaining = reply.remaining;
+    if (reply.reset === this.#reset && this.#window === window) this.#storeRemaining = reply.remaining;
   }
 
   /** One store command under the request's deadline. A take that answers after it still counted its units: they go back when it lands. */
