@@ -3,8 +3,8 @@
  * and the answer. It announces the settlement the earlier stages listen for: the answer when it is
  * complete (for a stream, when its `done` event passes), a failure, or a cut stream; and each token
  * of a stream as it passes, for the coalesced followers. The `upstream` timing is the time to the
- * answer, or to a stream's first event. A speculating request (response-cache.ts) races its call
- * against the cache lookup still in flight.
+ * answer, or to a stream's first event. A speculating request (response-cache.ts) sends its call,
+ * then its cache lookup, and serves whichever answers first.
  */
 import type { MiddlewareHandler } from 'hono';
 import type { BackendStreamEvent } from '../../shared/contracts/backend';
@@ -39,11 +39,7 @@ export function forward(deps: Pick<IsolateServices, 'now'>): MiddlewareHandler<A
     const state = inferenceOf(c);
     await state.admission;
     const stopTimer = timePhase(c, 'upstream');
-    // A lookup that has answered by now decides alone: no call for a hit, no race for a miss.
-    const early = state.speculation && (await Promise.race([state.speculation.hit, Promise.resolve(NOT_YET)]));
-    if (typeof early === 'function') return early();
-    if (early === undefined) state.speculation?.missed();
-    const speculation = early === NOT_YET ? state.speculation : undefined;
+    const speculation = state.speculation;
     const upstream = speculation ? { ...state.upstream, signal: AbortSignal.any([state.abort.signal, speculation.signal]) } : state.upstream;
     const failed = (err: unknown): never => {
       state.settle({ kind: 'failed' });
@@ -67,22 +63,22 @@ export function forward(deps: Pick<IsolateServices, 'now'>): MiddlewareHandler<A
 
 type HitAnswer = () => Response | Promise<Response>;
 
-/** Raced as a settled promise after the lookup's: it wins only while the lookup has not answered. */
-const NOT_YET = 'not yet';
-
 /**
- * Which answer a speculating request serves: a hit that lands before the backend's answer (a
- * stream's first event) is served, and its function cancels the call; otherwise the backend's,
- * and the request is a miss. A call that fails first still waits for the lookup: a hit saves it.
+ * Which answer a speculating request serves. Its lookup starts on the next turn of the event loop,
+ * once the call's request has gone out (signing and sending it run in this one). A hit that lands
+ * before the backend's answer (a stream's first event) is served, and its function cancels the
+ * call; otherwise the backend's, and the request is a miss. A call that fails first still waits for
+ * the lookup: a hit saves it.
  */
 async function firstAnswer(speculation: Speculation, call: Promise<unknown>): Promise<HitAnswer | undefined> {
+  const lookup = new Promise<void>((resolve) => setTimeout(resolve, 0)).then(() => speculation.lookup());
   const ended = call.then(
     () => 'answered' as const,
     () => 'failed' as const,
   );
-  const first = await Promise.race([ended, speculation.hit.then<HitAnswer | 'answered' | 'failed'>((hit) => hit ?? ended)]);
+  const first = await Promise.race([ended, lookup.then<HitAnswer | 'answered' | 'failed'>((hit) => hit ?? ended)]);
   if (typeof first === 'function') return first;
-  const hit = first === 'failed' ? await speculation.hit : undefined;
+  const hit = first === 'failed' ? await lookup : undefined;
   if (!hit) speculation.missed();
   return hit;
 }

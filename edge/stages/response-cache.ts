@@ -13,9 +13,11 @@
  * leader), not the admission it runs beside.
  *
  * Where this isolate's L1/L2 lookups rarely hit (services/cache/speculation.ts), a miss does not
- * wait for them: the request leads its flight at once and the forward stage races the backend call
- * against the lookup (`state.speculation`). Whichever answers first is served; the stage's hit
- * answer (promote, count, settle) is the same either way, and a hit that wins cancels the call.
+ * wait for them: the request leads its flight at once, and the forward stage sends the backend call
+ * first and the lookup (L2, see readStoreFirst) right after it (`state.speculation`), so the work of
+ * issuing and reading it is not spent ahead of the call. Whichever answers first is served; the
+ * stage's hit answer (promote, count, settle) is the same either way, and a hit that wins cancels
+ * the call.
  */
 import type { MiddlewareHandler } from 'hono';
 import { EdgeMetric } from '../../shared/metrics-catalog';
@@ -24,7 +26,7 @@ import { timePhase, timingClock } from '../middleware/server-timing';
 import { backgroundFor } from '../services/background';
 import { LeaderFailedError } from '../services/cache/coalesce';
 import { type CacheEntry, replayEvents, resultFromEntry } from '../services/cache/entry';
-import { l1Get, l1Put, l2Get, remainingTtlS, storedBytes, storeEntry } from '../services/cache/tiers';
+import { l1Get, l1Put, l2Get, l2Read, remainingTtlS, type StoredEntry, storedBytes, storeEntry } from '../services/cache/tiers';
 import type { IsolateServices } from '../services/isolate';
 import type { Store } from '../services/store';
 import { followFlight } from './follow';
@@ -46,10 +48,15 @@ export function responseCache(deps: Deps): MiddlewareHandler<AppEnv> {
     const early = lookup ? deps.l0.get(key, deps.now()) : undefined;
     if (early) stopTimer('L0');
     const blocked = deps.quotaGate.blockedStates(state.upstream.auth.tenantId) !== undefined;
-    const tiers = lookup && !early && !blocked ? readTiers(store, key, deps.now(), c.get('config').limits.storeTimeoutMs) : undefined;
-    void tiers?.then((read) => deps.lookups.record(read.found !== undefined));
-    // Where this isolate's lookups rarely hit, the backend call starts beside the read (speculation.ts).
-    const speculate = tiers !== undefined && deps.lookups.speculate(speculateBelow);
+    const storeTimeoutMs = c.get('config').limits.storeTimeoutMs;
+    const readsTiers = lookup && !early && !blocked;
+    const recorded = (read: Promise<TierRead>) => {
+      void read.then((outcome) => deps.lookups.record(outcome.found !== undefined));
+      return read;
+    };
+    // Where this isolate's lookups rarely hit, the backend call goes first and the lookup after it (speculation.ts).
+    const speculate = readsTiers && deps.lookups.speculate(speculateBelow);
+    const tiers = readsTiers && !speculate ? recorded(readTiers(store, key, deps.now(), storeTimeoutMs)) : undefined;
     await state.admission;
     // Looked at again once admitted: an identical request may have led, answered and left its flight
     // while this one waited for its limits (its tier read missed before that answer was stored), and
@@ -81,7 +88,7 @@ export function responseCache(deps: Deps): MiddlewareHandler<AppEnv> {
     let read: TierRead | undefined;
     if (lookup) {
       if (hot) return answerHit({ tier: 'L0', entry: hot });
-      read = speculate ? undefined : await tiers;
+      read = await tiers;
       if (read?.found) {
         stopTimer(read.found.tier, read.endedAt);
         return answerHit(read.found);
@@ -108,15 +115,16 @@ export function responseCache(deps: Deps): MiddlewareHandler<AppEnv> {
       const controller = new AbortController();
       state.speculation = {
         signal: controller.signal,
-        hit: tiers.then((outcome) => {
-          const found = outcome.found;
-          if (!found) return undefined;
-          return () => {
-            stopTimer(found.tier, outcome.endedAt);
-            controller.abort();
-            return answerHit(found);
-          };
-        }),
+        lookup: () =>
+          recorded(readStoreFirst(store, key, deps.now(), storeTimeoutMs)).then((outcome) => {
+            const found = outcome.found;
+            if (!found) return undefined;
+            return () => {
+              stopTimer(found.tier, outcome.endedAt);
+              controller.abort();
+              return answerHit(found);
+            };
+          }),
         missed: () => missed(),
       };
     } else {
@@ -169,5 +177,22 @@ async function readTiers(store: Store, key: string, now: number, timeoutMs: numb
   const fromL1 = await l1Get(key, now);
   if (fromL1) return { found: { tier: 'L1', ...fromL1 }, endedAt: timingClock() };
   const fromL2 = await l2;
+  return { ...(fromL2 ? { found: { tier: 'L2', ...fromL2 } } : {}), endedAt: timingClock() };
+}
+
+/**
+ * A speculating request's lookup: L2 alone, and L1 only when the store failed. The backend call is
+ * already on its way and any hit cancels it, so a hit's tier makes no difference to the answer, and
+ * L1 holds only what was promoted from L2 with L2's expiry: reading it beside L2 would cost a
+ * Cache API call per miss (two isolate hops and a SQLite read under Miniflare) for nothing.
+ */
+async function readStoreFirst(store: Store, key: string, now: number, timeoutMs: number): Promise<TierRead> {
+  let fromL2: StoredEntry | undefined;
+  try {
+    fromL2 = await l2Read(store, key, now, timeoutMs);
+  } catch {
+    const fromL1 = await l1Get(key, now);
+    return { ...(fromL1 ? { found: { tier: 'L1', ...fromL1 } } : {}), endedAt: timingClock() };
+  }
   return { ...(fromL2 ? { found: { tier: 'L2', ...fromL2 } } : {}), endedAt: timingClock() };
 }

@@ -143,6 +143,20 @@ describe('speculative backend call beside the lookup', () => {
     await expectOneCancelledCall(before);
   });
 
+  it('reads L1 when the store fails: an entry promoted there still answers and cancels the call', async () => {
+    const { key, prompt, primed, speculating } = await primedEntry('/v1/infer', 'promoted');
+    // Its second sighting (an L2 hit in another isolate) puts the entry in L1.
+    expect((await isolate('priming').send(key, '/v1/infer', prompt)).tier).toBe('HIT L2');
+    await setStoreFaults({ fault: 'unavailable' });
+    await modelConfig({ ttftMs: SLOW_MODEL_MS });
+    const before = await modelStats();
+    const hit = await speculating.send(key, '/v1/infer', prompt);
+    expect([hit.status, hit.tier]).toEqual([200, 'HIT L1']);
+    expect(output(hit.text)).toBe(output(primed.text));
+    expect(hit.ms).toBeLessThan(SLOW_MODEL_MS);
+    await expectOneCancelledCall(before);
+  });
+
   it('still answers from L2 when the backend call fails before the lookup lands', async () => {
     const { key, prompt, primed, speculating } = await primedEntry('/v1/infer', 'failing backend');
     await modelConfig({ forcedStatus: 400 });

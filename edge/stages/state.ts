@@ -32,14 +32,14 @@ export type Settlement =
   | { readonly kind: 'left' };
 
 /**
- * A miss whose backend call starts beside its L1/L2 read (services/cache/speculation.ts), set by the
- * response cache stage for the forward stage: the first answer wins.
+ * A miss whose backend call goes out before its cache lookup (services/cache/speculation.ts), set by
+ * the response cache stage for the forward stage: the first answer wins.
  */
 export interface Speculation {
   /** Aborts the backend call once a hit has answered. */
   readonly signal: AbortSignal;
-  /** The lookup's outcome: a function that answers the hit (and cancels the call), or undefined on a miss. */
-  readonly hit: Promise<(() => Response | Promise<Response>) | undefined>;
+  /** Starts the lookup (once, after the call went out): a function that answers the hit (and cancels the call), or undefined on a miss. */
+  lookup(): Promise<(() => Response | Promise<Response>) | undefined>;
   /** The backend's answer is the one served: the request is a miss. */
   missed(): void;
 }

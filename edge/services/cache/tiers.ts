@@ -80,14 +80,15 @@ export async function l1Put(key: string, json: string, ttlS: number): Promise<vo
  * holds a request that the limits let through.
  */
 export async function l2Get(store: Store, key: string, now: number, timeoutMs: number): Promise<StoredEntry | undefined> {
-  try {
-    const raw = await withDeadline(store.getex<unknown>(`${L2_PREFIX}${key}`), timeoutMs, 'the L2 cache');
-    // The client parses JSON values itself; a string is an entry it could not parse.
-    const entry = live(typeof raw === 'string' ? safeJson(raw) : raw, now);
-    return entry ? { entry, json: JSON.stringify(entry) } : undefined;
-  } catch {
-    return undefined;
-  }
+  return l2Read(store, key, now, timeoutMs).catch(() => undefined);
+}
+
+/** {@link l2Get} that rejects when the store failed or ran out of time, so a caller can tell an outage from a miss. */
+export async function l2Read(store: Store, key: string, now: number, timeoutMs: number): Promise<StoredEntry | undefined> {
+  const raw = await withDeadline(store.getex<unknown>(`${L2_PREFIX}${key}`), timeoutMs, 'the L2 cache');
+  // The client parses JSON values itself; a string is an entry it could not parse.
+  const entry = live(typeof raw === 'string' ? safeJson(raw) : raw, now);
+  return entry ? { entry, json: JSON.stringify(entry) } : undefined;
 }
 
 async function l2Put(store: Store, key: string, json: string, ttlS: number): Promise<void> {
