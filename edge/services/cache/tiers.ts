@@ -6,6 +6,7 @@
  * miss (the cache is never a reason to fail a request).
  */
 import { nextTurn } from '../background';
+import { LingerBatcher } from '../linger-batch';
 import { withDeadline } from '../deadline';
 import type { Store } from '../store';
 import { CacheEntrySchema, MAX_ENTRY_BYTES, type CacheEntry } from './entry';
@@ -108,9 +109,32 @@ export interface CacheTargets {
   readonly now: number;
 }
 
+/** How long an isolate's batch of L2 writes stays open for more answers' writes (ms). */
+export const L2_WRITE_LINGER_MS = 20;
+/** L2 writes per batch at most (one pipelined store request). */
+const MAX_L2_WRITES = 50;
+
+interface L2Write {
+  readonly store: Store;
+  readonly key: string;
+  readonly json: string;
+  readonly ttlS: number;
+}
+
+/** This isolate's open batch of L2 writes (services/linger-batch.ts). */
+const l2Writes = new LingerBatcher<L2Write>(L2_WRITE_LINGER_MS, MAX_L2_WRITES);
+
 /**
- * Stores a fresh answer for `ttlS` seconds: in L0 at once, in L2 by the returned promise (on the
- * next turn of the event loop, after the response). L1 (the
+ * Sends a batch of L2 writes on a later turn than the answer being built (never ahead of it). Issued
+ * in one turn, the SETs ride in one store request (the client's auto-pipeline).
+ */
+const sendL2Writes = (writes: readonly L2Write[]) => nextTurn(async () => void (await Promise.all(writes.map((w) => l2Put(w.store, w.key, w.json, w.ttlS)))));
+
+/**
+ * Stores a fresh answer for `ttlS` seconds: in L0 at once, in L2 with the isolate's other answers of
+ * the next {@link L2_WRITE_LINGER_MS} (one store request for all, where each answer made one):
+ * the returned promise is that batch's write when this call is to send it (hand it to `waitUntil`),
+ * else undefined (another request sends it; the entry is in L0 meanwhile). L1 (the
  * location's cache) admits an entry on its second sighting, when an isolate reads it from L2
  * (stages/response-cache.ts): most answers are asked for once, and a Cache API put per miss is the
  * dearest part of a miss in workerd (about 2 ms of CPU under Miniflare, a subrequest in Cloudflare)
@@ -122,6 +146,5 @@ export function storeEntry(targets: CacheTargets, key: string, answer: CacheEntr
   const bytes = storedBytes(json);
   if (bytes > MAX_ENTRY_BYTES) return undefined;
   targets.l0.set(key, entry, bytes, targets.l0Bytes, targets.now);
-  // The store write goes out after the answer, not ahead of it (the answer settles before it is sent).
-  return nextTurn(() => l2Put(targets.store, key, json, ttlS));
+  return l2Writes.add('l2', { store: targets.store, key, json, ttlS }, sendL2Writes);
 }

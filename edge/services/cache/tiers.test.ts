@@ -1,0 +1,36 @@
+/**
+ * L2 writes in workerd against the stack's Redis behind the bridge, with the real @upstash/redis
+ * client: answers stored within one linger leave together, in one store request, and each lands.
+ */
+import { describe, expect, inject, it } from 'vitest';
+import { bridgeQuiet, bridgeStats, resetBridgeStats } from '../../testing/gateway-client';
+import { storeFor } from '../store';
+import type { CacheEntry } from './entry';
+import { MemoryTier } from './memory-tier';
+import { l2Get, L2_WRITE_LINGER_MS, storeEntry } from './tiers';
+
+const store = () => storeFor({ store: { url: inject('bridgeUrl'), token: inject('bridgeToken') } });
+const answer = (text: string): CacheEntry => ({ v: 1, chunks: [text], usage: { prompt_tokens: 3, completion_tokens: 1 }, modelLatencyMs: 5 });
+
+describe('L2 writes', () => {
+  it('stores the answers of one linger in one store request, each under its key with its TTL', async () => {
+    const targets = { store: store(), l0: new MemoryTier(), l0Bytes: 1 << 20, now: Date.now() };
+    const keys = Array.from({ length: 5 }, () => `tiers-test:${crypto.randomUUID()}`);
+    await bridgeQuiet();
+    await resetBridgeStats();
+    const sends = keys.map((key, i) => storeEntry(targets, key, answer(`answer ${i}`), 60));
+    // The first opens the batch and sends it; the others join it.
+    expect(sends.map((s) => s !== undefined)).toEqual([true, false, false, false, false]);
+    // In L0 at once, in L2 only once the batch has left.
+    expect(keys.every((key) => targets.l0.get(key, targets.now) !== undefined)).toBe(true);
+    expect((await bridgeStats()).commandsByName['set'] ?? 0).toBe(0);
+    const started = Date.now();
+    await sends[0];
+    expect(Date.now() - started).toBeGreaterThanOrEqual(L2_WRITE_LINGER_MS - 1);
+    const stats = await bridgeStats();
+    expect([stats.httpRequests, stats.commandsByName['set']]).toEqual([1, 5]);
+    const read = await Promise.all(keys.map((key) => l2Get(targets.store, key, Date.now(), 1_000)));
+    expect(read.map((r) => r?.entry.chunks)).toEqual(keys.map((_, i) => [`answer ${i}`]));
+    expect(read.every((r) => r?.entry.expiresAt === targets.now + 60_000)).toBe(true);
+  });
+});
