@@ -58,10 +58,14 @@ export interface BenchEnvironment {
   readonly apiKey: string;
   /** A key of a tenant allowed one request per minute, hour and day. */
   readonly blockedKey: string;
-  /** SigV4 headers of one fixed request to the ECS adapter's Function URL (for the adapter-direct subject). */
-  readonly adapterRequest: SignedRequest;
+  /**
+   * SigV4 headers of one fixed request to the ECS adapter's Function URL (for the adapter-direct
+   * subject), as last signed: re-signed every minute, since the adapter refuses a signature older
+   * than 5 minutes and a run takes longer.
+   */
+  adapterRequest(): SignedRequest;
   /** The same, streaming (32 tokens), for the adapter-direct streaming subject. */
-  readonly adapterStreamRequest: SignedRequest;
+  adapterStreamRequest(): SignedRequest;
   setModelLatency(latency: ModelLatency): Promise<void>;
   stop(): Promise<void>;
 }
@@ -122,8 +126,10 @@ export async function startBenchEnvironment(progress: (line: string) => void, la
     const { apiKey, blockedKey, tenantId, blockedTenantId } = await createBenchTenants(stack.bridge.url, stack.bridgeToken);
     progress(`  tenants        ${tenantId} (limits ${UNLIMITED}/min), ${blockedTenantId} (1 request/min)`);
 
-    const adapterRequest = await signAdapterRequest(stack, false);
-    const adapterStreamRequest = await signAdapterRequest(stack, true);
+    const adapterRequest = await keptSigned(stack, false);
+    stops.push(async () => adapterRequest.stop());
+    const adapterStreamRequest = await keptSigned(stack, true);
+    stops.push(async () => adapterStreamRequest.stop());
     return {
       stack,
       edge,
@@ -133,8 +139,8 @@ export async function startBenchEnvironment(progress: (line: string) => void, la
       load,
       apiKey,
       blockedKey,
-      adapterRequest,
-      adapterStreamRequest,
+      adapterRequest: adapterRequest.current,
+      adapterStreamRequest: adapterStreamRequest.current,
       setModelLatency: async (l) => stack.modelServer.setConfig(l),
       stop: stopAll,
     };
@@ -168,6 +174,24 @@ export async function createBenchTenants(bridgeUrl: string, bridgeToken: string)
 }
 
 /** Signs one adapter call as the edge does (aws4fetch, service `lambda`), to replay it unchanged. */
+/** How often {@link keptSigned} signs its request again (well inside SigV4's 5 minutes). */
+const RESIGN_EVERY_MS = 60_000;
+
+/** The adapter request signed now and again every {@link RESIGN_EVERY_MS}; `current` is the latest signature. */
+async function keptSigned(stack: Stack, stream: boolean): Promise<{ current: () => SignedRequest; stop: () => void }> {
+  let latest = await signAdapterRequest(stack, stream);
+  const timer = setInterval(() => {
+    signAdapterRequest(stack, stream).then(
+      (signed) => {
+        latest = signed;
+      },
+      () => {},
+    );
+  }, RESIGN_EVERY_MS);
+  timer.unref();
+  return { current: () => latest, stop: () => clearInterval(timer) };
+}
+
 async function signAdapterRequest(stack: Stack, stream: boolean): Promise<SignedRequest> {
   const payload: BackendInferRequestInput = {
     request_id: stream ? 'bench-adapter-stream' : 'bench-adapter-direct',

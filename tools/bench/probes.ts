@@ -65,7 +65,7 @@ export async function measureStreaming(env: BenchEnvironment, count: number): Pr
     stream: true,
   });
   const json = { 'content-type': 'application/json' };
-  const adapter = env.adapterStreamRequest;
+  const adapter = env.adapterStreamRequest();
   const subjects: Array<{ id: StreamingResult['id']; label: string; target: Target | undefined; format?: StreamFormat; missing?: string }> = [
     {
       id: 'direct',

@@ -130,6 +130,11 @@ export function gatewaySubjects(
   };
 }
 
+const adapterTarget = (env: BenchEnvironment): Target => {
+  const signed = env.adapterRequest();
+  return post(signed.url, signed.headers, signed.body);
+};
+
 /** Builds the subjects against a running environment. */
 export function buildSubjects(env: BenchEnvironment): Record<SubjectId, LoadSubject> {
   const modelServer = env.stack.modelServer.url;
@@ -138,7 +143,6 @@ export function buildSubjects(env: BenchEnvironment): Record<SubjectId, LoadSubj
     ? post(`${env.peer.url}/v1/chat/completions`, { 'content-type': 'application/json', ...env.peer.headersFor(modelServer) }, unique(BENCH_MODEL))
     : direct;
   const missSagemaker = post(`${env.edge.url}/v1/chat/completions`, auth(env.apiKey), unique(BENCH_SAGEMAKER_MODEL));
-  const adapter = post(env.adapterRequest.url, env.adapterRequest.headers, env.adapterRequest.body);
   const gateway = gatewaySubjects(env.edge.url, env);
   const hitL2 = { ...gateway.hit.target, url: `${env.edge.noL1Url}/v1/chat/completions` };
   // The same requests to the copy with the usage ledger off: what recording costs is the difference.
@@ -149,7 +153,13 @@ export function buildSubjects(env: BenchEnvironment): Record<SubjectId, LoadSubj
     peer: subject('peer', 'peer gateway pass-through (Portkey OSS)', 'peer', peer, async () =>
       env.peer ? expectOk(peer) : { available: false, reason: `peer gateway not available: ${env.peerError ?? 'unknown'}` },
     ),
-    adapter: subject('adapter', 'Lambda host + ECS adapter alone (SigV4, no edge)', 'decomposition', adapter, () => expectOk(adapter)),
+    adapter: {
+      ...subject('adapter', 'Lambda host + ECS adapter alone (SigV4, no edge)', 'decomposition', adapterTarget(env), () => expectOk(adapterTarget(env))),
+      // Signed again for each use: a signature older than 5 minutes is refused.
+      get target() {
+        return adapterTarget(env);
+      },
+    },
     miss: gateway.miss,
     'miss-sagemaker': subject('miss-sagemaker', 'gateway miss via the SageMaker adapter (AWS SDK)', 'gateway', missSagemaker, () => expectOk(missSagemaker), {
       edge: true,
