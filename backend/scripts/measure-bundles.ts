@@ -1,6 +1,7 @@
 /**
  * Bundle size and cold module-init time of each Lambda adapter, bundled the way CDK's
- * NodejsFunction bundles it (esbuild, CommonJS, platform node, target node22, minified), in two
+ * NodejsFunction bundles it (bundling.ts: esbuild, CommonJS, platform node, target node22, minified,
+ * ES module builds first), in two
  * variants: everything bundled, and `@aws-sdk/*` left external (NodejsFunction's default for Node 18+
  * runtimes, which ship AWS SDK v3). Init time = `require()` of the bundle in a fresh `node` process
  * (the work Lambda's INIT phase does for our code), median of several runs; the `awslambda` global is
@@ -14,7 +15,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { build, type Metafile } from 'esbuild';
+import type { Metafile } from 'esbuild';
+import { bundleAdapter } from './bundling';
 
 const REPO = resolve(import.meta.dirname, '../..');
 
@@ -104,19 +106,8 @@ async function measure(runs: number): Promise<Measurement[]> {
     for (const [adapter, { entry, env }] of Object.entries(ADAPTERS)) {
       for (const [variant, external] of Object.entries(VARIANTS)) {
         const outfile = join(dir, `${adapter}-${variant}.cjs`);
-        const result = await build({
-          entryPoints: [join(REPO, entry)],
-          outfile,
-          bundle: true,
-          platform: 'node',
-          target: 'node22',
-          format: 'cjs',
-          minify: true,
-          external: [...external],
-          metafile: true,
-          logLevel: 'error',
-        });
-        const bytes = Object.values(result.metafile.outputs).reduce((sum, o) => sum + o.bytes, 0);
+        const metafile = await bundleAdapter(join(REPO, entry), outfile, external);
+        const bytes = Object.values(metafile.outputs).reduce((sum, o) => sum + o.bytes, 0);
         const code = (await import('node:fs')).readFileSync(outfile);
         const times = initTimes(outfile, harness, env, runs);
         out.push({
@@ -127,7 +118,7 @@ async function measure(runs: number): Promise<Measurement[]> {
           initMsMedian: median(times),
           initMsMin: Math.min(...times),
           initMsMax: Math.max(...times),
-          largestPackages: largestPackages(result.metafile),
+          largestPackages: largestPackages(metafile),
         });
       }
     }
