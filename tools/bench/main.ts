@@ -42,6 +42,7 @@ export function parseArgs(argv: readonly string[]): { options: BenchOptions; out
           roundTripCount: 3,
           adapterInitRuns: 1,
           scenarioRounds: 1,
+          npmStartRounds: 1,
           storeCommandSeconds: 1,
           coalescedStreamTrials: 1,
           locationRounds: 1,

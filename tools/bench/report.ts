@@ -267,7 +267,7 @@ function scenarioSections(r: BenchReport, out: string[]): void {
         );
       out.push(
         '',
-        `\`npm start\` served its edge at ${np.gatewayUrl} (${np.edgeRuntime ?? 'unknown runtime'}); both stacks at ${r.options.fixedRate} req/s, interleaved, after each npm start subject had 4 s at 16 connections to warm up (the bench's stack has served minutes of load by then).`,
+        `\`npm start\` served its edge at ${np.gatewayUrl} (${np.edgeRuntime ?? 'unknown runtime'}); both stacks at ${r.options.fixedRate} req/s, ${r.options.npmStartRounds ?? r.options.scenarioRounds} interleaved rounds of ${r.options.durationSec} s per subject, after each npm start subject had 4 s at 16 connections to warm up (the bench's stack has served minutes of load by then).`,
         '',
       );
     }

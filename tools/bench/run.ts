@@ -73,6 +73,12 @@ export interface BenchOptions {
   readonly embeddingsSaturationConnections: number;
   /** Measure `npm start` itself beside the bench's stack. */
   readonly npmStart: boolean;
+  /**
+   * Rounds of the npm start comparison (fixed rate, `durationSec` per subject each): more than the
+   * other scenarios', since two whole stacks share the machine and its speed drifts within a run
+   * (a miss's p50 moved by several ms between runs minutes apart), so finer interleaving matters.
+   */
+  readonly npmStartRounds: number;
   /** Seconds of steady load per subject while counting store commands (0 skips the count). */
   readonly storeCommandSeconds: number;
   /** Concurrent identical streams per coalesced-stream trial (0 skips it). */
@@ -104,6 +110,7 @@ export const DEFAULT_OPTIONS: BenchOptions = {
   locationHoldMs: 2000,
   embeddingsSaturationConnections: 32,
   npmStart: true,
+  npmStartRounds: 4,
   storeCommandSeconds: 3,
   coalescedStreams: 20,
   coalescedStreamTrials: 3,
@@ -234,7 +241,7 @@ export async function runBench(options: BenchOptions, progress: (line: string) =
     let npmStart: NpmStartComparison | null = null;
     if (options.npmStart) {
       phase('npm start: the launcher as a user runs it, its gatewayUrl beside the bench stack (blocked, hit, miss)');
-      npmStart = await measureNpmStart(env, fixed, options.loadLatency);
+      npmStart = await measureNpmStart(env, { ...fixed, rounds: options.npmStartRounds }, options.loadLatency);
       if (!npmStart.available) progress(`  npm start not measured: ${npmStart.reason}`);
     }
     const locations: LocationAdmission[] = [];
