@@ -1,8 +1,10 @@
 /**
  * ULIDs (https://github.com/ulid/spec): 48 bits of milliseconds and 80 random bits, Crockford
  * base32, 26 characters. They sort by creation time as plain strings, which is what the usage
- * ledger's records and objects need; randomness comes from WebCrypto, so both runtimes share it.
+ * ledger's records and objects need; randomness comes from WebCrypto (through shared/random.ts), so
+ * both runtimes share it.
  */
+import { randomBytes } from './random';
 
 const ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 
@@ -17,7 +19,7 @@ export function ulid(now: number = Date.now()): string {
     time = ALPHABET[t % 32] + time;
     t = Math.floor(t / 32);
   }
-  const random = crypto.getRandomValues(new Uint8Array(16));
+  const random = randomBytes(16);
   let rest = '';
   for (const byte of random) rest += ALPHABET[byte % 32];
   return time + rest;

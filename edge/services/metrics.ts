@@ -33,7 +33,8 @@ const MAX_VALUES_PER_SERIES = 150;
 
 const keyOf = (metric: string, dimensions: Dimensions) =>
   `${metric}|${Object.entries(dimensions)
-    .sort(([a], [b]) => a.localeCompare(b))
+    // Dimension names are ASCII: a plain comparison (localeCompare goes through ICU, on every count).
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
     .map(([k, v]) => `${k}=${v}`)
     .join(',')}`;
 

@@ -5,6 +5,7 @@
  * other header to the container), and the span attribute names both sides write (OpenTelemetry
  * GenAI semantic conventions plus the gateway's own).
  */
+import { randomBytes } from '../random';
 
 /** Request headers of W3C Trace Context. */
 export const TRACEPARENT_HEADER = 'traceparent';
@@ -78,7 +79,7 @@ export function traceHeaders(ctx: TraceContext): Record<string, string> {
 const HEX_BYTES = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, '0'));
 
 function randomHex(bytes: number): string {
-  const buf = crypto.getRandomValues(new Uint8Array(bytes));
+  const buf = randomBytes(bytes);
   let out = '';
   for (let i = 0; i < buf.length; i += 1) out += HEX_BYTES[buf[i]!];
   return out;
