@@ -153,6 +153,55 @@ describe('window boundary', () => {
     expect(store.count(window)).toBe(1);
   });
 
+  it('takes the next bucket’s lease as it begins when requests come near the reset: the first request after it needs no store', async () => {
+    const manual = manualClock(START);
+    const store = fakeCounter(manual.clock);
+    const window = minute(1_000);
+    const lease = new Lease(window, DEFAULT_LEASE_POLICY, manual.clock);
+    const io = ioOf(store.change);
+    const first = await outcomeOf(lease.take(window, 1, io));
+    const reset = first.granted ? first.grant.reset : 0;
+    // A request in the last idle period of the bucket (its lease went back meanwhile: it takes anew).
+    await manual.advance(reset - START - DEFAULT_LEASE_POLICY.idleMs);
+    expect((await outcomeOf(lease.take(window, 1, io))).granted).toBe(true);
+    await manual.advance(0);
+    const taken = store.rates.length;
+    await manual.advance(DEFAULT_LEASE_POLICY.idleMs - 1);
+    // Nothing is taken from the next bucket before it begins.
+    expect(store.rates.length).toBe(taken);
+    await manual.advance(1);
+    expect(store.rates.length).toBe(taken + 1);
+    expect(store.count(window)).toBe(store.rates.at(-1));
+    // The first request of the new bucket is served from the units on hand, in that bucket.
+    const next = lease.take(window, 1, io);
+    expect(isGrant(next)).toBe(true);
+    expect(isGrant(next) && next.reset).toBe(reset + 60_000);
+    expect(store.rates.length).toBe(taken + 1);
+  });
+
+  it('takes nothing from the next bucket without demand near the reset, and gives an unused early take back', async () => {
+    const manual = manualClock(START);
+    const store = fakeCounter(manual.clock);
+    const window = minute(1_000);
+    const lease = new Lease(window, DEFAULT_LEASE_POLICY, manual.clock);
+    const io = ioOf(store.change);
+    const first = await outcomeOf(lease.take(window, 1, io));
+    const reset = first.granted ? first.grant.reset : 0;
+    // Only early in the bucket: nothing is taken from the next one.
+    await manual.advance(reset - START + 1_000);
+    expect(store.count(window)).toBe(0);
+    expect(store.rates.every((r, i) => i === 0 || r < 0)).toBe(true);
+    // A request near the end of this bucket, then none: the next bucket's take goes back once idle.
+    const second = await outcomeOf(lease.take(window, 1, io));
+    const nextReset = second.granted ? second.grant.reset : 0;
+    await manual.advance(nextReset - manual.clock.now() - 500);
+    expect((await outcomeOf(lease.take(window, 1, io))).granted).toBe(true);
+    await manual.advance(500);
+    expect(store.count(window)).toBeGreaterThan(0);
+    await manual.advance(DEFAULT_LEASE_POLICY.idleMs * 2);
+    expect(store.count(window)).toBe(0);
+  });
+
   it('does not refund a refused take whose answer arrives after the reset', async () => {
     const manual = manualClock(START);
     let release!: () => void;

@@ -22,6 +22,9 @@
  *   the bucket from the clock, so a late refund would credit the next window.
  * - Units the isolate does not use go back to the store: after `idleMs` without a request, and at
  *   once when the plan's limit changes (a lease never outlives the plan it was taken under).
+ * - A lease in use in the last `idleMs` of its bucket takes the next bucket's units as that bucket
+ *   begins (an ordinary take, made once the clock has passed the reset), so a warm tenant's first
+ *   request of a new window makes no store round trip either; unused, they go back when idle.
  */
 import { nextTurn } from '../background';
 import { withDeadline } from '../deadline';
@@ -132,6 +135,8 @@ export class Lease {
   /** When the store last answered one of this lease's commands; 0: never. */
   #lastReply = 0;
   #idleWatch: { readonly armedAt: number } | undefined;
+  /** The reset after which a take for the next bucket is scheduled (0: none). */
+  #nextBucketAfter = 0;
 
   constructor(window: LimitWindow, policy: LeasePolicy, clock: LeaseClock = realClock) {
     this.#window = window;
@@ -229,8 +234,30 @@ export class Lease {
       this.#refill = true;
       io.background(nextTurn(async () => this.#run(io)));
     }
+    // Demand within the last idle period of the bucket (the lease would hold its units that long):
+    // the next bucket's units are taken as it begins, so its first requests find them on hand.
+    if (this.#reset - now <= this.#policy.idleMs && this.#nextBucketAfter !== this.#reset) {
+      this.#nextBucketAfter = this.#reset;
+      io.background(this.#takeAtReset(this.#reset, io));
+    }
     this.#armIdleWatch(now, io);
     return grant;
+  }
+
+  /**
+   * Takes the lease target from the bucket that begins at `reset`, once the clock has passed it (the
+   * library derives the bucket from the clock when the command is made, so it can only be taken
+   * then). Nothing when a request has asked first, or the lease has moved on. Units that then go
+   * unused are given back by the idle watch, as any lease's.
+   */
+  async #takeAtReset(reset: number, io: LeaseIo): Promise<void> {
+    for (let now = this.#clock.now(); now < reset; now = this.#clock.now()) await this.#clock.sleep(reset - now);
+    const now = this.#clock.now();
+    this.#roll(now);
+    if (this.#reset !== 0 || this.#queue.length > 0 || this.#pumping) return;
+    this.#refill = true;
+    this.#run(io);
+    this.#armIdleWatch(now, io);
   }
 
   /**

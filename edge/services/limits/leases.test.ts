@@ -142,6 +142,27 @@ describe('a warm tenant', () => {
     expect(requests).toEqual([460]);
     expect(tokens).toEqual([used]);
   });
+
+  it('is admitted from its leases across a minute boundary: the next minute’s units are taken as it begins', { timeout: 90_000 }, async () => {
+    const loc = location();
+    const { key, tenant } = await seedTenantKey({ plan: 'enterprise', overrides: big });
+    // Up to a few seconds before the next minute, then requests until about 1 s before it.
+    const boundary = Math.ceil((Date.now() + 4_000) / 60_000) * 60_000;
+    await sleep(boundary - 3_000 - Date.now());
+    for (let i = 0; i < 4; i++) {
+      expect((await loc.send(key, `before ${i} ${crypto.randomUUID()}`)).status).toBe(200);
+      await sleep(Math.max(0, boundary - 2_000 + i * 300 - Date.now()));
+    }
+    await sleep(boundary + 300 - Date.now());
+    const before = loc.gate.sources.length;
+    const after = await loc.send(key, `after ${crypto.randomUUID()}`);
+    expect(after.status).toBe(200);
+    const counts = await windowCounts('requests', 'minute', tenant.tenantId);
+    console.warn(`across the minute boundary: admissions ${JSON.stringify(loc.gate.sources)}, requests per minute counters ${JSON.stringify(counts)}`);
+    // The first request of the new minute needed no store round trip: its units were there already.
+    expect(loc.gate.sources.slice(before)).toEqual(['lease']);
+    expect(counts.length).toBe(2);
+  });
 });
 
 function countBy(values: readonly string[]): Record<string, number> {
