@@ -72,6 +72,19 @@ const outcomeOf = async (take: Grant | PendingTake) => (isGrant(take) ? { grante
 // Inside a minute, far from its end.
 const START = 1_800_000_000_000 + 5_000;
 
+/** A lease on a minute window of 1,000 that took its first units at START for one request; `reset` is that bucket's end. */
+async function leaseAfterFirstTake() {
+  const manual = manualClock(START);
+  const store = fakeCounter(manual.clock);
+  const window = minute(1_000);
+  const lease = new Lease(window, DEFAULT_LEASE_POLICY, manual.clock);
+  const io = ioOf(store.change);
+  const first = await outcomeOf(lease.take(window, 1, io));
+  expect(first.granted).toBe(true);
+  const reset = first.granted ? first.grant.reset : 0;
+  return { manual, store, window, lease, io, reset };
+}
+
 describe('lease sizes', () => {
   it('takes a few requests’ worth once, then hands out without the store and refills ahead in the background', async () => {
     const { clock } = manualClock(START);
@@ -131,14 +144,7 @@ describe('refusal', () => {
 
 describe('window boundary', () => {
   it('never hands out units across the reset, and never refunds after it', async () => {
-    const manual = manualClock(START);
-    const store = fakeCounter(manual.clock);
-    const window = minute(1_000);
-    const lease = new Lease(window, DEFAULT_LEASE_POLICY, manual.clock);
-    const io = ioOf(store.change);
-    const first = await outcomeOf(lease.take(window, 1, io));
-    expect(first.granted).toBe(true);
-    const reset = first.granted ? first.grant.reset : 0;
+    const { manual, store, window, lease, io, reset } = await leaseAfterFirstTake();
     expect(store.count(window)).toBe(8);
     // Past the reset the 7 units on hand are worth nothing: the next request asks the new bucket.
     await manual.advance(reset - START);
@@ -154,13 +160,7 @@ describe('window boundary', () => {
   });
 
   it('takes the next bucket’s lease as it begins when requests come near the reset: the first request after it needs no store', async () => {
-    const manual = manualClock(START);
-    const store = fakeCounter(manual.clock);
-    const window = minute(1_000);
-    const lease = new Lease(window, DEFAULT_LEASE_POLICY, manual.clock);
-    const io = ioOf(store.change);
-    const first = await outcomeOf(lease.take(window, 1, io));
-    const reset = first.granted ? first.grant.reset : 0;
+    const { manual, store, window, lease, io, reset } = await leaseAfterFirstTake();
     // A request in the last idle period of the bucket (its lease went back meanwhile: it takes anew).
     await manual.advance(reset - START - DEFAULT_LEASE_POLICY.idleMs);
     expect((await outcomeOf(lease.take(window, 1, io))).granted).toBe(true);
@@ -180,13 +180,7 @@ describe('window boundary', () => {
   });
 
   it('takes nothing from the next bucket without demand near the reset, and gives an unused early take back', async () => {
-    const manual = manualClock(START);
-    const store = fakeCounter(manual.clock);
-    const window = minute(1_000);
-    const lease = new Lease(window, DEFAULT_LEASE_POLICY, manual.clock);
-    const io = ioOf(store.change);
-    const first = await outcomeOf(lease.take(window, 1, io));
-    const reset = first.granted ? first.grant.reset : 0;
+    const { manual, store, window, lease, io, reset } = await leaseAfterFirstTake();
     // Only early in the bucket: nothing is taken from the next one.
     await manual.advance(reset - START + 1_000);
     expect(store.count(window)).toBe(0);
