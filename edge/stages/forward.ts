@@ -10,6 +10,7 @@ import type { MiddlewareHandler } from 'hono';
 import type { BackendStreamEvent } from '../../shared/contracts/backend';
 import type { AppEnv } from '../env';
 import { timePhase } from '../middleware/server-timing';
+import { nextTurn } from '../services/background';
 import { entryFromResult, recordStream } from '../services/cache/entry';
 import type { IsolateServices } from '../services/isolate';
 import { complete, openStream, type Served, servedHeaders, type UpstreamContext } from '../services/upstream';
@@ -71,7 +72,7 @@ type HitAnswer = () => Response | Promise<Response>;
  * the lookup: a hit saves it.
  */
 async function firstAnswer(speculation: Speculation, call: Promise<unknown>): Promise<HitAnswer | undefined> {
-  const lookup = new Promise<void>((resolve) => setTimeout(resolve, 0)).then(() => speculation.lookup());
+  const lookup = nextTurn(() => speculation.lookup());
   const ended = call.then(
     () => 'answered' as const,
     () => 'failed' as const,

@@ -175,10 +175,15 @@ interface TierRead {
 async function readTiers(store: Store, key: string, now: number, timeoutMs: number): Promise<TierRead> {
   const l2 = l2Get(store, key, now, timeoutMs);
   const fromL1 = await l1Get(key, now);
-  if (fromL1) return { found: { tier: 'L1', ...fromL1 }, endedAt: timingClock() };
-  const fromL2 = await l2;
-  return { ...(fromL2 ? { found: { tier: 'L2', ...fromL2 } } : {}), endedAt: timingClock() };
+  if (fromL1) return tierRead('L1', fromL1);
+  return tierRead('L2', await l2);
 }
+
+/** A lookup's outcome, ending now: what `tier` held, if anything. */
+const tierRead = (tier: Found['tier'], stored: StoredEntry | undefined): TierRead => ({
+  ...(stored ? { found: { tier, ...stored } } : {}),
+  endedAt: timingClock(),
+});
 
 /**
  * A speculating request's lookup: L2 alone, and L1 only when the store failed. The backend call is
@@ -186,13 +191,9 @@ async function readTiers(store: Store, key: string, now: number, timeoutMs: numb
  * L1 holds only what was promoted from L2 with L2's expiry: reading it beside L2 would cost a
  * Cache API call per miss (two isolate hops and a SQLite read under Miniflare) for nothing.
  */
-async function readStoreFirst(store: Store, key: string, now: number, timeoutMs: number): Promise<TierRead> {
-  let fromL2: StoredEntry | undefined;
-  try {
-    fromL2 = await l2Read(store, key, now, timeoutMs);
-  } catch {
-    const fromL1 = await l1Get(key, now);
-    return { ...(fromL1 ? { found: { tier: 'L1', ...fromL1 } } : {}), endedAt: timingClock() };
-  }
-  return { ...(fromL2 ? { found: { tier: 'L2', ...fromL2 } } : {}), endedAt: timingClock() };
+function readStoreFirst(store: Store, key: string, now: number, timeoutMs: number): Promise<TierRead> {
+  return l2Read(store, key, now, timeoutMs).then(
+    (fromL2) => tierRead('L2', fromL2),
+    async () => tierRead('L1', await l1Get(key, now)),
+  );
 }

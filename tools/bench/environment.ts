@@ -173,7 +173,6 @@ export async function createBenchTenants(bridgeUrl: string, bridgeToken: string)
   return { apiKey, blockedKey, tenantId: tenant.tenantId, blockedTenantId: blocked.tenantId };
 }
 
-/** Signs one adapter call as the edge does (aws4fetch, service `lambda`), to replay it unchanged. */
 /** How often {@link keptSigned} signs its request again (well inside SigV4's 5 minutes). */
 const RESIGN_EVERY_MS = 60_000;
 
@@ -192,6 +191,7 @@ async function keptSigned(stack: Stack, stream: boolean): Promise<{ current: () 
   return { current: () => latest, stop: () => clearInterval(timer) };
 }
 
+/** Signs one adapter call as the edge does (aws4fetch, service `lambda`), to replay it unchanged. */
 async function signAdapterRequest(stack: Stack, stream: boolean): Promise<SignedRequest> {
   const payload: BackendInferRequestInput = {
     request_id: stream ? 'bench-adapter-stream' : 'bench-adapter-direct',

@@ -155,7 +155,7 @@ export function buildSubjects(env: BenchEnvironment): Record<SubjectId, LoadSubj
     ),
     adapter: {
       ...subject('adapter', 'Lambda host + ECS adapter alone (SigV4, no edge)', 'decomposition', adapterTarget(env), () => expectOk(adapterTarget(env))),
-      // Signed again for each use: a signature older than 5 minutes is refused.
+      // Each job reads the latest signature (re-signed every minute): one older than 5 minutes is refused.
       get target() {
         return adapterTarget(env);
       },
