@@ -45,6 +45,33 @@ describe('LingerBatcher', () => {
     ]);
   });
 
+  it('tells a joining call when its batch has been sent, by the opener or by the call that filled it', async () => {
+    const events: string[] = [];
+    const slowSend = (label: string) => async (items: readonly number[]) => {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      events.push(`${label} sent ${items.join(',')}`);
+    };
+    const batcher = new LingerBatcher<number>(30, 3);
+    expect(batcher.whenSent('k')).toBeUndefined();
+    const opened = batcher.add('k', 1, slowSend('opener'));
+    expect(batcher.add('k', 2, slowSend('joiner'))).toBeUndefined();
+    void batcher.whenSent('k')!.then(() => events.push('joiner told'));
+    await opened;
+    await Promise.resolve();
+    expect(events).toEqual(['opener sent 1,2', 'joiner told']);
+    // Filled before the linger: the filler sends, and the joiners are told once its send is done.
+    events.length = 0;
+    const reopened = batcher.add('k', 3, slowSend('opener'));
+    expect(batcher.add('k', 4, slowSend('joiner'))).toBeUndefined();
+    void batcher.whenSent('k')!.then(() => events.push('joiner told'));
+    await batcher.add('k', 5, slowSend('filler'));
+    await Promise.resolve();
+    expect(events).toEqual(['filler sent 3,4,5', 'joiner told']);
+    await reopened;
+    expect(events).toEqual(['filler sent 3,4,5', 'joiner told']);
+    expect(batcher.whenSent('k')).toBeUndefined();
+  });
+
   it('keeps keys apart, and a batch of one item max leaves at once', async () => {
     const { sent, sendFor } = recorder();
     const batcher = new LingerBatcher<number>(10, 5);

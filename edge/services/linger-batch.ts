@@ -9,10 +9,17 @@
  * request sent its own: the batch lives as long as the request that sends it.
  */
 
+/** A batch still taking items, and when it has been sent (settled by whichever request sends it). */
+interface OpenBatch<T> {
+  readonly items: T[];
+  readonly sent: Promise<void>;
+  readonly markSent: () => void;
+}
+
 export class LingerBatcher<T> {
   readonly #lingerMs: number;
   readonly #maxItems: number;
-  readonly #open = new Map<string, T[]>();
+  readonly #open = new Map<string, OpenBatch<T>>();
 
   /** `lingerMs`: how long a batch stays open; `maxItems`: a batch that reaches this size leaves at once. */
   constructor(lingerMs: number, maxItems: number) {
@@ -30,20 +37,33 @@ export class LingerBatcher<T> {
   add(key: string, item: T, send: (items: readonly T[]) => Promise<void>): Promise<void> | undefined {
     const open = this.#open.get(key);
     if (open) {
-      open.push(item);
-      if (open.length < this.#maxItems) return undefined;
+      open.items.push(item);
+      if (open.items.length < this.#maxItems) return undefined;
       this.#open.delete(key);
-      return send(open);
+      return send(open.items).finally(open.markSent);
     }
-    const batch = [item];
-    if (batch.length >= this.#maxItems) return send(batch);
+    if (this.#maxItems === 1) return send([item]);
+    let markSent!: () => void;
+    const sent = new Promise<void>((resolve) => {
+      markSent = resolve;
+    });
+    const batch: OpenBatch<T> = { items: [item], sent, markSent };
     this.#open.set(key, batch);
     return (async () => {
       await new Promise((resolve) => setTimeout(resolve, this.#lingerMs));
       // Filled and sent by another request meanwhile: nothing left to do.
       if (this.#open.get(key) !== batch) return;
       this.#open.delete(key);
-      await send(batch);
+      await send(batch.items).finally(markSent);
     })();
+  }
+
+  /**
+   * When the batch `key` has open now is sent (settled either way, by whichever request sends it),
+   * for a request whose item joined it; undefined when none is open. It settles in the sending
+   * request's I/O context, so what hangs on it may only change plain data (services/cross-request.ts).
+   */
+  whenSent(key: string): Promise<void> | undefined {
+    return this.#open.get(key)?.sent;
   }
 }

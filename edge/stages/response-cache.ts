@@ -100,7 +100,7 @@ export function responseCache(deps: Deps): MiddlewareHandler<AppEnv> {
         state.onSettled((settlement) => {
           if (settlement.kind === 'answered' && settlement.source === 'backend' && policy.store) {
             const stored = storeEntry({ store, l0: deps.l0, l0Bytes, now: deps.now() }, key, settlement.entry, policy.ttlS);
-            if (stored) later(stored);
+            if (stored?.send) later(stored.send);
           }
         });
         const answer = await followFlight(c, state, flight, deps.now);
@@ -147,8 +147,9 @@ export function responseCache(deps: Deps): MiddlewareHandler<AppEnv> {
           fresh && key !== undefined && policy.store
             ? storeEntry({ store, l0: deps.l0, l0Bytes, now: deps.now() }, key, settlement.entry, policy.ttlS)
             : undefined;
-        if (stored) later(stored);
-        leader?.resolve(settlement.entry, stored);
+        if (stored?.send) later(stored.send);
+        // The flight stays visible until the entry is in L2, also when another request's batch writes it.
+        leader?.resolve(settlement.entry, stored?.landed);
       });
     }
     await next();

@@ -18,15 +18,22 @@ describe('L2 writes', () => {
     const keys = Array.from({ length: 5 }, () => `tiers-test:${crypto.randomUUID()}`);
     await bridgeQuiet();
     await resetBridgeStats();
-    const sends = keys.map((key, i) => storeEntry(targets, key, answer(`answer ${i}`), 60));
+    const writes = keys.map((key, i) => storeEntry(targets, key, answer(`answer ${i}`), 60)!);
     // The first opens the batch and sends it; the others join it.
-    expect(sends.map((s) => s !== undefined)).toEqual([true, false, false, false, false]);
+    expect(writes.map((w) => w.send !== undefined)).toEqual([true, false, false, false, false]);
     // In L0 at once, in L2 only once the batch has left.
     expect(keys.every((key) => targets.l0.get(key, targets.now) !== undefined)).toBe(true);
     expect((await bridgeStats()).commandsByName['set'] ?? 0).toBe(0);
+    // Each entry's `landed` settles only once its batch is written: a joiner's too, though another request sends it.
+    const landed: number[] = [];
+    writes.forEach((w, i) => void w.landed.then(() => landed.push(i)));
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect(landed).toEqual([]);
     const started = Date.now();
-    await sends[0];
+    await writes[0]!.send;
     expect(Date.now() - started).toBeGreaterThanOrEqual(L2_WRITE_LINGER_MS - 1);
+    await Promise.all(writes.map((w) => w.landed));
+    expect(landed.sort()).toEqual([0, 1, 2, 3, 4]);
     const stats = await bridgeStats();
     expect([stats.httpRequests, stats.commandsByName['set']]).toEqual([1, 5]);
     const read = await Promise.all(keys.map((key) => l2Get(targets.store, key, Date.now(), 1_000)));

@@ -130,21 +130,29 @@ const l2Writes = new LingerBatcher<L2Write>(L2_WRITE_LINGER_MS, MAX_L2_WRITES);
  */
 const sendL2Writes = (writes: readonly L2Write[]) => nextTurn(async () => void (await Promise.all(writes.map((w) => l2Put(w.store, w.key, w.json, w.ttlS)))));
 
+/** An answer's way into L2. */
+export interface StoredWrite {
+  /** The batch's write when this request is to send it (hand it to `waitUntil`); undefined when another request sends it. */
+  readonly send: Promise<void> | undefined;
+  /** Settles once the entry's batch has been written, whoever sent it (plain-data follow-ups only: services/cross-request.ts). */
+  readonly landed: Promise<void>;
+}
+
 /**
  * Stores a fresh answer for `ttlS` seconds: in L0 at once, in L2 with the isolate's other answers of
- * the next {@link L2_WRITE_LINGER_MS} (one store request for all, where each answer made one):
- * the returned promise is that batch's write when this call is to send it (hand it to `waitUntil`),
- * else undefined (another request sends it; the entry is in L0 meanwhile). L1 (the
+ * the next {@link L2_WRITE_LINGER_MS} (one store request for all, where each answer made one).
+ * L1 (the
  * location's cache) admits an entry on its second sighting, when an isolate reads it from L2
  * (stages/response-cache.ts): most answers are asked for once, and a Cache API put per miss is the
  * dearest part of a miss in workerd (about 2 ms of CPU under Miniflare, a subrequest in Cloudflare)
  * spent mostly on entries nobody reads. Entries over {@link MAX_ENTRY_BYTES} are not stored (undefined).
  */
-export function storeEntry(targets: CacheTargets, key: string, answer: CacheEntry, ttlS: number): Promise<void> | undefined {
+export function storeEntry(targets: CacheTargets, key: string, answer: CacheEntry, ttlS: number): StoredWrite | undefined {
   const entry: CacheEntry = { ...answer, expiresAt: targets.now + ttlS * 1000 };
   const json = JSON.stringify(entry);
   const bytes = storedBytes(json);
   if (bytes > MAX_ENTRY_BYTES) return undefined;
   targets.l0.set(key, entry, bytes, targets.l0Bytes, targets.now);
-  return l2Writes.add('l2', { store: targets.store, key, json, ttlS }, sendL2Writes);
+  const send = l2Writes.add('l2', { store: targets.store, key, json, ttlS }, sendL2Writes);
+  return { send, landed: send ?? l2Writes.whenSent('l2') ?? Promise.resolve() };
 }

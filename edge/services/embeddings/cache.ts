@@ -65,5 +65,5 @@ export function lookupVectors(tiers: VectorTiers, keys: readonly string[], ttlS:
 export function storeVector(tiers: VectorTiers, key: string, vector: readonly number[], tokens: number, ttlS: number): void {
   const entry: CacheEntry = { v: 1, chunks: [vectorToBase64(vector)], usage: { prompt_tokens: tokens, completion_tokens: 0 }, modelLatencyMs: 0 };
   const stored = storeEntry({ store: tiers.store, l0: tiers.l0, l0Bytes: tiers.l0Bytes, now: tiers.now() }, key, entry, ttlS);
-  if (stored) tiers.background(stored);
+  if (stored?.send) tiers.background(stored.send);
 }
