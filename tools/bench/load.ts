@@ -92,11 +92,14 @@ export interface ModeResult {
   readonly statuses: Record<string, number>;
   /** Responses whose status was not the subject's expected one, plus errors and timeouts. */
   readonly unexpected: number;
+  /** Each round's own p50 (ms), in the order the rounds ran (absent from reports written before it was kept). */
+  readonly roundP50s?: readonly number[];
 }
 
 /** Adds up the load runs of one subject in one mode (rounds of an interleaved run). */
 export class LoadTally {
   readonly #samples: number[] = [];
+  readonly #roundP50s: number[] = [];
   readonly #statuses: Record<string, number> = {};
   #seconds = 0;
   #unexpected = 0;
@@ -105,6 +108,7 @@ export class LoadTally {
 
   add(run: LoadResult): void {
     this.#samples.push(...run.samplesMs);
+    this.#roundP50s.push(summarize(run.samplesMs, run.durationSec).p50);
     this.#seconds += run.durationSec;
     for (const [status, n] of Object.entries(run.statuses)) {
       this.#statuses[status] = (this.#statuses[status] ?? 0) + n;
@@ -114,6 +118,11 @@ export class LoadTally {
   }
 
   result(): ModeResult {
-    return { summary: summarize(this.#samples, this.#seconds), statuses: { ...this.#statuses }, unexpected: this.#unexpected };
+    return {
+      summary: summarize(this.#samples, this.#seconds),
+      statuses: { ...this.#statuses },
+      unexpected: this.#unexpected,
+      roundP50s: [...this.#roundP50s],
+    };
   }
 }

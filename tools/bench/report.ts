@@ -5,7 +5,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { embeddingsMarkdown } from './embeddings';
-import { comparisons, judgeGoals, type Comparison, type Goal } from './goals';
+import { comparisons, judgeGoals, npmStartDelta, type Comparison, type Goal } from './goals';
 import type { ModeResult } from './load';
 import type { RawResults } from './run';
 import { COMMAND_CATEGORIES, type CommandCounts } from './store-commands';
@@ -251,23 +251,37 @@ function scenarioSections(r: BenchReport, out: string[]): void {
     if (!np.available) out.push(`Not measured: ${np.reason}`, '');
     else {
       out.push(
-        row(['subject', 'npm start p50', 'bench stack p50', 'difference', 'npm start p95', 'bench stack p95']),
-        row(['---', '---:', '---:', '---:', '---:', '---:']),
+        row([
+          'subject',
+          'npm start p50',
+          'bench stack p50',
+          'pooled difference',
+          'paired difference (median of rounds)',
+          'rounds: npm start − bench p50',
+          'npm start p95',
+          'bench stack p95',
+        ]),
+        row(['---', '---:', '---:', '---:', '---:', '---', '---:', '---:']),
       );
-      for (const [id, x] of Object.entries(np.subjects))
+      for (const [id, x] of Object.entries(np.subjects)) {
+        const d = npmStartDelta(x);
+        const perRound = (x.npmStart.roundP50s ?? []).slice(0, d.rounds).map((v, i) => n(round(v - x.bench.roundP50s![i]!)));
         out.push(
           row([
             id,
             p50Of(x.npmStart),
             p50Of(x.bench),
-            n(round(x.npmStart.summary.p50 - x.bench.summary.p50)),
+            n(round(d.npmStart - d.bench)),
+            d.paired === undefined ? '–' : n(d.paired),
+            perRound.length ? perRound.join(', ') : '–',
             n(x.npmStart.summary.p95),
             n(x.bench.summary.p95),
           ]),
         );
+      }
       out.push(
         '',
-        `\`npm start\` served its edge at ${np.gatewayUrl} (${np.edgeRuntime ?? 'unknown runtime'}); both stacks at ${r.options.fixedRate} req/s, ${r.options.npmStartRounds ?? r.options.scenarioRounds} interleaved rounds of ${r.options.durationSec} s per subject, after each npm start subject had 4 s at 16 connections to warm up (the bench's stack has served minutes of load by then).`,
+        `\`npm start\` served its edge at ${np.gatewayUrl} (${np.edgeRuntime ?? 'unknown runtime'}); both stacks at ${r.options.fixedRate} req/s, ${r.options.npmStartRounds ?? r.options.scenarioRounds} interleaved rounds of ${r.options.durationSec} s per subject (each round runs both stacks back to back, which goes first alternating), after each npm start subject had 4 s at 16 connections to warm up (the bench's stack has served minutes of load by then). The goal is decided on the paired difference, the median over the rounds of each round's npm start p50 minus its bench p50: both stacks run the same code, and the pooled p50s move with whatever else the two cores were doing in each round.`,
         '',
       );
     }

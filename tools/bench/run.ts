@@ -110,7 +110,7 @@ export const DEFAULT_OPTIONS: BenchOptions = {
   locationHoldMs: 2000,
   embeddingsSaturationConnections: 32,
   npmStart: true,
-  npmStartRounds: 4,
+  npmStartRounds: 6,
   storeCommandSeconds: 3,
   coalescedStreams: 20,
   coalescedStreamTrials: 3,

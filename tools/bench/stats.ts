@@ -37,6 +37,20 @@ export function summarize(samples: readonly number[], seconds: number): LatencyS
   };
 }
 
+/**
+ * The median of the per-round differences `a[i] − b[i]` (rounds paired by index): how far `a` sits
+ * from `b` when each round compares the two under the same state of the machine; NaN for no pair.
+ */
+export function pairedMedianDifference(a: readonly number[], b: readonly number[]): number {
+  const diffs = a
+    .slice(0, b.length)
+    .map((x, i) => x - b[i]!)
+    .sort((x, y) => x - y);
+  if (diffs.length === 0) return Number.NaN;
+  const mid = diffs.length / 2;
+  return round(Number.isInteger(mid) ? (diffs[mid - 1]! + diffs[mid]!) / 2 : diffs[Math.floor(mid)]!);
+}
+
 /** Rounds to `digits` decimals (3 by default: microseconds when the unit is ms). */
 export function round(value: number, digits = 3): number {
   const f = 10 ** digits;
