@@ -1,9 +1,8 @@
 /**
- * Calls a backend adapter's Function URL, SigV4-signed for the `lambda` service with aws4fetch, and
+ * Calls a backend adapter's Function URL, SigV4-signed for the `lambda` service (sigv4.ts), and
  * turns its answer into a typed result, a typed event stream, or an ApiError. No upstream body ever
  * reaches a client: only codes and messages the adapter chose for clients.
  */
-import { AwsClient } from 'aws4fetch';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import {
   BackendErrorSchema,
@@ -19,23 +18,17 @@ import { SseParser } from '../../shared/sse';
 import { ApiError } from '../errors';
 import type { Config } from '../env';
 import type { Backend } from './route-table';
+import { SigV4Signer } from './sigv4';
 
-// One signer per isolate and credential set: it only holds the keys and a derived-key cache.
-const signers = new Map<string, AwsClient>();
+// One signer per isolate and credential set: it holds the keys and the day's signing key.
+const signers = new Map<string, SigV4Signer>();
 
 /** The isolate's SigV4 signer (service `lambda`) for these credentials: Function URL calls. */
-export function signerFor(aws: Config['aws']): AwsClient {
-  const id = `${aws.accessKeyId}\n${aws.region}\n${aws.sessionToken ?? ''}`;
+export function signerFor(aws: Config['aws']): SigV4Signer {
+  const id = `${aws.accessKeyId}\n${aws.secretAccessKey}\n${aws.region}\n${aws.sessionToken ?? ''}`;
   let signer = signers.get(id);
   if (!signer) {
-    signer = new AwsClient({
-      accessKeyId: aws.accessKeyId,
-      secretAccessKey: aws.secretAccessKey,
-      sessionToken: aws.sessionToken,
-      region: aws.region,
-      service: 'lambda',
-      retries: 0,
-    });
+    signer = new SigV4Signer(aws, aws.region, 'lambda');
     signers.set(id, signer);
   }
   return signer;

@@ -1,6 +1,6 @@
 /**
- * EventBridge `PutEvents` from the edge: the AWS JSON 1.1 protocol over fetch, SigV4-signed by
- * aws4fetch (service `events`), bounded by a deadline, and answered with a typed outcome rather than
+ * EventBridge `PutEvents` from the edge: the AWS JSON 1.1 protocol over fetch, SigV4-signed
+ * (sigv4.ts, service `events`), bounded by a deadline, and answered with a typed outcome rather than
  * a throw. A verified webhook event becomes one entry: `source` from the webhook source,
  * `detail-type` from the event type, and the webhook id in `detail` so that consumers deduplicate
  * (delivery is at least once: a retried call may put an entry EventBridge already took).
@@ -9,10 +9,10 @@
  * `FailedEntryCount > 0` is a failure too; its entries are retryable unless their ErrorCode is one
  * the API reference lists as not retryable (MalformedDetail, InvalidArgument, AccessDenied, …).
  */
-import { AwsClient } from 'aws4fetch';
 import * as z from 'zod';
 import { webhookEventSource, type WebhookEventDetail } from '../../shared/contracts/events';
 import type { WebhookMessage } from '../queues/messages';
+import { SigV4Signer } from './sigv4';
 
 /** PutEvents limits: entries per call and bytes of entries per call (and so per entry). */
 const PUT_EVENTS_MAX_ENTRIES = 10;
@@ -168,7 +168,7 @@ async function requestFailure(res: Response): Promise<Failure> {
 }
 
 async function send(
-  signer: AwsClient,
+  signer: SigV4Signer,
   endpoint: string,
   wire: readonly WireEntry[],
   signal: AbortSignal,
@@ -177,14 +177,8 @@ async function send(
   let res: Response;
   try {
     const body = JSON.stringify({ Entries: wire });
-    const signed = await signer.sign(endpoint, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': 'AWSEvents.PutEvents' },
-      body,
-    });
-    // The body again as a string, not the signed Request's stream: a refused connection then
-    // fails this fetch alone instead of also leaving the stream's pump rejected in the background.
-    res = await doFetch(signed.url, { method: 'POST', headers: signed.headers, body, signal });
+    const headers = { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': 'AWSEvents.PutEvents' };
+    res = await signer.fetch(endpoint, { method: 'POST', headers, body, signal }, doFetch);
   } catch (err) {
     if (signal.aborted) {
       const timedOut = signal.reason instanceof DOMException && signal.reason.name === 'TimeoutError';
@@ -215,14 +209,7 @@ async function send(
  */
 export async function putEvents(target: EventBridgeTarget, entries: readonly BusEntry[], options: PutEventsOptions = {}): Promise<PutEventsOutcome> {
   const endpoint = target.endpoint ?? `https://events.${target.region}.amazonaws.com/`;
-  const signer = new AwsClient({
-    accessKeyId: target.credentials.accessKeyId,
-    secretAccessKey: target.credentials.secretAccessKey,
-    ...(target.credentials.sessionToken ? { sessionToken: target.credentials.sessionToken } : {}),
-    service: 'events',
-    region: target.region,
-    retries: 0,
-  });
+  const signer = new SigV4Signer(target.credentials, target.region, 'events');
   const timeout = AbortSignal.timeout(target.timeoutMs ?? DEFAULT_TIMEOUT_MS);
   const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
   const wire = entries.map((e) => toWire(e, target.busName));

@@ -1,16 +1,16 @@
 /**
  * Flushes the isolate's aggregated metrics to CloudWatch (or the local metrics sink) with
- * PutMetricData, SigV4-signed by aws4fetch (service `monitoring`). Called from `waitUntil` after a
+ * PutMetricData, SigV4-signed (sigv4.ts, service `monitoring`). Called from `waitUntil` after a
  * response: at most one flush per interval per isolate and never two at once; a flush never throws.
  * A failed request's datums are retried with the next flush, at most {@link MAX_ATTEMPTS} times and
  * at most {@link MAX_PENDING_DATUMS} of them, then dropped with a logged warning.
  */
-import { AwsClient } from 'aws4fetch';
 import { EDGE_NAMESPACE } from '../../shared/metrics-catalog';
 import type { Config } from '../env';
 import type { IsolateMetrics } from './metrics';
 import { batchPutMetricData, PUT_METRIC_DATA_LIMITS, toDatums, type MetricDatum, type PutMetricDataLimits } from './put-metric-data';
 import { log } from './log';
+import { SigV4Signer } from './sigv4';
 
 /** Attempts per datum (the first send and two retries). */
 export const MAX_ATTEMPTS = 3;
@@ -66,16 +66,9 @@ export interface MetricsFlusherOptions {
   readonly limits?: PutMetricDataLimits;
 }
 
-/** PutMetricData over HTTPS with SigV4 (aws4fetch), Query protocol. */
+/** PutMetricData over HTTPS with SigV4 (sigv4.ts), Query protocol. */
 export const sendWithSigV4: SendPutMetricData = async (body, target) => {
-  const client = new AwsClient({
-    accessKeyId: target.credentials.accessKeyId,
-    secretAccessKey: target.credentials.secretAccessKey,
-    ...(target.credentials.sessionToken ? { sessionToken: target.credentials.sessionToken } : {}),
-    service: 'monitoring',
-    region: target.region,
-    retries: 0,
-  });
+  const client = new SigV4Signer(target.credentials, target.region, 'monitoring');
   const res = await client.fetch(target.endpoint, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded; charset=utf-8' },
