@@ -31,12 +31,15 @@ export const MAX_SERIES = 2_000;
 /** Distinct values kept per distribution; latencies are rounded to keep this small. */
 const MAX_VALUES_PER_SERIES = 150;
 
-const keyOf = (metric: string, dimensions: Dimensions) =>
-  `${metric}|${Object.entries(dimensions)
-    // Dimension names are ASCII: a plain comparison (localeCompare goes through ICU, on every count).
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-    .map(([k, v]) => `${k}=${v}`)
-    .join(',')}`;
+/** The series key: the metric and its dimensions in name order (called on every count and observation). */
+function keyOf(metric: string, dimensions: Dimensions): string {
+  const names = Object.keys(dimensions) as EdgeDimensionName[];
+  // Dimension names are ASCII: the default sort compares code units (localeCompare goes through ICU).
+  if (names.length > 1) names.sort();
+  let key = `${metric}|`;
+  for (let i = 0; i < names.length; i += 1) key += `${i ? ',' : ''}${names[i]}=${dimensions[names[i]!]}`;
+  return key;
+}
 
 /** Rounds a latency so similar values share a bucket: 1 ms under 100 ms, then ~2 % relative. */
 function bucket(value: number): number {

@@ -12,6 +12,9 @@
  * objects are built to sign it and thrown away.
  */
 
+import { sha256Hex, toHex } from '../../shared/crypto/hash';
+import { hmacSha256 } from '../../shared/crypto/hmac';
+
 /** The credentials a signer signs with. */
 export interface AwsCredentials {
   readonly accessKeyId: string;
@@ -41,23 +44,6 @@ const UNSIGNED = new Set([
 ]);
 
 const encoder = new TextEncoder();
-const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
-
-function hex(buffer: ArrayBuffer): string {
-  const bytes = new Uint8Array(buffer);
-  let out = '';
-  for (let i = 0; i < bytes.length; i += 1) out += HEX[bytes[i]!];
-  return out;
-}
-
-async function sha256Hex(text: string): Promise<string> {
-  return hex(await crypto.subtle.digest('SHA-256', encoder.encode(text)));
-}
-
-async function hmac(key: ArrayBuffer | Uint8Array, text: string): Promise<ArrayBuffer> {
-  const imported = await crypto.subtle.importKey('raw', key, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
-  return crypto.subtle.sign('HMAC', imported, encoder.encode(text));
-}
 
 /** RFC 3986 on top of encodeURIComponent, which leaves `!'()*` alone. */
 function rfc3986(encoded: string): string {
@@ -101,10 +87,10 @@ export class SigV4Signer {
   #signingKey(day: string): Promise<CryptoKey> {
     if (this.#key?.day === day) return this.#key.key;
     const key = (async () => {
-      const kDate = await hmac(encoder.encode(`AWS4${this.#credentials.secretAccessKey}`), day);
-      const kRegion = await hmac(kDate, this.#region);
-      const kService = await hmac(kRegion, this.#service);
-      const kSigning = await hmac(kService, 'aws4_request');
+      const kDate = await hmacSha256(encoder.encode(`AWS4${this.#credentials.secretAccessKey}`), day);
+      const kRegion = await hmacSha256(kDate, this.#region);
+      const kService = await hmacSha256(kRegion, this.#service);
+      const kSigning = await hmacSha256(kService, 'aws4_request');
       return crypto.subtle.importKey('raw', kSigning, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
     })();
     // A failed derivation is not kept: the next request derives again.
@@ -150,7 +136,7 @@ export class SigV4Signer {
     ].join('\n');
     const scope = `${day}/${this.#region}/${this.#service}/aws4_request`;
     const stringToSign = `AWS4-HMAC-SHA256\n${datetime}\n${scope}\n${await sha256Hex(canonical)}`;
-    const signature = hex(await crypto.subtle.sign('HMAC', await this.#signingKey(day), encoder.encode(stringToSign)));
+    const signature = toHex(new Uint8Array(await crypto.subtle.sign('HMAC', await this.#signingKey(day), encoder.encode(stringToSign))));
     headers.authorization = `AWS4-HMAC-SHA256 Credential=${this.#credentials.accessKeyId}/${scope}, SignedHeaders=${signedHeaders}, Signature=${signature}`;
     return headers;
   }

@@ -14,6 +14,7 @@ import { ApiError } from '../errors';
 import type { AuthContext } from '../middleware/auth';
 import { invokeBackend, streamBackend } from './backend-client';
 import { checkCapabilities } from './capabilities';
+import { IdleWatch } from './deadline';
 import { conformingStream, mismatchOf, outputSchemas } from './conformance';
 import { EdgeMetric } from '../../shared/metrics-catalog';
 import { resolveRoute, type Backend, type ModelRoute } from './route-table';
@@ -210,26 +211,22 @@ async function* guardIdle(
   events: AsyncGenerator<BackendStreamEvent, void, undefined>,
   attempt: Attempt,
 ): AsyncGenerator<BackendStreamEvent, void, undefined> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const stop = () => {
-    if (timer !== undefined) clearTimeout(timer);
-  };
+  const idle = new IdleWatch(attempt.timeoutMs, () =>
+    attempt.abort(new ApiError('TIMEOUT', `backend ${attempt.backend.name} sent nothing for ${attempt.timeoutMs} ms`)),
+  );
   try {
     yield first;
     if (first.event !== 'token') return;
     for (;;) {
-      timer = setTimeout(
-        () => attempt.abort(new ApiError('TIMEOUT', `backend ${attempt.backend.name} sent nothing for ${attempt.timeoutMs} ms`)),
-        attempt.timeoutMs,
-      );
+      idle.waiting();
       const next = await events.next();
-      stop();
+      idle.resumed();
       if (next.done) return;
       yield next.value;
       if (next.value.event !== 'token') return;
     }
   } finally {
-    stop();
+    idle.stop();
     await events.return(undefined);
   }
 }

@@ -31,7 +31,14 @@ export const urls = {
 /** A unique backend name, so each test has fresh breaker state. */
 export const unique = (label: string) => `${label}-${crypto.randomUUID().slice(0, 8)}`;
 
-type BackendSpec = { name: string; url: string; kind: 'sagemaker' | 'ecs'; weight?: number; variant?: string };
+type BackendSpec = {
+  name: string;
+  url: string;
+  kind: 'sagemaker' | 'ecs';
+  weight?: number;
+  variant?: string;
+  timeouts?: Partial<Record<'vip' | 'standard' | 'low', number>>;
+};
 export const sm = (name = unique('sm'), extra: Partial<BackendSpec> = {}): BackendSpec => ({ name, url: urls.sagemaker, kind: 'sagemaker', ...extra });
 export const ecs = (name = unique('ecs'), extra: Partial<BackendSpec> = {}): BackendSpec => ({ name, url: urls.ecs, kind: 'ecs', ...extra });
 export const dead = (name = unique('dead')): BackendSpec => ({ name, url: urls.dead, kind: 'sagemaker' });

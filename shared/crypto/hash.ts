@@ -9,9 +9,11 @@ export async function sha256Hex(input: string | Uint8Array): Promise<string> {
   return toHex(new Uint8Array(digest));
 }
 
-/** Lower-case hex of bytes. */
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
+/** Lower-case hex of bytes (a table lookup per byte: this runs for every cache key and signature). */
 export function toHex(bytes: Uint8Array): string {
   let out = '';
-  for (const b of bytes) out += b.toString(16).padStart(2, '0');
+  for (let i = 0; i < bytes.length; i += 1) out += HEX[bytes[i]!];
   return out;
 }

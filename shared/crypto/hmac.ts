@@ -11,6 +11,8 @@
  * timestamps outside ±tolerance seconds (past and future).
  */
 
+import { toHex } from './hash';
+
 const encoder = new TextEncoder();
 
 /** Default timestamp window, seconds either side of now. */
@@ -40,13 +42,6 @@ export async function hmacSha256(key: Uint8Array, ...parts: (string | Uint8Array
     offset += c.length;
   }
   return new Uint8Array(await crypto.subtle.sign('HMAC', cryptoKey, data));
-}
-
-/** Lower-case hex of bytes. */
-export function toHex(bytes: Uint8Array): string {
-  let out = '';
-  for (const b of bytes) out += b.toString(16).padStart(2, '0');
-  return out;
 }
 
 /** Bytes of a hex string, or undefined when it is not hex. */

@@ -30,6 +30,7 @@ import { ApiError } from '../../errors';
 import { idempotentHandler } from '../../stages/idempotency';
 import { backendFailure, postToAdapter } from '../backend-client';
 import { backgroundFor } from '../background';
+import { IdleWatch } from '../deadline';
 import { canonicalJson } from '../cache/key';
 import type { IsolateServices } from '../isolate';
 import type { ModelRoute } from '../route-table';
@@ -83,14 +84,13 @@ async function post(attempt: Attempt, c: Context<AppEnv>, payload: BackendRespon
 async function* relayEvents(body: ReadableStream<Uint8Array>, attempt: Attempt): AsyncGenerator<{ event: string; data: Json }, void, undefined> {
   const parser = new SseParser();
   const reader = body.pipeThrough(new TextDecoderStream()).getReader();
-  let timer: ReturnType<typeof setTimeout> | undefined;
+  // The longest gap a stream may leave between events is the backend's tier timeout.
+  const idle = new IdleWatch(attempt.timeoutMs, () =>
+    attempt.abort(new ApiError('TIMEOUT', `backend ${attempt.backend.name} sent nothing for ${attempt.timeoutMs} ms`)),
+  );
   try {
     for (;;) {
-      // The longest gap a stream may leave between events is the backend's tier timeout.
-      timer = setTimeout(
-        () => attempt.abort(new ApiError('TIMEOUT', `backend ${attempt.backend.name} sent nothing for ${attempt.timeoutMs} ms`)),
-        attempt.timeoutMs,
-      );
+      idle.waiting();
       let chunk: ReadableStreamReadResult<string>;
       try {
         chunk = await reader.read();
@@ -105,7 +105,7 @@ async function* relayEvents(body: ReadableStream<Uint8Array>, attempt: Attempt):
         };
         return;
       } finally {
-        if (timer !== undefined) clearTimeout(timer);
+        idle.resumed();
       }
       for (const message of chunk.done ? parser.end() : parser.push(chunk.value)) {
         let data: Json;
@@ -124,7 +124,7 @@ async function* relayEvents(body: ReadableStream<Uint8Array>, attempt: Attempt):
       }
     }
   } finally {
-    if (timer !== undefined) clearTimeout(timer);
+    idle.stop();
     await reader.cancel().catch(() => {});
   }
 }

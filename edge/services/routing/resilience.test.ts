@@ -6,6 +6,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { ErrorEnvelopeSchema } from '../../../shared/errors';
+import { sseMessages } from '../../testing/gateway-client';
 import { seedTenantKey } from '../../testing/seed';
 import {
   counted,
@@ -20,6 +21,7 @@ import {
   sm,
   SM_ENDPOINT,
   tableFor,
+  unique,
 } from '../../testing/routes';
 
 const infer = { prompt: 'resilience', params: { max_tokens: 4 } };
@@ -75,6 +77,32 @@ describe('slow beyond the deadline', () => {
       expect(ms).toBeLessThan(12_000);
     }
   }, 40_000);
+});
+
+describe('a stream that pauses between tokens', () => {
+  it('is cut with TIMEOUT after one gap longer than the tier timeout, however long the shorter gaps before it add up to', async () => {
+    const { key } = await seedTenantKey({ plan: 'enterprise' });
+    const gw = gateway(tableFor({ backends: [sm(undefined, { timeouts: { vip: 1_000, standard: 1_000, low: 1_000 } })] }));
+    // Eight gaps of 300 ms (2.4 s in all, over twice the timeout): each wait is short, the stream completes.
+    await faults({ endpoints: { [SM_ENDPOINT]: { ttftMs: 0, perTokenMs: 300 } } });
+    const steady = await gw.send(key, '/v1/infer/stream', { prompt: unique('short gaps'), params: { max_tokens: 8 } });
+    const steadyEvents = await sseMessages(steady.res);
+    expect(steadyEvents.filter((m) => m.event === 'token').length).toBeGreaterThanOrEqual(8);
+    expect(steadyEvents.at(-1)?.event).toBe('done');
+    // One gap of 4 s after the first token: cut about 1 s into it, with the tier timeout's error event.
+    await faults({ endpoints: { [SM_ENDPOINT]: { ttftMs: 0, perTokenMs: 4_000 } } });
+    const started = Date.now();
+    const stalled = await gw.send(key, '/v1/infer/stream', { prompt: unique('long gap'), params: { max_tokens: 4 } });
+    expect(stalled.res.status).toBe(200);
+    const events = await sseMessages(stalled.res);
+    const ms = Date.now() - started;
+    console.warn(`stalled stream: ${events.map((m) => m.event).join(',')} after ${ms} ms (tier timeout 1000 ms, gap 4000 ms)`);
+    expect(events.filter((m) => m.event === 'token')).toHaveLength(1);
+    expect(events.at(-1)?.event).toBe('error');
+    expect(JSON.parse(events.at(-1)!.data)).toMatchObject({ code: 'TIMEOUT', message: expect.stringContaining('sent nothing for 1000 ms') });
+    expect(ms).toBeGreaterThanOrEqual(1_000);
+    expect(ms).toBeLessThan(3_500);
+  }, 30_000);
 });
 
 describe('5xx burst', () => {
