@@ -1,7 +1,10 @@
-/** The isolate's span batching (SpanBatcher): pure logic, with a recording `send` in place of the collector. */
-import { describe, expect, it } from 'vitest';
+/**
+ * The isolate's span batching (SpanBatcher): pure logic, with a recording `send` in place of the
+ * collector; and the export itself against the local collector (the metrics sink).
+ */
+import { describe, expect, inject, it } from 'vitest';
 import { SPAN_KIND, type SpanRecord } from '../../shared/contracts/otlp';
-import { SpanBatcher, type TraceTarget } from './tracing';
+import { exportSpans, SpanBatcher, type TraceTarget } from './tracing';
 
 const target: TraceTarget = { endpoint: 'http://collector.test/v1/traces', timeoutMs: 100, environment: 'test' };
 const spans = (traceId: string, n = 2): SpanRecord[] =>
@@ -60,5 +63,33 @@ describe('SpanBatcher', () => {
       ['test', ['b', 'c', 'c']],
       ['other', ['z']],
     ]);
+  });
+});
+
+describe('exportSpans', () => {
+  it('delivers each batch and keeps one connection to the collector for consecutive exports', async () => {
+    const sink = inject('metricsSinkUrl');
+    const stats = async () => (await (await fetch(`${sink}/api/stats`)).json()) as { traceRequests: number; spans: number; connections: number };
+    const collector: TraceTarget = { endpoint: `${sink}/v1/traces`, timeoutMs: 2_000, environment: 'test' };
+    const before = await stats();
+    const hex = (bytes: number) => [...crypto.getRandomValues(new Uint8Array(bytes))].map((b) => b.toString(16).padStart(2, '0')).join('');
+    const valid = (): SpanRecord[] => {
+      const traceId = hex(16);
+      return Array.from({ length: 3 }, () => ({
+        traceId,
+        spanId: hex(8),
+        name: 'export',
+        kind: SPAN_KIND.internal,
+        startMs: Date.now(),
+        endMs: Date.now() + 1,
+        attributes: {},
+      }));
+    };
+    for (let i = 0; i < 6; i += 1) await exportSpans(collector, valid());
+    const after = await stats();
+    expect(after.traceRequests - before.traceRequests).toBe(6);
+    expect(after.spans - before.spans).toBe(18);
+    // A cancelled response body costs its connection: each export would then open a new one (6 here).
+    expect(after.connections - before.connections).toBeLessThanOrEqual(1);
   });
 });

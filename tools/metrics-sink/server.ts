@@ -50,6 +50,8 @@ export interface SinkStats {
   traceRequests: number;
   traceRejected: number;
   spans: number;
+  /** TCP connections accepted: a client that reuses its connections opens few. */
+  connections: number;
 }
 
 export interface MetricsSink {
@@ -92,7 +94,17 @@ export async function startMetricsSink(options: MetricsSinkOptions): Promise<Met
   const now = options.now ?? Date.now;
   const log = options.log ?? (() => {});
   const store = new MetricStore();
-  const stats: SinkStats = { putRequests: 0, putRejected: 0, putDatums: 0, emfLines: 0, emfDatapoints: 0, traceRequests: 0, traceRejected: 0, spans: 0 };
+  const stats: SinkStats = {
+    putRequests: 0,
+    putRejected: 0,
+    putDatums: 0,
+    emfLines: 0,
+    emfDatapoints: 0,
+    traceRequests: 0,
+    traceRejected: 0,
+    spans: 0,
+    connections: 0,
+  };
   const traces = new TraceStore();
 
   const exportTraces = async (req: IncomingMessage, res: ServerResponse) => {
@@ -208,6 +220,9 @@ export async function startMetricsSink(options: MetricsSinkOptions): Promise<Met
       if (!res.headersSent) json(500, { message: 'internal error' });
       else res.destroy();
     });
+  });
+  server.on('connection', () => {
+    stats.connections++;
   });
   const port = await listen(server, options.port, options.host ?? '127.0.0.1');
   return {
