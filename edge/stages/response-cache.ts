@@ -26,7 +26,7 @@ import { timePhase, timingClock } from '../middleware/server-timing';
 import { backgroundFor } from '../services/background';
 import { LeaderFailedError } from '../services/cache/coalesce';
 import { type CacheEntry, replayEvents, resultFromEntry } from '../services/cache/entry';
-import { l1Get, l1Put, l2Get, l2Read, remainingTtlS, type StoredEntry, storedBytes, storeEntry } from '../services/cache/tiers';
+import { type KeepStoreCall, l1Get, l1Put, l2Get, l2Read, remainingTtlS, type StoredEntry, storedBytes, storeEntry } from '../services/cache/tiers';
 import type { IsolateServices } from '../services/isolate';
 import type { Store } from '../services/store';
 import { followFlight } from './follow';
@@ -56,7 +56,7 @@ export function responseCache(deps: Deps): MiddlewareHandler<AppEnv> {
     };
     // Where this isolate's lookups rarely hit, the backend call goes first and the lookup after it (speculation.ts).
     const speculate = readsTiers && deps.lookups.speculate(speculateBelow);
-    const tiers = readsTiers && !speculate ? recorded(readTiers(store, key, deps.now(), storeTimeoutMs)) : undefined;
+    const tiers = readsTiers && !speculate ? recorded(readTiers(store, key, deps.now(), storeTimeoutMs, later)) : undefined;
     await state.admission;
     // Looked at again once admitted: an identical request may have led, answered and left its flight
     // while this one waited for its limits (its tier read missed before that answer was stored), and
@@ -116,7 +116,7 @@ export function responseCache(deps: Deps): MiddlewareHandler<AppEnv> {
       state.speculation = {
         signal: controller.signal,
         lookup: () =>
-          recorded(readStoreFirst(store, key, deps.now(), storeTimeoutMs)).then((outcome) => {
+          recorded(readStoreFirst(store, key, deps.now(), storeTimeoutMs, later)).then((outcome) => {
             const found = outcome.found;
             if (!found) return undefined;
             return () => {
@@ -173,8 +173,8 @@ interface TierRead {
  * Reads L1 and L2 at once (the L2 read is issued before the first `await`): L1 is consulted first,
  * so an L1 hit ends the lookup without waiting for L2; a miss ends when both have answered.
  */
-async function readTiers(store: Store, key: string, now: number, timeoutMs: number): Promise<TierRead> {
-  const l2 = l2Get(store, key, now, timeoutMs);
+async function readTiers(store: Store, key: string, now: number, timeoutMs: number, keep: KeepStoreCall): Promise<TierRead> {
+  const l2 = l2Get(store, key, now, timeoutMs, keep);
   const fromL1 = await l1Get(key, now);
   if (fromL1) return tierRead('L1', fromL1);
   return tierRead('L2', await l2);
@@ -192,8 +192,8 @@ const tierRead = (tier: Found['tier'], stored: StoredEntry | undefined): TierRea
  * L1 holds only what was promoted from L2 with L2's expiry: reading it beside L2 would cost a
  * Cache API call per miss (two isolate hops and a SQLite read under Miniflare) for nothing.
  */
-function readStoreFirst(store: Store, key: string, now: number, timeoutMs: number): Promise<TierRead> {
-  return l2Read(store, key, now, timeoutMs).then(
+function readStoreFirst(store: Store, key: string, now: number, timeoutMs: number, keep: KeepStoreCall): Promise<TierRead> {
+  return l2Read(store, key, now, timeoutMs, keep).then(
     (fromL2) => tierRead('L2', fromL2),
     async () => tierRead('L1', await l1Get(key, now)),
   );

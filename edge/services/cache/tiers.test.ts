@@ -1,13 +1,15 @@
 /**
  * L2 writes in workerd against the stack's Redis behind the bridge, with the real @upstash/redis
  * client: answers stored within one linger leave together, in one store request, and each lands.
+ * And an L2 read that outlives its deadline is handed over whole, so its request can keep it.
  */
-import { describe, expect, inject, it } from 'vitest';
+import { afterEach, describe, expect, inject, it } from 'vitest';
 import { bridgeQuiet, bridgeStats, resetBridgeStats } from '../../testing/gateway-client';
+import { clearStoreFaults, setStoreFaults } from '../../testing/store-faults';
 import { storeFor } from '../store';
 import type { CacheEntry } from './entry';
 import { MemoryTier } from './memory-tier';
-import { l2Get, L2_WRITE_LINGER_MS, storeEntry } from './tiers';
+import { l2Get, l2Read, L2_WRITE_LINGER_MS, storeEntry } from './tiers';
 
 const store = () => storeFor({ store: { url: inject('bridgeUrl'), token: inject('bridgeToken') } });
 const answer = (text: string): CacheEntry => ({ v: 1, chunks: [text], usage: { prompt_tokens: 3, completion_tokens: 1 }, modelLatencyMs: 5 });
@@ -39,5 +41,24 @@ describe('L2 writes', () => {
     const read = await Promise.all(keys.map((key) => l2Get(targets.store, key, Date.now(), 1_000)));
     expect(read.map((r) => r?.entry.chunks)).toEqual(keys.map((_, i) => [`answer ${i}`]));
     expect(read.every((r) => r?.entry.expiresAt === targets.now + 60_000)).toBe(true);
+  });
+});
+
+describe('L2 reads', () => {
+  afterEach(async () => {
+    await clearStoreFaults();
+  });
+
+  it('hands the store call itself to the caller, which settles when the store answers, after a read that passed its deadline', async () => {
+    const far = storeFor({ store: { url: inject('outageBridgeUrl'), token: inject('outageBridgeToken') } });
+    await setStoreFaults({ latencyMs: 300 });
+    const kept: Promise<unknown>[] = [];
+    const started = Date.now();
+    await expect(l2Read(far, `tiers-test:${crypto.randomUUID()}`, Date.now(), 50, (call) => kept.push(call))).rejects.toThrow(/did not answer within 50 ms/);
+    expect(Date.now() - started).toBeLessThan(300);
+    // What the request keeps with waitUntil is the store call, still in flight: it settles with the store's answer.
+    expect(kept).toHaveLength(1);
+    await kept[0];
+    expect(Date.now() - started).toBeGreaterThanOrEqual(300);
   });
 });

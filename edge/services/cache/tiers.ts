@@ -80,13 +80,24 @@ export async function l1Put(key: string, json: string, ttlS: number): Promise<vo
  * Past `timeoutMs` (the store timeout, as the limiters' own) it is a miss: a stalled store never
  * holds a request that the limits let through.
  */
-export async function l2Get(store: Store, key: string, now: number, timeoutMs: number): Promise<StoredEntry | undefined> {
-  return l2Read(store, key, now, timeoutMs).catch(() => undefined);
+export async function l2Get(store: Store, key: string, now: number, timeoutMs: number, keep?: KeepStoreCall): Promise<StoredEntry | undefined> {
+  return l2Read(store, key, now, timeoutMs, keep).catch(() => undefined);
 }
 
+/**
+ * Where a store call that may still be in flight when its request answers goes: the request's
+ * `waitUntil`. In workerd a subrequest still running when its request ends is cancelled, and a
+ * cancelled subrequest costs its connection (the next store call opens a new one: a TLS handshake
+ * to Upstash). A lookup that lost its race to the backend, or passed its deadline, is such a call.
+ */
+export type KeepStoreCall = (call: Promise<unknown>) => void;
+
 /** {@link l2Get} that rejects when the store failed or ran out of time, so a caller can tell an outage from a miss. */
-export async function l2Read(store: Store, key: string, now: number, timeoutMs: number): Promise<StoredEntry | undefined> {
-  const raw = await withDeadline(store.getex<unknown>(`${L2_PREFIX}${key}`), timeoutMs, 'the L2 cache');
+export async function l2Read(store: Store, key: string, now: number, timeoutMs: number, keep?: KeepStoreCall): Promise<StoredEntry | undefined> {
+  const call = store.getex<unknown>(`${L2_PREFIX}${key}`);
+  // Its failure is the caller's to handle (below); the kept promise only has to settle.
+  keep?.(call.catch(() => {}));
+  const raw = await withDeadline(call, timeoutMs, 'the L2 cache');
   // The client parses JSON values itself; a string is an entry it could not parse.
   const entry = live(typeof raw === 'string' ? safeJson(raw) : raw, now);
   return entry ? { entry, json: JSON.stringify(entry) } : undefined;
