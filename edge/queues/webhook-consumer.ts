@@ -14,7 +14,7 @@
  */
 import { REQUEST_ID_HEADER } from '../../shared/contracts/boundary';
 import { IDEMPOTENCY_KEY_HEADER, type WebhookForward } from '../../shared/contracts/webhook-forward';
-import { signerFor } from '../services/backend-client';
+import { lambdaSigner } from '../services/backend-client';
 import { putEvents, webhookBusEntry } from '../services/eventbridge';
 import { matchAction, type SourceAction } from './actions';
 import type { WebhookMessage } from './messages';
@@ -73,7 +73,7 @@ async function forward(message: WebhookMessage, url: string, attempt: number, de
   } satisfies WebhookForward);
   let response: Response;
   try {
-    response = await signerFor(deps.config.aws).fetch(url, {
+    response = await lambdaSigner(deps.config.aws).fetch(url, {
       method: 'POST',
       headers: { 'content-type': 'application/json', [IDEMPOTENCY_KEY_HEADER]: message.deliveryId, [REQUEST_ID_HEADER]: message.requestId },
       body,

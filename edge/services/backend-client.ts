@@ -18,21 +18,10 @@ import { SseParser } from '../../shared/sse';
 import { ApiError } from '../errors';
 import type { Config } from '../env';
 import type { Backend } from './route-table';
-import { SigV4Signer } from './sigv4';
+import { signerFor } from './sigv4';
 
-// One signer per isolate and credential set: it holds the keys and the day's signing key.
-const signers = new Map<string, SigV4Signer>();
-
-/** The isolate's SigV4 signer (service `lambda`) for these credentials: Function URL calls. */
-export function signerFor(aws: Config['aws']): SigV4Signer {
-  const id = `${aws.accessKeyId}\n${aws.secretAccessKey}\n${aws.region}\n${aws.sessionToken ?? ''}`;
-  let signer = signers.get(id);
-  if (!signer) {
-    signer = new SigV4Signer(aws, aws.region, 'lambda');
-    signers.set(id, signer);
-  }
-  return signer;
-}
+/** The isolate's SigV4 signer for Function URL calls (service `lambda`) with these credentials. */
+export const lambdaSigner = (aws: Config['aws']) => signerFor(aws, aws.region, 'lambda');
 
 export interface InvokeOptions {
   readonly aws: Config['aws'];
@@ -62,7 +51,7 @@ async function post(backend: Backend, payload: BackendInferRequestInput, options
   const signals = [options.signal, timeout].filter((s): s is AbortSignal => s !== undefined);
   const signal = signals.length > 1 ? AbortSignal.any(signals) : signals[0];
   try {
-    return await signerFor(options.aws).fetch(url, {
+    return await lambdaSigner(options.aws).fetch(url, {
       method: 'POST',
       headers: { 'content-type': 'application/json', [REQUEST_ID_HEADER]: payload.request_id, ...(options.trace ? traceHeaders(options.trace) : {}) },
       body: JSON.stringify(payload),
@@ -101,7 +90,7 @@ export async function postToAdapter(
   options: { readonly aws: Config['aws']; readonly signal: AbortSignal; readonly trace?: TraceContext | undefined },
 ): Promise<Response> {
   try {
-    return await signerFor(options.aws).fetch(new URL(path, backend.url).toString(), {
+    return await lambdaSigner(options.aws).fetch(new URL(path, backend.url).toString(), {
       method: 'POST',
       headers: { 'content-type': 'application/json', [REQUEST_ID_HEADER]: payload.request_id, ...(options.trace ? traceHeaders(options.trace) : {}) },
       body: JSON.stringify(payload),

@@ -12,7 +12,7 @@
 import * as z from 'zod';
 import { webhookEventSource, type WebhookEventDetail } from '../../shared/contracts/events';
 import type { WebhookMessage } from '../queues/messages';
-import { SigV4Signer } from './sigv4';
+import { type SigV4Signer, signerFor } from './sigv4';
 
 /** PutEvents limits: entries per call and bytes of entries per call (and so per entry). */
 const PUT_EVENTS_MAX_ENTRIES = 10;
@@ -209,7 +209,7 @@ async function send(
  */
 export async function putEvents(target: EventBridgeTarget, entries: readonly BusEntry[], options: PutEventsOptions = {}): Promise<PutEventsOutcome> {
   const endpoint = target.endpoint ?? `https://events.${target.region}.amazonaws.com/`;
-  const signer = new SigV4Signer(target.credentials, target.region, 'events');
+  const signer = signerFor(target.credentials, target.region, 'events');
   const timeout = AbortSignal.timeout(target.timeoutMs ?? DEFAULT_TIMEOUT_MS);
   const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
   const wire = entries.map((e) => toWire(e, target.busName));

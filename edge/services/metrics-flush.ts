@@ -10,7 +10,7 @@ import type { Config } from '../env';
 import type { IsolateMetrics } from './metrics';
 import { batchPutMetricData, PUT_METRIC_DATA_LIMITS, toDatums, type MetricDatum, type PutMetricDataLimits } from './put-metric-data';
 import { log } from './log';
-import { SigV4Signer } from './sigv4';
+import { signerFor } from './sigv4';
 
 /** Attempts per datum (the first send and two retries). */
 export const MAX_ATTEMPTS = 3;
@@ -68,7 +68,7 @@ export interface MetricsFlusherOptions {
 
 /** PutMetricData over HTTPS with SigV4 (sigv4.ts), Query protocol. */
 export const sendWithSigV4: SendPutMetricData = async (body, target) => {
-  const client = new SigV4Signer(target.credentials, target.region, 'monitoring');
+  const client = signerFor(target.credentials, target.region, 'monitoring');
   const res = await client.fetch(target.endpoint, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded; charset=utf-8' },

@@ -6,7 +6,7 @@
  */
 import { AwsV4Signer } from 'aws4fetch';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { SigV4Signer, type SignableRequest } from './sigv4';
+import { SigV4Signer, type SignableRequest, signerFor } from './sigv4';
 
 const credentials = { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY' };
 
@@ -99,6 +99,15 @@ describe('SigV4Signer', () => {
     expect(importKey).toHaveBeenCalledTimes(5);
     expect((await signer.sign(invoke, nextDay)).authorization).toBe(expected[1]);
     expect(importKey).toHaveBeenCalledTimes(10);
+  });
+
+  it('keeps one signer per credentials, region and service, so its day key outlives a call', () => {
+    const signer = signerFor(credentials, 'eu-west-1', 'events');
+    expect(signerFor({ ...credentials }, 'eu-west-1', 'events')).toBe(signer);
+    expect(signerFor(credentials, 'eu-west-1', 'monitoring')).not.toBe(signer);
+    expect(signerFor(credentials, 'us-east-1', 'events')).not.toBe(signer);
+    expect(signerFor({ ...credentials, secretAccessKey: 'rotated' }, 'eu-west-1', 'events')).not.toBe(signer);
+    expect(signerFor({ ...credentials, sessionToken: 'FQoGZXIvYXdzEXAMPLE' }, 'eu-west-1', 'events')).not.toBe(signer);
   });
 
   it('sends the signed request with the caller fetch, body and signal unchanged', async () => {

@@ -67,7 +67,7 @@ function amzDate(date: Date): string {
   return `${iso.slice(0, 4)}${iso.slice(5, 7)}${iso.slice(8, 10)}T${iso.slice(11, 13)}${iso.slice(14, 16)}${iso.slice(17, 19)}Z`;
 }
 
-/** Signs requests for one service in one region with one set of credentials. */
+/** Signs requests for one service in one region with one set of credentials (see {@link signerFor}). */
 export class SigV4Signer {
   readonly #credentials: AwsCredentials;
   readonly #region: string;
@@ -150,4 +150,19 @@ export class SigV4Signer {
     const headers = await this.sign({ method: init.method, url, headers: init.headers, body: init.body });
     return doFetch(url, { method: init.method, headers, body: init.body, ...(init.signal ? { signal: init.signal } : {}) });
   }
+}
+
+// One signer per isolate, credential set, region and service: what it keeps (the day's signing key,
+// the canonical targets) only pays off when the signer outlives the call.
+const signers = new Map<string, SigV4Signer>();
+
+/** The isolate's signer for these credentials, region and service. */
+export function signerFor(credentials: AwsCredentials, region: string, service: string): SigV4Signer {
+  const id = `${credentials.accessKeyId}\n${credentials.secretAccessKey}\n${credentials.sessionToken ?? ''}\n${region}\n${service}`;
+  let signer = signers.get(id);
+  if (!signer) {
+    signer = new SigV4Signer(credentials, region, service);
+    signers.set(id, signer);
+  }
+  return signer;
 }
