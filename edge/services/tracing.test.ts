@@ -4,6 +4,7 @@
  */
 import { describe, expect, inject, it } from 'vitest';
 import { SPAN_KIND, type SpanRecord } from '../../shared/contracts/otlp';
+import { newSpanId, newTraceId } from '../../shared/contracts/trace';
 import { exportSpans, SpanBatcher, type TraceTarget } from './tracing';
 
 const target: TraceTarget = { endpoint: 'http://collector.test/v1/traces', timeoutMs: 100, environment: 'test' };
@@ -72,12 +73,11 @@ describe('exportSpans', () => {
     const stats = async () => (await (await fetch(`${sink}/api/stats`)).json()) as { traceRequests: number; spans: number; connections: number };
     const collector: TraceTarget = { endpoint: `${sink}/v1/traces`, timeoutMs: 2_000, environment: 'test' };
     const before = await stats();
-    const hex = (bytes: number) => [...crypto.getRandomValues(new Uint8Array(bytes))].map((b) => b.toString(16).padStart(2, '0')).join('');
     const valid = (): SpanRecord[] => {
-      const traceId = hex(16);
+      const traceId = newTraceId();
       return Array.from({ length: 3 }, () => ({
         traceId,
-        spanId: hex(8),
+        spanId: newSpanId(),
         name: 'export',
         kind: SPAN_KIND.internal,
         startMs: Date.now(),

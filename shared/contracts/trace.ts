@@ -5,6 +5,7 @@
  * other header to the container), and the span attribute names both sides write (OpenTelemetry
  * GenAI semantic conventions plus the gateway's own).
  */
+import { toHex } from '../crypto/hash';
 import { randomBytes } from '../random';
 
 /** Request headers of W3C Trace Context. */
@@ -75,15 +76,7 @@ export function traceHeaders(ctx: TraceContext): Record<string, string> {
   return { [TRACEPARENT_HEADER]: formatTraceparent(ctx), ...(ctx.tracestate ? { [TRACESTATE_HEADER]: ctx.tracestate } : {}) };
 }
 
-/** Each byte's two hex digits (ids are made on every request: no per-byte toString/padStart). */
-const HEX_BYTES = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, '0'));
-
-function randomHex(bytes: number): string {
-  const buf = randomBytes(bytes);
-  let out = '';
-  for (let i = 0; i < buf.length; i += 1) out += HEX_BYTES[buf[i]!];
-  return out;
-}
+const randomHex = (bytes: number): string => toHex(randomBytes(bytes));
 
 /** A new random trace id (never all zero). */
 export function newTraceId(): string {
