@@ -9,7 +9,7 @@ import { embeddingsGoalRows } from './embeddings';
 import type { RawResults, SubjectResult, ModeName } from './run';
 import type { LocationAdmission } from './scenarios';
 import type { ModeResult } from './load';
-import { pairedMedianDifference, ratio, round } from './stats';
+import { median, pairedDifferences, ratio, round } from './stats';
 import { usageCostGoalRow } from './usage-cost';
 
 export type GoalStatus = 'met' | 'missed' | 'not measured';
@@ -331,7 +331,7 @@ function hotPathGoals(results: RawResults): Goal[] {
       deltas
         .map(
           (d) =>
-            `${d.id} ${signed(d.decided)}${d.paired === undefined ? '' : ` over ${d.rounds} rounds`} (pooled p50 ${ms(d.npmStart)} vs ${ms(d.bench)}: ${signed(d.npmStart - d.bench)})`,
+            `${d.id} ${signed(d.decided)}${d.paired === undefined ? '' : ` over ${d.perRound.length} rounds`} (pooled p50 ${ms(d.npmStart)} vs ${ms(d.bench)}: ${signed(d.npmStart - d.bench)})`,
         )
         .join(', '),
     );
@@ -370,15 +370,15 @@ export function autoFindings(results: RawResults): string[] {
 export function npmStartDelta(r: { readonly bench: ModeResult; readonly npmStart: ModeResult }): {
   readonly bench: number;
   readonly npmStart: number;
+  /** Each round's npm start p50 minus its bench p50, in round order. */
+  readonly perRound: readonly number[];
+  /** The median of {@link perRound}; undefined without per-round figures. */
   readonly paired: number | undefined;
-  readonly rounds: number;
   readonly decided: number;
 } {
   const bench = r.bench.summary.p50;
   const npmStart = r.npmStart.summary.p50;
-  const a = r.npmStart.roundP50s ?? [];
-  const b = r.bench.roundP50s ?? [];
-  const rounds = Math.min(a.length, b.length);
-  const paired = rounds > 0 ? pairedMedianDifference(a, b) : undefined;
-  return { bench, npmStart, paired, rounds, decided: paired ?? npmStart - bench };
+  const perRound = pairedDifferences(r.npmStart.roundP50s ?? [], r.bench.roundP50s ?? []);
+  const paired = perRound.length > 0 ? median(perRound) : undefined;
+  return { bench, npmStart, perRound, paired, decided: paired ?? npmStart - bench };
 }

@@ -265,7 +265,6 @@ function scenarioSections(r: BenchReport, out: string[]): void {
       );
       for (const [id, x] of Object.entries(np.subjects)) {
         const d = npmStartDelta(x);
-        const perRound = (x.npmStart.roundP50s ?? []).slice(0, d.rounds).map((v, i) => n(round(v - x.bench.roundP50s![i]!)));
         out.push(
           row([
             id,
@@ -273,7 +272,7 @@ function scenarioSections(r: BenchReport, out: string[]): void {
             p50Of(x.bench),
             n(round(d.npmStart - d.bench)),
             d.paired === undefined ? '–' : n(d.paired),
-            perRound.length ? perRound.join(', ') : '–',
+            d.perRound.length ? d.perRound.map((v) => n(v)).join(', ') : '–',
             n(x.npmStart.summary.p95),
             n(x.bench.summary.p95),
           ]),

@@ -37,18 +37,17 @@ export function summarize(samples: readonly number[], seconds: number): LatencyS
   };
 }
 
-/**
- * The median of the per-round differences `a[i] − b[i]` (rounds paired by index): how far `a` sits
- * from `b` when each round compares the two under the same state of the machine; NaN for no pair.
- */
-export function pairedMedianDifference(a: readonly number[], b: readonly number[]): number {
-  const diffs = a
-    .slice(0, b.length)
-    .map((x, i) => x - b[i]!)
-    .sort((x, y) => x - y);
-  if (diffs.length === 0) return Number.NaN;
-  const mid = diffs.length / 2;
-  return round(Number.isInteger(mid) ? (diffs[mid - 1]! + diffs[mid]!) / 2 : diffs[Math.floor(mid)]!);
+/** Per round, `a[i] − b[i]` (rounds paired by index, in the order they ran; rounds without a partner left out), rounded. */
+export function pairedDifferences(a: readonly number[], b: readonly number[]): number[] {
+  return a.slice(0, b.length).map((x, i) => round(x - b[i]!));
+}
+
+/** The median (the mean of the two middle values for an even count); NaN for none. */
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((x, y) => x - y);
+  if (sorted.length === 0) return Number.NaN;
+  const mid = sorted.length / 2;
+  return round(Number.isInteger(mid) ? (sorted[mid - 1]! + sorted[mid]!) / 2 : sorted[Math.floor(mid)]!);
 }
 
 /** Rounds to `digits` decimals (3 by default: microseconds when the unit is ms). */
