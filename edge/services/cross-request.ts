@@ -7,16 +7,18 @@
  * I/O context of the request that settles it, and cancels as hung a request that has no I/O of its
  * own pending. A request that awaited another request's promise directly would therefore either go
  * on inside that other request (and fail on its first touch of its own streams, signals or timers:
- * "Cannot perform I/O on behalf of a different request") or be cancelled while it waits. This
- * worker's compatibility date turns that behaviour on in Cloudflare and under `npm start` (a
+ * "Cannot perform I/O on behalf of a different request") or be cancelled while it waits.
+ *
+ * This worker's compatibility date turns that behaviour on in Cloudflare and under `npm start` (a
  * promise settled from another request then resumes its awaiters in the request that created it),
  * but @cloudflare/vitest-pool-workers forces `no_handle_cross_request_promise_resolution` on the
- * worker it tests, so waking a waiter through a promise of its own would work where it is deployed
- * and fail where it is proven (tried: followers woken that way wrote their usage records from the
- * leader's request in the pool, while 60 coalesced streams through `npm start` had no such error). So a waiter never awaits shared work:
- * the shared work only changes plain data, and the waiter looks at it on timers of its own, every
- * millisecond at first, backing off to {@link MAX_POLL_MS} while nothing changes. It resumes in its
- * own request, always, under either behaviour.
+ * worker it tests. Waking a waiter through a promise of its own would work where it is deployed and
+ * fail where it is proven (tried: followers woken that way wrote their usage records from the
+ * leader's request in the pool, while 60 coalesced streams through `npm start` had no such error).
+ *
+ * So a waiter never awaits shared work: the shared work only changes plain data, and the waiter
+ * looks at it on timers of its own, every millisecond at first, backing off to {@link MAX_POLL_MS}
+ * while nothing changes. It resumes in its own request, always, under either behaviour.
  */
 
 import { DeadlineExceededError } from './deadline';

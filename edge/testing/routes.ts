@@ -8,7 +8,7 @@ import { createExecutionContext, env, waitOnExecutionContext } from 'cloudflare:
 import { inject } from 'vitest';
 import { createApp } from '../app';
 import { IsolateMetrics, type MetricSeries } from '../services/metrics';
-import { RouteTableSchema } from '../services/route-table';
+import { RouteTableSchema, type TierTimeouts } from '../services/route-table';
 import { BackendHealth } from '../services/routing/health';
 import { TenantDirectory } from '../services/tenant-directory';
 
@@ -37,7 +37,7 @@ type BackendSpec = {
   kind: 'sagemaker' | 'ecs';
   weight?: number;
   variant?: string;
-  timeouts?: Partial<Record<'vip' | 'standard' | 'low', number>>;
+  timeouts?: Partial<TierTimeouts>;
 };
 export const sm = (name = unique('sm'), extra: Partial<BackendSpec> = {}): BackendSpec => ({ name, url: urls.sagemaker, kind: 'sagemaker', ...extra });
 export const ecs = (name = unique('ecs'), extra: Partial<BackendSpec> = {}): BackendSpec => ({ name, url: urls.ecs, kind: 'ecs', ...extra });

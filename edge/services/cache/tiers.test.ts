@@ -49,6 +49,21 @@ describe('L2 reads', () => {
     await clearStoreFaults();
   });
 
+  it('reads back exactly what was written, whatever the text (results as plain JSON, not base64)', async () => {
+    const targets = { store: store(), l0: new MemoryTier(), l0Bytes: 0, now: Date.now() };
+    const key = `tiers-test:${crypto.randomUUID()}`;
+    const text = 'héllo wörld · 日本語 · 🦙🚀 · "quoted" \\ back\\slash \n newline \t tab \u2028 · null {"json": [1]}';
+    const written = storeEntry(targets, key, answer(text), 60)!;
+    await written.send;
+    const read = await l2Get(targets.store, key, Date.now(), 1_000);
+    expect(read?.entry).toMatchObject(answer(text));
+    expect(read?.entry.chunks).toEqual([text]);
+    // A plain string value too: the client's own JSON parsing must not change it.
+    const raw = `tiers-test:${crypto.randomUUID()}`;
+    await targets.store.set(raw, text, { ex: 60 });
+    expect(await targets.store.get<string>(raw)).toBe(text);
+  });
+
   it('hands the store call itself to the caller, which settles when the store answers, after a read that passed its deadline', async () => {
     const far = storeFor({ store: { url: inject('outageBridgeUrl'), token: inject('outageBridgeToken') } });
     await setStoreFaults({ latencyMs: 300 });
